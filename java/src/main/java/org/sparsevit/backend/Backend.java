@@ -1,0 +1,139 @@
+package org.sparsevit.backend;
+
+import org.sparsevit.model.MergeOrder;
+import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.HostTensor;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * The operations a (pruned) Swin needs, on one kind of device. Implementations: {@code CpuBackend}
+ * (the reference; plain Java plus OpenBLAS) and {@code CudaBackend}. The model code is written against
+ * this interface only.
+ *
+ * <p>Conventions: tensors are row-major; a token map [B, H, W, C] is the same memory as [B, H*W, C];
+ * "x [..., C]" means any leading shape, flattened to rows. Every op writes into a caller-provided
+ * output, so a backend can plan its memory once. Index lists ({@code order}) are I32 tensors
+ * [B, nW] holding each image's windows in kept order; an op given {@code order} and {@code k} works on
+ * the first k entries of every row (a prefix slice, never copied); {@code order == null} means all
+ * windows in natural order (then k must equal nW). Ops validate shapes and throw
+ * IllegalArgumentException naming the op and the offending tensor.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name: "cpu" or "cuda". */
+    String name();
+
+    /** The device in words, e.g. "CPU, 2 threads, OpenBLAS 0.3.31" or the GPU's name. */
+    String device();
+
+    /** Whether tensors of this dtype can be created (F32 and I32 everywhere; F16/BF16 where supported). */
+    boolean supports(DType dtype);
+
+    // ---------------------------------------------------------------- memory
+
+    /** An uninitialised tensor. */
+    Tensor empty(DType dtype, int... shape);
+
+    /** A zero-filled tensor. */
+    Tensor zeros(DType dtype, int... shape);
+
+    /** Copies host values into a new F32 tensor of the same shape. */
+    Tensor upload(HostTensor host);
+
+    /** Copies host values into a new tensor of the given storage dtype (rounded to nearest even). */
+    Tensor upload(HostTensor host, DType storage);
+
+    /** A new I32 tensor. */
+    Tensor uploadInts(int[] values, int... shape);
+
+    /** Copies a tensor back to the host as float32 (F16/BF16 widened exactly). Waits for pending work. */
+    HostTensor download(Tensor t);
+
+    /** Copies an I32 tensor back. */
+    int[] downloadInts(Tensor t);
+
+    /** Copies src into dst (same element count and dtype). */
+    void copy(Tensor src, Tensor dst);
+
+    /** Waits until all queued work is done (a no-op on the CPU). */
+    default void synchronize() {
+    }
+
+    // ---------------------------------------------------------------- dense math
+
+    /**
+     * out = x W^T + bias: x [..., K], w [N, K] (PyTorch Linear layout), bias [N] or null, out [..., N].
+     * The GEMM of this library; rows = product of the leading dimensions.
+     */
+    void linear(Tensor x, Tensor w, Tensor bias, Tensor out);
+
+    /** LayerNorm over the last dimension C: x [..., C], gamma/beta [C], out [..., C] (out may be x). */
+    void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out);
+
+    /** In place exact GELU, x * 0.5 * (1 + erf(x / sqrt(2))). */
+    void gelu(Tensor x);
+
+    /** In place a += b (same shape). */
+    void add(Tensor a, Tensor b);
+
+    // ---------------------------------------------------------------- Swin structure
+
+    /**
+     * 4x4 (patch x patch, stride patch) patch embedding: img [B, Cin, H, W] (zero-padded on the
+     * bottom/right to patch multiples), w [C, Cin, p, p], bias [C], out [B, ceil(H/p) * ceil(W/p), C].
+     */
+    void patchEmbed(Tensor img, Tensor w, Tensor bias, int patch, Tensor out);
+
+    /**
+     * Patch merging gather: x [B, H, W, C] (zero-padded to even size) to out [B, ceil(H/2) * ceil(W/2), 4C]
+     * in the given channel order.
+     */
+    void patchMerge(Tensor x, int height, int width, MergeOrder order, Tensor out);
+
+    /** Mean over tokens: x [B, L, C], out [B, C]. */
+    void meanPool(Tensor x, Tensor out);
+
+    /** Layout change for outputs: x [B, H*W, C] to out [B, C, H, W]. */
+    void toChannelsFirst(Tensor x, int height, int width, Tensor out);
+
+    // ---------------------------------------------------------------- windows (dense and pruned)
+
+    /**
+     * Gathers windows from a token map: x [B, H*W, C] to out [B, k, N, C], window j of image b being
+     * order[b, j] (or j when order is null), padding positions zero, shift folded into the indexing
+     * (see {@link WindowGrid#sourceToken}).
+     */
+    void gatherWindows(Tensor x, WindowGrid grid, Tensor order, int k, Tensor out);
+
+    /** The inverse of {@link #gatherWindows}: writes the non-padding tokens of tile [B, k, N, C] into x. */
+    void scatterWindows(Tensor tile, WindowGrid grid, Tensor order, int k, Tensor x);
+
+    /** Sets the padding tokens of tile [B, k, N, C] to zero (Swin pads after norm1). */
+    void zeroPadding(Tensor tile, WindowGrid grid, Tensor order, int k);
+
+    /**
+     * Window multi-head self-attention core: qkv [B, k, N, 3C] (all q channels, then k, then v; heads are
+     * consecutive groups of C/heads), bias table [(2 * grid.biasWindow - 1)^2, heads], out [B, k, N, C]:
+     * softmax(q k^T / sqrt(C/heads) + bias + mask) v per head, heads concatenated. The shift mask (-100
+     * across regions) is derived from the grid and each window's number, never stored.
+     */
+    void windowAttention(Tensor qkv, Tensor biasTable, int heads, WindowGrid grid, Tensor order, int k,
+                         Tensor out);
+
+    // ---------------------------------------------------------------- SparseViT importance
+
+    /** Per-token mean over channels of |x|: x [B, L, C], out [B, L]. */
+    void tokenImportance(Tensor x, Tensor out);
+
+    /** Per-window L2 norm of the (padded, rolled) importance map: a [B, H*W], out [B, nW]. */
+    void windowScores(Tensor a, WindowGrid grid, Tensor out);
+
+    /**
+     * Per image, window numbers by descending score, ties to the lower window number:
+     * scores [B, nW] F32, order [B, nW] I32.
+     */
+    void sortWindows(Tensor scores, Tensor order);
+
+    @Override
+    void close();
+}

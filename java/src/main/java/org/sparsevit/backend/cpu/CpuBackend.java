@@ -1,0 +1,805 @@
+package org.sparsevit.backend.cpu;
+
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
+
+import org.bytedeco.openblas.global.openblas;
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.WindowGrid;
+import org.sparsevit.model.MergeOrder;
+import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.HostTensor;
+import org.sparsevit.tensor.Shapes;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * The reference backend: plain Java for everything except GEMMs, which go to OpenBLAS (through the
+ * JavaCPP presets, on off-heap memory without copies). Multithreaded over all cores with the common
+ * fork-join pool. Stateless apart from its memory pool, so one instance may be shared by threads.
+ * Never touches a CUDA class.
+ */
+public final class CpuBackend implements Backend {
+    private static final float NEG_MASK = -100f;
+
+    private final CpuMemory memory;
+    private final int threads;
+
+    public CpuBackend() {
+        this.memory = new CpuMemory(4L << 30);
+        this.threads = ForkJoinPool.getCommonPoolParallelism() + 1;
+        // loads OpenBLAS; the number of its threads follows OPENBLAS_NUM_THREADS or the core count
+        openblas.blas_get_num_threads();
+    }
+
+    CpuMemory memory() {
+        return memory;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public String device() {
+        return String.format(Locale.ROOT, "CPU, %d threads, OpenBLAS (%d threads)", threads,
+                openblas.blas_get_num_threads());
+    }
+
+    @Override
+    public boolean supports(DType dtype) {
+        return dtype == DType.F32 || dtype == DType.I32;
+    }
+
+    @Override
+    public void close() {
+        memory.clear();
+    }
+
+    // ------------------------------------------------------------------------------------- memory
+
+    @Override
+    public Tensor empty(DType dtype, int... shape) {
+        if (!supports(dtype)) {
+            throw new IllegalArgumentException("CPU backend computes in F32; " + dtype + " tensors are not supported");
+        }
+        long n = Shapes.numel(shape);
+        return new CpuTensor(this, memory.acquire(Math.max(4, n * 4), dtype + Arrays.toString(shape)), dtype, shape);
+    }
+
+    @Override
+    public Tensor zeros(DType dtype, int... shape) {
+        CpuTensor t = (CpuTensor) empty(dtype, shape);
+        long n = t.numel();
+        if (dtype == DType.I32) {
+            IntBuffer b = t.i();
+            for (int i = 0; i < n; i++) {
+                b.put(i, 0);
+            }
+        } else {
+            fill(t.f(), 0, (int) n, 0f);
+        }
+        return t;
+    }
+
+    @Override
+    public Tensor upload(HostTensor host) {
+        CpuTensor t = (CpuTensor) empty(DType.F32, host.shape());
+        t.f().put(0, host.data());
+        return t;
+    }
+
+    @Override
+    public Tensor upload(HostTensor host, DType storage) {
+        if (storage != DType.F32) {
+            throw new IllegalArgumentException("CPU backend stores F32 only, not " + storage);
+        }
+        return upload(host);
+    }
+
+    @Override
+    public Tensor uploadInts(int[] values, int... shape) {
+        if (Shapes.numel(shape) != values.length) {
+            throw new IllegalArgumentException("uploadInts: " + values.length + " values for shape " + Arrays.toString(shape));
+        }
+        CpuTensor t = (CpuTensor) empty(DType.I32, shape);
+        t.i().put(0, values);
+        return t;
+    }
+
+    @Override
+    public HostTensor download(Tensor t) {
+        CpuTensor c = cpu(t, "download");
+        float[] out = new float[Math.toIntExact(c.numel())];
+        c.f().get(0, out);
+        return new HostTensor(out, c.shape());
+    }
+
+    @Override
+    public int[] downloadInts(Tensor t) {
+        CpuTensor c = cpu(t, "downloadInts");
+        int[] out = new int[Math.toIntExact(c.numel())];
+        c.i().get(0, out);
+        return out;
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        CpuTensor s = cpu(src, "copy");
+        CpuTensor d = cpu(dst, "copy");
+        if (s.numel() != d.numel() || s.dtype() != d.dtype()) {
+            throw new IllegalArgumentException("copy: " + s + " into " + d);
+        }
+        if (s.dtype() == DType.I32) {
+            d.i().put(0, s.i(), 0, (int) s.numel());
+        } else {
+            d.f().put(0, s.f(), 0, (int) s.numel());
+        }
+    }
+
+    private CpuTensor cpu(Tensor t, String op) {
+        if (t instanceof CpuTensor c) {
+            if (c.backend() != this) {
+                // tensors of another CpuBackend instance are fine: memory is ordinary host memory
+                return c;
+            }
+            return c;
+        }
+        throw new IllegalArgumentException(op + ": tensor " + (t == null ? "null" : t.toString())
+                + " does not belong to the CPU backend");
+    }
+
+    // ------------------------------------------------------------------------------------- helpers
+
+    private static void fill(FloatBuffer b, int from, int n, float v) {
+        for (int i = 0; i < n; i++) {
+            b.put(from + i, v);
+        }
+    }
+
+    /** Runs body(chunkStart, chunkEnd) over [0, n) in parallel chunks of about {@code grain} items. */
+    private static void parallel(int n, int grain, RangeBody body) {
+        if (n <= 0) {
+            return;
+        }
+        int chunks = Math.max(1, Math.min(n / Math.max(1, grain), 4 * (ForkJoinPool.getCommonPoolParallelism() + 1)));
+        if (chunks == 1) {
+            body.run(0, n);
+            return;
+        }
+        IntStream.range(0, chunks).parallel().forEach(c -> {
+            int lo = (int) ((long) n * c / chunks);
+            int hi = (int) ((long) n * (c + 1) / chunks);
+            body.run(lo, hi);
+        });
+    }
+
+    @FunctionalInterface
+    private interface RangeBody {
+        void run(int lo, int hi);
+    }
+
+    private static int rows(CpuTensor t, int lastDim, String op, String name) {
+        if (t.rank() == 0 || t.dim(-1) != lastDim) {
+            throw new IllegalArgumentException(op + ": " + name + " " + Arrays.toString(t.shape())
+                    + " must have last dimension " + lastDim);
+        }
+        return (int) (t.numel() / lastDim);
+    }
+
+    private static void sgemm(boolean transB, int m, int n, int k, float alpha, FloatBuffer a, int aOff, int lda,
+                              FloatBuffer b, int bOff, int ldb, float beta, FloatBuffer c, int cOff, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans,
+                transB ? openblas.CblasTrans : openblas.CblasNoTrans, m, n, k, alpha,
+                a.duplicate().position(aOff), lda, b.duplicate().position(bOff), ldb, beta,
+                c.duplicate().position(cOff), ldc);
+    }
+
+    // ------------------------------------------------------------------------------------- dense math
+
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        CpuTensor xt = cpu(x, "linear");
+        CpuTensor wt = cpu(w, "linear");
+        CpuTensor ot = cpu(out, "linear");
+        if (wt.rank() != 2) {
+            throw new IllegalArgumentException("linear: weight must be [N, K], got " + Arrays.toString(wt.shape()));
+        }
+        int n = wt.dim(0);
+        int k = wt.dim(1);
+        int m = rows(xt, k, "linear", "input");
+        if (rows(ot, n, "linear", "output") != m) {
+            throw new IllegalArgumentException("linear: output " + Arrays.toString(ot.shape()) + " does not match input "
+                    + Arrays.toString(xt.shape()) + " and weight " + Arrays.toString(wt.shape()));
+        }
+        if (bias != null && cpu(bias, "linear").numel() != n) {
+            throw new IllegalArgumentException("linear: bias " + Arrays.toString(bias.shape()) + " must have " + n + " values");
+        }
+        FloatBuffer o = ot.f();
+        if (m == 0) {
+            return;
+        }
+        sgemm(true, m, n, k, 1f, xt.f(), 0, k, wt.f(), 0, k, 0f, o, 0, n);
+        if (bias != null) {
+            float[] bv = new float[n];
+            ((CpuTensor) bias).f().get(0, bv);
+            parallel(m, 64, (lo, hi) -> {
+                float[] row = new float[n];
+                for (int r = lo; r < hi; r++) {
+                    o.get(r * n, row);
+                    for (int j = 0; j < n; j++) {
+                        row[j] += bv[j];
+                    }
+                    o.put(r * n, row);
+                }
+            });
+        }
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        CpuTensor xt = cpu(x, "layerNorm");
+        CpuTensor ot = cpu(out, "layerNorm");
+        int c = xt.dim(-1);
+        int m = rows(xt, c, "layerNorm", "input");
+        if (ot.numel() != xt.numel() || ot.dim(-1) != c) {
+            throw new IllegalArgumentException("layerNorm: output " + Arrays.toString(ot.shape()) + " must match input "
+                    + Arrays.toString(xt.shape()));
+        }
+        float[] g = new float[c];
+        float[] b = new float[c];
+        cpu(gamma, "layerNorm").f().get(0, g);
+        cpu(beta, "layerNorm").f().get(0, b);
+        if (gamma.numel() != c || beta.numel() != c) {
+            throw new IllegalArgumentException("layerNorm: gamma/beta must have " + c + " values");
+        }
+        FloatBuffer in = xt.f();
+        FloatBuffer o = ot.f();
+        parallel(m, 32, (lo, hi) -> {
+            float[] row = new float[c];
+            for (int r = lo; r < hi; r++) {
+                in.get(r * c, row);
+                normalizeRow(row, g, b, eps);
+                o.put(r * c, row);
+            }
+        });
+    }
+
+    /** LayerNorm of one row in place; mean and variance in double (biased variance, as PyTorch). */
+    static void normalizeRow(float[] row, float[] g, float[] b, float eps) {
+        int c = row.length;
+        double s = 0;
+        for (int j = 0; j < c; j++) {
+            s += row[j];
+        }
+        double mean = s / c;
+        double v = 0;
+        for (int j = 0; j < c; j++) {
+            double d = row[j] - mean;
+            v += d * d;
+        }
+        float inv = (float) (1.0 / Math.sqrt(v / c + eps));
+        float mf = (float) mean;
+        for (int j = 0; j < c; j++) {
+            row[j] = (row[j] - mf) * inv * g[j] + b[j];
+        }
+    }
+
+    @Override
+    public void gelu(Tensor x) {
+        CpuTensor xt = cpu(x, "gelu");
+        FloatBuffer f = xt.f();
+        int n = Math.toIntExact(xt.numel());
+        int block = 4096;
+        parallel((n + block - 1) / block, 4, (lo, hi) -> {
+            float[] buf = new float[block];
+            for (int blk = lo; blk < hi; blk++) {
+                int off = blk * block;
+                int len = Math.min(block, n - off);
+                f.get(off, buf, 0, len);
+                for (int i = 0; i < len; i++) {
+                    buf[i] = gelu(buf[i]);
+                }
+                f.put(off, buf, 0, len);
+            }
+        });
+    }
+
+    /** Exact GELU: x * Phi(x) = 0.5 x erfc(-x / sqrt 2). */
+    static float gelu(float x) {
+        double z = -x * 0.7071067811865476;
+        return (float) (0.5 * x * erfc(z));
+    }
+
+    /**
+     * Complementary error function with fractional error below 1.2e-7 everywhere (Chebyshev-fitted
+     * exponential form, Numerical Recipes 2nd ed. section 6.2), evaluated in double.
+     */
+    static double erfc(double x) {
+        double z = Math.abs(x);
+        double t = 1.0 / (1.0 + 0.5 * z);
+        double ans = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+                + t * (-0.82215223 + t * 0.17087277)))))))));
+        return x >= 0 ? ans : 2.0 - ans;
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b) {
+        CpuTensor at = cpu(a, "add");
+        CpuTensor bt = cpu(b, "add");
+        if (at.numel() != bt.numel()) {
+            throw new IllegalArgumentException("add: shapes " + Arrays.toString(at.shape()) + " and "
+                    + Arrays.toString(bt.shape()) + " differ");
+        }
+        FloatBuffer fa = at.f();
+        FloatBuffer fb = bt.f();
+        int n = Math.toIntExact(at.numel());
+        int block = 8192;
+        parallel((n + block - 1) / block, 4, (lo, hi) -> {
+            float[] x = new float[block];
+            float[] y = new float[block];
+            for (int blk = lo; blk < hi; blk++) {
+                int off = blk * block;
+                int len = Math.min(block, n - off);
+                fa.get(off, x, 0, len);
+                fb.get(off, y, 0, len);
+                for (int i = 0; i < len; i++) {
+                    x[i] += y[i];
+                }
+                fa.put(off, x, 0, len);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------------------------- Swin structure
+
+    @Override
+    public void patchEmbed(Tensor img, Tensor w, Tensor bias, int patch, Tensor out) {
+        CpuTensor it = cpu(img, "patchEmbed");
+        CpuTensor wt = cpu(w, "patchEmbed");
+        if (it.rank() != 4 || wt.rank() != 4 || wt.dim(1) != it.dim(1) || wt.dim(2) != patch || wt.dim(3) != patch) {
+            throw new IllegalArgumentException("patchEmbed: image " + Arrays.toString(it.shape()) + " and weight "
+                    + Arrays.toString(wt.shape()) + " do not match (expected [B, Cin, H, W] and [C, Cin, "
+                    + patch + ", " + patch + "])");
+        }
+        int b = it.dim(0);
+        int cin = it.dim(1);
+        int h = it.dim(2);
+        int wd = it.dim(3);
+        int ho = (h + patch - 1) / patch;
+        int wo = (wd + patch - 1) / patch;
+        int c = wt.dim(0);
+        Shapes.check("patchEmbed: output", out.shape(), b, ho * wo, c);
+        int kk = cin * patch * patch;
+        try (CpuTensor cols = (CpuTensor) empty(DType.F32, b * ho * wo, kk)) {
+            FloatBuffer src = it.f();
+            FloatBuffer dst = cols.f();
+            parallel(b * ho, 4, (lo, hi) -> {
+                float[] row = new float[kk];
+                for (int bi = lo; bi < hi; bi++) {
+                    int bb = bi / ho;
+                    int oy = bi % ho;
+                    for (int ox = 0; ox < wo; ox++) {
+                        int q = 0;
+                        for (int ci = 0; ci < cin; ci++) {
+                            for (int py = 0; py < patch; py++) {
+                                int y = oy * patch + py;
+                                for (int px = 0; px < patch; px++) {
+                                    int xx = ox * patch + px;
+                                    row[q++] = y < h && xx < wd ? src.get(((bb * cin + ci) * h + y) * wd + xx) : 0f;
+                                }
+                            }
+                        }
+                        dst.put((bi * wo + ox) * kk, row);
+                    }
+                }
+            });
+            try (Tensor wv = empty(DType.F32, c, kk)) {
+                copy(wt, wv);
+                linear(cols, wv, bias, out);
+            }
+        }
+    }
+
+    @Override
+    public void patchMerge(Tensor x, int height, int width, MergeOrder order, Tensor out) {
+        CpuTensor xt = cpu(x, "patchMerge");
+        int b = xt.dim(0);
+        int c = xt.dim(-1);
+        if (xt.numel() != (long) b * height * width * c) {
+            throw new IllegalArgumentException("patchMerge: input " + Arrays.toString(xt.shape()) + " is not [B, "
+                    + height + "*" + width + ", C]");
+        }
+        int h2 = (height + 1) / 2;
+        int w2 = (width + 1) / 2;
+        Shapes.check("patchMerge: output", out.shape(), b, h2 * w2, 4 * c);
+        FloatBuffer src = xt.f();
+        FloatBuffer dst = cpu(out, "patchMerge").f();
+        parallel(b * h2, 2, (lo, hi) -> {
+            float[] tok = new float[c];
+            float[] vec = new float[4 * c];
+            for (int bi = lo; bi < hi; bi++) {
+                int bb = bi / h2;
+                int i = bi % h2;
+                for (int j = 0; j < w2; j++) {
+                    for (int t = 0; t < 4; t++) {
+                        // CONCAT order (0,0), (1,0), (0,1), (1,1): row offset first
+                        int dy = t & 1;
+                        int dx = t >> 1;
+                        int y = 2 * i + dy;
+                        int xx = 2 * j + dx;
+                        if (y < height && xx < width) {
+                            src.get(((bb * height + y) * width + xx) * c, tok);
+                        } else {
+                            Arrays.fill(tok, 0f);
+                        }
+                        if (order == MergeOrder.CONCAT) {
+                            System.arraycopy(tok, 0, vec, t * c, c);
+                        } else {
+                            int p = dy * 2 + dx;
+                            for (int ch = 0; ch < c; ch++) {
+                                vec[ch * 4 + p] = tok[ch];
+                            }
+                        }
+                    }
+                    dst.put((bi * w2 + j) * 4 * c, vec);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void meanPool(Tensor x, Tensor out) {
+        CpuTensor xt = cpu(x, "meanPool");
+        if (xt.rank() != 3) {
+            throw new IllegalArgumentException("meanPool: input must be [B, L, C], got " + Arrays.toString(xt.shape()));
+        }
+        int b = xt.dim(0);
+        int l = xt.dim(1);
+        int c = xt.dim(2);
+        Shapes.check("meanPool: output", out.shape(), b, c);
+        FloatBuffer src = xt.f();
+        FloatBuffer dst = cpu(out, "meanPool").f();
+        float[] row = new float[c];
+        for (int bb = 0; bb < b; bb++) {
+            double[] acc = new double[c];
+            for (int t = 0; t < l; t++) {
+                src.get((bb * l + t) * c, row);
+                for (int j = 0; j < c; j++) {
+                    acc[j] += row[j];
+                }
+            }
+            for (int j = 0; j < c; j++) {
+                dst.put(bb * c + j, (float) (acc[j] / l));
+            }
+        }
+    }
+
+    @Override
+    public void toChannelsFirst(Tensor x, int height, int width, Tensor out) {
+        CpuTensor xt = cpu(x, "toChannelsFirst");
+        int b = xt.dim(0);
+        int c = xt.dim(-1);
+        int l = height * width;
+        if (xt.numel() != (long) b * l * c) {
+            throw new IllegalArgumentException("toChannelsFirst: input " + Arrays.toString(xt.shape()) + " is not [B, "
+                    + height + "*" + width + ", C]");
+        }
+        Shapes.check("toChannelsFirst: output", out.shape(), b, c, height, width);
+        FloatBuffer src = xt.f();
+        FloatBuffer dst = cpu(out, "toChannelsFirst").f();
+        parallel(b * c, 8, (lo, hi) -> {
+            float[] plane = new float[l];
+            for (int bc = lo; bc < hi; bc++) {
+                int bb = bc / c;
+                int ch = bc % c;
+                int base = bb * l * c + ch;
+                for (int t = 0; t < l; t++) {
+                    plane[t] = src.get(base + t * c);
+                }
+                dst.put(bc * l, plane);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------------------------- windows
+
+    private int[] orderRows(Tensor order, int b, WindowGrid g, int k, String op) {
+        int nW = g.numWindows();
+        if (k < 0 || k > nW) {
+            throw new IllegalArgumentException(op + ": k = " + k + " outside [0, " + nW + "]");
+        }
+        if (order == null) {
+            if (k != nW) {
+                throw new IllegalArgumentException(op + ": without an order list k must be nW = " + nW + ", got " + k);
+            }
+            return null;
+        }
+        CpuTensor o = cpu(order, op);
+        if (o.dtype() != DType.I32 || o.numel() != (long) b * nW) {
+            throw new IllegalArgumentException(op + ": order must be I32 [" + b + ", " + nW + "], got " + o.dtype()
+                    + Arrays.toString(o.shape()));
+        }
+        int[] ids = new int[b * nW];
+        o.i().get(0, ids);
+        for (int v : ids) {
+            if (v < 0 || v >= nW) {
+                throw new IllegalArgumentException(op + ": window number " + v + " outside [0, " + nW + ")");
+            }
+        }
+        return ids;
+    }
+
+    private static int window(int[] ids, int nW, int b, int j) {
+        return ids == null ? j : ids[b * nW + j];
+    }
+
+    private void checkTile(CpuTensor tile, int b, int k, WindowGrid g, int c, String op) {
+        Shapes.check(op + ": tile", tile.shape(), b, k, g.windowTokens(), c);
+    }
+
+    private static int checkMap(CpuTensor x, WindowGrid g, String op) {
+        if (x.rank() != 3 || x.dim(1) != g.height() * g.width()) {
+            throw new IllegalArgumentException(op + ": token map must be [B, " + g.height() + "*" + g.width()
+                    + ", C], got " + Arrays.toString(x.shape()));
+        }
+        return x.dim(2);
+    }
+
+    @Override
+    public void gatherWindows(Tensor x, WindowGrid grid, Tensor order, int k, Tensor out) {
+        CpuTensor xt = cpu(x, "gatherWindows");
+        int c = checkMap(xt, grid, "gatherWindows");
+        int b = xt.dim(0);
+        int[] ids = orderRows(order, b, grid, k, "gatherWindows");
+        CpuTensor ot = cpu(out, "gatherWindows");
+        checkTile(ot, b, k, grid, c, "gatherWindows");
+        int nW = grid.numWindows();
+        int n = grid.windowTokens();
+        int l = grid.height() * grid.width();
+        FloatBuffer src = xt.f();
+        FloatBuffer dst = ot.f();
+        parallel(b * k, 1, (lo, hi) -> {
+            for (int bj = lo; bj < hi; bj++) {
+                int bb = bj / k;
+                int w = window(ids, nW, bb, bj % k);
+                for (int t = 0; t < n; t++) {
+                    int s = grid.sourceToken(w, t);
+                    int d = (bj * n + t) * c;
+                    if (s >= 0) {
+                        dst.put(d, src, (bb * l + s) * c, c);
+                    } else {
+                        fill(dst, d, c, 0f);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void scatterWindows(Tensor tile, WindowGrid grid, Tensor order, int k, Tensor x) {
+        CpuTensor xt = cpu(x, "scatterWindows");
+        int c = checkMap(xt, grid, "scatterWindows");
+        int b = xt.dim(0);
+        int[] ids = orderRows(order, b, grid, k, "scatterWindows");
+        CpuTensor tt = cpu(tile, "scatterWindows");
+        checkTile(tt, b, k, grid, c, "scatterWindows");
+        int nW = grid.numWindows();
+        int n = grid.windowTokens();
+        int l = grid.height() * grid.width();
+        FloatBuffer src = tt.f();
+        FloatBuffer dst = xt.f();
+        parallel(b * k, 1, (lo, hi) -> {
+            for (int bj = lo; bj < hi; bj++) {
+                int bb = bj / k;
+                int w = window(ids, nW, bb, bj % k);
+                for (int t = 0; t < n; t++) {
+                    int s = grid.sourceToken(w, t);
+                    if (s >= 0) {
+                        dst.put((bb * l + s) * c, src, (bj * n + t) * c, c);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void zeroPadding(Tensor tile, WindowGrid grid, Tensor order, int k) {
+        CpuTensor tt = cpu(tile, "zeroPadding");
+        int b = tt.dim(0);
+        int c = tt.dim(-1);
+        checkTile(tt, b, k, grid, c, "zeroPadding");
+        if (!grid.padded()) {
+            return;
+        }
+        int[] ids = orderRows(order, b, grid, k, "zeroPadding");
+        int nW = grid.numWindows();
+        int n = grid.windowTokens();
+        FloatBuffer dst = tt.f();
+        parallel(b * k, 4, (lo, hi) -> {
+            for (int bj = lo; bj < hi; bj++) {
+                int w = window(ids, nW, bj / k, bj % k);
+                for (int t = 0; t < n; t++) {
+                    if (grid.sourceToken(w, t) < 0) {
+                        fill(dst, (bj * n + t) * c, c, 0f);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void windowAttention(Tensor qkv, Tensor biasTable, int heads, WindowGrid grid, Tensor order, int k,
+                                Tensor out) {
+        CpuTensor qt = cpu(qkv, "windowAttention");
+        CpuTensor ot = cpu(out, "windowAttention");
+        int b = qt.dim(0);
+        int c3 = qt.dim(-1);
+        if (c3 % 3 != 0 || (c3 / 3) % heads != 0) {
+            throw new IllegalArgumentException("windowAttention: qkv width " + c3 + " is not 3 * heads * headDim (heads "
+                    + heads + ")");
+        }
+        int c = c3 / 3;
+        checkTile(qt, b, k, grid, c3, "windowAttention");
+        checkTile(ot, b, k, grid, c, "windowAttention");
+        int tw = 2 * grid.biasWindow() - 1;
+        Shapes.check("windowAttention: bias table", biasTable.shape(), tw * tw, heads);
+        int[] ids = orderRows(order, b, grid, k, "windowAttention");
+        int nW = grid.numWindows();
+        int n = grid.windowTokens();
+        int d = c / heads;
+        float scale = (float) (1.0 / Math.sqrt(d));
+        // bias[h][q][k] expanded once per call
+        float[] table = new float[tw * tw * heads];
+        cpu(biasTable, "windowAttention").f().get(0, table);
+        float[] bias = new float[heads * n * n];
+        for (int q = 0; q < n; q++) {
+            for (int kk = 0; kk < n; kk++) {
+                int row = grid.biasRow(q, kk);
+                for (int h = 0; h < heads; h++) {
+                    bias[(h * n + q) * n + kk] = table[row * heads + h];
+                }
+            }
+        }
+        FloatBuffer in = qt.f();
+        FloatBuffer o = ot.f();
+        parallel(b * k, 1, (lo, hi) -> {
+            FloatBuffer s = java.nio.ByteBuffer.allocateDirect(n * n * 4).order(java.nio.ByteOrder.nativeOrder())
+                    .asFloatBuffer();
+            float[] srow = new float[n * n];
+            int[] region = new int[n];
+            for (int bj = lo; bj < hi; bj++) {
+                int w = window(ids, nW, bj / k, bj % k);
+                boolean masked = grid.shifted();
+                if (masked) {
+                    for (int t = 0; t < n; t++) {
+                        region[t] = grid.region(w, t);
+                    }
+                }
+                int base = bj * n * c3;
+                for (int h = 0; h < heads; h++) {
+                    sgemm(true, n, n, d, scale, in, base + h * d, c3, in, base + c + h * d, c3, 0f, s, 0, n);
+                    s.get(0, srow);
+                    int hb = h * n * n;
+                    for (int q = 0; q < n; q++) {
+                        int r = q * n;
+                        float max = Float.NEGATIVE_INFINITY;
+                        for (int kk = 0; kk < n; kk++) {
+                            float v = srow[r + kk] + bias[hb + r + kk];
+                            if (masked && region[q] != region[kk]) {
+                                v += NEG_MASK;
+                            }
+                            srow[r + kk] = v;
+                            max = Math.max(max, v);
+                        }
+                        double sum = 0;
+                        for (int kk = 0; kk < n; kk++) {
+                            float e = (float) Math.exp(srow[r + kk] - max);
+                            srow[r + kk] = e;
+                            sum += e;
+                        }
+                        float inv = (float) (1.0 / sum);
+                        for (int kk = 0; kk < n; kk++) {
+                            srow[r + kk] *= inv;
+                        }
+                    }
+                    s.put(0, srow);
+                    sgemm(false, n, d, n, 1f, s, 0, n, in, base + 2 * c + h * d, c3, 0f, o, bj * n * c + h * d, c);
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------------------------- importance
+
+    @Override
+    public void tokenImportance(Tensor x, Tensor out) {
+        CpuTensor xt = cpu(x, "tokenImportance");
+        if (xt.rank() != 3) {
+            throw new IllegalArgumentException("tokenImportance: input must be [B, L, C], got " + Arrays.toString(xt.shape()));
+        }
+        int b = xt.dim(0);
+        int l = xt.dim(1);
+        int c = xt.dim(2);
+        Shapes.check("tokenImportance: output", out.shape(), b, l);
+        FloatBuffer src = xt.f();
+        FloatBuffer dst = cpu(out, "tokenImportance").f();
+        parallel(b * l, 256, (lo, hi) -> {
+            float[] row = new float[c];
+            for (int t = lo; t < hi; t++) {
+                src.get(t * c, row);
+                double s = 0;
+                for (int j = 0; j < c; j++) {
+                    s += Math.abs(row[j]);
+                }
+                dst.put(t, (float) (s / c));
+            }
+        });
+    }
+
+    @Override
+    public void windowScores(Tensor a, WindowGrid grid, Tensor out) {
+        CpuTensor at = cpu(a, "windowScores");
+        int l = grid.height() * grid.width();
+        if (at.rank() != 2 || at.dim(1) != l) {
+            throw new IllegalArgumentException("windowScores: importance map must be [B, " + l + "], got "
+                    + Arrays.toString(at.shape()));
+        }
+        int b = at.dim(0);
+        int nW = grid.numWindows();
+        int n = grid.windowTokens();
+        Shapes.check("windowScores: output", out.shape(), b, nW);
+        FloatBuffer src = at.f();
+        FloatBuffer dst = cpu(out, "windowScores").f();
+        parallel(b * nW, 16, (lo, hi) -> {
+            for (int bw = lo; bw < hi; bw++) {
+                int bb = bw / nW;
+                int w = bw % nW;
+                double s = 0;
+                for (int t = 0; t < n; t++) {
+                    int p = grid.sourceToken(w, t);
+                    if (p >= 0) {
+                        double v = src.get(bb * l + p);
+                        s += v * v;
+                    }
+                }
+                dst.put(bw, (float) Math.sqrt(s));
+            }
+        });
+    }
+
+    @Override
+    public void sortWindows(Tensor scores, Tensor order) {
+        CpuTensor st = cpu(scores, "sortWindows");
+        CpuTensor ot = cpu(order, "sortWindows");
+        if (st.rank() != 2 || ot.dtype() != DType.I32) {
+            throw new IllegalArgumentException("sortWindows: scores must be F32 [B, nW] and order I32 [B, nW]");
+        }
+        Shapes.check("sortWindows: order", ot.shape(), st.shape());
+        int b = st.dim(0);
+        int nW = st.dim(1);
+        FloatBuffer s = st.f();
+        IntBuffer o = ot.i();
+        for (int bb = 0; bb < b; bb++) {
+            float[] v = new float[nW];
+            s.get(bb * nW, v);
+            Integer[] idx = new Integer[nW];
+            for (int i = 0; i < nW; i++) {
+                idx[i] = i;
+            }
+            // stable sort: equal scores keep the lower window number first
+            Arrays.sort(idx, (p, q) -> Float.compare(v[q], v[p]));
+            for (int i = 0; i < nW; i++) {
+                o.put(bb * nW + i, idx[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package org.sparsevit.model;
+
+import org.sparsevit.backend.Backend;
+import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * Patch embedding: a patch x patch, stride patch convolution (image zero-padded on the bottom/right to
+ * patch multiples), flattened row-major into tokens, then LayerNorm.
+ * Official names: Swin {@code patch_embed.proj}, {@code patch_embed.norm}; mmdet {@code patch_embed.projection}.
+ */
+public final class PatchEmbedNode implements Node {
+    private final Backend be;
+    private final int patch;
+    private final int dim;
+    private final float eps;
+    private final Tensor w;
+    private final Tensor b;
+    private final Tensor normW;
+    private final Tensor normB;
+
+    PatchEmbedNode(Backend be, SwinWeights weights) {
+        SwinConfig cfg = weights.config();
+        this.be = be;
+        this.patch = cfg.patchSize();
+        this.dim = cfg.embedDim();
+        this.eps = cfg.eps();
+        this.w = be.upload(weights.get("patch_embed.proj.weight"));
+        this.b = be.upload(weights.get("patch_embed.proj.bias"));
+        this.normW = be.upload(weights.get("patch_embed.norm.weight"));
+        this.normB = be.upload(weights.get("patch_embed.norm.bias"));
+    }
+
+    @Override
+    public String name() {
+        return "patch_embed";
+    }
+
+    /** images [B, Cin, H, W] to a token map [B, ceil(H/p) * ceil(W/p), C]. */
+    public FeatureMap forward(Tensor images) {
+        int h = (images.dim(2) + patch - 1) / patch;
+        int wd = (images.dim(3) + patch - 1) / patch;
+        Tensor out = be.empty(DType.F32, images.dim(0), h * wd, dim);
+        be.patchEmbed(images, w, b, patch, out);
+        be.layerNorm(out, normW, normB, eps, out);
+        return new FeatureMap(out, h, wd);
+    }
+
+    @Override
+    public void close() {
+        w.close();
+        b.close();
+        normW.close();
+        normB.close();
+    }
+}

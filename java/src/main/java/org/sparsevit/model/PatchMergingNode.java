@@ -1,0 +1,57 @@
+package org.sparsevit.model;
+
+import org.sparsevit.backend.Backend;
+import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * Patch merging between stages: zero-pad to even size, gather each 2x2 neighbourhood into 4C channels
+ * (order per checkpoint layout), LayerNorm(4C), bias-free Linear(4C to 2C). The new grid is
+ * ceil(H/2) x ceil(W/2). Official names: {@code layers.i.downsample} / {@code stages.i.downsample}.
+ */
+public final class PatchMergingNode implements Node {
+    private final Backend be;
+    private final int index;
+    private final MergeOrder order;
+    private final float eps;
+    private final Tensor normW;
+    private final Tensor normB;
+    private final Tensor reduction;
+
+    PatchMergingNode(Backend be, SwinWeights weights, int stage) {
+        this.be = be;
+        this.index = stage;
+        this.order = weights.config().mergeOrder();
+        this.eps = weights.config().eps();
+        String p = "layers." + stage + ".downsample.";
+        this.normW = be.upload(weights.get(p + "norm.weight"));
+        this.normB = be.upload(weights.get(p + "norm.bias"));
+        this.reduction = be.upload(weights.get(p + "reduction.weight"));
+    }
+
+    @Override
+    public String name() {
+        return "merge" + index;
+    }
+
+    /** [B, H*W, C] to [B, ceil(H/2)*ceil(W/2), 2C]; the input is not closed. */
+    public FeatureMap forward(FeatureMap x) {
+        int h2 = (x.height() + 1) / 2;
+        int w2 = (x.width() + 1) / 2;
+        int c = x.channels();
+        Tensor out = be.empty(DType.F32, x.batch(), h2 * w2, 2 * c);
+        try (Tensor cat = be.empty(DType.F32, x.batch(), h2 * w2, 4 * c)) {
+            be.patchMerge(x.tokens(), x.height(), x.width(), order, cat);
+            be.layerNorm(cat, normW, normB, eps, cat);
+            be.linear(cat, reduction, null, out);
+        }
+        return new FeatureMap(out, h2, w2);
+    }
+
+    @Override
+    public void close() {
+        normW.close();
+        normB.close();
+        reduction.close();
+    }
+}

@@ -1,0 +1,106 @@
+package org.sparsevit.model;
+
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.WindowGrid;
+import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * One Swin block, executed on window tiles: for each processed window w (a [N, C] tile gathered from the
+ * token map), y = w + proj(attn(norm1(w))), out = y + fc2(gelu(fc1(norm2(y)))), written back in place.
+ * Windows that are not processed keep their values (SparseViT). LayerNorm and MLP act per token, so
+ * running them on tiles is exact; padding tokens are zero before norm1 (mode SPARSEVIT: they enter
+ * attention as norm1's bias) or zeroed after it (mode SWIN), and are dropped when the tile is written back.
+ */
+public final class SwinBlock implements AutoCloseable {
+    private final Backend be;
+    final int dim;
+    final int heads;
+    final int hidden;
+    private final float eps;
+    private final Tensor norm1W;
+    private final Tensor norm1B;
+    private final Tensor qkvW;
+    private final Tensor qkvB;
+    private final Tensor biasTable;
+    private final Tensor projW;
+    private final Tensor projB;
+    private final Tensor norm2W;
+    private final Tensor norm2B;
+    private final Tensor fc1W;
+    private final Tensor fc1B;
+    private final Tensor fc2W;
+    private final Tensor fc2B;
+
+    SwinBlock(Backend be, SwinWeights weights, int stage, int block) {
+        SwinConfig cfg = weights.config();
+        this.be = be;
+        this.dim = cfg.dim(stage);
+        this.heads = cfg.heads(stage);
+        this.hidden = dim * cfg.mlpRatio();
+        this.eps = cfg.eps();
+        String p = "layers." + stage + ".blocks." + block + ".";
+        this.norm1W = be.upload(weights.get(p + "norm1.weight"));
+        this.norm1B = be.upload(weights.get(p + "norm1.bias"));
+        this.qkvW = be.upload(weights.get(p + "attn.qkv.weight"));
+        this.qkvB = be.upload(weights.get(p + "attn.qkv.bias"));
+        this.biasTable = be.upload(weights.get(p + "attn.relative_position_bias_table"));
+        this.projW = be.upload(weights.get(p + "attn.proj.weight"));
+        this.projB = be.upload(weights.get(p + "attn.proj.bias"));
+        this.norm2W = be.upload(weights.get(p + "norm2.weight"));
+        this.norm2B = be.upload(weights.get(p + "norm2.bias"));
+        this.fc1W = be.upload(weights.get(p + "mlp.fc1.weight"));
+        this.fc1B = be.upload(weights.get(p + "mlp.fc1.bias"));
+        this.fc2W = be.upload(weights.get(p + "mlp.fc2.weight"));
+        this.fc2B = be.upload(weights.get(p + "mlp.fc2.bias"));
+    }
+
+    /**
+     * Runs the block in place on the first k windows of {@code order} (or all windows when order is null).
+     *
+     * @param x       token map [B, H*W, C], updated in place
+     * @param grid    the block's window grid
+     * @param order   I32 [B, nW] window order, or null for all windows in natural order
+     * @param k       windows processed per image
+     * @param padding where padding happens relative to norm1
+     */
+    public void forward(Tensor x, WindowGrid grid, Tensor order, int k, PaddingMode padding) {
+        if (k == 0) {
+            return;
+        }
+        int b = x.dim(0);
+        int n = grid.windowTokens();
+        try (Tensor tile = be.empty(DType.F32, b, k, n, dim);
+             Tensor t = be.empty(DType.F32, b, k, n, dim)) {
+            be.gatherWindows(x, grid, order, k, tile);                 // [B, k, N, C]
+            be.layerNorm(tile, norm1W, norm1B, eps, t);
+            if (padding == PaddingMode.SWIN) {
+                be.zeroPadding(t, grid, order, k);
+            }
+            try (Tensor qkv = be.empty(DType.F32, b, k, n, 3 * dim)) {
+                be.linear(t, qkvW, qkvB, qkv);                          // [B, k, N, 3C]
+                be.windowAttention(qkv, biasTable, heads, grid, order, k, t);
+            }
+            try (Tensor proj = be.empty(DType.F32, b, k, n, dim)) {
+                be.linear(t, projW, projB, proj);
+                be.add(tile, proj);                                     // y = w + attn
+            }
+            be.layerNorm(tile, norm2W, norm2B, eps, t);
+            try (Tensor h = be.empty(DType.F32, b, k, n, hidden)) {
+                be.linear(t, fc1W, fc1B, h);                            // [B, k, N, 4C]
+                be.gelu(h);
+                be.linear(h, fc2W, fc2B, t);
+            }
+            be.add(tile, t);                                            // y + mlp
+            be.scatterWindows(tile, grid, order, k, x);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : new Tensor[]{norm1W, norm1B, qkvW, qkvB, biasTable, projW, projB, norm2W, norm2B, fc1W, fc1B,
+                fc2W, fc2B}) {
+            t.close();
+        }
+    }
+}

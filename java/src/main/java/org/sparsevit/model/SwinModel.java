@@ -1,0 +1,189 @@
+package org.sparsevit.model;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.backend.Backend;
+import org.sparsevit.tensor.HostTensor;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * A Swin model on one backend, assembled from explicit nodes: patch embedding, then per stage a
+ * {@link StageNode} (blocks + SparseViT window selector) followed by {@link PatchMergingNode} (all but the
+ * last stage), and either four {@link OutputNormNode}s (backbone) or a {@link HeadNode} (classification).
+ * The nodes are public, so callers can run the model stage by stage and take only the features they need.
+ *
+ * <pre>
+ * images [B, 3, H, W]
+ *   patch_embed            -> [B, H/4 * W/4, C]
+ *   stage0 (+ norm0)       -> [B, H/4 * W/4, C]      (out0: [B, C, H/4, W/4])
+ *   merge0, stage1 (+norm1) -> [B, H/8 * W/8, 2C]
+ *   merge1, stage2 (+norm2) -> [B, H/16 * W/16, 4C]
+ *   merge2, stage3 (+norm3) -> [B, H/32 * W/32, 8C]
+ *   head (classification)  -> [B, classes]
+ * </pre>
+ */
+public final class SwinModel implements AutoCloseable {
+    private final SwinConfig cfg;
+    private final Backend be;
+    private final PatchEmbedNode embed;
+    private final List<StageNode> stages = new ArrayList<>();
+    private final List<PatchMergingNode> merges = new ArrayList<>();
+    private final List<OutputNormNode> norms = new ArrayList<>();
+    private final HeadNode head;
+    private boolean closed;
+
+    /** Observes the token map after each stage's last block (before patch merging). */
+    @FunctionalInterface
+    public interface StageObserver {
+        void afterStage(int stage, FeatureMap x);
+    }
+
+    public SwinModel(SwinWeights weights, Backend backend) {
+        this.cfg = weights.config();
+        this.be = backend;
+        this.embed = new PatchEmbedNode(backend, weights);
+        for (int s = 0; s < cfg.numStages(); s++) {
+            stages.add(new StageNode(backend, weights, s));
+            if (s < cfg.numStages() - 1) {
+                merges.add(new PatchMergingNode(backend, weights, s));
+            }
+            if (cfg.isBackbone()) {
+                norms.add(new OutputNormNode(backend, weights, s));
+            }
+        }
+        this.head = cfg.isBackbone() ? null : new HeadNode(backend, weights);
+    }
+
+    public SwinConfig config() {
+        return cfg;
+    }
+
+    public Backend backend() {
+        return be;
+    }
+
+    public PatchEmbedNode patchEmbed() {
+        return embed;
+    }
+
+    public List<StageNode> stages() {
+        return Collections.unmodifiableList(stages);
+    }
+
+    /** Patch merging after stage s (s &lt; numStages - 1). */
+    public List<PatchMergingNode> merges() {
+        return Collections.unmodifiableList(merges);
+    }
+
+    /** Output norms of a backbone (empty for classification). */
+    public List<OutputNormNode> outputNorms() {
+        return Collections.unmodifiableList(norms);
+    }
+
+    /** The classification head, or null for a backbone. */
+    public HeadNode head() {
+        return head;
+    }
+
+    /** Dense forward with the default padding of the checkpoint layout. */
+    public SwinOutput forward(HostTensor images) {
+        return forward(images, null, cfg.defaultPadding(), null, null);
+    }
+
+    /**
+     * Forward pass.
+     *
+     * @param images    [B, inChans, H, W], any H and W
+     * @param ratios    per stage, per block sparsity ratios; null for dense
+     * @param padding   padding mode
+     * @param listener  receives kept windows per block, or null
+     * @param observer  receives each stage's final token map, or null
+     */
+    public SwinOutput forward(HostTensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
+                              StageObserver observer) {
+        checkOpen();
+        checkImages(images.shape());
+        double[][] r = ratios == null ? denseRatios() : ratios;
+        if (r.length != cfg.numStages()) {
+            throw new SparseVitException("sparsity has " + r.length + " stages, the model has " + cfg.numStages());
+        }
+        try (Tensor img = be.upload(images)) {
+            return forward(img, r, padding, listener, observer);
+        }
+    }
+
+    /** Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}. */
+    public SwinOutput forward(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
+                              StageObserver observer) {
+        checkOpen();
+        checkImages(images.shape());
+        List<HostTensor> feats = new ArrayList<>();
+        FeatureMap x = embed.forward(images);
+        try {
+            for (int s = 0; s < stages.size(); s++) {
+                stages.get(s).forward(x, ratios[s], padding, listener);
+                if (observer != null) {
+                    observer.afterStage(s, x);
+                }
+                if (cfg.isBackbone()) {
+                    try (Tensor f = norms.get(s).forward(x)) {
+                        feats.add(be.download(f));
+                    }
+                }
+                if (s < merges.size()) {
+                    FeatureMap next = merges.get(s).forward(x);
+                    x.close();
+                    x = next;
+                }
+            }
+            if (head != null) {
+                try (Tensor logits = head.forward(x)) {
+                    return new SwinOutput(be.download(logits), List.of());
+                }
+            }
+            return new SwinOutput(null, List.copyOf(feats));
+        } finally {
+            x.close();
+        }
+    }
+
+    public double[][] denseRatios() {
+        double[][] r = new double[cfg.numStages()][];
+        for (int s = 0; s < r.length; s++) {
+            r[s] = new double[cfg.depth(s)];
+        }
+        return r;
+    }
+
+    private void checkImages(int[] shape) {
+        if (shape.length != 4 || shape[1] != cfg.inChans() || shape[0] <= 0 || shape[2] <= 0 || shape[3] <= 0) {
+            throw new SparseVitException("input must be [B, " + cfg.inChans() + ", H, W] with B, H, W > 0, got "
+                    + Arrays.toString(shape));
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        embed.close();
+        stages.forEach(StageNode::close);
+        merges.forEach(PatchMergingNode::close);
+        norms.forEach(OutputNormNode::close);
+        if (head != null) {
+            head.close();
+        }
+    }
+}
