@@ -1,0 +1,79 @@
+package org.sparsevit.backend;
+
+import java.lang.reflect.InvocationTargetException;
+import java.util.Locale;
+import java.util.function.Consumer;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.backend.cpu.CpuBackend;
+
+/**
+ * Picks a backend at run time. The CUDA backend is reached only by reflection, so a CPU-only run never
+ * loads a CUDA class (and works on machines without the CUDA libraries).
+ */
+public final class Backends {
+    private static final String CUDA_CLASS = "org.sparsevit.backend.cuda.CudaBackend";
+
+    private Backends() {
+    }
+
+    /**
+     * Why the CUDA backend cannot be used here, or null when it can. Never throws.
+     */
+    public static String cudaUnavailableReason() {
+        try {
+            Class<?> c = Class.forName(CUDA_CLASS);
+            Object r = c.getMethod("unavailableReason").invoke(null);
+            return (String) r;
+        } catch (ClassNotFoundException e) {
+            return "this build has no CUDA backend";
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            Throwable t = e instanceof InvocationTargetException ite && ite.getCause() != null ? ite.getCause() : e;
+            return "CUDA backend failed to initialise: " + t;
+        }
+    }
+
+    /**
+     * Creates a backend: "cpu", "cuda" (fails with the reason when no GPU is usable) or "auto" (CUDA when
+     * usable, else CPU with one line to {@code log} saying why).
+     */
+    public static Backend create(String name, Consumer<String> log) {
+        String n = name == null ? "auto" : name.toLowerCase(Locale.ROOT);
+        switch (n) {
+            case "cpu":
+                return new CpuBackend();
+            case "cuda": {
+                String why = cudaUnavailableReason();
+                if (why != null) {
+                    throw new SparseVitException("--backend cuda: no usable GPU: " + why);
+                }
+                return newCuda();
+            }
+            case "auto": {
+                String why = cudaUnavailableReason();
+                if (why == null) {
+                    return newCuda();
+                }
+                if (log != null) {
+                    log.accept("backend auto: using the CPU (" + why + ")");
+                }
+                return new CpuBackend();
+            }
+            default:
+                throw new SparseVitException("unknown backend '" + name + "' (expected auto, cpu or cuda)");
+        }
+    }
+
+    private static Backend newCuda() {
+        try {
+            return (Backend) Class.forName(CUDA_CLASS).getConstructor().newInstance();
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof SparseVitException s) {
+                throw s;
+            }
+            throw new SparseVitException("CUDA backend failed to start: " + e.getCause(), e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new SparseVitException("CUDA backend failed to start: " + e, e);
+        }
+    }
+}
