@@ -1,0 +1,146 @@
+package org.sparsevit.cli;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Backends;
+import org.sparsevit.macs.MacCounter;
+import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinOutput;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.model.Task;
+import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.HostTensor;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sparsevit demo}: builds a Swin with seeded random weights (no download), runs the classifier
+ * and then the backbone dense and pruned, and prints what it did and how long it took.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Build a Swin with seeded random weights, run it dense and pruned, and time it.")
+public final class DemoCommand implements Callable<Integer> {
+    @Mixin
+    Main.Common common;
+
+    @Option(names = "--arch", defaultValue = "swin-t")
+    String arch;
+
+    @Option(names = "--backend", defaultValue = "auto")
+    String backend;
+
+    @Option(names = "--iters", defaultValue = "3", description = "Timed iterations per case (default ${DEFAULT-VALUE}).")
+    int iters;
+
+    @Option(names = "--seed", defaultValue = "42")
+    long seed;
+
+    @Option(names = "--backbone-size", defaultValue = "448x448", paramLabel = "HxW",
+            description = "Input size of the backbone part (default ${DEFAULT-VALUE}).")
+    String backboneSize;
+
+    @Option(names = "--sparsity", defaultValue = "0.6,0.6/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0",
+            description = "Pruned configuration for the backbone part (default: the SparseViT paper's second).")
+    String sparsity;
+
+    @Override
+    public Integer call() {
+        SwinConfig cls = SwinConfig.preset(arch);
+        try (Backend be = Backends.create(backend, System.out::println)) {
+            System.out.println("backend:      " + be.name() + " (" + be.device() + ")");
+            System.out.println("architecture: " + cls);
+            long t0 = System.nanoTime();
+            SwinWeights w = SwinWeights.random(cls, seed);
+            System.out.printf(Locale.ROOT, "weights:      seeded random (seed %d), %,d parameters, made in %.0f ms%n",
+                    seed, cls.parameterCount(), (System.nanoTime() - t0) / 1e6);
+            HostTensor img = randomImages(1, cls.imgSize(), cls.imgSize(), seed + 1);
+            try (SwinModel m = new SwinModel(w, be)) {
+                double g = MacCounter.count(cls, cls.imgSize(), cls.imgSize(), 1, SparsityConfig.dense(cls)).totalGMacs();
+                double[] ms = time(m, img, null, m.config().defaultPadding());
+                SwinOutput out = m.forward(img);
+                System.out.printf(Locale.ROOT, "classify %dx%d, batch 1: %.2f GMACs, median %.1f ms (%s), top-5 %s%n",
+                        cls.imgSize(), cls.imgSize(), g, median(ms), fmt(ms), Arrays.toString(top5(out.logits())));
+            }
+            SwinConfig bb = cls.withTask(Task.BACKBONE, 0);
+            int[] hw = MacsCommand.parseSize(backboneSize);
+            SwinWeights wb = SwinWeights.random(bb, seed);
+            HostTensor frame = randomImages(1, hw[0], hw[1], seed + 2);
+            SparsityConfig sp = SparsityConfig.parse(sparsity, bb);
+            sp.validate(bb);
+            try (SwinModel m = new SwinModel(wb, be)) {
+                double gd = MacCounter.count(bb, hw[0], hw[1], 1, SparsityConfig.dense(bb)).totalGMacs();
+                double gs = MacCounter.count(bb, hw[0], hw[1], 1, sp).totalGMacs();
+                double[] dense = time(m, frame, null, PaddingMode.SWIN);
+                double[] pruned = time(m, frame, sp.ratios(), PaddingMode.SWIN);
+                SwinOutput out = m.forward(frame, sp.ratios(), PaddingMode.SWIN, null, null);
+                StringBuilder shapes = new StringBuilder();
+                for (HostTensor f : out.features()) {
+                    shapes.append(Arrays.toString(f.shape())).append(' ');
+                }
+                System.out.printf(Locale.ROOT, "backbone %dx%d dense:  %.2f GMACs, median %.1f ms (%s)%n", hw[0], hw[1], gd,
+                        median(dense), fmt(dense));
+                System.out.printf(Locale.ROOT, "backbone %dx%d pruned: %.2f GMACs, median %.1f ms (%s), sparsity %s%n",
+                        hw[0], hw[1], gs, median(pruned), fmt(pruned), sp.toCompact());
+                System.out.printf(Locale.ROOT, "pruning: %.2fx fewer MACs, %.2fx faster; outputs %s%n", gd / gs,
+                        median(dense) / median(pruned), shapes.toString().trim());
+            }
+        }
+        return 0;
+    }
+
+    private double[] time(SwinModel m, HostTensor x, double[][] ratios, PaddingMode pad) {
+        m.forward(x, ratios, pad, null, null); // warm-up
+        double[] ms = new double[Math.max(1, iters)];
+        for (int i = 0; i < ms.length; i++) {
+            long t = System.nanoTime();
+            m.forward(x, ratios, pad, null, null);
+            ms[i] = (System.nanoTime() - t) / 1e6;
+        }
+        return ms;
+    }
+
+    static HostTensor randomImages(int b, int h, int w, long seed) {
+        HostTensor t = HostTensor.zeros(b, 3, h, w);
+        Random r = new Random(seed);
+        for (int i = 0; i < t.data().length; i++) {
+            t.data()[i] = (float) r.nextGaussian();
+        }
+        return t;
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    static String fmt(double[] v) {
+        StringBuilder sb = new StringBuilder();
+        for (double d : v) {
+            sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.1f", d));
+        }
+        return sb + " ms";
+    }
+
+    static int[] top5(HostTensor logits) {
+        int c = logits.dim(1);
+        Integer[] idx = new Integer[c];
+        for (int i = 0; i < c; i++) {
+            idx[i] = i;
+        }
+        Arrays.sort(idx, (p, q) -> Float.compare(logits.data()[q], logits.data()[p]));
+        int[] r = new int[Math.min(5, c)];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = idx[i];
+        }
+        return r;
+    }
+}

@@ -1,0 +1,45 @@
+package org.sparsevit.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.sparsevit.macs.MacCounter;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.sparse.SparsityConfig;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code sparsevit info}: the inferred architecture, parameter count and MACs of a weights file. */
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Print a weights file's architecture, parameters and MACs.")
+public final class InfoCommand implements Callable<Integer> {
+    @Mixin
+    Main.Common common;
+
+    @Option(names = "--weights", required = true, paramLabel = "W.safetensors")
+    Path weights;
+
+    @Option(names = "--size", paramLabel = "HxW", description = "Input size for the MAC count (default: the model's nominal size).")
+    String size;
+
+    @Option(names = "--batch", defaultValue = "1")
+    int batch;
+
+    @Override
+    public Integer call() {
+        SwinWeights w = SwinWeights.load(weights);
+        SwinConfig cfg = w.config();
+        int[] hw = size == null ? new int[]{cfg.imgSize(), cfg.imgSize()} : MacsCommand.parseSize(size);
+        long params = w.all().values().stream().mapToLong(t -> t.numel()).sum();
+        System.out.println("file:         " + weights);
+        System.out.println("layout:       " + cfg.layout() + (cfg.isBackbone() ? " (backbone)" : " (classification)"));
+        System.out.println("architecture: " + cfg);
+        System.out.printf(Locale.ROOT, "parameters:   %,d (%.2f M)%n", params, params / 1e6);
+        double g = MacCounter.count(cfg, hw[0], hw[1], batch, SparsityConfig.dense(cfg)).totalGMacs();
+        System.out.printf(Locale.ROOT, "MACs at %dx%d, batch %d: %.3f G%n", hw[0], hw[1], batch, g);
+        return 0;
+    }
+}

@@ -1,0 +1,70 @@
+package org.sparsevit.cli;
+
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.macs.MacCounter;
+import org.sparsevit.macs.MacReport;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.Task;
+import org.sparsevit.sparse.SparsityConfig;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code sparsevit macs}: analytic MACs per stage; the last line is {@code total GMACs: <value>}. */
+@Command(name = "macs", mixinStandardHelpOptions = true, description = "Count the MACs a (pruned) Swin executes.")
+public final class MacsCommand implements Callable<Integer> {
+    @Mixin
+    Main.Common common;
+
+    @Option(names = "--arch", required = true, description = "swin-t, swin-s, swin-b, swin-l (or -384 variants).")
+    String arch;
+
+    @Option(names = "--backbone", description = "Count the detection backbone (four output norms, no head).")
+    boolean backbone;
+
+    @Option(names = "--size", required = true, paramLabel = "HxW")
+    String size;
+
+    @Option(names = "--batch", defaultValue = "1")
+    int batch;
+
+    @Option(names = "--sparsity", paramLabel = "FILE|COMPACT", description = "Per-block ratios (default dense).")
+    String sparsity;
+
+    @Override
+    public Integer call() {
+        SwinConfig cfg = SwinConfig.preset(arch);
+        if (backbone) {
+            cfg = cfg.withTask(Task.BACKBONE, 0);
+        }
+        int[] hw = parseSize(size);
+        if (batch <= 0) {
+            throw new SparseVitException("--batch must be positive, got " + batch);
+        }
+        SparsityConfig sp = sparsity == null ? SparsityConfig.dense(cfg) : SparsityConfig.parse(sparsity, cfg);
+        sp.validate(cfg);
+        MacReport r = MacCounter.count(cfg, hw[0], hw[1], batch, sp);
+        System.out.print(r.toTable());
+        System.out.printf(Locale.ROOT, "total GMACs: %.2f%n", r.totalGMacs());
+        return 0;
+    }
+
+    /** "HxW" (or a single number for a square) to {H, W}. */
+    static int[] parseSize(String s) {
+        String[] p = s.toLowerCase(Locale.ROOT).split("x");
+        try {
+            int h = Integer.parseInt(p[0].trim());
+            int w = p.length > 1 ? Integer.parseInt(p[1].trim()) : h;
+            if (p.length > 2 || h <= 0 || w <= 0) {
+                throw new NumberFormatException();
+            }
+            return new int[]{h, w};
+        } catch (NumberFormatException e) {
+            throw new SparseVitException("--size '" + s + "' is not HxW with positive integers (e.g. 672x672)");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package org.sparsevit.cli;
+
+import java.io.PrintWriter;
+
+import org.sparsevit.SparseVitException;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code sparsevit} command line. Bad input anywhere ends with a non-zero exit code and one line
+ * saying what is wrong and where; {@code --verbose} adds the stack trace.
+ */
+@Command(name = "sparsevit", mixinStandardHelpOptions = true, version = "sparsevit 0.1.0",
+        description = "Swin Transformer backbones with SparseViT window activation pruning (CPU and CUDA).",
+        subcommands = {DemoCommand.class, RunCommand.class, InfoCommand.class, MacsCommand.class})
+public final class Main implements Runnable {
+
+    /** Shared by every subcommand. */
+    public static final class Common {
+        @Option(names = "--verbose", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
+        boolean verbose;
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns its exit code (used by tests). */
+    public static int execute(String... args) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
+            PrintWriter err = cmd.getErr();
+            err.println("error: " + message(ex));
+            if (verbose) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return ex instanceof SparseVitException || ex instanceof IllegalArgumentException ? 1 : 3;
+        });
+        cl.setParameterExceptionHandler((ex, a) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println("error: " + ex.getMessage());
+            err.println("see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
+            err.flush();
+            return 2;
+        });
+        return cl.execute(args);
+    }
+
+    static String message(Throwable ex) {
+        if (ex instanceof SparseVitException || ex instanceof IllegalArgumentException) {
+            return ex.getMessage();
+        }
+        if (ex instanceof OutOfMemoryError) {
+            return "out of memory (" + ex.getMessage() + "); use a smaller batch or input, or a larger -Xmx";
+        }
+        String m = ex.getMessage();
+        return ex.getClass().getSimpleName() + (m == null ? "" : ": " + m) + " (use --verbose for details)";
+    }
+}

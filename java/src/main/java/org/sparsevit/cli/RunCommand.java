@@ -1,0 +1,133 @@
+package org.sparsevit.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Backends;
+import org.sparsevit.io.Images;
+import org.sparsevit.io.Npy;
+import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinOutput;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.sparse.KeptDump;
+import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.HostTensor;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sparsevit run}: one forward pass. Writes DIR/logits.npy (classification) or DIR/out0.npy ..
+ * DIR/out3.npy (backbone), float32, NCHW.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Run a Swin model (optionally pruned) on an .npy batch or a PNG/JPEG image.")
+public final class RunCommand implements Callable<Integer> {
+    @Mixin
+    Main.Common common;
+
+    @Option(names = "--weights", required = true, paramLabel = "W.safetensors", description = "Weights (safetensors; F32, F16 or BF16).")
+    Path weights;
+
+    @Option(names = "--input", required = true, paramLabel = "X", description = "Input: .npy [B, 3, H, W] float32/float16, or a PNG/JPEG image.")
+    Path input;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Directory for the outputs (created if needed).")
+    Path output;
+
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--sparsity", paramLabel = "FILE|COMPACT",
+            description = "Per-block ratios: a JSON file {\"stages\": [[...], ...]}, a compact form like 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0, or 'dense' (default).")
+    String sparsity;
+
+    @Option(names = "--padding", paramLabel = "swin|sparsevit",
+            description = "Pad after norm1 (swin, official Swin) or before it (sparsevit, official SparseViT). Default: from the checkpoint layout.")
+    String padding;
+
+    @Option(names = "--dump-kept", paramLabel = "FILE", description = "Write the kept windows of every block (kept.json format).")
+    Path dumpKept;
+
+    @Override
+    public Integer call() throws IOException {
+        SwinWeights w = SwinWeights.load(weights);
+        SwinConfig cfg = w.config();
+        HostTensor x = readInput(input, cfg);
+        SparsityConfig sp = sparsity == null ? SparsityConfig.dense(cfg) : SparsityConfig.parse(sparsity, cfg);
+        sp.validate(cfg);
+        PaddingMode pad = padding == null ? cfg.defaultPadding() : PaddingMode.parse(padding);
+        prepareOutputDir(output);
+        try (Backend be = Backends.create(backend, System.err::println); SwinModel model = new SwinModel(w, be)) {
+            KeptDump dump = dumpKept == null ? null : new KeptDump(cfg.window(), x.dim(0));
+            long t0 = System.nanoTime();
+            SwinOutput out = model.forward(x, sp.ratios(), pad, dump, null);
+            double ms = (System.nanoTime() - t0) / 1e6;
+            if (out.logits() != null) {
+                Npy.write(output.resolve("logits.npy"), out.logits());
+                if (Images.isImage(input)) {
+                    printTop5(out.logits());
+                }
+            } else {
+                for (int s = 0; s < out.features().size(); s++) {
+                    Npy.write(output.resolve("out" + s + ".npy"), out.features().get(s));
+                }
+            }
+            if (dump != null) {
+                dump.write(dumpKept);
+            }
+            System.out.printf(Locale.ROOT, "%s on %s: input %s, sparsity %s, %.1f ms; wrote %s%n",
+                    cfg.isBackbone() ? "backbone" : "classifier", be.device(), java.util.Arrays.toString(x.shape()),
+                    sp.toCompact(), ms, output);
+        }
+        return 0;
+    }
+
+    static HostTensor readInput(Path in, SwinConfig cfg) {
+        if (Images.isImage(in)) {
+            return Images.load(in, cfg.isBackbone() ? 0 : cfg.imgSize());
+        }
+        HostTensor x = Npy.read(in);
+        if (x.rank() != 4 || x.dim(1) != cfg.inChans()) {
+            throw new SparseVitException(in + ": input must be [B, " + cfg.inChans() + ", H, W], got "
+                    + java.util.Arrays.toString(x.shape()));
+        }
+        return x;
+    }
+
+    static void prepareOutputDir(Path dir) {
+        try {
+            if (Files.exists(dir) && !Files.isDirectory(dir)) {
+                throw new SparseVitException(dir + ": --output must be a directory, but a file exists there");
+            }
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new SparseVitException(dir + ": cannot create output directory (" + e.getMessage() + ")", e);
+        }
+    }
+
+    static void printTop5(HostTensor logits) {
+        int c = logits.dim(1);
+        for (int b = 0; b < logits.dim(0); b++) {
+            Integer[] idx = new Integer[c];
+            for (int i = 0; i < c; i++) {
+                idx[i] = i;
+            }
+            final int bb = b;
+            java.util.Arrays.sort(idx, (p, q) -> Float.compare(logits.data()[bb * c + q], logits.data()[bb * c + p]));
+            StringBuilder sb = new StringBuilder("top-5 classes (image " + b + "):");
+            for (int i = 0; i < Math.min(5, c); i++) {
+                sb.append(String.format(Locale.ROOT, " %d (%.3f)", idx[i], logits.data()[b * c + idx[i]]));
+            }
+            System.out.println(sb);
+        }
+    }
+}
