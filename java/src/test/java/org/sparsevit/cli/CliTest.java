@@ -1,0 +1,124 @@
+package org.sparsevit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparsevit.Fixtures;
+import org.sparsevit.Golden;
+import org.sparsevit.io.Npy;
+
+/** The command-line contract: outputs, and one clear line for bad input. */
+class CliTest {
+    @TempDir
+    Path tmp;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = Main.execute(args);
+            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    static Path swin(String n) {
+        return Fixtures.file("swin-reference", n);
+    }
+
+    static Path sv(String n) {
+        return Fixtures.file("sparsevit-reference", n);
+    }
+
+    @Test
+    void runWritesLogitsForAClassifier() {
+        Path out = tmp.resolve("cls");
+        Result r = run("run", "--weights", swin("swin-mini-cls.safetensors").toString(), "--input",
+                swin("swin-mini-cls.input.npy").toString(), "--output", out.toString(), "--backend", "cpu");
+        assertEquals(0, r.code(), r.err());
+        Golden.assertClose("logits", Npy.read(swin("swin-mini-cls.logits.npy")), Npy.read(out.resolve("logits.npy")), 1e-4);
+    }
+
+    @Test
+    void runWritesFourBackboneOutputsAndKeptWindows() throws Exception {
+        Path out = tmp.resolve("sv");
+        Path kept = tmp.resolve("kept.json");
+        Result r = run("run", "--weights", sv("sparsevit-mini.safetensors").toString(), "--input",
+                sv("sv-200x300-cfg.input.npy").toString(), "--output", out.toString(), "--backend", "auto",
+                "--sparsity", "0.3,0.3/0.4,0.4/0.1,0.1,0.6,0.6/0.5,0.5", "--dump-kept", kept.toString());
+        assertEquals(0, r.code(), r.err());
+        for (int s = 0; s < 4; s++) {
+            Golden.assertClose("out" + s, Npy.read(sv("sv-200x300-cfg.out" + s + ".npy")),
+                    Npy.read(out.resolve("out" + s + ".npy")), 1e-4);
+        }
+        String json = Files.readString(kept);
+        assertTrue(json.contains("\"selection_computed_here\""), json.substring(0, Math.min(200, json.length())));
+        // the file the fixture's sparsity.json form is also accepted
+        Result r2 = run("run", "--weights", sv("sparsevit-mini.safetensors").toString(), "--input",
+                sv("sv-224-cfg.input.npy").toString(), "--output", tmp.resolve("sv2").toString(), "--backend", "cpu",
+                "--sparsity", sv("sv-224-cfg.sparsity.json").toString());
+        assertEquals(0, r2.code(), r2.err());
+        Golden.assertClose("out0", Npy.read(sv("sv-224-cfg.out0.npy")), Npy.read(tmp.resolve("sv2").resolve("out0.npy")), 1e-4);
+    }
+
+    @Test
+    void badInputGetsOneLineAndNonZeroExit() throws Exception {
+        Path bogus = tmp.resolve("bogus.safetensors");
+        Files.write(bogus, new byte[]{1, 2, 3});
+        Result r = run("run", "--weights", bogus.toString(), "--input", swin("swin-mini-cls.input.npy").toString(),
+                "--output", tmp.resolve("o").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("bogus.safetensors"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace without --verbose");
+
+        Result bad = run("run", "--weights", sv("sparsevit-mini.safetensors").toString(), "--input",
+                sv("sv-224-cfg.input.npy").toString(), "--output", tmp.resolve("o2").toString(), "--backend", "cpu",
+                "--sparsity", "0.3,0.3/0,0/0.1,0.1,0.2/0,0");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("stage 2"), bad.err());
+
+        Result cuda = run("run", "--weights", sv("sparsevit-mini.safetensors").toString(), "--input",
+                sv("sv-224-cfg.input.npy").toString(), "--output", tmp.resolve("o3").toString(), "--backend", "cuda");
+        if (cuda.code() != 0) {
+            assertTrue(cuda.err().startsWith("error: --backend cuda: no usable GPU"), cuda.err());
+        }
+    }
+
+    @Test
+    void macsPrintsTotalLast() {
+        Result r = run("macs", "--arch", "swin-t", "--backbone", "--size", "672x672", "--batch", "4", "--sparsity",
+                "0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0");
+        assertEquals(0, r.code(), r.err());
+        String last = r.out().strip().lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.startsWith("total GMACs: "), last);
+        double g = Double.parseDouble(last.substring("total GMACs: ".length()));
+        assertEquals(139.5, g, 0.2);
+    }
+
+    @Test
+    void infoPrintsInferredArchitecture() {
+        Result r = run("info", "--weights", swin("swin-mini-backbone.safetensors").toString(), "--size", "200x300");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("backbone"), r.out());
+        assertTrue(r.out().contains("depths=[2, 2, 4, 2]"), r.out());
+    }
+}
