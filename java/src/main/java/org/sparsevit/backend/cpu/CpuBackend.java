@@ -31,8 +31,10 @@ public final class CpuBackend implements Backend {
     public CpuBackend() {
         this.memory = new CpuMemory(4L << 30);
         this.threads = ForkJoinPool.getCommonPoolParallelism() + 1;
-        // loads OpenBLAS; the number of its threads follows OPENBLAS_NUM_THREADS or the core count
-        openblas.blas_get_num_threads();
+        // OpenBLAS runs single-threaded; this backend splits GEMMs over rows on its own threads. Idle
+        // OpenBLAS worker threads spin for a while after each call, which on few cores starves the Java
+        // threads of the ops in between (measured: GELU 10x slower with 2 OpenBLAS threads on 2 cores).
+        openblas.blas_set_num_threads(1);
     }
 
     CpuMemory memory() {
@@ -46,8 +48,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String device() {
-        return String.format(Locale.ROOT, "CPU, %d threads, OpenBLAS (%d threads)", threads,
-                openblas.blas_get_num_threads());
+        return String.format(Locale.ROOT, "CPU, %d threads, OpenBLAS %s", threads,
+                openblas.OPENBLAS_VERSION.trim());
     }
 
     @Override
@@ -226,7 +228,10 @@ public final class CpuBackend implements Backend {
         if (m == 0) {
             return;
         }
-        sgemm(true, m, n, k, 1f, xt.f(), 0, k, wt.f(), 0, k, 0f, o, 0, n);
+        FloatBuffer xf = xt.f();
+        FloatBuffer wf = wt.f();
+        // row blocks of at least 64 rows, one single-threaded GEMM each
+        parallel(m, 64, (lo, hi) -> sgemm(true, hi - lo, n, k, 1f, xf, lo * k, k, wf, 0, k, 0f, o, lo * n, n));
         if (bias != null) {
             float[] bv = new float[n];
             ((CpuTensor) bias).f().get(0, bv);
@@ -312,23 +317,9 @@ public final class CpuBackend implements Backend {
         });
     }
 
-    /** Exact GELU: x * Phi(x) = 0.5 x erfc(-x / sqrt 2). */
+    /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)), erf from {@link Erf}. */
     static float gelu(float x) {
-        double z = -x * 0.7071067811865476;
-        return (float) (0.5 * x * erfc(z));
-    }
-
-    /**
-     * Complementary error function with fractional error below 1.2e-7 everywhere (Chebyshev-fitted
-     * exponential form, Numerical Recipes 2nd ed. section 6.2), evaluated in double.
-     */
-    static double erfc(double x) {
-        double z = Math.abs(x);
-        double t = 1.0 / (1.0 + 0.5 * z);
-        double ans = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-                + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? ans : 2.0 - ans;
+        return 0.5f * x * (1f + Erf.erf(x * 0.70710678f));
     }
 
     @Override

@@ -1,0 +1,212 @@
+package org.sparsevit.backend;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+
+import org.sparsevit.model.MergeOrder;
+import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.HostTensor;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * A backend decorator that times every op (synchronising after each, so on a GPU the numbers are per-op
+ * device times plus launch overhead). Used for the per-op breakdown of the benchmarks; not for the
+ * headline latency, which runs undecorated.
+ */
+public final class ProfilingBackend implements Backend {
+    private final Backend inner;
+    private final Map<String, long[]> stats = new TreeMap<>();
+
+    public ProfilingBackend(Backend inner) {
+        this.inner = inner;
+    }
+
+    public Backend inner() {
+        return inner;
+    }
+
+    /** op name to {calls, total nanoseconds}. */
+    public synchronized Map<String, long[]> stats() {
+        Map<String, long[]> copy = new TreeMap<>();
+        stats.forEach((k, v) -> copy.put(k, v.clone()));
+        return copy;
+    }
+
+    public synchronized void reset() {
+        stats.clear();
+    }
+
+    /** A table of ops by total time. */
+    public synchronized String table() {
+        long total = stats.values().stream().mapToLong(v -> v[1]).sum();
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-18s %8s %12s %7s%n", "op", "calls", "total ms", "share"));
+        stats.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[1], a.getValue()[1])).forEach(e ->
+                sb.append(String.format(Locale.ROOT, "%-18s %8d %12.3f %6.1f%%%n", e.getKey(), e.getValue()[0],
+                        e.getValue()[1] / 1e6, total == 0 ? 0 : 100.0 * e.getValue()[1] / total)));
+        return sb.toString();
+    }
+
+    private void timed(String op, Runnable r) {
+        long t = System.nanoTime();
+        r.run();
+        inner.synchronize();
+        record(op, System.nanoTime() - t);
+    }
+
+    private <T> T timed(String op, Supplier<T> s) {
+        long t = System.nanoTime();
+        T v = s.get();
+        inner.synchronize();
+        record(op, System.nanoTime() - t);
+        return v;
+    }
+
+    private synchronized void record(String op, long ns) {
+        long[] v = stats.computeIfAbsent(op, k -> new long[2]);
+        v[0]++;
+        v[1] += ns;
+    }
+
+    @Override
+    public String name() {
+        return inner.name();
+    }
+
+    @Override
+    public String device() {
+        return inner.device();
+    }
+
+    @Override
+    public boolean supports(DType dtype) {
+        return inner.supports(dtype);
+    }
+
+    @Override
+    public Tensor empty(DType dtype, int... shape) {
+        return inner.empty(dtype, shape);
+    }
+
+    @Override
+    public Tensor zeros(DType dtype, int... shape) {
+        return inner.zeros(dtype, shape);
+    }
+
+    @Override
+    public Tensor upload(HostTensor host) {
+        return timed("upload", () -> inner.upload(host));
+    }
+
+    @Override
+    public Tensor upload(HostTensor host, DType storage) {
+        return timed("upload", () -> inner.upload(host, storage));
+    }
+
+    @Override
+    public Tensor uploadInts(int[] values, int... shape) {
+        return inner.uploadInts(values, shape);
+    }
+
+    @Override
+    public HostTensor download(Tensor t) {
+        return timed("download", () -> inner.download(t));
+    }
+
+    @Override
+    public int[] downloadInts(Tensor t) {
+        return inner.downloadInts(t);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        timed("copy", () -> inner.copy(src, dst));
+    }
+
+    @Override
+    public void synchronize() {
+        inner.synchronize();
+    }
+
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        timed("linear", () -> inner.linear(x, w, bias, out));
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        timed("layerNorm", () -> inner.layerNorm(x, gamma, beta, eps, out));
+    }
+
+    @Override
+    public void gelu(Tensor x) {
+        timed("gelu", () -> inner.gelu(x));
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b) {
+        timed("add", () -> inner.add(a, b));
+    }
+
+    @Override
+    public void patchEmbed(Tensor img, Tensor w, Tensor bias, int patch, Tensor out) {
+        timed("patchEmbed", () -> inner.patchEmbed(img, w, bias, patch, out));
+    }
+
+    @Override
+    public void patchMerge(Tensor x, int height, int width, MergeOrder order, Tensor out) {
+        timed("patchMerge", () -> inner.patchMerge(x, height, width, order, out));
+    }
+
+    @Override
+    public void meanPool(Tensor x, Tensor out) {
+        timed("meanPool", () -> inner.meanPool(x, out));
+    }
+
+    @Override
+    public void toChannelsFirst(Tensor x, int height, int width, Tensor out) {
+        timed("toChannelsFirst", () -> inner.toChannelsFirst(x, height, width, out));
+    }
+
+    @Override
+    public void gatherWindows(Tensor x, WindowGrid grid, Tensor order, int k, Tensor out) {
+        timed("gatherWindows", () -> inner.gatherWindows(x, grid, order, k, out));
+    }
+
+    @Override
+    public void scatterWindows(Tensor tile, WindowGrid grid, Tensor order, int k, Tensor x) {
+        timed("scatterWindows", () -> inner.scatterWindows(tile, grid, order, k, x));
+    }
+
+    @Override
+    public void zeroPadding(Tensor tile, WindowGrid grid, Tensor order, int k) {
+        timed("zeroPadding", () -> inner.zeroPadding(tile, grid, order, k));
+    }
+
+    @Override
+    public void windowAttention(Tensor qkv, Tensor biasTable, int heads, WindowGrid grid, Tensor order, int k,
+                                Tensor out) {
+        timed("windowAttention", () -> inner.windowAttention(qkv, biasTable, heads, grid, order, k, out));
+    }
+
+    @Override
+    public void tokenImportance(Tensor x, Tensor out) {
+        timed("tokenImportance", () -> inner.tokenImportance(x, out));
+    }
+
+    @Override
+    public void windowScores(Tensor a, WindowGrid grid, Tensor out) {
+        timed("windowScores", () -> inner.windowScores(a, grid, out));
+    }
+
+    @Override
+    public void sortWindows(Tensor scores, Tensor order) {
+        timed("sortWindows", () -> inner.sortWindows(scores, order));
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+    }
+}
