@@ -46,7 +46,7 @@ public final class MacsCommand implements Callable<Integer> {
             throw new SparseVitException("--batch must be positive, got " + batch);
         }
         SparsityConfig sp = sparsity == null ? SparsityConfig.dense(cfg) : SparsityConfig.parse(sparsity, cfg);
-        sp.validate(cfg);
+        sp.validate(cfg, hw[0], hw[1]);
         MacReport r = MacCounter.count(cfg, hw[0], hw[1], batch, sp);
         System.out.print(r.toTable());
         System.out.printf(Locale.ROOT, "total GMACs: %.2f%n", r.totalGMacs());

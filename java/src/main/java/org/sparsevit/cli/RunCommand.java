@@ -63,7 +63,7 @@ public final class RunCommand implements Callable<Integer> {
         SwinConfig cfg = w.config();
         HostTensor x = readInput(input, cfg);
         SparsityConfig sp = sparsity == null ? SparsityConfig.dense(cfg) : SparsityConfig.parse(sparsity, cfg);
-        sp.validate(cfg);
+        sp.validate(cfg, x.dim(2), x.dim(3));
         PaddingMode pad = padding == null ? cfg.defaultPadding() : PaddingMode.parse(padding);
         prepareOutputDir(output);
         try (Backend be = Backends.create(backend, System.err::println); SwinModel model = new SwinModel(w, be)) {

@@ -87,6 +87,7 @@ public final class StageNode implements Node {
         int b = x.batch();
         Tensor importance = null;
         Tensor[] lists = new Tensor[2];
+        int[] listK = new int[2];
         try {
             for (int j = 0; j < blocks.size(); j++) {
                 WindowGrid g = grid(cfg, x.height(), x.width(), j);
@@ -118,6 +119,13 @@ public final class StageNode implements Node {
                     built = true;
                 }
                 int k = keptWindows(nW, ratios[j]);
+                if (built) {
+                    listK[parity] = k;
+                } else if (k > listK[parity]) {
+                    throw new org.sparsevit.SparseVitException("sparsity: stage " + index + ", block " + j + " keeps " + k
+                            + " of " + nW + " windows, more than the " + listK[parity]
+                            + " of its grid parity's list (ratios of one parity must not decrease once selection starts)");
+                }
                 blocks.get(j).forward(x.tokens(), g, lists[parity], k, padding);
                 if (listener != null) {
                     int[] all = be.downloadInts(lists[parity]);

@@ -108,19 +108,18 @@ public final class SwinModel implements AutoCloseable {
         checkOpen();
         checkImages(images.shape());
         double[][] r = ratios == null ? denseRatios() : ratios;
-        if (r.length != cfg.numStages()) {
-            throw new SparseVitException("sparsity has " + r.length + " stages, the model has " + cfg.numStages());
-        }
         try (Tensor img = be.upload(images)) {
             return forward(img, r, padding, listener, observer);
         }
     }
 
     /** Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}. */
-    public SwinOutput forward(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
+    public SwinOutput forward(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
                               StageObserver observer) {
         checkOpen();
         checkImages(images.shape());
+        double[][] ratios = ratios0 == null ? denseRatios() : ratios0;
+        new org.sparsevit.sparse.SparsityConfig(ratios).validate(cfg, images.dim(2), images.dim(3));
         List<HostTensor> feats = new ArrayList<>();
         FeatureMap x = embed.forward(images);
         try {
