@@ -83,7 +83,7 @@ public final class Images {
         return new HostTensor(data, new int[]{files.size(), 3, first.dim(2), first.dim(3)});
     }
 
-    static BufferedImage resizeAndCrop(BufferedImage img, int size) {
+    public static BufferedImage resizeAndCrop(BufferedImage img, int size) {
         int resize = (int) Math.floor(size / 0.875);
         int w = img.getWidth();
         int h = img.getHeight();

@@ -48,7 +48,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String device() {
-        return String.format(Locale.ROOT, "CPU, %d threads, OpenBLAS %s", threads,
+        return String.format(Locale.ROOT, "CPU, %d threads, %s", threads,
                 openblas.OPENBLAS_VERSION.trim());
     }
 
