@@ -18,6 +18,7 @@ import org.sparsevit.tensor.Tensor;
 public final class ProfilingBackend implements Backend {
     private final Backend inner;
     private final Map<String, long[]> stats = new TreeMap<>();
+    private long gemmRows;
 
     public ProfilingBackend(Backend inner) {
         this.inner = inner;
@@ -36,6 +37,12 @@ public final class ProfilingBackend implements Backend {
 
     public synchronized void reset() {
         stats.clear();
+        gemmRows = 0;
+    }
+
+    /** Rows passed to {@link #linear} since the last reset (the GEMM work, for a fixed weight shape). */
+    public synchronized long gemmRows() {
+        return gemmRows;
     }
 
     /** A table of ops by total time. */
@@ -131,6 +138,9 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        synchronized (this) {
+            gemmRows += x.numel() / Math.max(1, w.dim(1));
+        }
         timed("linear", () -> inner.linear(x, w, bias, out));
     }
 

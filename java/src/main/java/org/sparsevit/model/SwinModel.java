@@ -150,6 +150,63 @@ public final class SwinModel implements AutoCloseable {
         }
     }
 
+    /**
+     * The model as a list of nodes with their input and output shapes and MACs for a given input and
+     * sparsity (the graph API's printout).
+     */
+    public String describe(int batch, int height, int width, org.sparsevit.sparse.SparsityConfig sp) {
+        return describe(cfg, batch, height, width, sp);
+    }
+
+    /** See {@link #describe(int, int, int, org.sparsevit.sparse.SparsityConfig)}; needs no weights. */
+    public static String describe(SwinConfig cfg, int batch, int height, int width,
+                                  org.sparsevit.sparse.SparsityConfig sp) {
+        org.sparsevit.macs.MacReport r = org.sparsevit.macs.MacCounter.count(cfg, height, width, batch, sp);
+        StageGeometry[] g = StageGeometry.of(cfg, height, width);
+        StringBuilder sb = new StringBuilder();
+        String fmt = "%-12s %-22s %-22s %-26s %9s%n";
+        sb.append(String.format(java.util.Locale.ROOT, fmt, "node", "input", "output", "windows kept / nW", "GMACs"));
+        sb.append(String.format(java.util.Locale.ROOT, fmt, "patch_embed", shape(batch, cfg.inChans(), height, width),
+                tokens(batch, g[0].height(), g[0].width(), cfg.dim(0)), "-", gmacs(r.patchEmbed())));
+        for (int s = 0; s < cfg.numStages(); s++) {
+            long blocks = 0;
+            StringBuilder kept = new StringBuilder();
+            for (int j = 0; j < cfg.depth(s); j++) {
+                blocks += r.blocks()[s][j];
+                kept.append(j == 0 ? "" : ",").append(r.kept()[s][j]);
+            }
+            String t = tokens(batch, g[s].height(), g[s].width(), cfg.dim(s));
+            sb.append(String.format(java.util.Locale.ROOT, fmt, "stage" + s, t, t, kept + " / " + r.windows()[s], gmacs(blocks)));
+            if (cfg.isBackbone()) {
+                sb.append(String.format(java.util.Locale.ROOT, fmt, "norm" + s, t,
+                        shape(batch, cfg.dim(s), g[s].height(), g[s].width()), "-", gmacs(r.norms()[s])));
+            }
+            if (s < cfg.numStages() - 1) {
+                sb.append(String.format(java.util.Locale.ROOT, fmt, "merge" + s, t,
+                        tokens(batch, g[s + 1].height(), g[s + 1].width(), cfg.dim(s + 1)), "-", gmacs(r.merges()[s])));
+            }
+        }
+        if (!cfg.isBackbone()) {
+            int last = cfg.numStages() - 1;
+            sb.append(String.format(java.util.Locale.ROOT, fmt, "head", tokens(batch, g[last].height(), g[last].width(),
+                    cfg.numFeatures()), shape(batch, cfg.numClasses()), "-", gmacs(r.head())));
+        }
+        sb.append(String.format(java.util.Locale.ROOT, "total %.3f GMACs%n", r.totalGMacs()));
+        return sb.toString();
+    }
+
+    private static String shape(int... d) {
+        return Arrays.toString(d);
+    }
+
+    private static String tokens(int b, int h, int w, int c) {
+        return "[" + b + ", " + h + "x" + w + ", " + c + "]";
+    }
+
+    private static String gmacs(long m) {
+        return String.format(java.util.Locale.ROOT, "%.3f", m / 1e9);
+    }
+
     public double[][] denseRatios() {
         double[][] r = new double[cfg.numStages()][];
         for (int s = 0; s < r.length; s++) {
