@@ -1,0 +1,148 @@
+package org.sparsevit.backend.cuda;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * The JavaCPP binding over {@code native/include/sparsevit_cuda.h}: only primitives, device addresses as
+ * longs and host arrays. Package-private; public types never see a pointer. The JNI library
+ * ({@code jniCudaNative}) is built by the Maven "cuda" profile and links only the static CUDA runtime, so
+ * it loads on machines without a driver (calls then return an error code).
+ */
+@Platform(value = "linux-x86_64", include = "sparsevit_cuda.h",
+        link = {"pthread", "dl", "rt", "cudart_static", "sparsevit_kernels"}) // JavaCPP emits these in reverse order
+final class CudaNative {
+    private static final Throwable LOAD_ERROR;
+
+    static {
+        Throwable err = null;
+        try {
+            Loader.load();
+        } catch (Throwable t) {
+            err = t;
+        }
+        LOAD_ERROR = err;
+    }
+
+    private CudaNative() {
+    }
+
+    /** Why the JNI library could not be loaded, or null. */
+    static Throwable loadError() {
+        return LOAD_ERROR;
+    }
+
+    static native int svj_runtime_version(int[] version);
+
+    static native int svj_driver_version(int[] version);
+
+    static native int svj_device_count(int[] count);
+
+    static native int svj_device_name(int device, @Cast("char*") byte[] name, int capacity);
+
+    static native int svj_device_capability(int device, int[] major, int[] minor);
+
+    static native int svj_set_device(int device);
+
+    static native @Cast("const char*") BytePointer svj_error_string(int code);
+
+    static native int svj_malloc(@Cast("void**") long[] ptr, long bytes);
+
+    static native int svj_free(@Cast("void*") long ptr);
+
+    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") float[] src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") int[] src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") short[] src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memcpy_d2h(@Cast("void*") float[] dst, @Cast("const void*") long src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memcpy_d2h(@Cast("void*") int[] dst, @Cast("const void*") long src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memcpy_d2d(@Cast("void*") long dst, @Cast("const void*") long src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memset(@Cast("void*") long dst, int value, long bytes, @Cast("void*") long stream);
+
+    static native int svj_stream_create(@Cast("void**") long[] stream);
+
+    static native int svj_stream_destroy(@Cast("void*") long stream);
+
+    static native int svj_stream_synchronize(@Cast("void*") long stream);
+
+    static native int svj_graph_begin_capture(@Cast("void*") long stream);
+
+    static native int svj_graph_end_capture(@Cast("void*") long stream, @Cast("void**") long[] exec);
+
+    static native int svj_graph_launch(@Cast("void*") long exec, @Cast("void*") long stream);
+
+    static native int svj_graph_destroy(@Cast("void*") long exec);
+
+    static native int svj_event_create(@Cast("void**") long[] event);
+
+    static native int svj_event_destroy(@Cast("void*") long event);
+
+    static native int svj_event_record(@Cast("void*") long event, @Cast("void*") long stream);
+
+    static native int svj_event_elapsed_ms(@Cast("void*") long start, @Cast("void*") long stop, float[] ms);
+
+    static native int svj_gather_windows(@Cast("const float*") long x, @Cast("float*") long tile,
+                                         @Cast("const int*") long order, int batch, int height, int width,
+                                         int channels, int window, int shift, int k, @Cast("void*") long stream);
+
+    static native int svj_scatter_windows(@Cast("const float*") long tile, @Cast("float*") long x,
+                                          @Cast("const int*") long order, int batch, int height, int width,
+                                          int channels, int window, int shift, int k, @Cast("void*") long stream);
+
+    static native int svj_zero_padding(@Cast("float*") long tile, @Cast("const int*") long order, int batch,
+                                       int height, int width, int channels, int window, int shift, int k,
+                                       @Cast("void*") long stream);
+
+    static native int svj_window_attention(@Cast("const float*") long qkv, @Cast("const float*") long table,
+                                           @Cast("float*") long out, @Cast("const int*") long order, int batch,
+                                           int height, int width, int channels, int heads, int window, int shift,
+                                           int biasWindow, int k, @Cast("void*") long stream);
+
+    static native int svj_layer_norm(@Cast("const float*") long x, @Cast("const float*") long gamma,
+                                     @Cast("const float*") long beta, @Cast("float*") long out, long rows,
+                                     int channels, float eps, @Cast("void*") long stream);
+
+    static native int svj_bias_add(@Cast("float*") long x, @Cast("const float*") long bias, long rows, int channels,
+                                   @Cast("void*") long stream);
+
+    static native int svj_gelu(@Cast("float*") long x, long n, @Cast("void*") long stream);
+
+    static native int svj_add(@Cast("float*") long a, @Cast("const float*") long b, long n, @Cast("void*") long stream);
+
+    static native int svj_mean_pool(@Cast("const float*") long x, @Cast("float*") long out, int batch, int tokens,
+                                    int channels, @Cast("void*") long stream);
+
+    static native int svj_to_channels_first(@Cast("const float*") long x, @Cast("float*") long out, int batch,
+                                            int tokens, int channels, @Cast("void*") long stream);
+
+    static native int svj_im2col_patches(@Cast("const float*") long img, @Cast("float*") long cols, int batch,
+                                         int inChannels, int height, int width, int patch, @Cast("void*") long stream);
+
+    static native int svj_patch_merge(@Cast("const float*") long x, @Cast("float*") long out, int batch, int height,
+                                      int width, int channels, int order, @Cast("void*") long stream);
+
+    static native int svj_token_importance(@Cast("const float*") long x, @Cast("float*") long out, long tokens,
+                                           int channels, @Cast("void*") long stream);
+
+    static native int svj_window_scores(@Cast("const float*") long a, @Cast("float*") long out, int batch, int height,
+                                        int width, int window, int shift, @Cast("void*") long stream);
+
+    static native int svj_sort_windows_scratch(int batch, int windows, @Cast("long long*") long[] bytes);
+
+    static native int svj_sort_windows(@Cast("const float*") long scores, @Cast("int*") long order, int batch,
+                                       int windows, @Cast("void*") long scratch, long scratchBytes,
+                                       @Cast("void*") long stream);
+}

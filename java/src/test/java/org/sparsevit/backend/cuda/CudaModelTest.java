@@ -1,0 +1,75 @@
+package org.sparsevit.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+import org.sparsevit.Fixtures;
+import org.sparsevit.Golden;
+import org.sparsevit.io.Npy;
+import org.sparsevit.model.KeptListener.BlockRecord;
+import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinOutput;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.sparse.KeptDump;
+import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.HostTensor;
+
+/** Whole models on the GPU against the shared fixtures: FP32 within 1e-4, and identical kept windows. */
+@Tag("gpu")
+class CudaModelTest {
+
+    @Test
+    void swinFixtures() {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        try (CudaBackend gpu = new CudaBackend()) {
+            try (SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-cls.safetensors")), gpu)) {
+                SwinOutput out = m.forward(Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.input.npy")));
+                Golden.assertClose("logits", Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.logits.npy")), out.logits(), 1e-4);
+            }
+            try (SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-backbone.safetensors")), gpu)) {
+                SwinOutput out = m.forward(Npy.read(Fixtures.file("swin-reference", "swin-mini-backbone.input.npy")));
+                for (int s = 0; s < 4; s++) {
+                    Golden.assertClose("out" + s, Npy.read(Fixtures.file("swin-reference", "swin-mini-backbone.out" + s + ".npy")),
+                            out.features().get(s), 1e-4);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sv-224-cfg", "sv-224-dense", "sv-200x300-cfg"})
+    void sparseVitFixtures(String name) {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
+        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", name + ".input.npy"));
+        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        KeptDump gk = new KeptDump(7, x.dim(0));
+        KeptDump ck = new KeptDump(7, x.dim(0));
+        try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu);
+             org.sparsevit.backend.cpu.CpuBackend cpu = new org.sparsevit.backend.cpu.CpuBackend();
+             SwinModel mc = new SwinModel(w, cpu)) {
+            SwinOutput out = m.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, gk, null);
+            mc.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, ck, null);
+            for (int s = 0; s < 4; s++) {
+                Golden.assertClose(name + " out" + s, Npy.read(Fixtures.file("sparsevit-reference", name + ".out" + s + ".npy")),
+                        out.features().get(s), 1e-4);
+            }
+            List<BlockRecord> g = gk.records();
+            List<BlockRecord> c = ck.records();
+            for (int i = 0; i < c.size(); i++) {
+                if (c.get(i).kept() != null) {
+                    for (int b = 0; b < x.dim(0); b++) {
+                        assertArrayEquals(c.get(i).kept()[b], g.get(i).kept()[b], name + " block record " + i);
+                    }
+                }
+            }
+        }
+    }
+}
