@@ -38,35 +38,50 @@ public final class Backends {
      * usable, else CPU with one line to {@code log} saying why).
      */
     public static Backend create(String name, Consumer<String> log) {
+        return create(name, Precision.FP32, log);
+    }
+
+    /**
+     * As {@link #create(String, Consumer)} with a precision: the CPU computes in FP32 only; CUDA supports
+     * FP32 and TF32 GEMMs. An unsupported precision fails with a message naming it.
+     */
+    public static Backend create(String name, Precision precision, Consumer<String> log) {
         String n = name == null ? "auto" : name.toLowerCase(Locale.ROOT);
         switch (n) {
             case "cpu":
-                return new CpuBackend();
+                return cpu(precision);
             case "cuda": {
                 String why = cudaUnavailableReason();
                 if (why != null) {
                     throw new SparseVitException("--backend cuda: no usable GPU: " + why);
                 }
-                return newCuda();
+                return newCuda(precision);
             }
             case "auto": {
                 String why = cudaUnavailableReason();
                 if (why == null) {
-                    return newCuda();
+                    return newCuda(precision);
                 }
                 if (log != null) {
                     log.accept("backend auto: using the CPU (" + why + ")");
                 }
-                return new CpuBackend();
+                return cpu(precision);
             }
             default:
                 throw new SparseVitException("unknown backend '" + name + "' (expected auto, cpu or cuda)");
         }
     }
 
-    private static Backend newCuda() {
+    private static Backend cpu(Precision precision) {
+        if (precision != Precision.FP32) {
+            throw new SparseVitException("the CPU backend computes in fp32 only, not " + precision.name().toLowerCase(Locale.ROOT));
+        }
+        return new CpuBackend();
+    }
+
+    private static Backend newCuda(Precision precision) {
         try {
-            return (Backend) Class.forName(CUDA_CLASS).getConstructor().newInstance();
+            return (Backend) Class.forName(CUDA_CLASS).getConstructor(Precision.class).newInstance(precision);
         } catch (InvocationTargetException e) {
             if (e.getCause() instanceof SparseVitException s) {
                 throw s;

@@ -19,6 +19,7 @@ public final class ProfilingBackend implements Backend {
     private final Backend inner;
     private final Map<String, long[]> stats = new TreeMap<>();
     private long gemmRows;
+    private volatile boolean enabled = true;
 
     public ProfilingBackend(Backend inner) {
         this.inner = inner;
@@ -26,6 +27,11 @@ public final class ProfilingBackend implements Backend {
 
     public Backend inner() {
         return inner;
+    }
+
+    /** When disabled the decorator only delegates (no timing, no synchronisation). */
+    public void setEnabled(boolean on) {
+        this.enabled = on;
     }
 
     /** op name to {calls, total nanoseconds}. */
@@ -56,6 +62,10 @@ public final class ProfilingBackend implements Backend {
     }
 
     private void timed(String op, Runnable r) {
+        if (!enabled) {
+            r.run();
+            return;
+        }
         long t = System.nanoTime();
         r.run();
         inner.synchronize();
@@ -63,6 +73,9 @@ public final class ProfilingBackend implements Backend {
     }
 
     private <T> T timed(String op, Supplier<T> s) {
+        if (!enabled) {
+            return s.get();
+        }
         long t = System.nanoTime();
         T v = s.get();
         inner.synchronize();

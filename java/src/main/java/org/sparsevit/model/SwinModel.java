@@ -114,14 +114,37 @@ public final class SwinModel implements AutoCloseable {
     }
 
     /** Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}. */
-    public SwinOutput forward(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
+    public SwinOutput forward(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
                               StageObserver observer) {
+        List<Tensor> outs = forwardTensors(images, ratios, padding, listener, observer);
+        try {
+            if (head != null) {
+                return new SwinOutput(be.download(outs.get(0)), List.of());
+            }
+            List<HostTensor> feats = new ArrayList<>();
+            for (Tensor t : outs) {
+                feats.add(be.download(t));
+            }
+            return new SwinOutput(null, List.copyOf(feats));
+        } finally {
+            outs.forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * Forward pass that leaves its results on the backend (no copy to the host, so on a GPU nothing
+     * synchronises unless a listener is attached): [logits] for a classifier, or the four NCHW feature maps
+     * of a backbone. The caller closes the returned tensors.
+     */
+    public List<Tensor> forwardTensors(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
+                                       StageObserver observer) {
         checkOpen();
         checkImages(images.shape());
         double[][] ratios = ratios0 == null ? denseRatios() : ratios0;
         new org.sparsevit.sparse.SparsityConfig(ratios).validate(cfg, images.dim(2), images.dim(3));
-        List<HostTensor> feats = new ArrayList<>();
+        List<Tensor> outs = new ArrayList<>();
         FeatureMap x = embed.forward(images);
+        boolean ok = false;
         try {
             for (int s = 0; s < stages.size(); s++) {
                 stages.get(s).forward(x, ratios[s], padding, listener);
@@ -129,9 +152,7 @@ public final class SwinModel implements AutoCloseable {
                     observer.afterStage(s, x);
                 }
                 if (cfg.isBackbone()) {
-                    try (Tensor f = norms.get(s).forward(x)) {
-                        feats.add(be.download(f));
-                    }
+                    outs.add(norms.get(s).forward(x));
                 }
                 if (s < merges.size()) {
                     FeatureMap next = merges.get(s).forward(x);
@@ -140,13 +161,15 @@ public final class SwinModel implements AutoCloseable {
                 }
             }
             if (head != null) {
-                try (Tensor logits = head.forward(x)) {
-                    return new SwinOutput(be.download(logits), List.of());
-                }
+                outs.add(head.forward(x));
             }
-            return new SwinOutput(null, List.copyOf(feats));
+            ok = true;
+            return outs;
         } finally {
             x.close();
+            if (!ok) {
+                outs.forEach(Tensor::close);
+            }
         }
     }
 

@@ -1,0 +1,229 @@
+package org.sparsevit.bench;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Backends;
+import org.sparsevit.backend.Precision;
+import org.sparsevit.backend.ProfilingBackend;
+import org.sparsevit.macs.MacCounter;
+import org.sparsevit.model.FeatureMap;
+import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.model.Task;
+import org.sparsevit.tensor.HostTensor;
+import org.sparsevit.tensor.Tensor;
+
+/**
+ * The end-to-end benchmark: for every case, warm-up passes, then {@code iters} timed forward passes
+ * (each synchronised, results left on the device), reported as p50/p90/p99 and images/s, with the
+ * analytic MACs, a per-node breakdown (one pass run node by node with synchronisation) and a per-op
+ * breakdown (one profiled pass). Models are built once per (architecture, task, precision) and reused.
+ */
+public final class Benchmark implements AutoCloseable {
+    private final String backendName;
+    private final java.nio.file.Path weights;
+    private final int warmup;
+    private final int iters;
+    private final PrintStream progress;
+    private final Map<String, ProfilingBackend> backends = new HashMap<>();
+    private final Map<String, SwinModel> models = new HashMap<>();
+
+    /**
+     * @param backendName cpu, cuda or auto
+     * @param weights     a weights file to use instead of seeded random weights, or null
+     * @param warmup      untimed passes per case
+     * @param iters       timed passes per case
+     * @param progress    where the progress bar goes (stderr), or null
+     */
+    public Benchmark(String backendName, java.nio.file.Path weights, int warmup, int iters, PrintStream progress) {
+        if (iters <= 0 || warmup < 0) {
+            throw new IllegalArgumentException("--iters must be positive and --warmup non-negative");
+        }
+        this.backendName = backendName;
+        this.weights = weights;
+        this.warmup = warmup;
+        this.iters = iters;
+        this.progress = progress;
+    }
+
+    private ProfilingBackend backend(String precision) {
+        return backends.computeIfAbsent(precision, p -> new ProfilingBackend(
+                Backends.create(backendName, Precision.parse(p), progress == null ? null : progress::println)));
+    }
+
+    private SwinModel model(BenchCase c) {
+        String key = c.arch() + "/" + c.backbone() + "/" + c.precision();
+        return models.computeIfAbsent(key, k -> {
+            ProfilingBackend be = backend(c.precision());
+            SwinWeights w;
+            if (weights != null) {
+                w = SwinWeights.load(weights);
+            } else {
+                SwinConfig cfg = SwinConfig.preset(c.arch());
+                if (c.backbone()) {
+                    cfg = cfg.withTask(Task.BACKBONE, 0);
+                }
+                w = SwinWeights.random(cfg, 7);
+            }
+            return new SwinModel(w, be);
+        });
+    }
+
+    /** Runs every case; a case that fails is reported on the progress stream and skipped. */
+    public List<BenchResult> run(List<BenchCase> cases) {
+        List<BenchResult> out = new ArrayList<>();
+        for (int i = 0; i < cases.size(); i++) {
+            BenchCase c = cases.get(i);
+            out.add(run(c, i, cases.size()));
+        }
+        if (progress != null) {
+            progress.println();
+        }
+        return out;
+    }
+
+    private void bar(int caseIdx, int cases, int done, int total, String label) {
+        if (progress == null) {
+            return;
+        }
+        int width = 30;
+        double f = (caseIdx + (double) done / total) / cases;
+        int fill = (int) Math.round(f * width);
+        progress.print(String.format(Locale.ROOT, "\r[%s%s] %3.0f%% case %d/%d %-60s", "#".repeat(fill),
+                ".".repeat(width - fill), 100 * f, caseIdx + 1, cases, label));
+        progress.flush();
+    }
+
+    public BenchResult run(BenchCase c, int caseIdx, int cases) {
+        SwinModel m = model(c);
+        ProfilingBackend be = (ProfilingBackend) m.backend();
+        SwinConfig cfg = m.config();
+        c.sparsity().validate(cfg, c.height(), c.width());
+        double[][] ratios = c.sparsity().ratios();
+        PaddingMode pad = PaddingMode.SWIN;
+        HostTensor x = HostTensor.zeros(c.batch(), cfg.inChans(), c.height(), c.width());
+        Random r = new Random(11);
+        for (int i = 0; i < x.data().length; i++) {
+            x.data()[i] = (float) r.nextGaussian();
+        }
+        double[] ms = new double[iters];
+        Map<String, Double> stages = new LinkedHashMap<>();
+        Map<String, Double> ops = new LinkedHashMap<>();
+        be.setEnabled(false);
+        try (Tensor img = be.upload(x)) {
+            for (int i = 0; i < warmup; i++) {
+                m.forwardTensors(img, ratios, pad, null, null).forEach(Tensor::close);
+                bar(caseIdx, cases, 0, iters, c.label() + " (warm-up)");
+            }
+            be.synchronize();
+            for (int i = 0; i < iters; i++) {
+                long t0 = System.nanoTime();
+                List<Tensor> o = m.forwardTensors(img, ratios, pad, null, null);
+                be.synchronize();
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+                o.forEach(Tensor::close);
+                if (i % Math.max(1, iters / 50) == 0 || i == iters - 1) {
+                    bar(caseIdx, cases, i + 1, iters, c.label());
+                }
+            }
+            stages.putAll(nodeBreakdown(m, be, img, ratios, pad));
+            be.reset();
+            be.setEnabled(true);
+            int prof = Math.min(3, iters);
+            for (int i = 0; i < prof; i++) {
+                m.forwardTensors(img, ratios, pad, null, null).forEach(Tensor::close);
+            }
+            be.setEnabled(false);
+            be.stats().forEach((op, v) -> ops.put(op, v[1] / 1e6 / prof));
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        double p50 = pct(sorted, 50);
+        double mean = Arrays.stream(ms).average().orElse(0);
+        double g = MacCounter.count(cfg, c.height(), c.width(), c.batch(), c.sparsity()).totalGMacs();
+        return new BenchResult("sparsevit-j", c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
+                c.precision(), be.name(), be.device(), c.sparsityLabel(), round(g, 3), round(p50, 4),
+                round(pct(sorted, 90), 4), round(pct(sorted, 99), 4), round(mean, 4), round(c.batch() * 1000.0 / p50, 2),
+                iters, stages, ops);
+    }
+
+    /** One pass node by node, synchronising after each, averaged over a few passes. */
+    private Map<String, Double> nodeBreakdown(SwinModel m, Backend be, Tensor img, double[][] ratios, PaddingMode pad) {
+        Map<String, Double> t = new LinkedHashMap<>();
+        int reps = Math.max(1, Math.min(3, iters));
+        for (int rep = 0; rep < reps; rep++) {
+            long t0 = System.nanoTime();
+            FeatureMap x = m.patchEmbed().forward(img);
+            be.synchronize();
+            add(t, "patch_embed", t0);
+            try {
+                for (int s = 0; s < m.stages().size(); s++) {
+                    t0 = System.nanoTime();
+                    m.stages().get(s).forward(x, ratios[s], pad, null);
+                    be.synchronize();
+                    add(t, "stage" + s, t0);
+                    if (!m.outputNorms().isEmpty()) {
+                        t0 = System.nanoTime();
+                        m.outputNorms().get(s).forward(x).close();
+                        be.synchronize();
+                        add(t, "norm" + s, t0);
+                    }
+                    if (s < m.merges().size()) {
+                        t0 = System.nanoTime();
+                        FeatureMap next = m.merges().get(s).forward(x);
+                        be.synchronize();
+                        add(t, "merge" + s, t0);
+                        x.close();
+                        x = next;
+                    }
+                }
+                if (m.head() != null) {
+                    t0 = System.nanoTime();
+                    m.head().forward(x).close();
+                    be.synchronize();
+                    add(t, "head", t0);
+                }
+            } finally {
+                x.close();
+            }
+        }
+        t.replaceAll((k, v) -> round(v / reps, 4));
+        return t;
+    }
+
+    private static void add(Map<String, Double> t, String k, long t0) {
+        t.merge(k, (System.nanoTime() - t0) / 1e6, Double::sum);
+    }
+
+    static double pct(double[] sorted, double p) {
+        if (sorted.length == 1) {
+            return sorted[0];
+        }
+        double pos = p / 100.0 * (sorted.length - 1);
+        int lo = (int) Math.floor(pos);
+        int hi = Math.min(sorted.length - 1, lo + 1);
+        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+    }
+
+    static double round(double v, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(v * f) / f;
+    }
+
+    @Override
+    public void close() {
+        models.values().forEach(SwinModel::close);
+        backends.values().forEach(Backend::close);
+    }
+}
