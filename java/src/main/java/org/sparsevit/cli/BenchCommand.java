@@ -159,7 +159,7 @@ public final class BenchCommand implements Callable<Integer> {
             Files.writeString(markdown, md);
         }
         if (plots != null) {
-            for (Path p : Report.plots(plots, rows, peerRows)) {
+            for (Path p : org.sparsevit.bench.Plots.write(plots, rows, peerRows)) {
                 System.err.println("wrote " + p);
             }
         }

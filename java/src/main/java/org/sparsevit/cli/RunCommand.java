@@ -73,7 +73,7 @@ public final class RunCommand implements Callable<Integer> {
             double ms = (System.nanoTime() - t0) / 1e6;
             if (out.logits() != null) {
                 Npy.write(output.resolve("logits.npy"), out.logits());
-                if (Images.isImage(input)) {
+                if (isImage(input)) {
                     printTop5(out.logits());
                 }
             } else {
@@ -92,7 +92,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     static HostTensor readInput(Path in, SwinConfig cfg) {
-        if (Images.isImage(in)) {
+        if (isImage(in)) {
             return Images.load(in, cfg.isBackbone() ? 0 : cfg.imgSize());
         }
         HostTensor x = Npy.read(in);
@@ -101,6 +101,12 @@ public final class RunCommand implements Callable<Integer> {
                     + java.util.Arrays.toString(x.shape()));
         }
         return x;
+    }
+
+    /** PNG/JPEG by extension (decided without loading any AWT class). */
+    static boolean isImage(Path p) {
+        String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        return n.endsWith(".png") || n.endsWith(".jpg") || n.endsWith(".jpeg");
     }
 
     static void prepareOutputDir(Path dir) {

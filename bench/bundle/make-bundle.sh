@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the offline GPU bundle: a jlink runtime, the jars, the native libraries (inside the jar) and
+# run-gpu.sh, as bundle/sparsevit-bundle/ and bundle/sparsevit-bundle.tar.gz (at most 60 MB).
+#   usage: bench/bundle/make-bundle.sh <repo root>      (after ./mvnw -Pbundle -DskipTests package)
+set -euo pipefail
+ROOT=$(cd "$1" && pwd)
+OUT="$ROOT/bundle/sparsevit-bundle"
+rm -rf "$OUT" "$ROOT/bundle/sparsevit-bundle.tar.gz"
+mkdir -p "$OUT/lib"
+# A Temurin JDK links a self-contained runtime that runs on old glibc; otherwise use the build JDK.
+JLINK=""
+for j in /usr/lib/jvm/temurin-*/bin/jlink "${JAVA_HOME:-/nonexistent}/bin/jlink" "$(command -v jlink || true)"; do
+  if [ -x "$j" ]; then JLINK=$j; break; fi
+done
+[ -n "$JLINK" ] || { echo "error: no jlink found (install a JDK 17+)" >&2; exit 1; }
+COMPRESS=zip-9
+"$JLINK" --version | grep -q '^1[0-9]\.' && COMPRESS=2
+"$JLINK" --add-modules java.base,java.management,java.sql,jdk.unsupported,jdk.crypto.ec \
+  --strip-debug --no-man-pages --no-header-files --compress=$COMPRESS --output "$OUT/runtime"
+cp "$ROOT/java/target/sparsevit.jar" "$OUT/lib/"
+cp "$ROOT/java/target/sparsevit-tests.jar" "$OUT/lib/"
+cp "$ROOT"/java/target/bundle-deps/junit-platform-console-standalone-*.jar "$OUT/lib/junit-console.jar"
+cp "$ROOT/bench/bundle/run-gpu.sh" "$OUT/"
+# the test classes to run (the console launcher does not discover classes inside jars reliably)
+unzip -Z1 "$OUT/lib/sparsevit-tests.jar" | grep -E 'Test\.class$' | sed 's#/#.#g; s#\.class$##' > "$OUT/tests.txt"
+cp "$ROOT/bench/peers/"*.py "$OUT/" 2>/dev/null || true
+chmod +x "$OUT/run-gpu.sh"
+git -C "$ROOT" rev-parse HEAD > "$OUT/COMMIT" 2>/dev/null || echo unknown > "$OUT/COMMIT"
+tar -C "$ROOT/bundle" -czf "$ROOT/bundle/sparsevit-bundle.tar.gz" sparsevit-bundle
+SIZE=$(stat -c %s "$ROOT/bundle/sparsevit-bundle.tar.gz")
+echo "[bundle] $ROOT/bundle/sparsevit-bundle.tar.gz: $((SIZE / 1048576)) MB (runtime from $JLINK)"
+if [ "$SIZE" -gt $((60 * 1048576)) ]; then
+  echo "error: the bundle exceeds 60 MB" >&2
+  exit 1
+fi

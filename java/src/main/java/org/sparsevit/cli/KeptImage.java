@@ -1,0 +1,133 @@
+package org.sparsevit.cli;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import javax.imageio.ImageIO;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Backends;
+import org.sparsevit.backend.WindowGrid;
+import org.sparsevit.io.Images;
+import org.sparsevit.model.KeptListener.BlockRecord;
+import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.sparse.KeptDump;
+import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.HostTensor;
+
+
+/** Renders the kept windows of each stage over the image (used by {@code sparsevit viz}). */
+final class KeptImage {
+    private KeptImage() {
+    }
+
+    static void write(Path weights, Path image, String sparsity, Path output, String backend, String padding)
+            throws IOException {
+        SwinWeights w = SwinWeights.load(weights);
+        SwinConfig cfg = w.config();
+        BufferedImage img = Images.read(image);
+        if (!cfg.isBackbone()) {
+            img = Images.resizeAndCrop(img, cfg.imgSize());
+        }
+        HostTensor x = Images.toTensor(img);
+        SparsityConfig sp = SparsityConfig.parse(sparsity, cfg);
+        sp.validate(cfg, x.dim(2), x.dim(3));
+        PaddingMode pad = padding == null ? cfg.defaultPadding() : PaddingMode.parse(padding);
+        KeptDump dump = new KeptDump(cfg.window(), 1);
+        try (Backend be = Backends.create(backend, System.err::println); SwinModel m = new SwinModel(w, be)) {
+            m.forward(x, sp.ratios(), pad, dump, null);
+        }
+        BufferedImage out = render(img, cfg, dump.records());
+        Path parent = output.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        if (!ImageIO.write(out, "png", output.toFile())) {
+            throw new SparseVitException(output + ": cannot write PNG");
+        }
+        System.out.println("wrote " + output + " (" + out.getWidth() + "x" + out.getHeight() + ")");
+    }
+
+    static BufferedImage render(BufferedImage img, SwinConfig cfg, List<BlockRecord> records) {
+        int ns = cfg.numStages();
+        int pw = img.getWidth();
+        int ph = img.getHeight();
+        int title = 28;
+        int gap = 8;
+        BufferedImage out = new BufferedImage(ns * pw + (ns - 1) * gap, ph + title, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, out.getWidth(), out.getHeight());
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+        for (int s = 0; s < ns; s++) {
+            int x0 = s * (pw + gap);
+            g.drawImage(img, x0, title, null);
+            BlockRecord rec = null;
+            WindowGrid grid = null;
+            for (BlockRecord r : records) {
+                if (r.stage() == s && r.block() % 2 == 0) {
+                    grid = r.grid();
+                    if (r.pruned()) {
+                        rec = r;
+                        break;
+                    }
+                }
+            }
+            String label;
+            if (grid == null) {
+                label = "stage " + s;
+            } else {
+                int nW = grid.numWindows();
+                boolean[] kept = new boolean[nW];
+                if (rec == null) {
+                    java.util.Arrays.fill(kept, true);
+                } else {
+                    for (int wnd : rec.kept()[0]) {
+                        kept[wnd] = true;
+                    }
+                }
+                double stride = (double) cfg.patchSize() * (1 << s);
+                int side = (int) Math.round(grid.window() * stride);
+                for (int wnd = 0; wnd < nW; wnd++) {
+                    int wx = x0 + (int) Math.round((wnd % grid.windowCols()) * grid.window() * stride);
+                    int wy = title + (int) Math.round((wnd / grid.windowCols()) * grid.window() * stride);
+                    int cw = Math.min(side, x0 + pw - wx);
+                    int chh = Math.min(side, title + ph - wy);
+                    if (cw <= 0 || chh <= 0) {
+                        continue;
+                    }
+                    if (!kept[wnd]) {
+                        g.setColor(new Color(0, 0, 0, 170));
+                        g.fillRect(wx, wy, cw, chh);
+                    } else {
+                        g.setColor(new Color(40, 220, 90));
+                        g.setStroke(new BasicStroke(Math.max(1f, side / 40f)));
+                        g.drawRect(wx, wy, cw - 1, chh - 1);
+                    }
+                }
+                int k = rec == null ? nW : rec.k();
+                label = String.format(Locale.ROOT, "stage %d: %d/%d windows kept", s, k, nW);
+            }
+            g.setColor(Color.BLACK);
+            g.drawString(label, x0 + 4, 19);
+        }
+        g.dispose();
+        return out;
+    }
+}
