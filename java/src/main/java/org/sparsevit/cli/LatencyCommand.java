@@ -1,0 +1,130 @@
+package org.sparsevit.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Backends;
+import org.sparsevit.backend.Precision;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.model.Task;
+import org.sparsevit.search.LatencyMeter;
+import org.sparsevit.search.LatencyTable;
+import org.sparsevit.search.SearchSpace;
+import org.sparsevit.sparse.SparsityConfig;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code sparsevit latency}: measured latency of one configuration, or a latency table for the search. */
+@Command(name = "latency", mixinStandardHelpOptions = true,
+        description = "Measure the latency of a sparsity configuration, or build (and validate) a latency table.")
+public final class LatencyCommand implements Callable<Integer> {
+    @Mixin
+    Main.Common common;
+
+    @Option(names = "--arch", defaultValue = "swin-t")
+    String arch;
+
+    @Option(names = "--backbone")
+    boolean backbone;
+
+    @Option(names = "--weights", paramLabel = "W.safetensors")
+    Path weights;
+
+    @Option(names = "--size", required = true, paramLabel = "HxW")
+    String size;
+
+    @Option(names = "--batch", defaultValue = "1")
+    int batch;
+
+    @Option(names = "--precision", defaultValue = "fp32")
+    String precision;
+
+    @Option(names = "--backend", defaultValue = "auto")
+    String backend;
+
+    @Option(names = "--sparsity", defaultValue = "dense", paramLabel = "FILE|COMPACT")
+    String sparsity;
+
+    @Option(names = "--warmup", defaultValue = "10")
+    int warmup;
+
+    @Option(names = "--iters", defaultValue = "50")
+    int iters;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the measurement as JSON.")
+    Path json;
+
+    @Option(names = "--table", paramLabel = "FILE", description = "Build the per-pair latency table for the search and write it here.")
+    Path table;
+
+    @Option(names = "--validate", defaultValue = "20", description = "Random configurations to check the table against (default ${DEFAULT-VALUE}).")
+    int validate;
+
+    @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    String levels;
+
+    @Override
+    public Integer call() throws Exception {
+        int[] hw = MacsCommand.parseSize(size);
+        SwinWeights w;
+        if (weights != null) {
+            w = SwinWeights.load(weights);
+        } else {
+            SwinConfig cfg = SwinConfig.preset(arch);
+            w = SwinWeights.random(backbone ? cfg.withTask(Task.BACKBONE, 0) : cfg, 1);
+        }
+        SwinConfig cfg = w.config();
+        try (Backend be = Backends.create(backend, Precision.parse(precision), System.err::println);
+             SwinModel m = new SwinModel(w, be);
+             LatencyMeter meter = new LatencyMeter(m, hw[0], hw[1], batch, warmup, iters)) {
+            if (table != null) {
+                SearchSpace space = new SearchSpace(cfg.depths(), SearchSpace.parseLevels(levels));
+                LatencyTable t = LatencyTable.build(meter, space, arch, precision, System.err::println);
+                t.write(table);
+                double[] err = t.validate(meter, validate, 1, System.err::println);
+                System.out.printf(Locale.ROOT, "table written to %s (dense %.3f ms); prediction error over %d random"
+                        + " configurations: mean %.2f%%, max %.2f%%%n", table, t.denseMs(), validate, 100 * err[0], 100 * err[1]);
+                return 0;
+            }
+            SparsityConfig sp = SparsityConfig.parse(sparsity, cfg);
+            LatencyMeter.Measurement r = meter.measure(sp);
+            System.out.printf(Locale.ROOT, "%s %dx%d batch %d %s on %s, sparsity %s: %.3f ms (trimmed mean of %d; p50 %.3f,"
+                            + " min %.3f, max %.3f)%n", arch, hw[0], hw[1], batch, precision, be.device(), sp.toCompact(),
+                    r.trimmedMeanMs(), iters, r.p50Ms(), r.minMs(), r.maxMs());
+            if (json != null) {
+                ObjectMapper om = new ObjectMapper();
+                ObjectNode n = om.createObjectNode();
+                n.put("arch", arch);
+                n.put("size", hw[0] + "x" + hw[1]);
+                n.put("batch", batch);
+                n.put("precision", precision);
+                n.put("device", be.device());
+                n.put("sparsity", sp.toCompact());
+                n.put("trimmed_mean_ms", r.trimmedMeanMs());
+                n.put("p50_ms", r.p50Ms());
+                n.put("min_ms", r.minMs());
+                n.put("max_ms", r.maxMs());
+                n.put("iters", iters);
+                Path parent = json.toAbsolutePath().getParent();
+                if (parent != null) {
+                    Files.createDirectories(parent);
+                }
+                om.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), n);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new SparseVitException(e.getMessage(), e);
+        }
+        return 0;
+    }
+}

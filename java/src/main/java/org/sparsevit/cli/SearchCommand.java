@@ -1,0 +1,158 @@
+package org.sparsevit.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Backends;
+import org.sparsevit.model.SwinConfig;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.model.Task;
+import org.sparsevit.search.Evaluator;
+import org.sparsevit.search.EvolutionarySearch;
+import org.sparsevit.search.FidelityEvaluator;
+import org.sparsevit.search.LatencyMeter;
+import org.sparsevit.search.LatencyModel;
+import org.sparsevit.search.LatencyTable;
+import org.sparsevit.search.Range;
+import org.sparsevit.search.SearchOptions;
+import org.sparsevit.search.SearchResult;
+import org.sparsevit.search.SearchSpace;
+import org.sparsevit.search.Top1Evaluator;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code sparsevit search}: evolutionary search of per-pair sparsity under MACs and/or latency windows. */
+@Command(name = "search", mixinStandardHelpOptions = true,
+        description = "Search per-block sparsity under a MACs or measured-latency window (evolutionary, resumable).")
+public final class SearchCommand implements Callable<Integer> {
+    @Mixin
+    Main.Common common;
+
+    @Option(names = "--arch", defaultValue = "swin-t")
+    String arch;
+
+    @Option(names = "--backbone")
+    boolean backbone;
+
+    @Option(names = "--weights", paramLabel = "W.safetensors", description = "Weights (default: seeded random).")
+    Path weights;
+
+    @Option(names = "--size", required = true, paramLabel = "HxW")
+    String size;
+
+    @Option(names = "--batch", defaultValue = "1")
+    int batch;
+
+    @Option(names = "--gmacs", paramLabel = "MIN:MAX", description = "MACs window in GMACs.")
+    String gmacs;
+
+    @Option(names = "--latency-ms", paramLabel = "MIN:MAX", description = "Latency window in milliseconds (measured, or from --table).")
+    String latencyMs;
+
+    @Option(names = "--table", paramLabel = "FILE", description = "Use this latency table instead of direct measurement.")
+    Path table;
+
+    @Option(names = "--evaluator", defaultValue = "fidelity", description = "fidelity (label-free) or top1 (needs --images).")
+    String evaluator;
+
+    @Option(names = "--images", paramLabel = "DIR", description = "Labelled folder for top1 (one sub-folder per class).")
+    Path images;
+
+    @Option(names = "--calib", defaultValue = "4", description = "Synthetic calibration images for fidelity (default ${DEFAULT-VALUE}).")
+    int calib;
+
+    @Option(names = "--budget", defaultValue = "1000", description = "Distinct candidates to evaluate (default ${DEFAULT-VALUE}).")
+    int budget;
+
+    @Option(names = "--generations", defaultValue = "1000000")
+    int generations;
+
+    @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    String levels;
+
+    @Option(names = "--seed", defaultValue = "0")
+    long seed;
+
+    @Option(names = "--backend", defaultValue = "auto")
+    String backend;
+
+    @Option(names = "--iters", defaultValue = "20", description = "Timed iterations per latency measurement.")
+    int iters;
+
+    @Option(names = "--log", paramLabel = "FILE", description = "Evaluation log (JSON lines); an existing log is resumed. Default: OUT.log")
+    Path logFile;
+
+    @Option(names = "--out", required = true, paramLabel = "best.json")
+    Path out;
+
+    @Override
+    public Integer call() {
+        if (gmacs == null && latencyMs == null) {
+            throw new SparseVitException("search: give a constraint window, --gmacs MIN:MAX and/or --latency-ms MIN:MAX");
+        }
+        int[] hw = MacsCommand.parseSize(size);
+        SwinConfig cfg;
+        SwinWeights w;
+        if (weights != null) {
+            w = SwinWeights.load(weights);
+            cfg = w.config();
+        } else {
+            cfg = SwinConfig.preset(arch);
+            if (backbone) {
+                cfg = cfg.withTask(Task.BACKBONE, 0);
+            }
+            w = SwinWeights.random(cfg, seed + 1);
+        }
+        SearchSpace space = new SearchSpace(cfg.depths(), SearchSpace.parseLevels(levels));
+        SearchOptions opt = SearchOptions.defaults().withSeed(seed).withGenerations(generations).withBudget(budget);
+        if (generations < 1_000_000) {
+            opt = opt.withGenerations(generations);
+        }
+        Path log = logFile != null ? logFile : Path.of(out.toString() + ".log");
+        try (Backend be = Backends.create(backend, System.err::println); SwinModel m = new SwinModel(w, be)) {
+            Evaluator ev;
+            if (evaluator.equalsIgnoreCase("top1")) {
+                if (images == null) {
+                    throw new SparseVitException("search: --evaluator top1 needs --images DIR");
+                }
+                ev = new Top1Evaluator(m, images, Math.max(1, batch), cfg.defaultPadding());
+            } else if (evaluator.equalsIgnoreCase("fidelity")) {
+                ev = new FidelityEvaluator(m, FidelityEvaluator.syntheticInputs(calib, hw[0], hw[1], seed + 2),
+                        cfg.defaultPadding());
+            } else {
+                throw new SparseVitException("search: unknown evaluator '" + evaluator + "' (fidelity or top1)");
+            }
+            LatencyMeter meter = null;
+            LatencyModel lat = null;
+            if (latencyMs != null) {
+                if (table != null) {
+                    lat = LatencyTable.read(table);
+                } else {
+                    meter = new LatencyMeter(m, hw[0], hw[1], batch, 3, Math.max(4, iters));
+                    lat = meter;
+                }
+            }
+            long t0 = System.nanoTime();
+            EvolutionarySearch s = new EvolutionarySearch(cfg, hw[0], hw[1], batch, space, opt,
+                    gmacs == null ? null : Range.parse(gmacs, "--gmacs"),
+                    latencyMs == null ? null : Range.parse(latencyMs, "--latency-ms"), lat, ev)
+                    .onProgress(System.out::println).logTo(log);
+            SearchResult r = s.run();
+            if (meter != null) {
+                meter.close();
+            }
+            EvolutionarySearch.writeResult(out, r);
+            System.out.printf(Locale.ROOT, "best: %s score %.6f, %.2f GMACs%s; %d candidates (%d from the log) in %.1f s; wrote %s%n",
+                    r.sparsity().toCompact(), r.score(), r.gmacs(),
+                    Double.isNaN(r.latencyMs()) ? "" : String.format(Locale.ROOT, ", %.3f ms", r.latencyMs()),
+                    r.evaluated(), s.resumedCandidates(), (System.nanoTime() - t0) / 1e9, out);
+        }
+        return 0;
+    }
+}

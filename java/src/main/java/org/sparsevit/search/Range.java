@@ -1,0 +1,38 @@
+package org.sparsevit.search;
+
+import java.util.Locale;
+
+import org.sparsevit.SparseVitException;
+
+/** A two-sided constraint window [min, max]. */
+public record Range(double min, double max) {
+    public Range {
+        if (!(min <= max)) {
+            throw new SparseVitException("constraint window " + min + ":" + max + " is empty (min must not exceed max)");
+        }
+    }
+
+    public boolean contains(double v) {
+        return v >= min && v <= max;
+    }
+
+    /** "MIN:MAX" (either side may be empty for an open bound). */
+    public static Range parse(String s, String what) {
+        String[] p = s.split(":", -1);
+        if (p.length != 2) {
+            throw new SparseVitException(what + " '" + s + "' is not MIN:MAX");
+        }
+        try {
+            double lo = p[0].isBlank() ? 0 : Double.parseDouble(p[0].strip());
+            double hi = p[1].isBlank() ? Double.MAX_VALUE : Double.parseDouble(p[1].strip());
+            return new Range(lo, hi);
+        } catch (NumberFormatException e) {
+            throw new SparseVitException(what + " '" + s + "' is not MIN:MAX with numbers");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "%s..%s", min, max == Double.MAX_VALUE ? "inf" : String.valueOf(max));
+    }
+}

@@ -1,0 +1,89 @@
+package org.sparsevit.search;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.sparsevit.SparseVitException;
+import org.sparsevit.io.Images;
+import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinModel;
+import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.HostTensor;
+
+/**
+ * Top-1 accuracy of a classifier on a labelled image folder: one sub-folder per class, classes numbered in
+ * sorted name order. Images are decoded and preprocessed once (Swin evaluation transform) and evaluated in
+ * batches; the model is loaded once.
+ */
+public final class Top1Evaluator implements Evaluator {
+    private final SwinModel model;
+    private final List<HostTensor> batches = new ArrayList<>();
+    private final List<int[]> labels = new ArrayList<>();
+    private final PaddingMode padding;
+    private final int count;
+
+    public Top1Evaluator(SwinModel model, Path folder, int batchSize, PaddingMode padding) {
+        if (model.config().isBackbone()) {
+            throw new SparseVitException("top-1 evaluation needs a classification model, not a backbone");
+        }
+        this.model = model;
+        this.padding = padding;
+        List<Path> classes;
+        try (Stream<Path> s = Files.list(folder)) {
+            classes = s.filter(Files::isDirectory).sorted().toList();
+        } catch (IOException e) {
+            throw new SparseVitException(folder + ": cannot list the image folder (" + e.getMessage() + ")", e);
+        }
+        if (classes.isEmpty()) {
+            throw new SparseVitException(folder + ": no class sub-folders (expected one folder of images per class)");
+        }
+        List<Path> files = new ArrayList<>();
+        List<Integer> lab = new ArrayList<>();
+        for (int c = 0; c < classes.size(); c++) {
+            try (Stream<Path> s = Files.list(classes.get(c))) {
+                for (Path p : s.filter(f -> f.toString().toLowerCase(java.util.Locale.ROOT).matches(".*\\.(png|jpe?g)$"))
+                        .sorted().toList()) {
+                    files.add(p);
+                    lab.add(c);
+                }
+            } catch (IOException e) {
+                throw new SparseVitException(classes.get(c) + ": cannot list (" + e.getMessage() + ")", e);
+            }
+        }
+        if (files.isEmpty()) {
+            throw new SparseVitException(folder + ": no PNG or JPEG images in the class folders");
+        }
+        int size = model.config().imgSize();
+        for (int i = 0; i < files.size(); i += batchSize) {
+            int n = Math.min(batchSize, files.size() - i);
+            batches.add(Images.loadBatch(files.subList(i, i + n), size));
+            int[] l = new int[n];
+            for (int q = 0; q < n; q++) {
+                l[q] = lab.get(i + q);
+            }
+            labels.add(l);
+        }
+        this.count = files.size();
+    }
+
+    @Override
+    public double[] score(List<SparsityConfig> candidates) {
+        double[] out = new double[candidates.size()];
+        for (int i = 0; i < out.length; i++) {
+            int correct = 0;
+            for (int b = 0; b < batches.size(); b++) {
+                HostTensor logits = model.forward(batches.get(b), candidates.get(i).ratios(), padding, null, null).logits();
+                int c = logits.dim(1);
+                for (int q = 0; q < logits.dim(0); q++) {
+                    correct += FidelityEvaluator.argmax(logits.data(), q * c, c) == labels.get(b)[q] ? 1 : 0;
+                }
+            }
+            out[i] = (double) correct / count;
+        }
+        return out;
+    }
+}
