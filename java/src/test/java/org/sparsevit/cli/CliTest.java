@@ -80,6 +80,45 @@ class CliTest {
     }
 
     @Test
+    void runReproducesTheBackboneFromAPrefixedCopyWithoutMetadata() {
+        // a detector-style checkpoint: every key under "backbone.", no __metadata__ (architecture from shapes)
+        java.util.Map<String, org.sparsevit.tensor.HostTensor> m = new java.util.LinkedHashMap<>();
+        try (org.sparsevit.io.Safetensors st = org.sparsevit.io.Safetensors.open(swin("swin-mini-backbone.safetensors"))) {
+            for (String n : st.names()) {
+                m.put("backbone." + n, st.read(n));
+            }
+        }
+        Path w = tmp.resolve("detector.safetensors");
+        org.sparsevit.io.Safetensors.write(w, m, java.util.Map.of(), org.sparsevit.tensor.DType.F32);
+        Path out = tmp.resolve("bb");
+        Result r = run("run", "--weights", w.toString(), "--input", swin("swin-mini-backbone.input.npy").toString(),
+                "--output", out.toString(), "--backend", "cpu");
+        assertEquals(0, r.code(), r.err());
+        for (int s = 0; s < 4; s++) {
+            Golden.assertClose("out" + s, Npy.read(swin("swin-mini-backbone.out" + s + ".npy")),
+                    Npy.read(out.resolve("out" + s + ".npy")), 1e-4);
+        }
+    }
+
+    @Test
+    void searchAndLatencyCommands() throws Exception {
+        Path best = tmp.resolve("best.json");
+        Result r = run("search", "--arch", "swin-t", "--backbone", "--size", "64x64", "--gmacs", "0.1:0.3",
+                "--calib", "1", "--budget", "12", "--backend", "cpu", "--out", best.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("generation 0: best score"), r.out());
+        String json = Files.readString(best);
+        assertTrue(json.contains("\"stages\"") && json.contains("\"gmacs\""), json);
+        Result l = run("latency", "--arch", "swin-t", "--backbone", "--size", "64x64", "--iters", "4", "--warmup", "1",
+                "--backend", "cpu", "--sparsity", "uniform:0.5", "--json", tmp.resolve("lat.json").toString());
+        assertEquals(0, l.code(), l.err());
+        assertTrue(l.out().contains("trimmed mean of 4"), l.out());
+        Result bad = run("search", "--size", "64x64", "--out", best.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("give a constraint window"), bad.err());
+    }
+
+    @Test
     void badInputGetsOneLineAndNonZeroExit() throws Exception {
         Path bogus = tmp.resolve("bogus.safetensors");
         Files.write(bogus, new byte[]{1, 2, 3});
