@@ -40,7 +40,7 @@ public final class Charts {
         int w = 900;
         int h = 560;
         int l = 80;
-        int r = 230;
+        int r = 330;
         int t = 50;
         int b = 60;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
