@@ -10,6 +10,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUTDIR=${1:-$PWD/gpu-results}
 mkdir -p "$OUTDIR"
 JAVA="$HERE/runtime/bin/java"
+# the CUDA 13 libraries (cuBLAS for the GEMMs) where a toolkit installs them
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+  [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+export LD_LIBRARY_PATH
 CP="$HERE/lib/sparsevit.jar"
 FIX=${SVJ_FIXTURES:-}
 for f in "$PWD/../shared/fixtures" "$PWD/shared/fixtures" "$HERE/../shared/fixtures"; do
