@@ -142,6 +142,38 @@ class CliTest {
         }
     }
 
+    static Path png(Path dir, int w, int h) throws Exception {
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                img.setRGB(x, y, ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | 90);
+            }
+        }
+        Path p = dir.resolve("frame.png");
+        javax.imageio.ImageIO.write(img, "png", p.toFile());
+        return p;
+    }
+
+    @Test
+    void imagesRunThroughTheClassifierAndTheViz() throws Exception {
+        Path img = png(tmp, 320, 240);
+        Result r = run("run", "--weights", swin("swin-mini-cls.safetensors").toString(), "--input", img.toString(),
+                "--output", tmp.resolve("img").toString(), "--backend", "cpu");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("top-5 classes (image 0):"), r.out());
+        assertEquals(10, Npy.read(tmp.resolve("img").resolve("logits.npy")).dim(1));
+        Path kept = tmp.resolve("kept.png");
+        Result v = run("viz", "--weights", sv("sparsevit-mini.safetensors").toString(), "--image", img.toString(),
+                "--sparsity", "0.5,0.5/0.5,0.5/0.3,0.3,0.5,0.5/0,0", "--output", kept.toString(), "--backend", "cpu");
+        assertEquals(0, v.code(), v.err());
+        java.awt.image.BufferedImage out = javax.imageio.ImageIO.read(kept.toFile());
+        assertTrue(out.getWidth() >= 4 * 320, "one panel per stage, got width " + out.getWidth());
+        Result bad = run("run", "--weights", swin("swin-mini-cls.safetensors").toString(), "--input",
+                tmp.resolve("missing.png").toString(), "--output", tmp.resolve("x").toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("no such image file"), bad.err());
+    }
+
     @Test
     void macsPrintsTotalLast() {
         Result r = run("macs", "--arch", "swin-t", "--backbone", "--size", "672x672", "--batch", "4", "--sparsity",
