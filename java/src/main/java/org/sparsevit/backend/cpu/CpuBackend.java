@@ -693,7 +693,7 @@ public final class CpuBackend implements Backend {
                         }
                         double sum = 0;
                         for (int kk = 0; kk < n; kk++) {
-                            float e = (float) Math.exp(srow[r + kk] - max);
+                            float e = FastExp.exp(srow[r + kk] - max);
                             srow[r + kk] = e;
                             sum += e;
                         }
