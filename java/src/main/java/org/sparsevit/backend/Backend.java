@@ -134,6 +134,15 @@ public interface Backend extends AutoCloseable {
      */
     void sortWindows(Tensor scores, Tensor order);
 
+    /**
+     * Captures the launches {@code work} enqueues so they can be replayed as one unit, or returns null where
+     * the backend cannot (the CPU). The work must not synchronise or copy to the host, and should have run
+     * once before so that every buffer it needs is already pooled.
+     */
+    default Captured capture(java.util.function.Supplier<java.util.List<Tensor>> work) {
+        return null;
+    }
+
     @Override
     void close();
 }

@@ -229,6 +229,17 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Captured capture(java.util.function.Supplier<java.util.List<Tensor>> work) {
+        boolean was = enabled;
+        enabled = false; // a captured pass must not synchronise
+        try {
+            return inner.capture(work);
+        } finally {
+            enabled = was;
+        }
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

@@ -118,6 +118,7 @@ public final class Benchmark implements AutoCloseable {
             x.data()[i] = (float) r.nextGaussian();
         }
         double[] ms = new double[iters];
+        boolean[] graphed = new boolean[1];
         Map<String, Double> stages = new LinkedHashMap<>();
         Map<String, Double> ops = new LinkedHashMap<>();
         be.setEnabled(false);
@@ -127,14 +128,35 @@ public final class Benchmark implements AutoCloseable {
                 bar(caseIdx, cases, 0, iters, c.label() + " (warm-up)");
             }
             be.synchronize();
-            for (int i = 0; i < iters; i++) {
-                long t0 = System.nanoTime();
-                List<Tensor> o = m.forwardTensors(img, ratios, pad, null, null);
-                be.synchronize();
-                ms[i] = (System.nanoTime() - t0) / 1e6;
-                o.forEach(Tensor::close);
-                if (i % Math.max(1, iters / 50) == 0 || i == iters - 1) {
-                    bar(caseIdx, cases, i + 1, iters, c.label());
+            // on a GPU the whole forward is captured once and replayed as one graph
+            org.sparsevit.backend.Captured graph = null;
+            try {
+                graph = be.capture(() -> m.forwardTensors(img, ratios, pad, null, null));
+            } catch (RuntimeException e) {
+                if (progress != null) {
+                    progress.println("\ngraph capture failed, timing eager passes: " + e.getMessage());
+                }
+            }
+            graphed[0] = graph != null;
+            try {
+                for (int i = 0; i < iters; i++) {
+                    long t0 = System.nanoTime();
+                    if (graph != null) {
+                        graph.replay();
+                        be.synchronize();
+                    } else {
+                        List<Tensor> o = m.forwardTensors(img, ratios, pad, null, null);
+                        be.synchronize();
+                        o.forEach(Tensor::close);
+                    }
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                    if (i % Math.max(1, iters / 50) == 0 || i == iters - 1) {
+                        bar(caseIdx, cases, i + 1, iters, c.label());
+                    }
+                }
+            } finally {
+                if (graph != null) {
+                    graph.close();
                 }
             }
             stages.putAll(nodeBreakdown(m, be, img, ratios, pad));
@@ -152,7 +174,7 @@ public final class Benchmark implements AutoCloseable {
         double p50 = pct(sorted, 50);
         double mean = Arrays.stream(ms).average().orElse(0);
         double g = MacCounter.count(cfg, c.height(), c.width(), c.batch(), c.sparsity()).totalGMacs();
-        return new BenchResult("sparsevit-j", c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
+        return new BenchResult(graphed[0] ? "sparsevit-j (graph)" : "sparsevit-j", c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
                 c.precision(), be.name(), be.device(), c.sparsityLabel(), round(g, 3), round(p50, 4),
                 round(pct(sorted, 90), 4), round(pct(sorted, 99), 4), round(mean, 4), round(c.batch() * 1000.0 / p50, 2),
                 iters, stages, ops);

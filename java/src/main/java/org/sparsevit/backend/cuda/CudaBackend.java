@@ -3,8 +3,11 @@ package org.sparsevit.backend.cuda;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
@@ -40,6 +43,8 @@ public final class CudaBackend implements Backend {
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
     private long pooledBytes;
     private boolean closed;
+    /** While a graph is being captured: blocks released during capture stay with the graph. */
+    private List<long[]> captureHeld;
 
     /** Wraps a raw device address for the presets' pointer-typed parameters. */
     private static final class Address extends Pointer {
@@ -202,6 +207,11 @@ public final class CudaBackend implements Backend {
     synchronized void release(long address, int bucket) {
         if (closed) {
             CudaNative.svj_free(address);
+            return;
+        }
+        if (captureHeld != null) {
+            // the captured graph keeps using this memory on every replay: it must not be handed out again
+            captureHeld.add(new long[]{address, bucket});
             return;
         }
         pool.computeIfAbsent(bucket, k -> new ArrayDeque<>()).push(address);
@@ -484,15 +494,24 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------------------------- graphs
 
-    /** A captured sequence of launches on this session's stream, replayable without host work. */
-    public final class Graph implements AutoCloseable {
+    /**
+     * A captured sequence of launches on this session's stream, replayable without host work. It owns the
+     * memory its launches used (every temporary the captured work released), so replays never race with
+     * other work of the session; closing the graph returns that memory to the pool.
+     */
+    public final class Graph implements org.sparsevit.backend.Captured {
         private long exec;
+        private final List<long[]> held;
+        private final List<Tensor> outputs;
 
-        private Graph(long exec) {
+        private Graph(long exec, List<long[]> held, List<Tensor> outputs) {
             this.exec = exec;
+            this.held = held;
+            this.outputs = outputs;
         }
 
-        /** Enqueues the whole captured sequence. */
+        /** Enqueues the whole captured sequence (no host synchronisation). */
+        @Override
         public void replay() {
             if (exec == 0) {
                 throw new IllegalStateException("graph is closed");
@@ -500,28 +519,71 @@ public final class CudaBackend implements Backend {
             check(CudaNative.svj_graph_launch(exec, stream), "graph launch");
         }
 
+        /** The tensors the captured work returned; every replay rewrites them. */
+        @Override
+        public List<Tensor> outputs() {
+            return outputs;
+        }
+
         @Override
         public void close() {
             if (exec != 0) {
+                synchronize();
                 CudaNative.svj_graph_destroy(exec);
                 exec = 0;
+                outputs.forEach(Tensor::close);
+                synchronized (CudaBackend.this) {
+                    for (long[] b : held) {
+                        release(b[0], (int) b[1]);
+                    }
+                }
             }
         }
     }
 
     /**
-     * Captures the launches {@code work} enqueues (it must not allocate new memory or synchronise: run it
-     * once uncaptured first so the pool holds every buffer it needs).
+     * Captures the launches {@code work} enqueues. It must not synchronise or copy to the host, and should
+     * have run once uncaptured so the pool already holds every buffer it needs (then nothing is allocated).
      */
     public Graph capture(Runnable work) {
+        return capture(() -> {
+            work.run();
+            return List.of();
+        });
+    }
+
+    /** Captures {@code work}, keeping the tensors it returns as the graph's outputs. */
+    @Override
+    public Graph capture(Supplier<List<Tensor>> work) {
+        synchronize();
+        List<long[]> held = new ArrayList<>();
+        synchronized (this) {
+            if (captureHeld != null) {
+                throw new IllegalStateException("a capture is already in progress on this session");
+            }
+            captureHeld = held;
+        }
         check(CudaNative.svj_graph_begin_capture(stream), "begin capture");
         long[] exec = new long[1];
+        List<Tensor> outs;
         try {
-            work.run();
-        } finally {
-            check(CudaNative.svj_graph_end_capture(stream, exec), "end capture");
+            outs = work.get();
+        } catch (RuntimeException e) {
+            CudaNative.svj_graph_end_capture(stream, exec);
+            synchronized (this) {
+                captureHeld = null;
+                for (long[] b : held) {
+                    release(b[0], (int) b[1]);
+                }
+            }
+            throw e;
         }
-        return new Graph(exec[0]);
+        int rc = CudaNative.svj_graph_end_capture(stream, exec);
+        synchronized (this) {
+            captureHeld = null;
+        }
+        check(rc, "end capture");
+        return new Graph(exec[0], held, outs);
     }
 
     /** Milliseconds of device time {@code work} takes, measured with CUDA events on this stream. */

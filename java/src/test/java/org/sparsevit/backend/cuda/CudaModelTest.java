@@ -72,4 +72,25 @@ class CudaModelTest {
             }
         }
     }
+
+    @Test
+    void graphReplayReproducesTheEagerForward() {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        double[][] r = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5,0.5/0,0").ratios();
+        try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu);
+             org.sparsevit.tensor.Tensor img = gpu.upload(x)) {
+            SwinOutput eager = m.forward(img, r, PaddingMode.SPARSEVIT, null, null);
+            try (CudaBackend.Graph g = gpu.capture(() -> m.forwardTensors(img, r, PaddingMode.SPARSEVIT, null, null))) {
+                for (int rep = 0; rep < 3; rep++) {
+                    g.replay();
+                    for (int s = 0; s < 4; s++) {
+                        Golden.assertClose("replay " + rep + " out" + s, eager.features().get(s),
+                                gpu.download(g.outputs().get(s)), 1e-6);
+                    }
+                }
+            }
+        }
+    }
 }
