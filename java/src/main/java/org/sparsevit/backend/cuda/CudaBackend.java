@@ -36,7 +36,10 @@ public final class CudaBackend implements Backend {
     private static volatile String cachedReason;
     private static volatile boolean probed;
 
+    private static final long CUBLAS_WORKSPACE = 32L << 20;
+
     private final long stream;
+    private final long workspace;
     private final cublasContext handle;
     private final Precision precision;
     private final String deviceName;
@@ -143,6 +146,11 @@ public final class CudaBackend implements Backend {
         checkBlas(cublas.cublasSetStream_v2(handle, new CUstream_st(new Address(stream))), "cublasSetStream");
         checkBlas(cublas.cublasSetMathMode(handle, precision == Precision.TF32 ? cublas.CUBLAS_TF32_TENSOR_OP_MATH
                 : cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+        // a workspace of our own, so cuBLAS never allocates (required inside CUDA-graph capture)
+        long[] ws = new long[1];
+        check(CudaNative.svj_malloc(ws, CUBLAS_WORKSPACE), "cuBLAS workspace");
+        this.workspace = ws[0];
+        checkBlas(cublas.cublasSetWorkspace_v2(handle, new Address(workspace), CUBLAS_WORKSPACE), "cublasSetWorkspace");
     }
 
     private static void checkBlas(int rc, String op) {
@@ -614,6 +622,7 @@ public final class CudaBackend implements Backend {
         trim();
         closed = true;
         cublas.cublasDestroy_v2(handle);
+        CudaNative.svj_free(workspace);
         CudaNative.svj_stream_destroy(stream);
     }
 }
