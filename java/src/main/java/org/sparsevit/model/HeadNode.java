@@ -9,6 +9,8 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class HeadNode implements Node {
     private final Backend be;
+    /** false for a session view, which shares the weights of the node it was made from */
+    private final boolean owner;
     private final float eps;
     private final int classes;
     private final Tensor normW;
@@ -18,12 +20,26 @@ public final class HeadNode implements Node {
 
     HeadNode(Backend be, SwinWeights weights) {
         this.be = be;
+        this.owner = true;
         this.eps = weights.config().eps();
         this.classes = weights.config().numClasses();
         this.normW = be.upload(weights.get("norm.weight"));
         this.normB = be.upload(weights.get("norm.bias"));
         this.w = be.upload(weights.get("head.weight"));
         this.b = be.upload(weights.get("head.bias"));
+    }
+
+
+    /** The same node (same weights, not copied) running its ops on another backend session. */
+    HeadNode(HeadNode src, Backend be) {
+        this.be = be;
+        this.owner = false;
+        this.eps = src.eps;
+        this.classes = src.classes;
+        this.normW = src.normW;
+        this.normB = src.normB;
+        this.w = src.w;
+        this.b = src.b;
     }
 
     @Override
@@ -45,6 +61,9 @@ public final class HeadNode implements Node {
 
     @Override
     public void close() {
+        if (!owner) {
+            return;
+        }
         normW.close();
         normB.close();
         w.close();

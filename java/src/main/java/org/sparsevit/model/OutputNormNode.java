@@ -10,6 +10,8 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class OutputNormNode implements Node {
     private final Backend be;
+    /** false for a session view, which shares the weights of the node it was made from */
+    private final boolean owner;
     private final int index;
     private final float eps;
     private final Tensor w;
@@ -17,10 +19,22 @@ public final class OutputNormNode implements Node {
 
     OutputNormNode(Backend be, SwinWeights weights, int stage) {
         this.be = be;
+        this.owner = true;
         this.index = stage;
         this.eps = weights.config().eps();
         this.w = be.upload(weights.get("norm" + stage + ".weight"));
         this.b = be.upload(weights.get("norm" + stage + ".bias"));
+    }
+
+
+    /** The same node (same weights, not copied) running its ops on another backend session. */
+    OutputNormNode(OutputNormNode src, Backend be) {
+        this.be = be;
+        this.owner = false;
+        this.index = src.index;
+        this.eps = src.eps;
+        this.w = src.w;
+        this.b = src.b;
     }
 
     @Override
@@ -40,6 +54,9 @@ public final class OutputNormNode implements Node {
 
     @Override
     public void close() {
+        if (!owner) {
+            return;
+        }
         w.close();
         b.close();
     }

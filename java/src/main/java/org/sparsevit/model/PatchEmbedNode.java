@@ -11,6 +11,8 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class PatchEmbedNode implements Node {
     private final Backend be;
+    /** false for a session view, which shares the weights of the node it was made from */
+    private final boolean owner;
     private final int patch;
     private final int dim;
     private final float eps;
@@ -22,6 +24,7 @@ public final class PatchEmbedNode implements Node {
     PatchEmbedNode(Backend be, SwinWeights weights) {
         SwinConfig cfg = weights.config();
         this.be = be;
+        this.owner = true;
         this.patch = cfg.patchSize();
         this.dim = cfg.embedDim();
         this.eps = cfg.eps();
@@ -29,6 +32,20 @@ public final class PatchEmbedNode implements Node {
         this.b = be.upload(weights.get("patch_embed.proj.bias"));
         this.normW = be.upload(weights.get("patch_embed.norm.weight"));
         this.normB = be.upload(weights.get("patch_embed.norm.bias"));
+    }
+
+
+    /** The same node (same weights, not copied) running its ops on another backend session. */
+    PatchEmbedNode(PatchEmbedNode src, Backend be) {
+        this.be = be;
+        this.owner = false;
+        this.patch = src.patch;
+        this.dim = src.dim;
+        this.eps = src.eps;
+        this.w = src.w;
+        this.b = src.b;
+        this.normW = src.normW;
+        this.normB = src.normB;
     }
 
     @Override
@@ -48,6 +65,9 @@ public final class PatchEmbedNode implements Node {
 
     @Override
     public void close() {
+        if (!owner) {
+            return;
+        }
         w.close();
         b.close();
         normW.close();

@@ -11,6 +11,8 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class PatchMergingNode implements Node {
     private final Backend be;
+    /** false for a session view, which shares the weights of the node it was made from */
+    private final boolean owner;
     private final int index;
     private final MergeOrder order;
     private final float eps;
@@ -20,6 +22,7 @@ public final class PatchMergingNode implements Node {
 
     PatchMergingNode(Backend be, SwinWeights weights, int stage) {
         this.be = be;
+        this.owner = true;
         this.index = stage;
         this.order = weights.config().mergeOrder();
         this.eps = weights.config().eps();
@@ -27,6 +30,19 @@ public final class PatchMergingNode implements Node {
         this.normW = be.upload(weights.get(p + "norm.weight"));
         this.normB = be.upload(weights.get(p + "norm.bias"));
         this.reduction = be.upload(weights.get(p + "reduction.weight"));
+    }
+
+
+    /** The same node (same weights, not copied) running its ops on another backend session. */
+    PatchMergingNode(PatchMergingNode src, Backend be) {
+        this.be = be;
+        this.owner = false;
+        this.index = src.index;
+        this.order = src.order;
+        this.eps = src.eps;
+        this.normW = src.normW;
+        this.normB = src.normB;
+        this.reduction = src.reduction;
     }
 
     @Override
@@ -50,6 +66,9 @@ public final class PatchMergingNode implements Node {
 
     @Override
     public void close() {
+        if (!owner) {
+            return;
+        }
         normW.close();
         normB.close();
         reduction.close();

@@ -25,6 +25,16 @@ public final class StageNode implements Node {
     private final SwinConfig cfg;
     private final List<SwinBlock> blocks = new ArrayList<>();
 
+    /** The same stage (shared weights) on another backend session. */
+    StageNode(StageNode src, Backend be) {
+        this.be = be;
+        this.index = src.index;
+        this.cfg = src.cfg;
+        for (SwinBlock b : src.blocks) {
+            blocks.add(new SwinBlock(b, be));
+        }
+    }
+
     StageNode(Backend be, SwinWeights weights, int stage) {
         this.be = be;
         this.index = stage;

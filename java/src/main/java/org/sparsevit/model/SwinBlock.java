@@ -14,6 +14,8 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class SwinBlock implements AutoCloseable {
     private final Backend be;
+    /** false for a session view, which shares the weights of the node it was made from */
+    private final boolean owner;
     final int dim;
     final int heads;
     final int hidden;
@@ -35,6 +37,7 @@ public final class SwinBlock implements AutoCloseable {
     SwinBlock(Backend be, SwinWeights weights, int stage, int block) {
         SwinConfig cfg = weights.config();
         this.be = be;
+        this.owner = true;
         this.dim = cfg.dim(stage);
         this.heads = cfg.heads(stage);
         this.hidden = dim * cfg.mlpRatio();
@@ -53,6 +56,30 @@ public final class SwinBlock implements AutoCloseable {
         this.fc1B = be.upload(weights.get(p + "mlp.fc1.bias"));
         this.fc2W = be.upload(weights.get(p + "mlp.fc2.weight"));
         this.fc2B = be.upload(weights.get(p + "mlp.fc2.bias"));
+    }
+
+
+    /** The same node (same weights, not copied) running its ops on another backend session. */
+    SwinBlock(SwinBlock src, Backend be) {
+        this.be = be;
+        this.owner = false;
+        this.dim = src.dim;
+        this.heads = src.heads;
+        this.hidden = src.hidden;
+        this.eps = src.eps;
+        this.norm1W = src.norm1W;
+        this.norm1B = src.norm1B;
+        this.qkvW = src.qkvW;
+        this.qkvB = src.qkvB;
+        this.biasTable = src.biasTable;
+        this.projW = src.projW;
+        this.projB = src.projB;
+        this.norm2W = src.norm2W;
+        this.norm2B = src.norm2B;
+        this.fc1W = src.fc1W;
+        this.fc1B = src.fc1B;
+        this.fc2W = src.fc2W;
+        this.fc2B = src.fc2B;
     }
 
     /**
@@ -98,6 +125,9 @@ public final class SwinBlock implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!owner) {
+            return;
+        }
         for (Tensor t : new Tensor[]{norm1W, norm1B, qkvW, qkvB, biasTable, projW, projB, norm2W, norm2B, fc1W, fc1B,
                 fc2W, fc2B}) {
             t.close();

@@ -35,6 +35,8 @@ public final class SwinModel implements AutoCloseable {
     private final List<OutputNormNode> norms = new ArrayList<>();
     private final HeadNode head;
     private boolean closed;
+    /** false for a session view (see {@link #session}) */
+    private final boolean owner;
 
     /** Observes the token map after each stage's last block (before patch merging). */
     @FunctionalInterface
@@ -56,6 +58,32 @@ public final class SwinModel implements AutoCloseable {
             }
         }
         this.head = cfg.isBackbone() ? null : new HeadNode(backend, weights);
+        this.owner = true;
+    }
+
+    private SwinModel(SwinModel src, Backend backend) {
+        this.cfg = src.cfg;
+        this.be = backend;
+        this.embed = new PatchEmbedNode(src.embed, backend);
+        src.stages.forEach(s -> stages.add(new StageNode(s, backend)));
+        src.merges.forEach(m -> merges.add(new PatchMergingNode(m, backend)));
+        src.norms.forEach(n -> norms.add(new OutputNormNode(n, backend)));
+        this.head = src.head == null ? null : new HeadNode(src.head, backend);
+        this.owner = false;
+    }
+
+    /**
+     * A session view: the same weights (not copied) with every op running on {@code session}, e.g. another
+     * {@code CudaBackend} (its own stream, cuBLAS handle and memory) on the same device, so several threads
+     * can serve one loaded model. Closing the view releases nothing; the weights live until this model is
+     * closed, which must come last.
+     */
+    public SwinModel session(Backend session) {
+        checkOpen();
+        if (!session.name().equals(be.name())) {
+            throw new IllegalArgumentException("a " + be.name() + " model cannot run on a " + session.name() + " session");
+        }
+        return new SwinModel(this, session);
     }
 
     public SwinConfig config() {
@@ -257,6 +285,9 @@ public final class SwinModel implements AutoCloseable {
             return;
         }
         closed = true;
+        if (!owner) {
+            return;
+        }
         embed.close();
         stages.forEach(StageNode::close);
         merges.forEach(PatchMergingNode::close);

@@ -1,0 +1,62 @@
+package org.sparsevit.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.Test;
+import org.sparsevit.backend.cpu.CpuBackend;
+import org.sparsevit.tensor.HostTensor;
+
+/** One loaded model served by several sessions on several threads, with its weights shared, not copied. */
+class SessionTest {
+    static final SwinConfig MINI = new SwinConfig(16, new int[]{2, 2, 2, 2}, new int[]{1, 1, 2, 2}, 7, 4, 4, 3, 0,
+            Task.BACKBONE, 224, CheckpointLayout.SWIN_DETECTION, MergeOrder.CONCAT, 1e-5f);
+
+    @Test
+    void sessionsOnThreadsComputeWhatTheOwnerComputes() throws Exception {
+        HostTensor x = HostTensor.zeros(1, 3, 96, 80);
+        java.util.Random r = new java.util.Random(4);
+        for (int i = 0; i < x.data().length; i++) {
+            x.data()[i] = (float) r.nextGaussian();
+        }
+        double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
+        try (CpuBackend owner = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(MINI, 2), owner)) {
+            SwinOutput ref = m.forward(x, sp, PaddingMode.SWIN, null, null);
+            ExecutorService pool = Executors.newFixedThreadPool(3);
+            try {
+                List<Future<SwinOutput>> outs = new ArrayList<>();
+                for (int t = 0; t < 3; t++) {
+                    outs.add(pool.submit(() -> {
+                        try (CpuBackend s = new CpuBackend(); SwinModel view = m.session(s)) {
+                            SwinOutput o = null;
+                            for (int rep = 0; rep < 3; rep++) {
+                                o = view.forward(x, sp, PaddingMode.SWIN, null, null);
+                            }
+                            return o;
+                        }
+                    }));
+                }
+                for (Future<SwinOutput> f : outs) {
+                    SwinOutput o = f.get();
+                    for (int s = 0; s < 4; s++) {
+                        assertArrayEquals(ref.features().get(s).data(), o.features().get(s).data());
+                    }
+                }
+            } finally {
+                pool.shutdown();
+            }
+            // closing the views released nothing: the owner still runs
+            assertArrayEquals(ref.features().get(3).data(), m.forward(x, sp, PaddingMode.SWIN, null, null).features().get(3).data());
+        }
+        try (CpuBackend b = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(MINI, 2), b)) {
+            m.close();
+            assertThrows(IllegalStateException.class, () -> m.session(b));
+        }
+    }
+}
