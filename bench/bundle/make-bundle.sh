@@ -20,6 +20,17 @@ COMPRESS=zip-9
 cp "$ROOT/java/target/sparsevit.jar" "$OUT/lib/"
 cp "$ROOT/java/target/sparsevit-tests.jar" "$OUT/lib/"
 cp "$ROOT"/java/target/bundle-deps/junit-platform-console-standalone-*.jar "$OUT/lib/junit-console.jar"
+# the ONNX Runtime CPU peer: its classes and linux-x64 natives only, plus our small timing driver
+ORT=$(ls "$ROOT"/java/target/bundle-deps/onnxruntime-*.jar 2>/dev/null | head -1 || true)
+if [ -n "$ORT" ]; then
+  JDK_BIN=$(dirname "$(readlink -f "$(command -v javac)")")
+  T=$(mktemp -d)
+  (cd "$T" && unzip -q "$ORT" 'ai/*' -x 'ai/onnxruntime/native/linux-aarch64/*' 'ai/onnxruntime/native/osx-*' \
+      'ai/onnxruntime/native/win-*')
+  "$JDK_BIN/javac" --release 17 -nowarn -cp "$ORT" -d "$T" "$ROOT"/bench/src/ort/java/org/sparsevit/bench/ort/OrtBench.java
+  "$JDK_BIN/jar" cf "$OUT/lib/ort-bench.jar" -C "$T" .
+  rm -rf "$T"
+fi
 cp "$ROOT/bench/bundle/run-gpu.sh" "$OUT/"
 # the test classes to run (the console launcher does not discover classes inside jars reliably)
 unzip -Z1 "$OUT/lib/sparsevit-tests.jar" | grep -E 'Test\.class$' | sed 's#/#.#g; s#\.class$##' > "$OUT/tests.txt"

@@ -55,6 +55,23 @@ for f in sorted(glob.glob(os.path.join(out, "rows-*.json"))):
 json.dump(rows, open(os.path.join(out, "rows.json"), "w"), indent=1)
 PY
 fi
+# CPU: our CPU backend beside ONNX Runtime's Java API on timm's Swin-T exported to ONNX (needs torch + timm)
+if [ "${SVJ_SKIP_CPU:-0}" != 1 ] && [ -f "$HERE/lib/ort-bench.jar" ] && python3 -c "import torch, timm" 2>/dev/null; then
+  python3 "$HERE/export_onnx.py" "$OUTDIR/swin_t_224.onnx" 224x224 1 > "$OUTDIR/cpu.log" 2>&1 && \
+  "$JAVA" -cp "$HERE/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench "$OUTDIR/swin_t_224.onnx" 224x224 1 50 5 \
+    "$OUTDIR/rows-cpu-ort.json" >> "$OUTDIR/cpu.log" 2>&1
+  "$JAVA" -jar "$CP" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
+    --json "$OUTDIR/rows-cpu.json" >> "$OUTDIR/cpu.log" 2>&1
+  rm -f "$OUTDIR/swin_t_224.onnx"
+  python3 - "$OUTDIR" <<'PY' || true
+import json, sys, os, glob
+out = sys.argv[1]
+rows = []
+for f in sorted(glob.glob(os.path.join(out, "rows-*.json"))):
+    rows += json.load(open(f))
+json.dump(rows, open(os.path.join(out, "rows.json"), "w"), indent=1)
+PY
+fi
 if [ "${SVJ_PEERS:-0}" = 1 ] && [ -f "$HERE/timm_peers.py" ]; then
   python3 "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" > "$OUTDIR/peers.log" 2>&1 || true
 fi
