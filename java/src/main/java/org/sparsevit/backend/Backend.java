@@ -62,7 +62,8 @@ public interface Backend extends AutoCloseable {
     // ---------------------------------------------------------------- dense math
 
     /**
-     * out = x W^T + bias: x [..., K], w [N, K] (PyTorch Linear layout), bias [N] or null, out [..., N].
+     * out = x W^T + bias: x [..., K], w [N, K] (PyTorch Linear layout; [N, K1, K2, ...] is read as [N, K]),
+     * bias [N] or null, out [..., N].
      * The GEMM of this library; rows = product of the leading dimensions.
      */
     void linear(Tensor x, Tensor w, Tensor bias, Tensor out);

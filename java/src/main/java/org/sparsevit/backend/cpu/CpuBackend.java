@@ -145,10 +145,7 @@ public final class CpuBackend implements Backend {
 
     private CpuTensor cpu(Tensor t, String op) {
         if (t instanceof CpuTensor c) {
-            if (c.backend() != this) {
-                // tensors of another CpuBackend instance are fine: memory is ordinary host memory
-                return c;
-            }
+            // tensors of another CpuBackend instance are fine too (model sessions): it is all host memory
             return c;
         }
         throw new IllegalArgumentException(op + ": tensor " + (t == null ? "null" : t.toString())
@@ -211,11 +208,11 @@ public final class CpuBackend implements Backend {
         CpuTensor xt = cpu(x, "linear");
         CpuTensor wt = cpu(w, "linear");
         CpuTensor ot = cpu(out, "linear");
-        if (wt.rank() != 2) {
+        if (wt.rank() < 2) {
             throw new IllegalArgumentException("linear: weight must be [N, K], got " + Arrays.toString(wt.shape()));
         }
         int n = wt.dim(0);
-        int k = wt.dim(1);
+        int k = (int) (wt.numel() / n); // [N, K...] flattened, e.g. a [C, Cin, p, p] convolution weight
         int m = rows(xt, k, "linear", "input");
         if (rows(ot, n, "linear", "output") != m) {
             throw new IllegalArgumentException("linear: output " + Arrays.toString(ot.shape()) + " does not match input "
@@ -393,10 +390,7 @@ public final class CpuBackend implements Backend {
                     }
                 }
             });
-            try (Tensor wv = empty(DType.F32, c, kk)) {
-                copy(wt, wv);
-                linear(cols, wv, bias, out);
-            }
+            linear(cols, wt, bias, out); // the [C, Cin, p, p] weight is the [C, Cin * p * p] matrix
         }
     }
 

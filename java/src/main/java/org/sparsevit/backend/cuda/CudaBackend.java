@@ -331,11 +331,11 @@ public final class CudaBackend implements Backend {
         CudaTensor xt = cuda(x, "linear");
         CudaTensor wt = cuda(w, "linear");
         CudaTensor ot = cuda(out, "linear");
-        if (wt.rank() != 2) {
+        if (wt.rank() < 2) {
             throw new IllegalArgumentException("linear: weight must be [N, K], got " + Arrays.toString(wt.shape()));
         }
         int n = wt.dim(0);
-        int k = wt.dim(1);
+        int k = (int) (wt.numel() / n); // [N, K...] flattened, e.g. a [C, Cin, p, p] convolution weight
         if (xt.dim(-1) != k || ot.dim(-1) != n || xt.numel() / k != ot.numel() / n) {
             throw new IllegalArgumentException("linear: input " + Arrays.toString(xt.shape()) + ", weight "
                     + Arrays.toString(wt.shape()) + " and output " + Arrays.toString(ot.shape()) + " do not match");
@@ -401,14 +401,8 @@ public final class CudaBackend implements Backend {
         try (Tensor cols = empty(DType.F32, b * ho * wo, kk)) {
             check(CudaNative.svj_im2col_patches(it.ptr(), ptr(cols, "patchEmbed"), b, cin, it.dim(2), it.dim(3), patch,
                     stream), "im2col");
-            // the [C, Cin, p, p] weight is already the [C, Cin * p * p] matrix the GEMM needs
-            CudaTensor wv = new CudaTensor(this, wt.ptr(), -1, DType.F32, new int[]{c, kk});
-            linearView(cols, wv, bias, out);
+            linear(cols, wt, bias, out); // the [C, Cin, p, p] weight is the [C, Cin * p * p] matrix
         }
-    }
-
-    private void linearView(Tensor cols, CudaTensor weightView, Tensor bias, Tensor out) {
-        linear(cols, weightView, bias, out);
     }
 
     @Override
