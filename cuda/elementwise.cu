@@ -154,3 +154,62 @@ int svj_window_scores(const float* a, float* out, int batch, int height, int wid
 }
 
 }  // extern "C"
+
+// ------------------------------------------------------------------ fused passes
+
+// One warp per row: a += b (written back), then out = LayerNorm(a): one read of a and b instead of two passes.
+__global__ void add_layer_norm_kernel(float* a, const float* __restrict__ b, const float* __restrict__ gamma,
+                                      const float* __restrict__ beta, float* out, long long rows, int channels,
+                                      float eps) {
+    long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    float* r = a + row * channels;
+    const float* q = b + row * channels;
+    float s = 0.f;
+    for (int c = lane; c < channels; c += 32) {
+        float v = r[c] + q[c];
+        r[c] = v;
+        s += v;
+    }
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    float mean = s / channels;
+    float v = 0.f;
+    for (int c = lane; c < channels; c += 32) {
+        float d = r[c] - mean;
+        v = fmaf(d, d, v);
+    }
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    float inv = rsqrtf(v / channels + eps);
+    float* o = out + row * channels;
+    for (int c = lane; c < channels; c += 32) o[c] = (r[c] - mean) * inv * gamma[c] + beta[c];
+}
+
+// x = GELU(x + bias), exact erf form.
+__global__ void bias_gelu_kernel(float* x, const float* __restrict__ bias, long long n, int channels) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float v = x[i] + bias[i % channels];
+        x[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+    }
+}
+
+extern "C" {
+
+int svj_add_layer_norm(float* a, const float* b, const float* gamma, const float* beta, float* out, long long rows,
+                       int channels, float eps, void* stream) {
+    if (!a || !b || !gamma || !beta || !out || rows < 0 || channels <= 0 || out == a) return SVJ_EINVAL;
+    if (rows == 0) return 0;
+    add_layer_norm_kernel<<<blocks_for(rows, 8), 256, 0, (cudaStream_t)stream>>>(a, b, gamma, beta, out, rows, channels,
+                                                                              eps);
+    return last_launch_error();
+}
+
+int svj_bias_gelu(float* x, const float* bias, long long rows, int channels, void* stream) {
+    if (!x || !bias || rows < 0 || channels <= 0) return SVJ_EINVAL;
+    if (rows == 0) return 0;
+    long long n = rows * channels;
+    bias_gelu_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, bias, n, channels);
+    return last_launch_error();
+}
+
+}  // extern "C"

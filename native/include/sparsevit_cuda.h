@@ -66,6 +66,11 @@ int svj_layer_norm(const float* x, const float* gamma, const float* beta, float*
                    int channels, float eps, void* stream);
 int svj_bias_add(float* x, const float* bias, long long rows, int channels, void* stream);
 int svj_gelu(float* x, long long n, void* stream);
+/* fused: a += b, then out = LayerNorm(a) (out must not alias a) */
+int svj_add_layer_norm(float* a, const float* b, const float* gamma, const float* beta, float* out, long long rows,
+                       int channels, float eps, void* stream);
+/* fused: x = GELU(x + bias) per row of `channels` */
+int svj_bias_gelu(float* x, const float* bias, long long rows, int channels, void* stream);
 int svj_add(float* a, const float* b, long long n, void* stream);
 int svj_mean_pool(const float* x, float* out, int batch, int tokens, int channels, void* stream);
 int svj_to_channels_first(const float* x, float* out, int batch, int tokens, int channels, void* stream);

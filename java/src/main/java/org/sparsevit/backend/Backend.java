@@ -77,6 +77,21 @@ public interface Backend extends AutoCloseable {
     /** In place a += b (same shape). */
     void add(Tensor a, Tensor b);
 
+    /**
+     * Residual add then LayerNorm: a += b, out = LayerNorm(a). A backend may fuse the two passes (CUDA does);
+     * the default runs {@link #add} and {@link #layerNorm}.
+     */
+    default void addLayerNorm(Tensor a, Tensor b, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        add(a, b);
+        layerNorm(a, gamma, beta, eps, out);
+    }
+
+    /** out = GELU(x W^T + bias); a backend may fuse bias and GELU into one pass (CUDA does). */
+    default void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        linear(x, w, bias, out);
+        gelu(out);
+    }
+
     // ---------------------------------------------------------------- Swin structure
 
     /**

@@ -168,6 +168,19 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void addLayerNorm(Tensor a, Tensor b, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        timed("addLayerNorm", () -> inner.addLayerNorm(a, b, gamma, beta, eps, out));
+    }
+
+    @Override
+    public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        synchronized (this) {
+            gemmRows += x.numel() / Math.max(1, w.dim(1));
+        }
+        timed("linearGelu", () -> inner.linearGelu(x, w, bias, out));
+    }
+
+    @Override
     public void add(Tensor a, Tensor b) {
         timed("add", () -> inner.add(a, b));
     }

@@ -110,12 +110,10 @@ public final class SwinBlock implements AutoCloseable {
             }
             try (Tensor proj = be.empty(DType.F32, b, k, n, dim)) {
                 be.linear(t, projW, projB, proj);
-                be.add(tile, proj);                                     // y = w + attn
+                be.addLayerNorm(tile, proj, norm2W, norm2B, eps, t);   // y = w + attn; t = norm2(y)
             }
-            be.layerNorm(tile, norm2W, norm2B, eps, t);
             try (Tensor h = be.empty(DType.F32, b, k, n, hidden)) {
-                be.linear(t, fc1W, fc1B, h);                            // [B, k, N, 4C]
-                be.gelu(h);
+                be.linearGelu(t, fc1W, fc1B, h);                        // [B, k, N, 4C]
                 be.linear(h, fc2W, fc2B, t);
             }
             be.add(tile, t);                                            // y + mlp

@@ -368,6 +368,30 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void addLayerNorm(Tensor a, Tensor b, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        int c = a.dim(-1);
+        if (b.numel() != a.numel() || out.numel() != a.numel() || gamma.numel() != c || beta.numel() != c || out == a) {
+            throw new IllegalArgumentException("addLayerNorm: shapes " + Arrays.toString(a.shape()) + ", "
+                    + Arrays.toString(b.shape()) + ", " + Arrays.toString(out.shape()) + " do not match (out must differ from a)");
+        }
+        check(CudaNative.svj_add_layer_norm(ptr(a, "addLayerNorm"), ptr(b, "addLayerNorm"), ptr(gamma, "addLayerNorm"),
+                ptr(beta, "addLayerNorm"), ptr(out, "addLayerNorm"), a.numel() / c, c, eps, stream), "addLayerNorm");
+    }
+
+    @Override
+    public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        if (bias == null) {
+            linear(x, w, null, out);
+            gelu(out);
+            return;
+        }
+        linear(x, w, null, out);
+        int n = out.dim(-1);
+        check(CudaNative.svj_bias_gelu(ptr(out, "linearGelu"), ptr(bias, "linearGelu"), out.numel() / n, n, stream),
+                "bias + GELU");
+    }
+
+    @Override
     public void gelu(Tensor x) {
         check(CudaNative.svj_gelu(ptr(x, "gelu"), x.numel(), stream), "gelu");
     }

@@ -120,6 +120,14 @@ final class CudaNative {
 
     static native int svj_gelu(@Cast("float*") long x, long n, @Cast("void*") long stream);
 
+    static native int svj_add_layer_norm(@Cast("float*") long a, @Cast("const float*") long b,
+                                         @Cast("const float*") long gamma, @Cast("const float*") long beta,
+                                         @Cast("float*") long out, long rows, int channels, float eps,
+                                         @Cast("void*") long stream);
+
+    static native int svj_bias_gelu(@Cast("float*") long x, @Cast("const float*") long bias, long rows, int channels,
+                                    @Cast("void*") long stream);
+
     static native int svj_add(@Cast("float*") long a, @Cast("const float*") long b, long n, @Cast("void*") long stream);
 
     static native int svj_mean_pool(@Cast("const float*") long x, @Cast("float*") long out, int batch, int tokens,

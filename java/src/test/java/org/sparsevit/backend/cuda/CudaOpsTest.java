@@ -168,6 +168,11 @@ class CudaOpsTest {
         close("layerNorm", both(new int[]{300, 96}, new HostTensor[]{x, g, beta}, null, null,
                 (be, in, o, out) -> be.layerNorm(in.get(0), in.get(1), in.get(2), 1e-5f, out)));
         close("gelu", both(null, new HostTensor[]{x}, null, null, (be, in, o, out) -> be.gelu(in.get(0))));
+        close("linearGelu", both(new int[]{300, 384}, new HostTensor[]{x, wt, bias}, null, null,
+                (be, in, o, out) -> be.linearGelu(in.get(0), in.get(1), in.get(2), out)));
+        HostTensor res = random(12, 300, 96);
+        close("addLayerNorm", both(new int[]{300, 96}, new HostTensor[]{x, res, g, beta}, null, null,
+                (be, in, o, out) -> be.addLayerNorm(in.get(0), in.get(1), in.get(2), in.get(3), 1e-5f, out)));
         close("add", both(null, new HostTensor[]{x, random(9, 300, 96)}, null, null,
                 (be, in, o, out) -> be.add(in.get(0), in.get(1))));
         HostTensor seq = random(6, 2, 150, 96);
