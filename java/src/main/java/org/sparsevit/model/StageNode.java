@@ -129,13 +129,12 @@ public final class StageNode implements Node {
                     built = true;
                 }
                 int k = keptWindows(nW, ratios[j]);
-                if (built) {
-                    listK[parity] = k;
-                } else if (k > listK[parity]) {
+                if (!built && k > listK[parity]) {
                     throw new org.sparsevit.SparseVitException("sparsity: stage " + index + ", block " + j + " keeps " + k
                             + " of " + nW + " windows, more than the " + listK[parity]
                             + " of its grid parity's list (ratios of one parity must not decrease once selection starts)");
                 }
+                listK[parity] = k; // as the official code, each block truncates its parity's list to its k
                 blocks.get(j).forward(x.tokens(), g, lists[parity], k, padding);
                 if (listener != null) {
                     int[] all = be.downloadInts(lists[parity]);

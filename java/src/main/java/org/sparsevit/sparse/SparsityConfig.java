@@ -13,7 +13,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import org.sparsevit.SparseVitException;
-import org.sparsevit.model.StageNode;
 import org.sparsevit.model.SwinConfig;
 
 /**
@@ -23,19 +22,35 @@ import org.sparsevit.model.SwinConfig;
  * compact form with stages separated by {@code /} and blocks by {@code ,}, e.g.
  * {@code 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0}.
  *
- * <p>{@link #validate} accepts exactly what the official backbone accepts: within one stage and one grid
- * parity (even blocks: regular grid, odd blocks: shifted grid) a block takes a prefix of the list built
- * by the first block of that parity once selection is active, so it may not keep more windows than that
- * list. Since k = (int) (nW * (1 - s)) never increases with s, this holds for every input size exactly
- * when the ratios of a parity do not decrease from its list-building block on. {@link #checkSearchSpace}
- * is the narrower rule of the evolutionary search: pairs share a ratio, ratios non-decreasing per stage.
+ * <p>Semantics (official backbone): a stage computes its window importance at the first block whose ratio
+ * is &gt; 0; blocks before it process every window ({@link #selectionActive}). From then on each grid
+ * parity (even blocks: regular grid, odd blocks: shifted grid) has a kept list, built by the first block
+ * of that parity that runs ({@link #buildsList}) with k = (int) (nW * (1 - s)) windows
+ * ({@link #keptWindows}). Every later block of the parity asserts that its k is not larger than the
+ * current list and then truncates the list to its k, so the next block of the parity is compared with
+ * that shorter list: the k of one parity must not increase from block to block once selection started.
+ *
+ * <p>{@link #validate(SwinConfig, int, int)} and {@link #validate(int[], int[])} apply that rule exactly
+ * for one input size (k depends on nW). {@link #validate(SwinConfig)} and {@link #validate(int[])} are the
+ * size-independent form: within a parity the ratios must not decrease from its list-building block on.
+ * Since k never increases with s, that guarantees the official rule at every input size; it is slightly
+ * stricter (e.g. 0.2 then 0.199 keeps 28 then 28 of 36 windows, accepted by the size-aware check only).
+ * {@link #checkSearchSpace} is the narrower rule of the evolutionary search: pairs share a ratio, ratios
+ * non-decreasing per stage.
  */
 public final class SparsityConfig {
     private final double[][] ratios;
 
+    /** Ratios [stage][block], copied. */
     public SparsityConfig(double[][] ratios) {
+        if (ratios == null) {
+            throw new IllegalArgumentException("ratios must not be null");
+        }
         this.ratios = new double[ratios.length][];
         for (int s = 0; s < ratios.length; s++) {
+            if (ratios[s] == null) {
+                throw new IllegalArgumentException("ratios of stage " + s + " must not be null");
+            }
             this.ratios[s] = ratios[s].clone();
         }
     }
@@ -60,21 +75,34 @@ public final class SparsityConfig {
     }
 
     /**
-     * The command-line form: {@code dense}, {@code uniform:R}, a path to a JSON file, inline JSON, or the
-     * compact form. {@code cfg} gives the block counts for {@code dense} and {@code uniform}.
+     * The command-line form ({@code --sparsity FILE|COMPACT}): {@code dense}, {@code uniform:R}, a path to a
+     * JSON file (any existing file, or a name ending in {@code .json}), inline JSON, or the compact form.
+     * {@code cfg} gives the block counts for {@code dense} and {@code uniform:R}; it may be null when the
+     * spec is known to list every ratio. The result is not validated: call {@link #validate}.
      */
     public static SparsityConfig parse(String spec, SwinConfig cfg) {
-        String s = spec.strip();
-        if (s.equalsIgnoreCase("dense")) {
-            return dense(cfg);
+        if (spec == null) {
+            throw new SparseVitException("sparsity: no specification given");
         }
-        if (s.toLowerCase(Locale.ROOT).startsWith("uniform:")) {
-            return uniform(cfg.depths(), number(s.substring(8), "uniform ratio"));
+        String s = spec.strip();
+        String lower = s.toLowerCase(Locale.ROOT);
+        if (lower.equals("dense") || lower.startsWith("uniform:")) {
+            if (cfg == null) {
+                throw new SparseVitException("sparsity: '" + s + "' needs the model's block counts; give every"
+                        + " ratio instead (e.g. 0,0/0,0/0,0,0,0,0,0/0,0)");
+            }
+            return lower.equals("dense") ? dense(cfg)
+                    : uniform(cfg.depths(), number(s.substring(8), "uniform ratio"));
         }
         if (s.startsWith("{")) {
             return parseJson(s);
         }
-        Path p = Path.of(s);
+        Path p;
+        try {
+            p = Path.of(s);
+        } catch (java.nio.file.InvalidPathException e) {
+            return parseCompact(s);
+        }
         if (s.endsWith(".json") || Files.isRegularFile(p)) {
             if (!Files.isRegularFile(p)) {
                 throw new SparseVitException("sparsity: no such file " + s);
@@ -88,6 +116,14 @@ public final class SparsityConfig {
             }
         }
         return parseCompact(s);
+    }
+
+    /**
+     * {@link #parse(String, SwinConfig)} without a model: a JSON file, inline JSON or the compact form.
+     * {@code dense} and {@code uniform:R} are refused here since they need the block counts.
+     */
+    public static SparsityConfig parse(String spec) {
+        return parse(spec, null);
     }
 
     /** The compact form {@code 0.3,0.3/0,0/...}. */
@@ -169,7 +205,7 @@ public final class SparsityConfig {
 
     /** k = (int) (nW * (1.0 - ratio)), exactly as the official code (10 windows at 0.9 keep 0). */
     public static int keptWindows(int numWindows, double ratio) {
-        return StageNode.keptWindows(numWindows, ratio);
+        return (int) (numWindows * (1.0 - ratio));
     }
 
     /** Whether selection is active at this block: some block up to it in the stage has a ratio &gt; 0. */
@@ -195,7 +231,11 @@ public final class SparsityConfig {
         return true;
     }
 
-    /** Checks the configuration against a model; throws SparseVitException naming the stage, block and rule. */
+    /**
+     * Checks the configuration against a model, for every input size: block counts, range [0, 1], and the
+     * size-independent parity rule (see the class comment). Throws SparseVitException naming the stage,
+     * block and rule.
+     */
     public void validate(SwinConfig cfg) {
         validate(cfg.depths());
     }
@@ -208,21 +248,19 @@ public final class SparsityConfig {
         checkCountsAndRange(depths);
         for (int s = 0; s < depths.length; s++) {
             for (int parity = 0; parity < 2; parity++) {
-                int builder = -1;
+                int list = -1;
                 for (int j = parity; j < depths[s]; j += 2) {
-                    if (builder < 0) {
-                        if (selectionActive(s, j)) {
-                            builder = j;
-                        }
+                    if (!selectionActive(s, j)) {
                         continue;
                     }
-                    if (ratios[s][j] < ratios[s][builder]) {
+                    if (list >= 0 && ratios[s][j] < ratios[s][list]) {
                         throw new SparseVitException(String.format(Locale.ROOT,
                                 "sparsity: stage %d, block %d (%s grid): ratio %s keeps more windows than block %d's"
                                         + " list (ratio %s); within one grid parity ratios must not decrease once"
-                                        + " selection has started", s, j, parity == 1 ? "shifted" : "regular",
-                                fmt(ratios[s][j]), builder, fmt(ratios[s][builder])));
+                                        + " selection has started", s, j, gridName(parity),
+                                fmt(ratios[s][j]), list, fmt(ratios[s][list])));
                     }
+                    list = j;
                 }
             }
         }
@@ -230,51 +268,77 @@ public final class SparsityConfig {
 
     /**
      * The exact rule of the official backbone for one input size: within a stage and grid parity, no block
-     * may keep more windows (k) than the list it takes a prefix of. Also runs {@link #validate(int[])}'s
-     * count and range checks, but not its size-independent ratio rule.
+     * may keep more windows (k) than the list it takes a prefix of (the list as left by the previous block
+     * of that parity). Also runs {@link #validate(int[])}'s count and range checks, but not its
+     * size-independent ratio rule.
      */
     public void validate(SwinConfig cfg, int height, int width) {
-        checkCountsAndRange(cfg.depths());
         org.sparsevit.model.StageGeometry[] geo = org.sparsevit.model.StageGeometry.of(cfg, height, width);
-        for (int s = 0; s < ratios.length; s++) {
-            int nW = geo[s].numWindows();
+        int[] nW = new int[geo.length];
+        for (int s = 0; s < geo.length; s++) {
+            nW[s] = geo[s].numWindows();
+        }
+        validateWindows(cfg.depths(), nW, " at " + height + "x" + width);
+    }
+
+    /**
+     * {@link #validate(SwinConfig, int, int)} with the window counts nW of every stage given directly
+     * (the regular and shifted grids of a stage have the same count).
+     */
+    public void validate(int[] depths, int[] windowsPerStage) {
+        if (windowsPerStage.length != depths.length) {
+            throw new IllegalArgumentException(windowsPerStage.length + " window counts for " + depths.length
+                    + " stages");
+        }
+        validateWindows(depths, windowsPerStage, "");
+    }
+
+    private void validateWindows(int[] depths, int[] windowsPerStage, String where) {
+        checkCountsAndRange(depths);
+        for (int s = 0; s < depths.length; s++) {
+            int nW = windowsPerStage[s];
             for (int parity = 0; parity < 2; parity++) {
-                int builder = -1;
-                for (int j = parity; j < ratios[s].length; j += 2) {
-                    if (builder < 0) {
-                        if (selectionActive(s, j)) {
-                            builder = j;
-                        }
+                int list = -1;
+                int listK = 0;
+                for (int j = parity; j < depths[s]; j += 2) {
+                    if (!selectionActive(s, j)) {
                         continue;
                     }
-                    int k0 = keptWindows(nW, ratios[s][builder]);
                     int k = keptWindows(nW, ratios[s][j]);
-                    if (k > k0) {
+                    if (list >= 0 && k > listK) {
                         throw new SparseVitException(String.format(Locale.ROOT,
-                                "sparsity: stage %d, block %d (%s grid): ratio %s keeps %d of %d windows at %dx%d, more"
+                                "sparsity: stage %d, block %d (%s grid): ratio %s keeps %d of %d windows%s, more"
                                         + " than the %d of block %d's list (ratio %s); within one grid parity a block"
                                         + " may not keep more windows than the list it takes a prefix of",
-                                s, j, parity == 1 ? "shifted" : "regular", fmt(ratios[s][j]), k, nW, height, width,
-                                k0, builder, fmt(ratios[s][builder])));
+                                s, j, gridName(parity), fmt(ratios[s][j]), k, nW, where,
+                                listK, list, fmt(ratios[s][list])));
                     }
+                    list = j;
+                    listK = k;
                 }
             }
         }
     }
 
+    private static String gridName(int parity) {
+        return parity == 1 ? "shifted" : "regular";
+    }
+
     private void checkCountsAndRange(int[] depths) {
         if (ratios.length != depths.length) {
-            throw new SparseVitException("sparsity: " + ratios.length + " stages given, the model has " + depths.length);
+            throw new SparseVitException("sparsity: " + ratios.length + " stages given, the model has " + depths.length
+                    + " (one list of ratios per stage, stages separated by '/' in the compact form)");
         }
         for (int s = 0; s < depths.length; s++) {
             if (ratios[s].length != depths[s]) {
                 throw new SparseVitException("sparsity: stage " + s + " has " + ratios[s].length
-                        + " ratios, the model has " + depths[s] + " blocks there");
+                        + " ratios, the model has " + depths[s] + " blocks there (expected " + depths[s] + ", got "
+                        + ratios[s].length + ")");
             }
             for (int j = 0; j < depths[s]; j++) {
                 double r = ratios[s][j];
                 if (!(r >= 0 && r <= 1)) {
-                    throw new SparseVitException("sparsity: stage " + s + ", block " + j + ": ratio " + r
+                    throw new SparseVitException("sparsity: stage " + s + ", block " + j + ": ratio " + fmt(r)
                             + " is outside [0, 1]");
                 }
             }
@@ -303,8 +367,10 @@ public final class SparsityConfig {
         }
     }
 
+    /** Integral values without ".0" (0, 1), everything else as Java prints a double (0.3, NaN, Infinity). */
     private static String fmt(double v) {
-        return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
+        return Double.isFinite(v) && v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v)
+                : String.valueOf(v);
     }
 
     public String toCompact() {
