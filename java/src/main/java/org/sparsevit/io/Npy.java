@@ -18,18 +18,22 @@ import org.sparsevit.tensor.Shapes;
 
 /**
  * NumPy {@code .npy} files (format versions 1.0, 2.0 and 3.0): float32 and float16 (little- or big-endian)
- * in C order are read into float32; float32 is written.
+ * in C order are read into float32; float32 (and, with {@link #writeF16}, float16) is written.
  */
 public final class Npy {
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
-    private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
-    private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
-    private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
+    private static final Pattern DESCR = Pattern.compile("['\"]descr['\"]\\s*:\\s*['\"]([^'\"]*)['\"]");
+    private static final Pattern FORTRAN = Pattern.compile("['\"]fortran_order['\"]\\s*:\\s*(True|False)");
+    private static final Pattern SHAPE = Pattern.compile("['\"]shape['\"]\\s*:\\s*\\(([^)]*)\\)");
 
     private Npy() {
     }
 
-    /** Reads a float32 or float16 array; every problem is an {@link NpyException} naming the file. */
+    /**
+     * Reads a float32 or float16 array ({@code <f4}, {@code >f4}, {@code <f2}, {@code >f2}) in C order
+     * into a float32 tensor of the stored shape. Every problem is an {@link NpyException} naming the file:
+     * bad magic, unknown version, malformed header, Fortran order, other dtypes, truncated data.
+     */
     public static HostTensor read(Path file) {
         byte[] all;
         try {
@@ -77,7 +81,9 @@ public final class Npy {
         Matcher f = FORTRAN.matcher(header);
         Matcher s = SHAPE.matcher(header);
         if (!d.find() || !f.find() || !s.find()) {
-            throw new NpyException(name + ": malformed header " + header.strip());
+            String h = header.strip();
+            throw new NpyException(name + ": malformed header " + (h.length() > 200 ? h.substring(0, 200) + "..." : h)
+                    + " (expected a dict with 'descr', 'fortran_order' and 'shape')");
         }
         String descr = d.group(1);
         if (f.group(1).equals("True")) {
@@ -95,15 +101,18 @@ public final class Npy {
             default -> throw new NpyException(name + ": unsupported dtype '" + descr
                     + "' (float32 or float16 expected; convert with arr.astype(np.float32))");
         }
-        long n = Shapes.numel(shape);
+        long n = 1;
+        for (int dim : shape) {
+            n *= dim;
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new NpyException(name + ": shape " + Shapes.str(shape) + " is too large (more than 2^31 elements)");
+            }
+        }
         long need = n * elem;
         long have = all.length - headerStart - headerLen;
         if (have < need) {
             throw new NpyException(name + ": truncated data: shape " + Shapes.str(shape) + " needs " + need
                     + " bytes, found " + have);
-        }
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new NpyException(name + ": array of " + n + " elements is too large");
         }
         ByteBuffer data = ByteBuffer.wrap(all, (int) (headerStart + headerLen), (int) need).slice().order(order);
         float[] out = new float[(int) n];
@@ -137,22 +146,39 @@ public final class Npy {
         return dims.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Writes float32, C order, format 1.0 (header padded to a multiple of 64 bytes, as NumPy does). */
+    /** Writes float32, little-endian, C order, format 1.0 (header padded to a multiple of 64 bytes, as NumPy does). */
     public static void write(Path file, HostTensor t) {
-        StringBuilder shape = new StringBuilder("(");
-        for (int i = 0; i < t.rank(); i++) {
-            shape.append(t.dim(i)).append(t.rank() == 1 ? "," : (i + 1 < t.rank() ? ", " : ""));
+        ByteBuffer body = ByteBuffer.allocate(Math.multiplyExact(t.data().length, 4)).order(ByteOrder.LITTLE_ENDIAN);
+        body.asFloatBuffer().put(t.data());
+        writeRaw(file, "<f4", t.shape(), body.array());
+    }
+
+    /**
+     * Writes float16 (values narrowed with round-to-nearest-even; beyond the half range they become
+     * infinities), little-endian, C order, format 1.0.
+     */
+    public static void writeF16(Path file, HostTensor t) {
+        float[] d = t.data();
+        ByteBuffer body = ByteBuffer.allocate(Math.multiplyExact(d.length, 2)).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : d) {
+            body.putShort(Half.fromFloat(v));
         }
-        shape.append(')');
-        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+        writeRaw(file, "<f2", t.shape(), body.array());
+    }
+
+    private static void writeRaw(Path file, String descr, int[] shape, byte[] body) {
+        StringBuilder dims = new StringBuilder("(");
+        for (int i = 0; i < shape.length; i++) {
+            dims.append(shape[i]).append(shape.length == 1 ? "," : (i + 1 < shape.length ? ", " : ""));
+        }
+        dims.append(')');
+        String dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + dims + ", }";
         int total = 10 + dict.length() + 1;
         int pad = (64 - total % 64) % 64;
         String header = dict + " ".repeat(pad) + "\n";
         ByteBuffer head = ByteBuffer.allocate(10 + header.length()).order(ByteOrder.LITTLE_ENDIAN);
         head.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length());
         head.put(header.getBytes(StandardCharsets.ISO_8859_1));
-        ByteBuffer body = ByteBuffer.allocate(t.data().length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        body.asFloatBuffer().put(t.data());
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
@@ -160,7 +186,7 @@ public final class Npy {
             }
             try (OutputStream os = Files.newOutputStream(file)) {
                 os.write(head.array());
-                os.write(body.array());
+                os.write(body);
             }
         } catch (IOException e) {
             throw new NpyException(file + ": cannot write (" + e.getMessage() + ")", e);

@@ -19,8 +19,11 @@ import java.util.Map;
 import java.util.Set;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -39,8 +42,33 @@ public final class Safetensors implements AutoCloseable {
     /** Largest header accepted (the format's own limit is 100 MB). */
     static final long MAX_HEADER = 100L << 20;
 
-    /** One tensor's entry in the header. */
+    /** Elements converted per write call. */
+    private static final int WRITE_CHUNK = 1 << 16;
+
+    /** Strict JSON: duplicate names and anything after the header object are errors. */
+    private static final ObjectMapper HEADER_READER = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+
+    /**
+     * One tensor's entry in the header.
+     *
+     * @param name   tensor name as stored
+     * @param dtype  storage type
+     * @param shape  dimensions, outermost first
+     * @param begin  first byte, relative to the start of the data section
+     * @param end    one past the last byte, relative to the start of the data section
+     */
     public record Entry(String name, DType dtype, int[] shape, long begin, long end) {
+        public Entry {
+            shape = shape.clone();
+        }
+
+        @Override
+        public int[] shape() {
+            return shape.clone();
+        }
     }
 
     private final Path file;
@@ -58,7 +86,12 @@ public final class Safetensors implements AutoCloseable {
         this.metadata = metadata;
     }
 
-    /** Opens and validates a file. */
+    /**
+     * Opens and validates a file: header length, UTF-8 JSON header, every entry's dtype, shape and offsets.
+     * Tensor data is mapped lazily by {@link #read}. Close the returned reader when done.
+     *
+     * @throws SafetensorsException naming the file (and tensor) when anything is wrong
+     */
     public static Safetensors open(Path file) {
         String f = file.toString();
         FileChannel ch;
@@ -77,7 +110,10 @@ public final class Safetensors implements AutoCloseable {
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, 0);
             long n = lenBuf.getLong(0);
-            if (n <= 0 || n > size - 8) {
+            if (n == 0) {
+                throw new SafetensorsException(f + ": header length is 0 (no JSON header)");
+            }
+            if (n < 0 || n > size - 8) {
                 throw new SafetensorsException(f + ": header length " + Long.toUnsignedString(n)
                         + " does not fit in the file (" + size + " bytes)");
             }
@@ -126,7 +162,7 @@ public final class Safetensors implements AutoCloseable {
     private static Map<String, Entry> parseHeader(String f, String json, long dataSize, Map<String, String> meta) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(json);
+            root = HEADER_READER.readTree(json);
         } catch (JsonProcessingException e) {
             throw new SafetensorsException(f + ": header is not valid JSON (" + e.getOriginalMessage() + ")");
         }
@@ -174,14 +210,14 @@ public final class Safetensors implements AutoCloseable {
             int[] shape = new int[sh.size()];
             for (int i = 0; i < shape.length; i++) {
                 JsonNode d = sh.get(i);
-                if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
+                if (!isLong(d) || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
                     throw new SafetensorsException(where + ": invalid dimension " + d + " in shape " + sh);
                 }
                 shape[i] = (int) d.asLong();
             }
-            if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber()
-                    || !off.get(1).isIntegralNumber()) {
-                throw new SafetensorsException(where + ": data_offsets must be [begin, end]");
+            if (off == null || !off.isArray() || off.size() != 2 || !isLong(off.get(0)) || !isLong(off.get(1))) {
+                throw new SafetensorsException(where + ": data_offsets must be [begin, end] (two integers), got "
+                        + (off == null ? "nothing" : off.toString()));
             }
             long begin = off.get(0).asLong();
             long end = off.get(1).asLong();
@@ -192,7 +228,10 @@ public final class Safetensors implements AutoCloseable {
                 throw new SafetensorsException(where + ": data offsets [" + begin + ", " + end
                         + ") extend past the end of the data section (" + dataSize + " bytes)");
             }
-            long expect = Shapes.numel(shape) * dtype.bytes();
+            long expect = byteSize(shape, dtype);
+            if (expect < 0) {
+                throw new SafetensorsException(where + ": shape " + Shapes.str(shape) + " is too large");
+            }
             if (end - begin != expect) {
                 throw new SafetensorsException(where + ": data offsets [" + begin + ", " + end + ") hold " + (end - begin)
                         + " bytes but " + dt.asText() + " " + Shapes.str(shape) + " needs " + expect);
@@ -202,10 +241,35 @@ public final class Safetensors implements AutoCloseable {
         return out;
     }
 
+    /** An integral JSON number that fits in a long. */
+    private static boolean isLong(JsonNode n) {
+        return n != null && n.isIntegralNumber() && n.canConvertToLong();
+    }
+
+    /** Bytes of a tensor, or -1 when the count overflows a long. */
+    private static long byteSize(int[] shape, DType dtype) {
+        for (int d : shape) {
+            if (d == 0) {
+                return 0;
+            }
+        }
+        long n = dtype.bytes();
+        try {
+            for (int d : shape) {
+                n = Math.multiplyExact(n, (long) d);
+            }
+        } catch (ArithmeticException e) {
+            return -1;
+        }
+        return n;
+    }
+
+    /** The file this reader was opened on. */
     public Path file() {
         return file;
     }
 
+    /** The {@code __metadata__} string pairs, in header order (empty when the file has none). */
     public Map<String, String> metadata() {
         return metadata;
     }
@@ -215,6 +279,12 @@ public final class Safetensors implements AutoCloseable {
         return Collections.unmodifiableSet(entries.keySet());
     }
 
+    /** Whether the file holds a tensor of this name. */
+    public boolean contains(String name) {
+        return entries.containsKey(name);
+    }
+
+    /** The header entry of a tensor; a {@link SafetensorsException} naming it when absent. */
     public Entry entry(String name) {
         Entry e = entries.get(name);
         if (e == null) {
@@ -223,15 +293,21 @@ public final class Safetensors implements AutoCloseable {
         return e;
     }
 
+    /** A copy of a tensor's shape, outermost dimension first. */
     public int[] shape(String name) {
         return entry(name).shape().clone();
     }
 
+    /** A tensor's storage type (F32, F16 or BF16). */
     public DType dtype(String name) {
         return entry(name).dtype();
     }
 
-    /** Reads one tensor as float32 (F16/BF16 widened exactly). */
+    /**
+     * Reads one tensor as a float32 copy of shape {@link #shape(String)} (F16/BF16 widened exactly).
+     *
+     * @throws SafetensorsException when there is no such tensor or the file cannot be read
+     */
     public HostTensor read(String name) {
         Entry e = entry(name);
         long bytes = e.end() - e.begin();
@@ -256,8 +332,10 @@ public final class Safetensors implements AutoCloseable {
                 }
                 default -> throw new SafetensorsException(file + ": tensor '" + name + "': unsupported dtype " + e.dtype());
             }
+        } catch (java.nio.channels.ClosedChannelException ex) {
+            throw new SafetensorsException(file + ": tensor '" + name + "': cannot read (the file was closed)", ex);
         } catch (IOException ex) {
-            throw new SafetensorsException(file + ": tensor '" + name + "': cannot read (" + ex.getMessage() + ")", ex);
+            throw new SafetensorsException(file + ": tensor '" + name + "': cannot read (" + ex + ")", ex);
         }
         return new HostTensor(out, e.shape().clone());
     }
@@ -268,18 +346,27 @@ public final class Safetensors implements AutoCloseable {
     }
 
     /**
-     * Writes tensors (in the map's order) as F32, F16 or BF16 (rounded to nearest even), with optional
-     * metadata; the header is padded with spaces to a multiple of 8 bytes.
+     * Writes tensors (in the map's order, stored contiguously) as F32, F16 or BF16 (narrowed with
+     * round-to-nearest-even; values beyond the F16 range become infinities), with optional metadata; the
+     * header is padded with spaces to a multiple of 8 bytes.
+     *
+     * @param tensors   name to tensor, written in iteration order
+     * @param metadata  string pairs for {@code __metadata__}; null or empty for none
+     * @param storeAs   F32, F16 or BF16
+     * @throws SafetensorsException when the file cannot be written
      */
     public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata, DType storeAs) {
         if (storeAs != DType.F32 && storeAs != DType.F16 && storeAs != DType.BF16) {
             throw new IllegalArgumentException("safetensors: cannot store " + storeAs);
         }
+        if (tensors.containsKey("__metadata__")) {
+            throw new IllegalArgumentException("safetensors: '__metadata__' is reserved and cannot name a tensor");
+        }
         ObjectMapper om = new ObjectMapper();
         ObjectNode header = om.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
-            metadata.forEach(m::put);
+            metadata.forEach((k, v) -> m.put(k, java.util.Objects.requireNonNull(v, "metadata value of " + k)));
         }
         long off = 0;
         for (Map.Entry<String, HostTensor> e : tensors.entrySet()) {
@@ -316,18 +403,24 @@ public final class Safetensors implements AutoCloseable {
                 while (head.hasRemaining()) {
                     ch.write(head);
                 }
+                // data in chunks, so that a tensor of any size needs only a small buffer
+                ByteBuffer b = ByteBuffer.allocate(WRITE_CHUNK * storeAs.bytes()).order(ByteOrder.LITTLE_ENDIAN);
                 for (HostTensor t : tensors.values()) {
-                    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(t.numel() * storeAs.bytes())).order(ByteOrder.LITTLE_ENDIAN);
-                    for (float v : t.data()) {
-                        switch (storeAs) {
-                            case F32 -> b.putFloat(v);
-                            case F16 -> b.putShort(Half.fromFloat(v));
-                            default -> b.putShort(Half.floatToBf16(v));
+                    float[] d = t.data();
+                    for (int from = 0; from < d.length; from += WRITE_CHUNK) {
+                        int to = Math.min(d.length, from + WRITE_CHUNK);
+                        b.clear();
+                        for (int i = from; i < to; i++) {
+                            switch (storeAs) {
+                                case F32 -> b.putFloat(d[i]);
+                                case F16 -> b.putShort(Half.fromFloat(d[i]));
+                                default -> b.putShort(Half.floatToBf16(d[i]));
+                            }
                         }
-                    }
-                    b.flip();
-                    while (b.hasRemaining()) {
-                        ch.write(b);
+                        b.flip();
+                        while (b.hasRemaining()) {
+                            ch.write(b);
+                        }
                     }
                 }
             }

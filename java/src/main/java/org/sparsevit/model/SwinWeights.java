@@ -6,11 +6,14 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 
 import org.sparsevit.SparseVitException;
 import org.sparsevit.io.Safetensors;
@@ -21,22 +24,44 @@ import org.sparsevit.tensor.Shapes;
 /**
  * Model parameters under canonical (Microsoft Swin) names, with the architecture they describe.
  *
- * <p>Loading accepts (a) the Microsoft classification release, (b) the official Swin detection backbone
- * and (c) the mmdet 2.x layout of SparseViT checkpoints, also when every key carries a prefix such as
- * {@code backbone.} (keys outside that prefix, e.g. a detector's neck and heads, are ignored and counted).
- * Derived buffers ({@code relative_position_index}, {@code attn_mask}) are ignored. The architecture
- * comes from {@code __metadata__} when present, cross-checked against the shapes, and is otherwise
- * inferred from names and shapes. Missing keys, unexpected keys and shape mismatches are reported
- * together, by name.
+ * <p>Loading accepts (a) the Microsoft classification release ({@link CheckpointLayout#MICROSOFT},
+ * {@code norm.*} + {@code head.*}), (b) the official Swin detection backbone
+ * ({@link CheckpointLayout#SWIN_DETECTION}, {@code norm0..norm3}) and (c) the mmdet 2.x layout of SparseViT
+ * checkpoints ({@link CheckpointLayout#MMDET}: {@code stages.i}, {@code patch_embed.projection},
+ * {@code attn.w_msa}, {@code ffn.layers.0.0} / {@code ffn.layers.1}, always a backbone with
+ * {@link MergeOrder#UNFOLD}), also when every key carries a prefix such as {@code backbone.},
+ * {@code module.} or {@code model.} (everything before the first {@code patch_embed.}; keys outside that
+ * prefix, e.g. a detector's neck and heads, are ignored and counted by {@link #ignoredKeys()}).
+ * Derived buffers ({@code relative_position_index}, {@code attn_mask}, {@code num_batches_tracked}) are
+ * ignored. The architecture is inferred from names and shapes and, when the file has {@code __metadata__}
+ * (embed_dim, depths, num_heads, window_size, patch_size, mlp_ratio, num_classes, ...), cross-checked
+ * against it; the metadata also supplies what shapes cannot tell (img_size, layer_norm_eps). Missing keys,
+ * unexpected keys and shape mismatches are reported together in one message, by the names the file uses.
  *
- * <p>Canonical names: {@code patch_embed.proj.*}, {@code patch_embed.norm.*},
- * {@code layers.i.blocks.j.{norm1,attn.qkv,attn.proj,attn.relative_position_bias_table,norm2,mlp.fc1,mlp.fc2}},
- * {@code layers.i.downsample.{norm,reduction}}, then {@code norm.*} + {@code head.*} or {@code norm0..norm3}.
+ * <p>Canonical names and shapes (C_i = C * 2^i, h_i heads, w window, p patch, r MLP ratio):
+ * <ul>
+ *   <li>{@code patch_embed.proj.weight} [C, inChans, p, p], {@code patch_embed.proj.bias} [C],
+ *       {@code patch_embed.norm.{weight,bias}} [C]</li>
+ *   <li>{@code layers.i.blocks.j.norm1.*}, {@code norm2.*} [C_i];
+ *       {@code attn.qkv.weight} [3C_i, C_i], {@code attn.qkv.bias} [3C_i];
+ *       {@code attn.proj.weight} [C_i, C_i], {@code attn.proj.bias} [C_i];
+ *       {@code attn.relative_position_bias_table} [(2w-1)^2, h_i];
+ *       {@code mlp.fc1.weight} [rC_i, C_i], {@code mlp.fc1.bias} [rC_i];
+ *       {@code mlp.fc2.weight} [C_i, rC_i], {@code mlp.fc2.bias} [C_i]</li>
+ *   <li>{@code layers.i.downsample.norm.*} [4C_i], {@code layers.i.downsample.reduction.weight} [2C_i, 4C_i]
+ *       (all stages but the last)</li>
+ *   <li>classification: {@code norm.*} [C_last], {@code head.weight} [classes, C_last], {@code head.bias}
+ *       [classes]; backbone: {@code norm0..norm3.*} [C_i]</li>
+ * </ul>
+ * Linear weights are [out, in].
  */
 public final class SwinWeights {
-    private static final Pattern STAGE_BLOCK = Pattern.compile("^layers\\.(\\d+)\\.blocks\\.(\\d+)\\.");
-    private static final Pattern STAGE = Pattern.compile("^layers\\.(\\d+)\\.");
+    private static final Pattern STAGE_BLOCK = Pattern.compile("^layers\\.(\\d{1,6})\\.blocks\\.(\\d{1,6})\\.");
+    private static final Pattern STAGE = Pattern.compile("^layers\\.(\\d{1,6})\\.");
+    /** Names per category in an error message before "... and N more". */
     private static final int LIST_LIMIT = 20;
+    /** More stages than any Swin model has (official ones have 4); stage widths C * 2^i must stay small. */
+    private static final int MAX_STAGES = 8;
 
     private final SwinConfig config;
     private final Map<String, HostTensor> tensors;
@@ -48,25 +73,38 @@ public final class SwinWeights {
         this.ignoredKeys = ignoredKeys;
     }
 
-    /** Wraps canonical tensors after checking them against {@code config}. */
+    /**
+     * Wraps canonical tensors after checking them against {@code config} (all names present, none extra,
+     * shapes as listed in the class comment).
+     */
     public static SwinWeights of(SwinConfig config, Map<String, HostTensor> canonical) {
-        check("weights", config, canonical);
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        canonical.forEach((k, v) -> shapes.put(k, v.shape()));
+        check("weights", config, shapes, UnaryOperator.identity(), List.of());
         return new SwinWeights(config, new LinkedHashMap<>(canonical), 0);
     }
 
+    /** The architecture these weights belong to. */
     public SwinConfig config() {
         return config;
     }
 
-    /** A tensor by canonical name. */
+    /**
+     * A tensor by canonical name (shapes in the class comment).
+     *
+     * @throws SparseVitException naming the key when there is no such tensor
+     */
     public HostTensor get(String name) {
         HostTensor t = tensors.get(name);
         if (t == null) {
-            throw new SparseVitException("weights: no tensor '" + name + "'");
+            throw new SparseVitException("weights: no tensor '" + name + "' in " + config
+                    + (name.contains("stages.") || name.contains("w_msa") || name.contains("ffn.")
+                    ? " (use the canonical Microsoft names, e.g. layers.0.blocks.0.attn.qkv.weight)" : ""));
         }
         return t;
     }
 
+    /** Every tensor, by canonical name, in model order ({@link #expectedNames}); unmodifiable. */
     public Map<String, HostTensor> all() {
         return tensors;
     }
@@ -76,12 +114,14 @@ public final class SwinWeights {
         return ignoredKeys;
     }
 
+    /** Number of parameters held (the sum of the tensor sizes). */
     public long parameterCount() {
         return tensors.values().stream().mapToLong(HostTensor::numel).sum();
     }
 
     // ------------------------------------------------------------------------------------- loading
 
+    /** Loads a checkpoint of any supported layout, inferring its architecture. See the class comment. */
     public static SwinWeights load(Path file) {
         return load(file, null);
     }
@@ -89,43 +129,55 @@ public final class SwinWeights {
     /**
      * Loads a checkpoint.
      *
-     * @param expected when non-null, the architecture the file must have (checked, not inferred)
+     * @param file      a safetensors file (F32, F16 or BF16 tensors)
+     * @param expected  when non-null, the architecture the file must have: names and shapes are checked
+     *                  against it (nothing is inferred), and its layout must be the file's
+     * @throws SafetensorsException naming the file and everything that does not fit
      */
     public static SwinWeights load(Path file, SwinConfig expected) {
         try (Safetensors st = Safetensors.open(file)) {
             String f = file.toString();
             List<String> names = new ArrayList<>();
             for (String n : st.names()) {
-                if (!n.endsWith("relative_position_index") && !n.endsWith("attn_mask")
-                        && !n.endsWith("num_batches_tracked")) {
+                if (!isDerived(n)) {
                     names.add(n);
                 }
             }
             String prefix = findPrefix(f, names);
+            List<String> own = new ArrayList<>();
             int ignored = 0;
-            Map<String, String> canonicalToFile = new LinkedHashMap<>();
-            CheckpointLayout layout = null;
             for (String n : names) {
-                if (!n.startsWith(prefix)) {
+                if (n.startsWith(prefix)) {
+                    own.add(n.substring(prefix.length()));
+                } else {
                     ignored++;
-                    continue;
                 }
-                String k = n.substring(prefix.length());
-                if (k.startsWith("stages.") || k.startsWith("patch_embed.projection.")) {
-                    layout = CheckpointLayout.MMDET;
-                }
-                canonicalToFile.put(canonical(k), n);
             }
-            boolean hasHead = canonicalToFile.containsKey("head.weight");
-            boolean hasNorm0 = canonicalToFile.containsKey("norm0.weight");
-            if (layout == null) {
-                layout = hasHead || (!hasNorm0 && canonicalToFile.containsKey("norm.weight"))
-                        ? CheckpointLayout.MICROSOFT : CheckpointLayout.SWIN_DETECTION;
+            CheckpointLayout layout = detectLayout(own);
+            // keys of the detected layout, by canonical name; the others are reported as unexpected
+            Map<String, String> canonicalToFile = new LinkedHashMap<>();
+            List<String> foreign = new ArrayList<>();
+            for (String k : own) {
+                String c = canonical(k);
+                if (fileName(c, layout).equals(k)) {
+                    canonicalToFile.put(c, prefix + k);
+                } else {
+                    foreign.add(prefix + k);
+                }
             }
             Map<String, int[]> shapes = new LinkedHashMap<>();
             canonicalToFile.forEach((c, n) -> shapes.put(c, st.shape(n)));
-            SwinConfig cfg = expected != null ? expected : infer(f, shapes, st.metadata(), layout);
-            check(f, cfg, shapes);
+            SwinConfig cfg;
+            if (expected != null) {
+                if (expected.layout() != layout) {
+                    throw new SafetensorsException(f + ": is a " + describe(layout) + " checkpoint, but a "
+                            + describe(expected.layout()) + " model was expected (" + expected + ")");
+                }
+                cfg = expected;
+            } else {
+                cfg = infer(f, shapes, st.metadata(), layout);
+            }
+            check(f, cfg, shapes, c -> prefix + fileName(c, layout), foreign);
             Map<String, HostTensor> out = new LinkedHashMap<>();
             for (String name : expectedNames(cfg)) {
                 out.put(name, st.read(canonicalToFile.get(name)));
@@ -134,15 +186,46 @@ public final class SwinWeights {
         }
     }
 
+    /** Buffers that the model derives itself and that checkpoints sometimes carry. */
+    private static boolean isDerived(String n) {
+        return n.endsWith("relative_position_index") || n.endsWith("attn_mask") || n.endsWith("num_batches_tracked");
+    }
+
+    /** Everything before the first {@code patch_embed.} that starts a name segment ("" for none). */
     private static String findPrefix(String f, List<String> names) {
         for (String n : names) {
-            int i = n.indexOf("patch_embed.");
-            if (i >= 0) {
-                return n.substring(0, i);
+            for (int i = n.indexOf("patch_embed."); i >= 0; i = n.indexOf("patch_embed.", i + 1)) {
+                if (i == 0 || n.charAt(i - 1) == '.') {
+                    return n.substring(0, i);
+                }
             }
         }
         throw new SafetensorsException(f + ": no patch_embed tensors; this is not a Swin checkpoint (first keys: "
                 + names.subList(0, Math.min(5, names.size())) + ")");
+    }
+
+    /** The layout of prefix-free keys: mmdet names win; else a head or lone final norm means classification. */
+    private static CheckpointLayout detectLayout(List<String> keys) {
+        boolean head = false;
+        boolean norm = false;
+        boolean norm0 = false;
+        for (String k : keys) {
+            if (k.startsWith("stages.") || k.startsWith("patch_embed.projection.")) {
+                return CheckpointLayout.MMDET;
+            }
+            head |= k.startsWith("head.");
+            norm |= k.startsWith("norm.");
+            norm0 |= k.startsWith("norm0.");
+        }
+        return head || (norm && !norm0) ? CheckpointLayout.MICROSOFT : CheckpointLayout.SWIN_DETECTION;
+    }
+
+    private static String describe(CheckpointLayout l) {
+        return switch (l) {
+            case MICROSOFT -> "Microsoft classification (layers.*, norm, head)";
+            case SWIN_DETECTION -> "Swin detection backbone (layers.*, norm0..norm3)";
+            case MMDET -> "mmdet/SparseViT backbone (stages.*, attn.w_msa, ffn.layers)";
+        };
     }
 
     /** Maps a (prefix-free) key of any supported layout to its canonical name. */
@@ -158,18 +241,74 @@ public final class SwinWeights {
         return c;
     }
 
+    /** The (prefix-free) name a canonical parameter has in {@code layout}: the inverse of {@link #canonical}. */
+    static String fileName(String canonical, CheckpointLayout layout) {
+        if (layout != CheckpointLayout.MMDET) {
+            return canonical;
+        }
+        String k = canonical;
+        if (k.startsWith("layers.")) {
+            k = "stages." + k.substring("layers.".length());
+        }
+        return k.replace("patch_embed.proj.", "patch_embed.projection.")
+                .replace(".attn.", ".attn.w_msa.")
+                .replace(".mlp.fc1.", ".ffn.layers.0.0.")
+                .replace(".mlp.fc2.", ".ffn.layers.1.");
+    }
+
+    /**
+     * The architecture from canonical names and shapes: C, inChans and p from patch_embed.proj.weight
+     * [C, inChans, p, p], depths by counting blocks, heads from the bias tables' columns, window from their
+     * rows (2w-1)^2, MLP ratio from fc1 rows / C_i, classes from head rows. Metadata, when present, is
+     * cross-checked against every value the shapes give and fills in what they cannot (a stage, table or
+     * head whose tensors are all missing, so that the report of missing keys is complete), plus img_size and
+     * layer_norm_eps.
+     */
     private static SwinConfig infer(String f, Map<String, int[]> shapes, Map<String, String> meta,
                                     CheckpointLayout layout) {
+        boolean mm = layout == CheckpointLayout.MMDET;
+        String stages = mm ? "stages." : "layers.";
+        String tableName = mm ? "attn.w_msa.relative_position_bias_table" : "attn.relative_position_bias_table";
+        String fc1Name = mm ? "ffn.layers.0.0.weight" : "mlp.fc1.weight";
+        List<String> conflicts = new ArrayList<>();
+        Double mEmbed = metaNumber(meta, "embed_dim", conflicts);
+        Double mPatch = metaNumber(meta, "patch_size", conflicts);
+        Double mIn = metaNumber(meta, "in_chans", conflicts);
+        Double mWindow = metaNumber(meta, "window_size", conflicts);
+        Double mMlp = metaNumber(meta, "mlp_ratio", conflicts);
+        Double mClasses = metaNumber(meta, "num_classes", conflicts);
+        int[] mDepths = metaList(meta, "depths", conflicts);
+        int[] mHeads = metaList(meta, "num_heads", conflicts);
+
+        // patch embedding: C, in_chans, patch
+        int embed;
+        int inChans;
+        int patch;
         int[] pe = shapes.get("patch_embed.proj.weight");
-        if (pe == null || pe.length != 4 || pe[2] != pe[3]) {
-            throw new SafetensorsException(f + ": patch_embed weight " + (pe == null ? "missing" : Shapes.str(pe))
-                    + " is not [C, Cin, p, p]");
+        String pek = mm ? "patch_embed.projection.weight" : "patch_embed.proj.weight";
+        if (pe != null) {
+            if (pe.length != 4 || pe[2] != pe[3] || pe[0] <= 0 || pe[1] <= 0 || pe[2] <= 0) {
+                throw new SafetensorsException(f + ": " + pek + " is " + Shapes.str(pe)
+                        + "; expected [C, in_chans, patch, patch]");
+            }
+            embed = pe[0];
+            inChans = pe[1];
+            patch = pe[2];
+            agree("embed_dim", mEmbed, embed, conflicts);
+            agree("patch_size", mPatch, patch, conflicts);
+            agree("in_chans", mIn, inChans, conflicts);
+        } else if (positiveInt(mEmbed) && positiveInt(mPatch) && (mIn == null || positiveInt(mIn))) {
+            embed = mEmbed.intValue();
+            patch = mPatch.intValue();
+            inChans = mIn == null ? 3 : mIn.intValue();
+        } else {
+            throw new SafetensorsException(f + ": " + pek + " is missing; cannot infer the embedding width and"
+                    + " patch size (no embed_dim / patch_size metadata either)");
         }
-        int embed = pe[0];
-        int inChans = pe[1];
-        int patch = pe[2];
+
+        // stages and blocks
         TreeSet<Integer> stageIds = new TreeSet<>();
-        Map<Integer, Integer> depth = new LinkedHashMap<>();
+        Map<Integer, Integer> blocks = new LinkedHashMap<>();
         for (String n : shapes.keySet()) {
             Matcher m = STAGE.matcher(n);
             if (m.find()) {
@@ -177,74 +316,219 @@ public final class SwinWeights {
             }
             Matcher b = STAGE_BLOCK.matcher(n);
             if (b.find()) {
-                int s = Integer.parseInt(b.group(1));
-                depth.merge(s, Integer.parseInt(b.group(2)) + 1, Math::max);
+                blocks.merge(Integer.parseInt(b.group(1)), Integer.parseInt(b.group(2)) + 1, Math::max);
             }
         }
-        int ns = stageIds.isEmpty() ? 0 : stageIds.last() + 1;
+        int nsShapes = stageIds.isEmpty() ? 0 : stageIds.last() + 1;
+        int nsMeta = Math.max(mDepths == null ? 0 : mDepths.length, mHeads == null ? 0 : mHeads.length);
+        int ns = Math.max(nsShapes, nsMeta);
         if (ns == 0) {
-            throw new SafetensorsException(f + ": no blocks found (expected keys like layers.0.blocks.0.norm1.weight)");
+            throw new SafetensorsException(f + ": no blocks found (expected keys like " + stages
+                    + "0.blocks.0.norm1.weight)");
         }
+        if (ns > MAX_STAGES) {
+            throw new SafetensorsException(f + ": " + ns + " stages (" + stages + "0 .. " + stages + (ns - 1)
+                    + "); at most " + MAX_STAGES + " are supported");
+        }
+        int[] fromShapes = new int[ns];
         int[] depths = new int[ns];
         int[] heads = new int[ns];
+        int[] tableHeads = new int[ns];
         int window = -1;
         int mlp = -1;
         for (int s = 0; s < ns; s++) {
-            depths[s] = depth.getOrDefault(s, 0);
-            int[] t = shapes.get("layers." + s + ".blocks.0.attn.relative_position_bias_table");
-            if (t == null || t.length != 2) {
-                throw new SafetensorsException(f + ": stage " + s + " has no relative_position_bias_table in block 0");
+            fromShapes[s] = blocks.getOrDefault(s, 0);
+            depths[s] = fromShapes[s] > 0 ? fromShapes[s]
+                    : mDepths != null && s < mDepths.length ? mDepths[s] : 0;
+            if (depths[s] <= 0) {
+                throw new SafetensorsException(f + ": stage " + s + " has no blocks (no " + stages + s
+                        + ".blocks.* keys) and no depths metadata says how many it should have");
             }
-            heads[s] = t[1];
-            int side = (int) Math.round(Math.sqrt(t[0]));
-            if (side * side != t[0] || side % 2 == 0) {
-                throw new SafetensorsException(f + ": layers." + s + ".blocks.0.attn.relative_position_bias_table has "
-                        + t[0] + " rows, not (2w-1)^2 for a window w");
+            int dim = embed << s;
+            for (int j = 0; j < fromShapes[s]; j++) {
+                String b = "layers." + s + ".blocks." + j + ".";
+                int[] t = shapes.get(b + "attn.relative_position_bias_table");
+                if (t != null && tableHeads[s] == 0) {
+                    int side = t.length == 2 ? (int) Math.round(Math.sqrt(t[0])) : 0;
+                    if (t.length != 2 || t[1] <= 0 || side * side != t[0] || side % 2 == 0) {
+                        throw new SafetensorsException(f + ": " + stages + s + ".blocks." + j + "." + tableName + " is "
+                                + Shapes.str(t) + ", not [(2w-1)^2, heads] for a window w");
+                    }
+                    tableHeads[s] = t[1];
+                    if (window < 0) {
+                        window = (side + 1) / 2;
+                    }
+                }
+                int[] fc1 = shapes.get(b + "mlp.fc1.weight");
+                if (fc1 != null && mlp < 0) {
+                    if (fc1.length != 2 || fc1[1] != dim || fc1[0] <= 0 || fc1[0] % dim != 0) {
+                        throw new SafetensorsException(f + ": cannot infer the MLP ratio: " + stages + s + ".blocks." + j
+                                + "." + fc1Name + " is " + Shapes.str(fc1) + ", expected [ratio * " + dim + ", " + dim
+                                + "] with an integer ratio");
+                    }
+                    mlp = fc1[0] / dim;
+                }
             }
-            int w = (side + 1) / 2;
-            if (s == 0) {
-                window = w;
-            }
-            int[] fc1 = shapes.get("layers." + s + ".blocks.0.mlp.fc1.weight");
-            if (fc1 != null && s == 0 && fc1.length == 2 && fc1[1] > 0) {
-                mlp = fc1[0] / fc1[1];
+            if (tableHeads[s] > 0) {
+                heads[s] = tableHeads[s];
+            } else if (mHeads != null && s < mHeads.length && mHeads[s] > 0) {
+                heads[s] = mHeads[s];
+            } else {
+                throw new SafetensorsException(f + ": cannot infer the heads of stage " + s + ": no " + stages + s
+                        + ".blocks.*." + tableName + " (and no num_heads metadata)");
             }
         }
-        if (mlp <= 0) {
-            throw new SafetensorsException(f + ": cannot infer the MLP ratio (layers.0.blocks.0.mlp.fc1.weight missing)");
+        if (mDepths != null && (nsShapes > mDepths.length || mismatch(mDepths, fromShapes))) {
+            conflicts.add("depths is " + meta.get("depths") + " in the metadata but " + Arrays.toString(fromShapes)
+                    + " from the shapes");
         }
-        boolean cls = shapes.containsKey("head.weight");
-        int classes = cls ? shapes.get("head.weight")[0] : 0;
-        Task task = cls ? Task.CLASSIFICATION : Task.BACKBONE;
-        if (!cls && !shapes.containsKey("norm0.weight")) {
-            throw new SafetensorsException(f + ": neither a classification head (head.weight) nor backbone output norms"
-                    + " (norm0.weight .. norm" + (ns - 1) + ".weight) found");
+        if (mHeads != null && (nsShapes > mHeads.length || mismatch(mHeads, tableHeads))) {
+            conflicts.add("num_heads is " + meta.get("num_heads") + " in the metadata but "
+                    + Arrays.toString(tableHeads) + " from the shapes");
         }
-        int img = window == 12 ? 384 : 224;
-        float eps = 1e-5f;
-        MergeOrder order = layout == CheckpointLayout.MMDET ? MergeOrder.UNFOLD : MergeOrder.CONCAT;
-        if (!meta.isEmpty()) {
-            List<String> conflicts = new ArrayList<>();
-            crossCheck(meta, "embed_dim", embed, conflicts);
-            crossCheckList(meta, "depths", depths, conflicts);
-            crossCheckList(meta, "num_heads", heads, conflicts);
-            crossCheck(meta, "window_size", window, conflicts);
-            crossCheck(meta, "patch_size", patch, conflicts);
-            crossCheck(meta, "mlp_ratio", mlp, conflicts);
-            if (cls) {
-                crossCheck(meta, "num_classes", classes, conflicts);
+        if (window > 0) {
+            agree("window_size", mWindow, window, conflicts);
+        } else if (positiveInt(mWindow)) {
+            window = mWindow.intValue();
+        } else {
+            throw new SafetensorsException(f + ": cannot infer the window size: no " + tableName + " (and no"
+                    + " window_size metadata)");
+        }
+        if (mlp > 0) {
+            agree("mlp_ratio", mMlp, mlp, conflicts);
+        } else if (positiveInt(mMlp)) {
+            mlp = mMlp.intValue();
+        } else {
+            throw new SafetensorsException(f + ": cannot infer the MLP ratio: no " + fc1Name + " (and no integer"
+                    + " mlp_ratio metadata)");
+        }
+
+        // head or output norms
+        boolean cls = layout == CheckpointLayout.MICROSOFT;
+        int classes = 0;
+        if (cls) {
+            int[] head = shapes.get("head.weight");
+            if (head != null && head.length == 2 && head[0] > 0) {
+                classes = head[0];
+                agree("num_classes", mClasses, classes, conflicts);
+            } else if (head != null) {
+                throw new SafetensorsException(f + ": head.weight is " + Shapes.str(head) + ", not [classes, C]");
+            } else if (positiveInt(mClasses)) {
+                classes = mClasses.intValue();
+            } else {
+                throw new SafetensorsException(f + ": neither a classification head (head.weight [classes, C]) nor"
+                        + " backbone output norms (norm0.weight .. norm" + (ns - 1) + ".weight) found");
             }
-            if (!conflicts.isEmpty()) {
-                throw new SafetensorsException(f + ": __metadata__ disagrees with the tensor shapes: "
-                        + String.join("; ", conflicts));
-            }
-            img = (int) number(meta, "img_size", img);
-            eps = (float) number(meta, "layer_norm_eps", eps);
+        } else if (IntStream.range(0, ns).noneMatch(s -> shapes.containsKey("norm" + s + ".weight")
+                || shapes.containsKey("norm" + s + ".bias"))) {
+            throw new SafetensorsException(f + ": neither a classification head (head.weight [classes, C]) nor"
+                    + " backbone output norms (norm0.weight .. norm" + (ns - 1) + ".weight) found");
         }
+
+        // the rest of the metadata
+        int[] strides = new int[ns];
+        Arrays.fill(strides, 2);
+        strides[0] = patch;
+        crossCheckList(meta, "strides", strides, conflicts);
+        String format = meta.get("format");
+        CheckpointLayout named = format == null ? null : switch (format.strip().toLowerCase(Locale.ROOT)) {
+            case "swin-classification" -> CheckpointLayout.MICROSOFT;
+            case "swin-backbone" -> CheckpointLayout.SWIN_DETECTION;
+            case "sparsevit-mmdet" -> CheckpointLayout.MMDET;
+            default -> null; // e.g. "pt" from generic converters: says nothing about the layout
+        };
+        if (named != null && named != layout) {
+            conflicts.add("format is " + format + " in the metadata but the names are those of a "
+                    + describe(layout) + " checkpoint");
+        }
+        if (!conflicts.isEmpty()) {
+            throw new SafetensorsException(f + ": __metadata__ disagrees with the tensor shapes: "
+                    + String.join("; ", conflicts));
+        }
+        List<String> unsupported = new ArrayList<>();
+        String outs = meta.get("out_indices");
+        int[] every = IntStream.range(0, ns).toArray();
+        if (!cls && outs != null && !Arrays.equals(parseList(outs), every)) {
+            unsupported.add("out_indices is " + outs + ", not every stage " + Arrays.toString(every));
+        }
+        flag(meta, "qkv_bias", true, unsupported);
+        flag(meta, "patch_norm", true, unsupported);
+        flag(meta, "ape", false, unsupported);
+        if (!unsupported.isEmpty()) {
+            throw new SafetensorsException(f + ": __metadata__ describes an unsupported model (only every stage"
+                    + " as output, qkv bias, patch norm and no absolute position embedding are supported): "
+                    + String.join("; ", unsupported));
+        }
+        int img = (int) number(meta, "img_size", window == 12 ? 384 : 224);
+        float eps = (float) number(meta, "layer_norm_eps", 1e-5);
+        MergeOrder order = mm ? MergeOrder.UNFOLD : MergeOrder.CONCAT;
         try {
-            return new SwinConfig(embed, depths, heads, window, patch, mlp, inChans, classes, task, img, layout, order, eps);
+            return new SwinConfig(embed, depths, heads, window, patch, mlp, inChans, classes,
+                    cls ? Task.CLASSIFICATION : Task.BACKBONE, img, layout, order, eps);
         } catch (IllegalArgumentException e) {
             throw new SafetensorsException(f + ": inconsistent architecture: " + e.getMessage());
+        }
+    }
+
+    /** Whether metadata and shapes differ in a stage where the shapes say something (non-zero). */
+    private static boolean mismatch(int[] meta, int[] shapes) {
+        for (int s = 0; s < shapes.length; s++) {
+            if (shapes[s] != 0 && (s >= meta.length || meta[s] != shapes[s])) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean positiveInt(Double d) {
+        return d != null && d > 0 && d == Math.rint(d) && d <= Integer.MAX_VALUE;
+    }
+
+    /** Adds a conflict when the metadata value exists and differs from the one the shapes give. */
+    private static void agree(String key, Double meta, int shapes, List<String> conflicts) {
+        if (meta != null && meta != shapes) {
+            String v = meta == Math.rint(meta) && Math.abs(meta) < 1e15 ? Long.toString(meta.longValue()) : meta.toString();
+            conflicts.add(key + " is " + v + " in the metadata but " + shapes + " from the shapes");
+        }
+    }
+
+    /** A numeric metadata value; null when absent, and a conflict (and null) when not a number. */
+    private static Double metaNumber(Map<String, String> meta, String key, List<String> conflicts) {
+        String v = meta.get(key);
+        if (v == null) {
+            return null;
+        }
+        try {
+            double d = Double.parseDouble(v.strip());
+            if (Double.isFinite(d)) {
+                return d;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        conflicts.add(key + " '" + v + "' in the metadata is not a number");
+        return null;
+    }
+
+    /** An integer-list metadata value such as "[2, 2, 6, 2]"; null when absent, a conflict when malformed. */
+    private static int[] metaList(Map<String, String> meta, String key, List<String> conflicts) {
+        String v = meta.get(key);
+        if (v == null) {
+            return null;
+        }
+        int[] m = parseList(v);
+        if (m == null) {
+            conflicts.add(key + " '" + v + "' in the metadata is not a list of integers");
+        }
+        return m;
+    }
+
+    private static int[] parseList(String v) {
+        String s = v.replaceAll("[\\[\\]()\\s]", "");
+        try {
+            return s.isEmpty() ? new int[0] : Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            return null;
         }
     }
 
@@ -254,24 +538,24 @@ public final class SwinWeights {
             return dflt;
         }
         try {
-            return Double.parseDouble(v.strip());
+            double d = Double.parseDouble(v.strip());
+            return Double.isFinite(d) && d > 0 ? d : dflt;
         } catch (NumberFormatException e) {
             return dflt;
         }
     }
 
-    private static void crossCheck(Map<String, String> meta, String key, int actual, List<String> conflicts) {
+    /** Adds a conflict unless the boolean metadata {@code key} is absent or has the value {@code required}. */
+    private static void flag(Map<String, String> meta, String key, boolean required, List<String> conflicts) {
         String v = meta.get(key);
         if (v == null) {
             return;
         }
-        try {
-            double d = Double.parseDouble(v.strip());
-            if (d != actual) {
-                conflicts.add(key + " is " + v + " in the metadata but " + actual + " from the shapes");
-            }
-        } catch (NumberFormatException e) {
-            conflicts.add(key + " '" + v + "' in the metadata is not a number");
+        String s = v.strip().toLowerCase(Locale.ROOT);
+        boolean value = s.equals("true") || s.equals("1");
+        boolean known = value || s.equals("false") || s.equals("0");
+        if (known && value != required) {
+            conflicts.add(key + " is " + v);
         }
     }
 
@@ -280,14 +564,11 @@ public final class SwinWeights {
         if (v == null) {
             return;
         }
-        String s = v.replaceAll("[\\[\\]()\\s]", "");
-        try {
-            int[] m = s.isEmpty() ? new int[0] : Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
-            if (!Arrays.equals(m, actual)) {
-                conflicts.add(key + " is " + v + " in the metadata but " + Arrays.toString(actual) + " from the shapes");
-            }
-        } catch (NumberFormatException e) {
+        int[] m = parseList(v);
+        if (m == null) {
             conflicts.add(key + " '" + v + "' in the metadata is not a list of integers");
+        } else if (!Arrays.equals(m, actual)) {
+            conflicts.add(key + " is " + v + " in the metadata but " + Arrays.toString(actual) + " from the shapes");
         }
     }
 
@@ -343,31 +624,38 @@ public final class SwinWeights {
         return m;
     }
 
+    /** Canonical names of every parameter of {@code cfg}, in model order. */
     public static List<String> expectedNames(SwinConfig cfg) {
         return new ArrayList<>(expectedShapes(cfg).keySet());
     }
 
-    private static void check(String f, SwinConfig cfg, Map<String, ?> present) {
+    /**
+     * Compares canonical names/shapes with those {@code cfg} needs and throws one message listing every
+     * missing key, unexpected key and shape mismatch (named as the file names them, via {@code fileName}).
+     *
+     * @param foreign  file keys that are not names of the file's layout at all (reported as unexpected)
+     */
+    private static void check(String f, SwinConfig cfg, Map<String, int[]> present, UnaryOperator<String> fileName,
+                              List<String> foreign) {
         Map<String, int[]> exp = expectedShapes(cfg);
         List<String> missing = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
         List<String> mismatched = new ArrayList<>();
         for (Map.Entry<String, int[]> e : exp.entrySet()) {
-            Object v = present.get(e.getKey());
-            if (v == null) {
-                missing.add(e.getKey());
-                continue;
-            }
-            int[] got = v instanceof HostTensor h ? h.shape() : (int[]) v;
-            if (!Arrays.equals(got, e.getValue())) {
-                mismatched.add(e.getKey() + " is " + Shapes.str(got) + ", expected " + Shapes.str(e.getValue()));
+            int[] got = present.get(e.getKey());
+            if (got == null) {
+                missing.add(fileName.apply(e.getKey()));
+            } else if (!Arrays.equals(got, e.getValue())) {
+                mismatched.add(fileName.apply(e.getKey()) + " is " + Shapes.str(got) + ", expected "
+                        + Shapes.str(e.getValue()));
             }
         }
         for (String k : present.keySet()) {
             if (!exp.containsKey(k)) {
-                unexpected.add(k);
+                unexpected.add(fileName.apply(k));
             }
         }
+        unexpected.addAll(foreign);
         if (missing.isEmpty() && unexpected.isEmpty() && mismatched.isEmpty()) {
             return;
         }
@@ -399,14 +687,17 @@ public final class SwinWeights {
     // ------------------------------------------------------------------------------------- random
 
     /**
-     * Seeded random weights for any architecture (deterministic for a seed): LayerNorm weights
-     * 1 + 0.2 N(0,1), biases 0.075 N, bias tables 0.5 N, other weights N * sqrt(1 / fan_in).
+     * Seeded random weights for any architecture (deterministic for a seed, whatever the thread count):
+     * LayerNorm weights 1 + 0.2 N(0,1), biases 0.075 N, bias tables 0.5 N, other weights
+     * N * sqrt(1 / fan_in) (fan_in = product of all but the first dimension). Every tensor has its own
+     * generator (seeded from the seed and its name) and tensors are filled in parallel, so Swin-L
+     * (~200M parameters) takes a few seconds.
      */
     public static SwinWeights random(SwinConfig cfg, long seed) {
         Map<String, int[]> exp = expectedShapes(cfg);
         List<String> names = new ArrayList<>(exp.keySet());
         HostTensor[] made = new HostTensor[names.size()];
-        java.util.stream.IntStream.range(0, names.size()).parallel().forEach(i -> {
+        IntStream.range(0, names.size()).parallel().forEach(i -> {
             String n = names.get(i);
             int[] shape = exp.get(n);
             SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + n.hashCode());
@@ -418,7 +709,7 @@ public final class SwinWeights {
             double scale = table ? 0.5 : bias ? 0.075 : norm ? 0.2 : Math.sqrt(1.0 / fanIn);
             double offset = norm ? 1 : 0;
             for (int q = 0; q < d.length; q += 2) {
-                // Box-Muller pair from the split generator
+                // Box-Muller pair from the tensor's generator
                 double u1 = 1.0 - r.nextDouble();
                 double u2 = r.nextDouble();
                 double rad = Math.sqrt(-2 * Math.log(u1));

@@ -85,4 +85,99 @@ class NpyTest {
         Path p = npy("m.npy", "{'descr': '<f4'}", 0);
         assertTrue(error(p).startsWith(p + ": malformed header"), error(p));
     }
+
+    @Test
+    void version2BigEndianAndScalar() throws IOException {
+        // format 2.0: 4-byte header length
+        String dict = "{'descr': '>f4', 'fortran_order': False, 'shape': (3,), }";
+        String header = dict + " ".repeat((64 - (12 + dict.length() + 1) % 64) % 64) + "\n";
+        ByteBuffer b = ByteBuffer.allocate(12 + header.length() + 12).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[]{(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0}).putInt(header.length());
+        b.put(header.getBytes(StandardCharsets.ISO_8859_1));
+        b.order(ByteOrder.BIG_ENDIAN).putFloat(1.25f).putFloat(-3f).putFloat(Float.POSITIVE_INFINITY);
+        Path p = tmp.resolve("v2.npy");
+        Files.write(p, b.array());
+        HostTensor t = Npy.read(p);
+        assertArrayEquals(new int[]{3}, t.shape());
+        assertArrayEquals(new float[]{1.25f, -3f, Float.POSITIVE_INFINITY}, t.data());
+
+        Path s = npy("scalar.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 4);
+        HostTensor sc = Npy.read(s);
+        assertEquals(0, sc.rank());
+        assertEquals(1, sc.numel());
+    }
+
+    @Test
+    void writeF16RoundTripsToTheRoundedValues() {
+        float[] v = {0f, 1f / 3, -65504f, 1e-7f, 70000f, 2.5f};
+        HostTensor t = new HostTensor(v, new int[]{2, 3});
+        Path p = tmp.resolve("h16.npy");
+        Npy.writeF16(p, t);
+        HostTensor back = Npy.read(p);
+        assertArrayEquals(new int[]{2, 3}, back.shape());
+        for (int i = 0; i < v.length; i++) {
+            assertEquals(Half.toFloat(Half.fromFloat(v[i])), back.data()[i], "element " + i);
+        }
+        assertEquals(Float.POSITIVE_INFINITY, back.data()[4]);
+    }
+
+    @Test
+    void writtenHeaderIsAlignedTo64() throws IOException {
+        for (int[] shape : new int[][]{{}, {5}, {2, 3}, {1, 2, 3, 4, 5, 6, 7, 8}}) {
+            Path p = tmp.resolve("al.npy");
+            Npy.write(p, HostTensor.zeros(shape));
+            byte[] all = Files.readAllBytes(p);
+            int hl = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).getShort(8) & 0xffff;
+            assertEquals(0, (10 + hl) % 64);
+            assertEquals('\n', all[10 + hl - 1]);
+            assertArrayEquals(shape, Npy.read(p).shape());
+        }
+    }
+
+    @Test
+    void tooShortAndUnknownVersion() throws IOException {
+        Path p = tmp.resolve("tiny.npy");
+        Files.write(p, new byte[]{(byte) 0x93, 'N', 'U'});
+        assertEquals(p + ": not a .npy file (only 3 bytes)", error(p));
+        Path v = tmp.resolve("v9.npy");
+        Files.write(v, new byte[]{(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 9, 0, 0, 0, 0, 0});
+        assertEquals(v + ": unsupported .npy format version 9", error(v));
+        Path m = tmp.resolve("missing.npy");
+        assertEquals(m + ": no such file", error(m));
+    }
+
+    @Test
+    void hugeShapeIsRejectedBeforeAllocating() throws IOException {
+        Path p = npy("huge.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 0);
+        assertTrue(error(p).startsWith(p + ": malformed shape"), error(p));
+        Path q = npy("huge2.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2000000000, 2000000000, 8), }", 0);
+        assertEquals(q + ": shape [2000000000, 2000000000, 8] is too large (more than 2^31 elements)", error(q));
+    }
+
+    /** Truncations and random corruptions never escape as anything but an NpyException. */
+    @Test
+    void corruptFilesOnlyEverGiveNpyExceptions() throws IOException {
+        Path good = tmp.resolve("good.npy");
+        Npy.write(good, new HostTensor(new float[]{1, 2, 3, 4, 5, 6}, new int[]{2, 3}));
+        byte[] all = Files.readAllBytes(good);
+        Path p = tmp.resolve("fuzz.npy");
+        java.util.Random r = new java.util.Random(3);
+        for (int trial = 0; trial < all.length + 3000; trial++) {
+            byte[] b;
+            if (trial < all.length) {
+                b = java.util.Arrays.copyOf(all, trial);
+            } else {
+                b = all.clone();
+                for (int k = 1 + r.nextInt(3); k > 0; k--) {
+                    b[r.nextInt(80)] = (byte) r.nextInt(256);
+                }
+            }
+            Files.write(p, b);
+            try {
+                Npy.read(p);
+            } catch (NpyException e) {
+                assertTrue(e.getMessage().startsWith(p + ": "), e.getMessage());
+            }
+        }
+    }
 }

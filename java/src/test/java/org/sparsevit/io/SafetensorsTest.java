@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -136,5 +137,184 @@ class SafetensorsTest {
     void missingFile() {
         Path p = tmp.resolve("nope.safetensors");
         assertEquals(p + ": no such file", error(p));
+    }
+
+    @Test
+    void headerLengthZeroOrHuge() throws IOException {
+        Path z = tmp.resolve("zero.safetensors");
+        Files.write(z, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(0).array());
+        assertEquals(z + ": header length is 0 (no JSON header)", error(z));
+        Path u = tmp.resolve("u64.safetensors");
+        Files.write(u, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-1).array());
+        assertEquals(u + ": header length 18446744073709551615 does not fit in the file (16 bytes)", error(u));
+        // a sparse 200 MB file whose header claims 150 MB: within the file, beyond the cap
+        Path big = tmp.resolve("big.safetensors");
+        try (RandomAccessFile raf = new RandomAccessFile(big.toFile(), "rw")) {
+            raf.setLength(200L << 20);
+            raf.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(150L << 20).array());
+        }
+        assertEquals(big + ": header length " + (150L << 20) + " exceeds the 100 MB limit", error(big));
+    }
+
+    @Test
+    void headerNotUtf8NotObjectDuplicate() throws IOException {
+        Path p = tmp.resolve("latin1.safetensors");
+        byte[] h = {'{', '"', (byte) 0xff, '"', ':', '1', '}', ' '};
+        Files.write(p, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(8).put(h).array());
+        assertEquals(p + ": header is not valid UTF-8", error(p));
+        Path a = file("array.safetensors", "[1, 2]  ", 0);
+        assertEquals(a + ": header is not a JSON object", error(a));
+        Path d = file("dup.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+        assertTrue(error(d).startsWith(d + ": header is not valid JSON (Duplicate field 'w')"), error(d));
+        Path t = file("trail.safetensors", "{} {}", 0);
+        assertTrue(error(t).startsWith(t + ": header is not valid JSON"), error(t));
+    }
+
+    @Test
+    void entryFieldsOfTheWrongType() throws IOException {
+        String[][] cases = {
+            {"{\"w\":[1]}", "tensor 'w': entry is not an object"},
+            {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", "tensor 'w': missing or non-string dtype"},
+            {"{\"w\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", "tensor 'w': missing or non-string dtype"},
+            {"{\"w\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+                "tensor 'w': unsupported dtype F64 (F32, F16 and BF16 are supported)"},
+            {"{\"w\":{\"dtype\":\"F32\",\"shape\":\"1\",\"data_offsets\":[0,4]}}", "tensor 'w': missing or non-array shape"},
+            {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", "tensor 'w': invalid dimension 1.5 in shape [1.5]"},
+            {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", "tensor 'w': data_offsets must be [begin, end] (two integers), got nothing"},
+            {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,\"4\"]}}",
+                "tensor 'w': data_offsets must be [begin, end] (two integers), got [0,\"4\"]"},
+            {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,99999999999999999999]}}",
+                "tensor 'w': data_offsets must be [begin, end] (two integers), got [0,99999999999999999999]"},
+            {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647],\"data_offsets\":[0,4]}}",
+                "tensor 'w': shape [2147483647, 2147483647, 2147483647] is too large"},
+            {"{\"__metadata__\":[\"a\"]}", "__metadata__ must be an object of strings"},
+        };
+        int i = 0;
+        for (String[] c : cases) {
+            Path p = file("e" + i++ + ".safetensors", c[0], 8);
+            assertEquals(p + ": " + c[1], error(p), c[0]);
+        }
+    }
+
+    @Test
+    void namesInHeaderOrderShapesAndMissingTensor() {
+        Map<String, HostTensor> m = new LinkedHashMap<>();
+        m.put("z", HostTensor.zeros(2, 1));
+        m.put("a", HostTensor.zeros(0, 3));
+        m.put("m", new HostTensor(new float[]{4f}, new int[0]));
+        Path p = tmp.resolve("order.safetensors");
+        Safetensors.write(p, m, null, DType.F32);
+        try (Safetensors st = Safetensors.open(p)) {
+            assertEquals(java.util.List.of("z", "a", "m"), new java.util.ArrayList<>(st.names()));
+            assertTrue(st.metadata().isEmpty());
+            assertArrayEquals(new int[]{0, 3}, st.shape("a"));
+            assertEquals(0, st.read("a").numel());
+            assertEquals(4f, st.read("m").data()[0]);
+            String msg = assertThrows(SafetensorsException.class, () -> st.read("q")).getMessage();
+            assertEquals(p + ": no tensor 'q'", msg);
+        }
+    }
+
+    @Test
+    void headerIsPaddedToEightBytes() throws IOException {
+        for (int len = 1; len < 10; len++) {
+            Path p = tmp.resolve("pad" + len + ".safetensors");
+            Safetensors.write(p, Map.of("x".repeat(len), HostTensor.zeros(1)), Map.of(), DType.F16);
+            byte[] all = Files.readAllBytes(p);
+            long n = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+            assertEquals(0, n % 8);
+            assertEquals(8 + n + 2, all.length);
+        }
+    }
+
+    /** Every truncation and many corruptions of a valid file give a SafetensorsException or a valid reader, nothing else. */
+    @Test
+    void corruptFilesOnlyEverGiveSafetensorsExceptions() throws IOException {
+        Map<String, HostTensor> m = new LinkedHashMap<>();
+        m.put("layers.0.w", new HostTensor(new float[]{1, 2, 3, 4, 5, 6}, new int[]{2, 3}));
+        m.put("b", new HostTensor(new float[]{7, 8}, new int[]{2}));
+        Path good = tmp.resolve("good.safetensors");
+        Safetensors.write(good, m, Map.of("k", "v"), DType.BF16);
+        byte[] all = Files.readAllBytes(good);
+        Path p = tmp.resolve("fuzz.safetensors");
+        for (int len = 0; len < all.length; len++) {
+            Files.write(p, java.util.Arrays.copyOf(all, len));
+            openAndReadAll(p);
+        }
+        java.util.Random r = new java.util.Random(5);
+        for (int trial = 0; trial < 3000; trial++) {
+            byte[] b = all.clone();
+            for (int k = 1 + r.nextInt(3); k > 0; k--) {
+                b[r.nextInt(b.length)] = (byte) r.nextInt(256);
+            }
+            Files.write(p, b);
+            openAndReadAll(p);
+        }
+    }
+
+    private static void openAndReadAll(Path p) {
+        try (Safetensors st = Safetensors.open(p)) {
+            for (String n : st.names()) {
+                st.read(n);
+                st.shape(n);
+                st.dtype(n);
+            }
+        } catch (SafetensorsException e) {
+            assertTrue(e.getMessage().startsWith(p.toString() + ": "), e.getMessage());
+        }
+    }
+
+    @Test
+    void readAfterClose() {
+        Path p = tmp.resolve("closed.safetensors");
+        Safetensors.write(p, Map.of("w", HostTensor.zeros(3)), Map.of(), DType.F32);
+        Safetensors st = Safetensors.open(p);
+        st.close();
+        String msg = assertThrows(SafetensorsException.class, () -> st.read("w")).getMessage();
+        assertEquals(p + ": tensor 'w': cannot read (the file was closed)", msg);
+    }
+
+    /** Narrowing picks the nearest representable value, ties to the even one (checked against the neighbours). */
+    @Test
+    void narrowingIsRoundToNearestEvenOnRandomFloats() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(11);
+        for (int trial = 0; trial < 200_000; trial++) {
+            // exponents spread over the half subnormal range up to beyond the half maximum
+            float f = (float) ((r.nextBoolean() ? 1 : -1) * r.nextDouble(1, 2) * Math.pow(2, r.nextInt(-27, 17)));
+            checkNearest(f, Half.fromFloat(f), true);
+            checkNearest(f, Half.floatToBf16(f), false);
+        }
+        // exact ties
+        checkNearest(65520f, Half.fromFloat(65520f), true);
+        assertEquals(Float.POSITIVE_INFINITY, Half.toFloat(Half.fromFloat(65520f)));
+        assertEquals(65504f, Half.toFloat(Half.fromFloat(65519.99f)));
+        assertEquals(0f, Half.toFloat(Half.fromFloat(0x1p-25f)));              // half of the smallest subnormal: to even (0)
+        assertEquals(0x1p-23f, Half.toFloat(Half.fromFloat(3 * 0x1p-25f)));     // 1.5 * 2^-24: to even (2 * 2^-24)
+        assertEquals(Float.NEGATIVE_INFINITY, Half.bf16ToFloat(Half.floatToBf16(-Float.MAX_VALUE)));
+        assertTrue(Float.isNaN(Half.bf16ToFloat(Half.floatToBf16(Float.intBitsToFloat(0x7f800001)))));
+    }
+
+    private static void checkNearest(float f, short bits, boolean half) {
+        java.util.function.IntFunction<Double> value = b -> (double) (half ? Half.toFloat((short) b) : Half.bf16ToFloat((short) b));
+        int b = bits & 0xffff;
+        double v = value.apply(b);
+        double err = Math.abs(v - f);
+        for (int nb : new int[]{b - 1, b + 1}) {
+            if ((nb & 0x7fff) == (b & 0x7fff) + 1 || (nb & 0x7fff) == (b & 0x7fff) - 1) {
+                double nv = value.apply(nb & 0xffff);
+                if (Double.isNaN(nv) || Math.signum(nv) * Math.signum(v) < 0) {
+                    continue;
+                }
+                double nerr = Math.abs(nv - f);
+                String what = (half ? "F16" : "BF16") + " of " + f + " (bits " + Integer.toHexString(b) + ")";
+                if (Double.isInfinite(v)) {
+                    // overflow: only when f is at least halfway to the next power of two beyond the largest finite value
+                    assertTrue(Math.abs(f) >= Math.abs(nv) + (Math.abs(nv) - Math.abs(value.apply((nb & 0xffff) - 1))) / 2, what);
+                    continue;
+                }
+                assertTrue(err < nerr || (err == nerr && (b & 1) == 0), what + " is not the nearest-even value");
+            }
+        }
     }
 }

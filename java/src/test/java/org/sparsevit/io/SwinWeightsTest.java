@@ -156,4 +156,198 @@ class SwinWeightsTest {
         assertEquals(t.parameterCount(), a.parameterCount());
         assertEquals(28_288_354, a.parameterCount()); // Swin-T, as published (28.3 M)
     }
+
+    /** Every fixture, copied without metadata (and with assorted prefixes), infers the same configuration. */
+    @Test
+    void everyFixtureInfersTheSameConfigWithoutMetadata() {
+        String[][] fixtures = {{"swin-reference", "swin-mini-cls.safetensors"},
+            {"swin-reference", "swin-mini-backbone.safetensors"}, {"sparsevit-reference", "sparsevit-mini.safetensors"}};
+        for (String[] fxt : fixtures) {
+            Path src = fx(fxt[0], fxt[1]);
+            SwinWeights ref = SwinWeights.load(src);
+            for (String prefix : new String[]{"", "backbone.", "module.", "model.encoder."}) {
+                Path copy = convert(src, prefix.replace('.', '_') + fxt[1], n -> prefix + n, DType.F32, Map.of());
+                SwinWeights w = SwinWeights.load(copy);
+                assertEquals(ref.config(), w.config(), prefix + fxt[1]);
+                assertEquals(ref.all().keySet(), w.all().keySet());
+                assertEquals(ref.get("layers.2.blocks.3.mlp.fc2.weight"), w.get("layers.2.blocks.3.mlp.fc2.weight"));
+            }
+        }
+        SwinConfig sv = SwinWeights.load(fx("sparsevit-reference", "sparsevit-mini.safetensors")).config();
+        assertEquals(Task.BACKBONE, sv.task());
+        assertEquals(32, sv.embedDim());
+        assertArrayEquals(new int[]{2, 2, 4, 2}, sv.depths());
+        assertArrayEquals(new int[]{1, 2, 4, 8}, sv.heads());
+        assertEquals(7, sv.window());
+        assertEquals(4, sv.patchSize());
+        assertEquals(4, sv.mlpRatio());
+        assertEquals(3, sv.inChans());
+        assertEquals(0, sv.numClasses());
+        assertEquals(1e-5f, sv.eps());
+        assertEquals(MergeOrder.CONCAT, SwinWeights.load(fx("swin-reference", "swin-mini-backbone.safetensors"))
+                .config().mergeOrder());
+    }
+
+    @Test
+    void mmdetNamesMapToCanonicalNames() {
+        Path src = fx("sparsevit-reference", "sparsevit-mini.safetensors");
+        SwinWeights w = SwinWeights.load(src);
+        try (Safetensors st = Safetensors.open(src)) {
+            assertEquals(st.read("patch_embed.projection.weight"), w.get("patch_embed.proj.weight"));
+            assertEquals(st.read("stages.1.blocks.1.attn.w_msa.qkv.bias"), w.get("layers.1.blocks.1.attn.qkv.bias"));
+            assertEquals(st.read("stages.2.blocks.3.attn.w_msa.relative_position_bias_table"),
+                    w.get("layers.2.blocks.3.attn.relative_position_bias_table"));
+            assertEquals(st.read("stages.3.blocks.0.ffn.layers.0.0.weight"), w.get("layers.3.blocks.0.mlp.fc1.weight"));
+            assertEquals(st.read("stages.0.blocks.1.ffn.layers.1.bias"), w.get("layers.0.blocks.1.mlp.fc2.bias"));
+            assertEquals(st.read("stages.2.downsample.reduction.weight"), w.get("layers.2.downsample.reduction.weight"));
+            assertEquals(st.read("norm3.weight"), w.get("norm3.weight"));
+        }
+        assertEquals(SwinWeights.expectedNames(w.config()), new java.util.ArrayList<>(w.all().keySet()));
+        String msg = assertThrows(org.sparsevit.SparseVitException.class, () -> w.get("stages.0.blocks.0.norm1.weight"))
+                .getMessage();
+        assertTrue(msg.startsWith("weights: no tensor 'stages.0.blocks.0.norm1.weight'"), msg);
+    }
+
+    @Test
+    void mmdetProblemsAreReportedUnderTheFilesOwnNames() {
+        Path src = fx("sparsevit-reference", "sparsevit-mini.safetensors");
+        // prefixed, one FFN bias dropped, one Microsoft-style name mixed in, and norm2/norm3 missing
+        Path broken = convert(src, "mmdet-broken.safetensors", n -> n.equals("stages.1.blocks.0.ffn.layers.1.bias")
+                || n.startsWith("norm2.") || n.startsWith("norm3.") ? null
+                : n.equals("stages.0.blocks.0.attn.w_msa.proj.bias") ? "backbone.layers.0.blocks.0.attn.proj.bias"
+                : "backbone." + n, DType.F32, Map.of());
+        String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(broken)).getMessage();
+        assertTrue(msg.startsWith(broken + ": weights do not match Swin C=32 depths=[2, 2, 4, 2] heads=[1, 2, 4, 8]"
+                + " window=7 backbone:"), msg);
+        assertTrue(msg.contains(" 6 missing keys (backbone.stages.0.blocks.0.attn.w_msa.proj.bias,"
+                + " backbone.stages.1.blocks.0.ffn.layers.1.bias, backbone.norm2.weight, backbone.norm2.bias,"
+                + " backbone.norm3.weight, backbone.norm3.bias);"), msg);
+        assertTrue(msg.contains(" 1 unexpected keys (backbone.layers.0.blocks.0.attn.proj.bias);"), msg);
+    }
+
+    @Test
+    void longListsAreCut() {
+        Path src = fx("swin-reference", "swin-mini-cls.safetensors");
+        Map<String, String> meta;
+        try (Safetensors st = Safetensors.open(src)) {
+            meta = st.metadata();
+        }
+        // a whole stage missing: with metadata the report lists every missing key
+        Path half = convert(src, "half.safetensors", n -> n.startsWith("layers.2.") ? null : n, DType.F32, meta);
+        String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(half)).getMessage();
+        // stage 2 has 4 blocks of 13 tensors and a 3-tensor downsample: 55 missing, 20 listed
+        assertTrue(msg.startsWith(half + ": weights do not match Swin C=32 depths=[2, 2, 4, 2] heads=[1, 2, 4, 8]"
+                + " window=7 classifier(10): 55 missing keys (layers.2.blocks.0.norm1.weight, "), msg);
+        assertTrue(msg.endsWith(", ... and 35 more);"), msg);
+        // without metadata nothing says how many blocks stage 2 should have
+        Path bare = convert(src, "half-bare.safetensors", n -> n.startsWith("layers.2.") ? null : n, DType.F32, Map.of());
+        String b = assertThrows(SafetensorsException.class, () -> SwinWeights.load(bare)).getMessage();
+        assertEquals(bare + ": stage 2 has no blocks (no layers.2.blocks.* keys) and no depths metadata says how many"
+                + " it should have", b);
+    }
+
+    @Test
+    void expectedArchitectureIsCheckedNotInferred() {
+        Path cls = fx("swin-reference", "swin-mini-cls.safetensors");
+        SwinConfig inferred = SwinWeights.load(cls).config();
+        assertEquals(inferred, SwinWeights.load(cls, inferred).config());
+        String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(cls, SwinConfig.preset("swin-t")))
+                .getMessage();
+        assertTrue(msg.startsWith(cls + ": weights do not match Swin C=96 depths=[2, 2, 6, 2] heads=[3, 6, 12, 24]"
+                + " window=7 classifier(1000):"), msg);
+        assertTrue(msg.contains("missing keys (layers.2.blocks.4.norm1.weight"), msg);
+        assertTrue(msg.contains("shape mismatches (patch_embed.proj.weight is [32, 3, 4, 4], expected [96, 3, 4, 4]"), msg);
+        Path sv = fx("sparsevit-reference", "sparsevit-mini.safetensors");
+        String l = assertThrows(SafetensorsException.class, () -> SwinWeights.load(sv, inferred)).getMessage();
+        assertTrue(l.startsWith(sv + ": is a mmdet/SparseViT backbone (stages.*, attn.w_msa, ffn.layers) checkpoint,"
+                + " but a Microsoft classification (layers.*, norm, head) model was expected"), l);
+    }
+
+    @Test
+    void metadataMustAgreeAndDescribeASupportedModel() {
+        Path src = fx("sparsevit-reference", "sparsevit-mini.safetensors");
+        Map<String, String> meta;
+        try (Safetensors st = Safetensors.open(src)) {
+            meta = new LinkedHashMap<>(st.metadata());
+        }
+        meta.put("depths", "[2, 2, 6, 2]");
+        meta.put("format", "swin-classification");
+        Path lying = convert(src, "lying-sv.safetensors", n -> n, DType.F32, meta);
+        String l = assertThrows(SafetensorsException.class, () -> SwinWeights.load(lying)).getMessage();
+        assertEquals(lying + ": __metadata__ disagrees with the tensor shapes: depths is [2, 2, 6, 2] in the metadata"
+                + " but [2, 2, 4, 2] from the shapes; format is swin-classification in the metadata but the names are"
+                + " those of a mmdet/SparseViT backbone (stages.*, attn.w_msa, ffn.layers) checkpoint", l);
+
+        Map<String, String> partial = new LinkedHashMap<>();
+        partial.put("out_indices", "[1, 2, 3]");
+        Path outs = convert(src, "outs.safetensors", n -> n, DType.F32, partial);
+        String o = assertThrows(SafetensorsException.class, () -> SwinWeights.load(outs)).getMessage();
+        assertEquals(outs + ": __metadata__ describes an unsupported model (only every stage as output, qkv bias,"
+                + " patch norm and no absolute position embedding are supported): out_indices is [1, 2, 3], not every"
+                + " stage [0, 1, 2, 3]", o);
+
+        // generic converter metadata says nothing about the architecture
+        Path pt = convert(src, "pt.safetensors", n -> n, DType.F32, Map.of("format", "pt"));
+        assertEquals(SwinWeights.load(src).config(), SwinWeights.load(pt).config());
+    }
+
+    @Test
+    void derivedBuffersAreIgnoredAndNeitherHeadNorNormsIsAnError() {
+        Path src = fx("swin-reference", "swin-mini-cls.safetensors");
+        Map<String, HostTensor> m = new LinkedHashMap<>(SwinWeights.load(src).all());
+        m.put("layers.0.blocks.0.attn.relative_position_index", HostTensor.zeros(49, 49));
+        m.put("layers.0.blocks.1.attn_mask", HostTensor.zeros(64, 49, 49));
+        Path extra = tmp.resolve("buffers.safetensors");
+        Safetensors.write(extra, m, Map.of(), DType.F32);
+        assertEquals(SwinWeights.load(src).config(), SwinWeights.load(extra).config());
+
+        m.keySet().removeIf(k -> k.startsWith("head.") || k.startsWith("norm."));
+        Path bare = tmp.resolve("bare.safetensors");
+        Safetensors.write(bare, m, Map.of(), DType.F32);
+        String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(bare)).getMessage();
+        assertEquals(bare + ": neither a classification head (head.weight [classes, C]) nor backbone output norms"
+                + " (norm0.weight .. norm3.weight) found", msg);
+    }
+
+    @Test
+    void randomWeightsFollowTheRecipe() {
+        SwinConfig bb = SwinConfig.preset("swin-t").withTask(Task.BACKBONE, 0);
+        SwinWeights a = SwinWeights.random(bb, 3);
+        assertEquals(SwinWeights.expectedNames(bb), new java.util.ArrayList<>(a.all().keySet()));
+        assertEquals(bb.parameterCount(), a.parameterCount());
+        assertTrue(!a.get("layers.0.blocks.0.attn.qkv.weight").equals(SwinWeights.random(bb, 4)
+                .get("layers.0.blocks.0.attn.qkv.weight")), "different seeds give different weights");
+        // moments: fc1 of stage 2 (fan_in 384) has std 1/sqrt(384); norm weights mean 1, std 0.2
+        assertStd(a.get("layers.2.blocks.0.mlp.fc1.weight").data(), 0, Math.sqrt(1.0 / 384));
+        assertStd(a.get("layers.2.blocks.0.mlp.fc2.weight").data(), 0, Math.sqrt(1.0 / 1536));
+        assertStd(a.get("layers.2.blocks.0.attn.relative_position_bias_table").data(), 0, 0.5);
+        assertStd(a.get("layers.2.blocks.0.mlp.fc1.bias").data(), 0, 0.075);
+        float[] norms = new float[0];
+        for (int j = 0; j < 6; j++) {
+            float[] n = a.get("layers.2.blocks." + j + ".norm1.weight").data();
+            float[] cat = java.util.Arrays.copyOf(norms, norms.length + n.length);
+            System.arraycopy(n, 0, cat, norms.length, n.length);
+            norms = cat;
+        }
+        assertStd(norms, 1, 0.2);
+        // the loader accepts what random() makes, written out and read back
+        Path p = tmp.resolve("random.safetensors");
+        Safetensors.write(p, a.all(), Map.of(), DType.F32);
+        SwinWeights back = SwinWeights.load(p);
+        assertEquals(bb, back.config());
+        assertEquals(a.get("norm3.bias"), back.get("norm3.bias"));
+    }
+
+    private static void assertStd(float[] d, double mean, double std) {
+        double s = 0;
+        double s2 = 0;
+        for (float v : d) {
+            s += v;
+            s2 += (v - mean) * (v - mean);
+        }
+        double m = s / d.length;
+        double sd = Math.sqrt(s2 / d.length);
+        assertEquals(mean, m, 5 * std / Math.sqrt(d.length), "mean");
+        assertEquals(std, sd, 0.05 * std, "std");
+    }
 }
