@@ -5,11 +5,16 @@ import java.util.List;
 import org.sparsevit.sparse.SparsityConfig;
 
 /**
- * Scores sparsity configurations; higher is better. Implement it with your own metric (mAP of a detector,
- * top-1 of a classifier, through your own pipeline). The search calls it with batches of candidates and
- * never twice for the same configuration. A deterministic evaluator makes a seeded search reproducible.
+ * Scores sparsity configurations for the search; higher is better. Implement it with your own metric
+ * (mAP of a detector, top-1 of a classifier, through your own pipeline), or use {@link FidelityEvaluator}
+ * (label-free agreement with the dense model) or {@link Top1Evaluator} (labelled image folder).
+ *
+ * <p>The search calls it with batches of candidates (at most {@link SearchOptions#evaluationBatch()}),
+ * never twice for the same configuration, and only with configurations inside the constraint windows.
+ * Scores must be finite. A deterministic evaluator makes a seeded search reproducible and resumable.
  */
 @FunctionalInterface
 public interface Evaluator {
+    /** One score per configuration, in the same order. */
     double[] score(List<SparsityConfig> candidates);
 }

@@ -1,20 +1,21 @@
 package org.sparsevit.search;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -28,21 +29,39 @@ import org.sparsevit.sparse.SparsityConfig;
 
 /**
  * Evolutionary search of per-pair sparsity under MACs and/or latency windows, as in the official SparseViT
- * search: an initial population sampled by rejection (infeasible candidates are never evaluated), then per
- * generation the top {@code parents}, {@code mutations} mutated children and {@code crossovers} crossed
- * children (genes re-sorted within stages), until the generation or candidate budget is spent. Candidates
- * are cached by configuration; one seeded {@link Random} drives every choice, so a deterministic evaluator
- * gives an identical run.
+ * search.
  *
- * <p>Resume: every evaluation is appended to a JSON-lines log. Given the same options and an existing log,
- * the search replays the run from the start, taking scores from the log instead of evaluating again, so the
- * continued run is identical to one that was never interrupted.
+ * <p>Course of a run: an initial population of {@code population} distinct candidates drawn at random;
+ * then, every generation, the best {@code parents} candidates of the current population (parents
+ * included, so the best never get lost) become the parents of {@code mutations} children by mutation (a
+ * random parent, each gene redrawn with probability {@code mutationProb}) and {@code crossovers} children
+ * by crossover (two different random parents, each gene from either); the next population is the parents
+ * plus the children. Genes are re-sorted within stages after every operator, so ratios stay
+ * non-decreasing within a stage. The run ends when the candidate budget is spent, after the generation
+ * limit, or when {@code staleGenerations} generations in a row bring no new candidate.
+ *
+ * <p>Constraints: every candidate is drawn by rejection sampling, so candidates outside the MACs window
+ * (analytic, {@link MacCounter}) or the latency window ({@link LatencyModel}: a {@link LatencyTable} or
+ * direct measurement) are discarded before any evaluation; after {@code maxTries} draws without a feasible
+ * one the search fails with a message giving the dense and sparsest models' costs. Children prefer
+ * candidates not evaluated yet; the evaluator is never called twice for one configuration.
+ *
+ * <p>Determinism: one {@link Random} seeded with {@code seed} makes every choice, ties are broken by
+ * order, and no iteration depends on hash order, so a deterministic evaluator gives an identical run.
+ *
+ * <p>Log and resume ({@link #logTo}): a JSON-lines file with a header line (type "search": model, size,
+ * batch, space, options, windows, latency model), one line per evaluated candidate (type "candidate":
+ * generation, genes, sparsity in compact form, score, gmacs, latency_ms), one per generation (type
+ * "generation": best score and configuration, feasible and total draws, candidates so far) and, with a
+ * measuring latency model, one per measurement (type "latency"). Given an existing log and the same
+ * options, the search loads its evaluations and measurements into the cache and replays the run from
+ * the start with the same seed: the generator makes the same draws, the logged candidates are not
+ * evaluated again and the logged measurements are reused, so the continued run takes exactly the course
+ * of an uninterrupted one, and the log file ends up identical to it (see {@link SearchLog}). The budget,
+ * the generation limit and the evaluation batch may change between runs; anything else is refused.
  */
 public final class EvolutionarySearch {
-    /** Generations without a single new candidate after which the search stops (it has converged). */
-    static final int STALE_GENERATIONS = 20;
-    /** Attempts at a not-yet-seen child before a known one is accepted. */
-    static final int NOVELTY_TRIES = 1000;
+    private static final ObjectMapper OM = new ObjectMapper();
 
     private final SwinConfig cfg;
     private final int height;
@@ -54,26 +73,66 @@ public final class EvolutionarySearch {
     private final Range latency;
     private final LatencyModel latencyModel;
     private final Evaluator evaluator;
-    private final Map<String, Entry> cache = new LinkedHashMap<>();
-    private final Map<String, double[]> costs = new LinkedHashMap<>();
-    /** Candidates this run has reached, in order (scores from the cache: evaluated now or read from the log). */
-    private final Map<String, Entry> visited = new LinkedHashMap<>();
-    private Consumer<String> log = s -> { };
-    private Path logFile;
-    private int fromLog;
 
-    private record Entry(int[] genes, double score, double gmacs, double latencyMs) {
+    private Consumer<String> progress = s -> { };
+    private Path logFile;
+
+    // state of one run (lookup-only maps are still insertion-ordered, so nothing depends on hash order)
+    private final Map<Candidate, Evaluation> known = new LinkedHashMap<>();
+    private final Map<Candidate, Double> macsCache = new LinkedHashMap<>();
+    private final Map<Candidate, Double> latencyCache = new LinkedHashMap<>();
+    private final Set<Candidate> latencyLogged = new LinkedHashSet<>();
+    private final Set<Candidate> loaded = new LinkedHashSet<>();
+    private final Map<Candidate, Evaluation> visited = new LinkedHashMap<>();
+    private Random rng;
+    private SearchLog log;
+    private int fromLog;
+    private int generation;
+    private long drawn;
+    private long feasibleDrawn;
+
+    /**
+     * One evaluated candidate.
+     *
+     * @param candidate its genes
+     * @param score     the evaluator's score (higher is better)
+     * @param gmacs     analytic GMACs at the searched size and batch
+     * @param latencyMs latency from the latency model, or NaN without one
+     */
+    public record Evaluation(Candidate candidate, double score, double gmacs, double latencyMs) {
     }
 
     /**
+     * @param cfg          the architecture (for MACs)
+     * @param height       input height the constraints refer to
+     * @param width        input width
+     * @param batch        batch size the constraints refer to
+     * @param space        the search space (its depths must be the model's)
+     * @param opt          search parameters
      * @param gmacs        MACs window in GMACs, or null
      * @param latency      latency window in milliseconds, or null (needs {@code latencyModel})
-     * @param latencyModel measures or predicts latency; may be null when no latency window is given
+     * @param latencyModel measures or predicts latency; may be null without a latency window. With a model
+     *                     and no window, latencies are only reported (evaluated candidates only)
+     * @param evaluator    scores candidates, higher is better
      */
     public EvolutionarySearch(SwinConfig cfg, int height, int width, int batch, SearchSpace space, SearchOptions opt,
                               Range gmacs, Range latency, LatencyModel latencyModel, Evaluator evaluator) {
         if (latency != null && latencyModel == null) {
             throw new SparseVitException("search: a latency window needs a latency model (measurement or table)");
+        }
+        if (!Arrays.equals(cfg.depths(), space.depths())) {
+            throw new SparseVitException("search: the space has depths " + Arrays.toString(space.depths())
+                    + ", the model " + Arrays.toString(cfg.depths()));
+        }
+        if (height <= 0 || width <= 0 || batch <= 0) {
+            throw new SparseVitException("search: size and batch must be positive, got " + height + "x" + width
+                    + ", batch " + batch);
+        }
+        if (evaluator == null) {
+            throw new SparseVitException("search: no evaluator given");
+        }
+        if (latencyModel instanceof LatencyTable t) {
+            t.checkFor(height, width, batch, space);
         }
         this.cfg = cfg;
         this.height = height;
@@ -87,230 +146,218 @@ public final class EvolutionarySearch {
         this.evaluator = evaluator;
     }
 
-    /** One line per generation goes here (e.g. System.out::println). */
+    /** One line per generation goes here (e.g. {@code System.out::println}). */
     public EvolutionarySearch onProgress(Consumer<String> progress) {
-        this.log = progress;
+        this.progress = progress == null ? s -> { } : progress;
         return this;
     }
 
-    /** Appends evaluations to this JSON-lines file, and resumes from it if it exists. */
+    /** Writes the JSON-lines log to this file, and resumes from it if it exists (see the class comment). */
     public EvolutionarySearch logTo(Path file) {
         this.logFile = file;
         return this;
     }
 
-    /** Candidates whose scores came from the log (a resumed run). */
+    /** Candidates the last run visited whose scores came from the log rather than the evaluator. */
     public int resumedCandidates() {
         return fromLog;
     }
 
-    private static String key(int[] g) {
-        return Arrays.toString(g);
+    /** Every candidate the last run evaluated (or took from the log), in order. */
+    public List<Evaluation> evaluations() {
+        return List.copyOf(visited.values());
     }
 
-    /** {gmacs, latency or NaN}; cached. */
-    private double[] cost(int[] g) {
-        return costs.computeIfAbsent(key(g), k -> {
-            SparsityConfig sp = space.toSparsity(g);
-            double m = MacCounter.count(cfg, height, width, batch, sp).totalGMacs();
-            double l = Double.NaN;
-            if (latencyModel != null && (gmacs == null || gmacs.contains(m))) {
-                l = latencyModel.latencyMs(sp);
+    /** Runs the search (again from the start, with the log if one is set) and returns the best candidate. */
+    public SearchResult run() {
+        known.clear();
+        loaded.clear();
+        latencyCache.clear();
+        latencyLogged.clear();
+        visited.clear();
+        fromLog = 0;
+        generation = 0;
+        drawn = 0;
+        feasibleDrawn = 0;
+        rng = new Random(opt.seed());
+        checkMacsWindow();
+        log = logFile == null ? null : new SearchLog(logFile);
+        try {
+            if (log != null) {
+                load(log.existing());
+                log.header(header());
             }
-            return new double[]{m, l};
-        });
+            SearchResult r = evolve();
+            if (log != null && log.goesFurther()) {
+                progress.accept("the log " + logFile + " goes further than this run (a larger budget or more"
+                        + " generations); it was left unchanged");
+            }
+            return r;
+        } finally {
+            if (log != null) {
+                log.close();
+                log = null;
+            }
+        }
     }
 
-    private boolean feasible(int[] g) {
-        double[] c = cost(g);
-        if (gmacs != null && !gmacs.contains(c[0])) {
+    // ------------------------------------------------------------------ constraints
+
+    private double gmacsOf(Candidate c) {
+        return macsCache.computeIfAbsent(c,
+                k -> MacCounter.count(cfg, height, width, batch, space.toSparsity(k)).totalGMacs());
+    }
+
+    /** Latency from the model, cached; measurements of a non-deterministic model are logged once per run. */
+    private double latencyOf(Candidate c) {
+        Double v = latencyCache.get(c);
+        if (v == null) {
+            v = latencyModel.latencyMs(space.toSparsity(c));
+            if (!Double.isFinite(v)) {
+                throw new SparseVitException("search: the latency model gave " + v + " ms for " + space.toSparsity(c));
+            }
+            latencyCache.put(c, v);
+        }
+        if (!latencyModel.deterministic() && latencyLogged.add(c) && log != null) {
+            ObjectNode n = OM.createObjectNode();
+            n.put("type", "latency");
+            genes(n, c);
+            n.put("latency_ms", v);
+            log.write(n);
+        }
+        return v;
+    }
+
+    private boolean feasible(Candidate c) {
+        if (gmacs != null && !gmacs.contains(gmacsOf(c))) {
             return false;
         }
-        return latency == null || latency.contains(c[1]);
+        return latency == null || latency.contains(latencyOf(c));
     }
 
-    private String header() {
-        // everything that shapes the trajectory, but not the budget: a resumed run may extend it
-        return String.format(Locale.ROOT, "%s|%dx%d|b%d|%s|pop %d parents %d mut %d cross %d p %s seed %d|%s|%s|%s",
-                cfg.toString(), height, width, batch, Arrays.toString(space.levels()), opt.population(), opt.parents(),
-                opt.mutations(), opt.crossovers(), opt.mutationProb(), opt.seed(), gmacs, latency,
-                latencyModel == null ? "-" : latencyModel.getClass().getSimpleName());
-    }
-
-    private void loadLog(ObjectMapper om) throws IOException {
-        if (logFile == null || !Files.exists(logFile)) {
+    /** Fails at once when the MACs window misses the whole range from the sparsest to the dense model. */
+    private void checkMacsWindow() {
+        if (gmacs == null) {
             return;
         }
-        List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
-        for (int i = 0; i < lines.size(); i++) {
-            if (lines.get(i).isBlank()) {
-                continue;
-            }
-            JsonNode n;
-            try {
-                n = om.readTree(lines.get(i));
-            } catch (IOException e) {
-                if (i == lines.size() - 1) {
-                    break; // a line cut off by the interruption
-                }
-                throw new SparseVitException(logFile + ": line " + (i + 1) + " is not JSON");
-            }
-            String type = n.path("type").asText();
-            if (type.equals("search") && !n.path("options").asText().equals(header())) {
-                throw new SparseVitException(logFile + ": the log was written by a search with other options;"
-                        + " resume with the same options or use a new log file");
-            }
-            if (type.equals("candidate")) {
-                int[] g = new int[n.get("genes").size()];
-                for (int q = 0; q < g.length; q++) {
-                    g[q] = n.get("genes").get(q).asInt();
-                }
-                cache.put(key(g), new Entry(g, n.get("score").asDouble(), n.path("gmacs").asDouble(),
-                        n.path("latency_ms").isNumber() ? n.get("latency_ms").asDouble() : Double.NaN));
-                fromLog++;
-            }
+        double dense = gmacsOf(space.dense());
+        double sparsest = gmacsOf(space.sparsest());
+        if (gmacs.max() < sparsest || gmacs.min() > dense) {
+            throw new SparseVitException(String.format(Locale.ROOT,
+                    "search: no configuration within %s GMACs; the dense model needs %.1f GMACs and the sparsest"
+                            + " %.1f GMACs", gmacs, dense, sparsest));
         }
     }
 
-    public SearchResult run() {
-        ObjectMapper om = new ObjectMapper();
-        BufferedWriter w = null;
-        try {
-            loadLog(om);
-            boolean fresh = logFile != null && !Files.exists(logFile);
-            if (logFile != null) {
-                Path parent = logFile.toAbsolutePath().getParent();
-                if (parent != null) {
-                    Files.createDirectories(parent);
-                }
-                w = Files.newBufferedWriter(logFile, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                        StandardOpenOption.APPEND);
-                if (fresh) {
-                    ObjectNode h = om.createObjectNode();
-                    h.put("type", "search");
-                    h.put("options", header());
-                    w.write(h.toString());
-                    w.newLine();
-                    w.flush();
-                }
-            }
-            return evolve(om, w);
-        } catch (IOException e) {
-            throw new SparseVitException("search log " + logFile + ": " + e.getMessage(), e);
-        } finally {
-            if (w != null) {
-                try {
-                    w.close();
-                } catch (IOException ignored) {
-                    // the log lines were flushed one by one
-                }
-            }
+    private SparseVitException unsatisfiable() {
+        StringBuilder window = new StringBuilder();
+        if (gmacs != null) {
+            window.append(gmacs).append(" GMACs");
         }
+        if (latency != null) {
+            window.append(window.isEmpty() ? "" : " and ").append(latency).append(" ms");
+        }
+        String dense = String.format(Locale.ROOT, "%.1f GMACs", gmacsOf(space.dense()));
+        String sparsest = String.format(Locale.ROOT, "%.1f GMACs", gmacsOf(space.sparsest()));
+        if (latency != null) {
+            dense += String.format(Locale.ROOT, " (%.3f ms)", latencyModel.latencyMs(space.toSparsity(space.dense())));
+            sparsest += String.format(Locale.ROOT, " (%.3f ms)",
+                    latencyModel.latencyMs(space.toSparsity(space.sparsest())));
+        }
+        return new SparseVitException(String.format(Locale.ROOT,
+                "search: no configuration within %s after %d samples; the dense model needs %s and the sparsest %s",
+                window, opt.maxTries(), dense, sparsest));
     }
 
     /**
-     * A feasible candidate, preferring one not evaluated yet and not already in {@code taken} (rejection
-     * sampling); a converged population may yield only known candidates, and then one of those is returned.
+     * Draws until a feasible candidate not yet evaluated and not in {@code taken} turns up (rejection
+     * sampling). After {@code noveltyTries} feasible but known draws, or {@code maxTries} draws in all, it
+     * settles for the first feasible known one, else for {@code fallback}; with neither it fails.
      */
-    private int[] sample(Random r, List<int[]> from, boolean mutate, java.util.Set<String> taken) {
-        int[] known = null;
+    private Candidate draw(Supplier<Candidate> gen, Set<Candidate> taken, Candidate fallback) {
+        Candidate knownFeasible = null;
+        int feasibleDraws = 0;
         for (int t = 0; t < opt.maxTries(); t++) {
-            int[] g;
-            if (from == null) {
-                g = space.random(r);
-            } else if (mutate) {
-                g = space.mutate(from.get(r.nextInt(from.size())), opt.mutationProb(), r);
-            } else {
-                g = space.crossover(from.get(r.nextInt(from.size())), from.get(r.nextInt(from.size())), r);
+            Candidate c = gen.get();
+            drawn++;
+            if (!feasible(c)) {
+                continue;
             }
-            if (feasible(g)) {
-                String k = key(g);
-                if (!visited.containsKey(k) && !taken.contains(k)) {
-                    taken.add(k);
-                    return g;
-                }
-                if (known == null) {
-                    known = g;
-                }
-                if (t >= NOVELTY_TRIES) {
-                    return known;
-                }
+            feasibleDrawn++;
+            feasibleDraws++;
+            if (!visited.containsKey(c) && taken.add(c)) {
+                return c;
+            }
+            if (knownFeasible == null) {
+                knownFeasible = c;
+            }
+            if (feasibleDraws >= opt.noveltyTries()) {
+                break;
             }
         }
-        if (known != null) {
-            return known;
+        if (knownFeasible != null) {
+            return knownFeasible;
         }
-        double dense = MacCounter.count(cfg, height, width, batch, SparsityConfig.dense(cfg)).totalGMacs();
-        int[] sparsest = new int[space.genes()];
-        Arrays.fill(sparsest, space.levels().length - 1);
-        double low = MacCounter.count(cfg, height, width, batch, space.toSparsity(sparsest)).totalGMacs();
-        throw new SparseVitException(String.format(Locale.ROOT,
-                "search: no configuration within the constraints (GMACs %s, latency %s ms) after %d samples;"
-                        + " the dense model needs %.1f GMACs and the sparsest %.1f GMACs",
-                gmacs, latency, opt.maxTries(), dense, low));
+        if (fallback != null) {
+            return fallback;
+        }
+        throw unsatisfiable();
     }
 
-    private SearchResult evolve(ObjectMapper om, BufferedWriter w) throws IOException {
-        Random r = new Random(opt.seed());
-        int evaluated = 0;
-        List<int[]> pop = new ArrayList<>();
-        java.util.Set<String> taken = new java.util.HashSet<>();
+    // ------------------------------------------------------------------ evolution
+
+    private SearchResult evolve() {
+        Set<Candidate> taken = new LinkedHashSet<>();
+        List<Candidate> pop = new ArrayList<>();
         for (int i = 0; i < opt.population(); i++) {
-            pop.add(sample(r, null, false, taken));
+            pop.add(draw(() -> space.random(rng), taken, null));
         }
-        int gen = 0;
-        boolean budget = false;
         int stale = 0;
         while (true) {
             int before = visited.size();
-            budget = evaluate(pop, om, w);
-            // converged: generations that bring nothing new cannot spend the budget, so stop after a while
-            stale = visited.size() == before && gen > 0 ? stale + 1 : 0;
-            evaluated = visited.size();
-            List<int[]> ranked = new ArrayList<>(pop);
-            ranked.removeIf(g -> !visited.containsKey(key(g)));
-            ranked.sort(Comparator.comparingDouble((int[] g) -> -visited.get(key(g)).score()));
-            Entry best = best();
-            int feasibleCount = ranked.size();
-            String line = String.format(Locale.ROOT, "generation %d: best score %.6f (%s, %.2f GMACs%s), feasible %d, candidates %d",
-                    gen, best.score(), space.toSparsity(best.genes()).toCompact(), best.gmacs(),
-                    Double.isNaN(best.latencyMs()) ? "" : String.format(Locale.ROOT, ", %.3f ms", best.latencyMs()),
-                    feasibleCount, evaluated);
-            log.accept(line);
-            if (w != null) {
-                ObjectNode n = om.createObjectNode();
-                n.put("type", "generation");
-                n.put("generation", gen);
-                n.put("best", best.score());
-                n.put("feasible", feasibleCount);
-                n.put("candidates", evaluated);
-                w.write(n.toString());
-                w.newLine();
-                w.flush();
-            }
-            if (budget || gen >= opt.generations() || stale >= STALE_GENERATIONS) {
+            boolean spent = evaluate(pop);
+            stale = visited.size() == before && generation > 0 ? stale + 1 : 0;
+            List<Candidate> ranked = rank(pop);
+            report();
+            if (spent || generation >= opt.generations() || stale >= opt.staleGenerations()) {
                 break;
             }
-            List<int[]> parents = new ArrayList<>(ranked.subList(0, Math.min(opt.parents(), ranked.size())));
-            List<int[]> next = new ArrayList<>(parents);
+            List<Candidate> parents = ranked.subList(0, Math.min(opt.parents(), ranked.size()));
+            int np = parents.size();
+            List<Candidate> next = new ArrayList<>(parents);
             taken.clear();
+            drawn = 0;
+            feasibleDrawn = 0;
             for (int i = 0; i < opt.mutations(); i++) {
-                next.add(sample(r, parents, true, taken));
+                next.add(draw(() -> space.mutate(parents.get(rng.nextInt(np)), opt.mutationProb(), rng), taken,
+                        parents.get(0)));
             }
             for (int i = 0; i < opt.crossovers(); i++) {
-                next.add(sample(r, parents, false, taken));
+                next.add(draw(() -> {
+                    int a = rng.nextInt(np);
+                    int b = np > 1 ? (a + 1 + rng.nextInt(np - 1)) % np : a;
+                    return space.crossover(parents.get(a), parents.get(b), rng);
+                }, taken, parents.get(0)));
             }
             pop = next;
-            gen++;
+            generation++;
         }
-        Entry best = best();
-        return new SearchResult(space.toSparsity(best.genes()), best.score(), best.gmacs(), best.latencyMs(),
-                visited.size(), gen);
+        Evaluation best = best();
+        return new SearchResult(space.toSparsity(best.candidate()), best.score(), best.gmacs(), best.latencyMs(),
+                visited.size(), generation);
     }
 
-    private Entry best() {
-        Entry b = null;
-        for (Entry e : visited.values()) {
+    /** Distinct evaluated members of the population, best first (ties in population order). */
+    private List<Candidate> rank(List<Candidate> pop) {
+        List<Candidate> ranked = new ArrayList<>(new LinkedHashSet<>(pop));
+        ranked.removeIf(c -> !visited.containsKey(c));
+        ranked.sort(Comparator.comparingDouble((Candidate c) -> visited.get(c).score()).reversed());
+        return Collections.unmodifiableList(ranked);
+    }
+
+    private Evaluation best() {
+        Evaluation b = null;
+        for (Evaluation e : visited.values()) {
             if (b == null || e.score() > b.score()) {
                 b = e;
             }
@@ -318,17 +365,37 @@ public final class EvolutionarySearch {
         return b;
     }
 
+    private void report() {
+        Evaluation best = best();
+        SparsityConfig sp = space.toSparsity(best.candidate());
+        progress.accept(String.format(Locale.ROOT,
+                "generation %d: best score %.6f (%s, %.2f GMACs%s), feasible %d of %d sampled, candidates %d",
+                generation, best.score(), sp.toCompact(), best.gmacs(),
+                Double.isNaN(best.latencyMs()) ? "" : String.format(Locale.ROOT, ", %.3f ms", best.latencyMs()),
+                feasibleDrawn, drawn, visited.size()));
+        if (log != null) {
+            ObjectNode n = OM.createObjectNode();
+            n.put("type", "generation");
+            n.put("generation", generation);
+            n.put("best", best.score());
+            n.put("best_sparsity", sp.toCompact());
+            n.put("feasible", feasibleDrawn);
+            n.put("sampled", drawn);
+            n.put("candidates", visited.size());
+            log.write(n);
+        }
+    }
+
     /**
-     * Visits the new candidates of a population in order (taking scores logged by an interrupted run of the
-     * same search, evaluating the rest in one batch); true when the candidate budget is spent.
+     * Visits the population's candidates that this run has not visited yet, in order, within the budget:
+     * scores from the log where it has them, the rest from the evaluator in batches. True when the budget
+     * is spent.
      */
-    private boolean evaluate(List<int[]> pop, ObjectMapper om, BufferedWriter w) throws IOException {
-        List<int[]> fresh = new ArrayList<>();
-        Map<String, Boolean> seen = new LinkedHashMap<>();
-        for (int[] g : pop) {
-            String k = key(g);
-            if (!visited.containsKey(k) && seen.put(k, true) == null) {
-                fresh.add(g);
+    private boolean evaluate(List<Candidate> pop) {
+        List<Candidate> fresh = new ArrayList<>();
+        for (Candidate c : new LinkedHashSet<>(pop)) {
+            if (!visited.containsKey(c)) {
+                fresh.add(c);
             }
         }
         boolean spent = false;
@@ -339,56 +406,132 @@ public final class EvolutionarySearch {
                 spent = true;
             }
         }
-        List<int[]> todo = new ArrayList<>();
-        for (int[] g : fresh) {
-            if (!cache.containsKey(key(g))) {
-                todo.add(g);
+        double[] lat = new double[fresh.size()];
+        for (int i = 0; i < lat.length; i++) {
+            lat[i] = latencyModel == null ? Double.NaN : latencyOf(fresh.get(i));
+        }
+        List<Candidate> todo = new ArrayList<>();
+        for (Candidate c : fresh) {
+            if (!known.containsKey(c)) {
+                todo.add(c);
             }
         }
-        if (!todo.isEmpty()) {
-            List<SparsityConfig> cfgs = new ArrayList<>();
-            for (int[] g : todo) {
-                cfgs.add(space.toSparsity(g));
+        int written = 0;
+        for (int from = 0; from < todo.size() || written < fresh.size(); from += opt.evaluationBatch()) {
+            if (from < todo.size()) {
+                List<Candidate> chunk = todo.subList(from, Math.min(todo.size(), from + opt.evaluationBatch()));
+                score(chunk);
             }
-            double[] scores = evaluator.score(cfgs);
-            if (scores.length != todo.size()) {
-                throw new SparseVitException("search: the evaluator returned " + scores.length + " scores for "
-                        + todo.size() + " candidates");
-            }
-            for (int i = 0; i < todo.size(); i++) {
-                int[] g = todo.get(i);
-                double[] c = cost(g);
-                cache.put(key(g), new Entry(g, scores[i], c[0], c[1]));
-                if (w != null) {
-                    ObjectNode n = om.createObjectNode();
-                    n.put("type", "candidate");
-                    ArrayNode a = n.putArray("genes");
-                    for (int v : g) {
-                        a.add(v);
-                    }
-                    n.put("sparsity", cfgs.get(i).toCompact());
-                    n.put("score", scores[i]);
-                    n.put("gmacs", c[0]);
-                    if (!Double.isNaN(c[1])) {
-                        n.put("latency_ms", c[1]);
-                    }
-                    w.write(n.toString());
-                    w.newLine();
+            // log, in population order, every candidate whose score is now known
+            while (written < fresh.size() && known.containsKey(fresh.get(written))) {
+                Candidate c = fresh.get(written);
+                Evaluation e = known.get(c);
+                Evaluation v = new Evaluation(c, e.score(), gmacsOf(c), lat[written]);
+                visited.put(c, v);
+                if (loaded.contains(c)) {
+                    fromLog++;
                 }
+                logCandidate(v);
+                written++;
             }
-            if (w != null) {
-                w.flush();
-            }
-        }
-        for (int[] g : fresh) {
-            visited.put(key(g), cache.get(key(g)));
         }
         return spent;
     }
 
-    /** Writes the result in the pruning JSON form with its MACs, latency and score. */
+    private void score(List<Candidate> chunk) {
+        List<SparsityConfig> cfgs = new ArrayList<>();
+        for (Candidate c : chunk) {
+            cfgs.add(space.toSparsity(c));
+        }
+        double[] scores = evaluator.score(Collections.unmodifiableList(cfgs));
+        if (scores == null || scores.length != chunk.size()) {
+            throw new SparseVitException("search: the evaluator returned " + (scores == null ? "null" : scores.length
+                    + " scores") + " for " + chunk.size() + " candidates");
+        }
+        for (int i = 0; i < scores.length; i++) {
+            if (!Double.isFinite(scores[i])) {
+                throw new SparseVitException("search: the evaluator scored " + cfgs.get(i).toCompact() + " "
+                        + scores[i] + "; scores must be finite numbers");
+            }
+            known.put(chunk.get(i), new Evaluation(chunk.get(i), scores[i], Double.NaN, Double.NaN));
+        }
+    }
+
+    // ------------------------------------------------------------------ log
+
+    private ObjectNode header() {
+        ObjectNode h = OM.createObjectNode();
+        h.put("type", "search");
+        h.put("version", 1);
+        h.put("model", cfg.toString());
+        h.put("size", height + "x" + width);
+        h.put("batch", batch);
+        h.put("space", space.toString());
+        h.put("options", opt.trajectoryKey());
+        h.put("gmacs", gmacs == null ? "none" : gmacs.toString());
+        h.put("latency_ms", latency == null ? "none" : latency.toString());
+        h.put("latency_model", latencyModel == null ? "none" : latencyModel.describe());
+        return h;
+    }
+
+    private void logCandidate(Evaluation v) {
+        if (log == null) {
+            return;
+        }
+        ObjectNode n = OM.createObjectNode();
+        n.put("type", "candidate");
+        n.put("generation", generation);
+        genes(n, v.candidate());
+        n.put("sparsity", space.toSparsity(v.candidate()).toCompact());
+        n.put("score", v.score());
+        n.put("gmacs", v.gmacs());
+        if (!Double.isNaN(v.latencyMs())) {
+            n.put("latency_ms", v.latencyMs());
+        }
+        log.write(n);
+    }
+
+    private static void genes(ObjectNode n, Candidate c) {
+        ArrayNode a = n.putArray("genes");
+        for (int i = 0; i < c.size(); i++) {
+            a.add(c.gene(i));
+        }
+    }
+
+    /** Evaluations and measurements of an earlier run (the header is checked by {@link SearchLog#header}). */
+    private void load(List<JsonNode> lines) {
+        for (JsonNode n : lines) {
+            String type = n.path("type").asText();
+            if (!type.equals("candidate") && !type.equals("latency")) {
+                continue;
+            }
+            JsonNode g = n.get("genes");
+            if (g == null || !g.isArray()) {
+                throw new SparseVitException("search log " + logFile + ": a " + type + " line without genes: " + n);
+            }
+            int[] genes = new int[g.size()];
+            for (int i = 0; i < genes.length; i++) {
+                genes[i] = g.get(i).asInt();
+            }
+            Candidate c = Candidate.of(genes);
+            if (type.equals("candidate")) {
+                if (!n.path("score").isNumber()) {
+                    throw new SparseVitException("search log " + logFile + ": a candidate line without a score: " + n);
+                }
+                known.put(c, new Evaluation(c, n.get("score").asDouble(), Double.NaN, Double.NaN));
+                loaded.add(c);
+            } else if (n.path("latency_ms").isNumber()) {
+                latencyCache.put(c, n.get("latency_ms").asDouble());
+            }
+        }
+    }
+
+    /**
+     * Writes a result in the pruning JSON form, {@code {"stages": [[...], ...]}}, plus its gmacs,
+     * latency_ms (when known), score, candidates, generations and compact form. Readable by
+     * {@link SparsityConfig#parse(String)} (extra fields are ignored).
+     */
     public static void writeResult(Path file, SearchResult r) {
-        ObjectMapper om = new ObjectMapper();
         ObjectNode n = r.sparsity().toJsonNode();
         n.put("gmacs", r.gmacs());
         if (!Double.isNaN(r.latencyMs())) {
@@ -403,7 +546,7 @@ public final class EvolutionarySearch {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            om.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), n);
+            OM.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), n);
         } catch (IOException e) {
             throw new SparseVitException(file + ": cannot write the search result (" + e.getMessage() + ")", e);
         }

@@ -1,30 +1,49 @@
 package org.sparsevit.search;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 
+import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.CudaTimer;
 import org.sparsevit.model.PaddingMode;
+import org.sparsevit.model.SwinConfig;
 import org.sparsevit.model.SwinModel;
+import org.sparsevit.model.SwinWeights;
 import org.sparsevit.sparse.SparsityConfig;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
 /**
- * Latency as a service: measures a loaded model at one input size and batch, per sparsity configuration.
- * Warm-up passes, then a fixed number of timed passes (each synchronised; device time from CUDA events on
- * the GPU), reported as the trimmed mean of the middle 50% with p50, min and max. The model is never
- * reloaded; inputs are seeded random.
+ * Latency as a service: measures one loaded model at one input size and batch, for any sparsity
+ * configuration, without reloading anything.
+ *
+ * <p>A measurement runs {@code warmup} untimed forward passes, then {@code iters} timed ones. Each timed
+ * pass starts on an idle device and is timed until its work has finished ({@link Backend#synchronize()}
+ * after the pass, or the CUDA backend's own timer, see {@link CudaTimer}); results stay on the device, so
+ * nothing is copied back. The result is the trimmed mean of the middle 50% of the sorted times with the
+ * median, minimum and maximum as spread. Inputs are seeded standard-normal images uploaded once.
+ *
+ * <p>Before its first measurement a meter warms the JVM and the device up once ({@link #warmUp}); without
+ * that, the first configurations measured would also pay for just-in-time compilation and memory pool
+ * growth (on the CPU backend the first measurements of a fresh JVM come out several times too slow).
+ *
+ * <p>Latency does not depend on weight values, so {@link #forConfig} measures an architecture with
+ * seeded random weights.
  */
 public final class LatencyMeter implements LatencyModel, AutoCloseable {
     private final SwinModel model;
+    private final boolean ownsModel;
     private final int warmup;
     private final int iters;
     private final Tensor input;
     private final int height;
     private final int width;
     private final int batch;
+    private final PaddingMode padding;
+    private boolean warmedUp;
 
     /**
      * One measurement in milliseconds.
@@ -40,24 +59,63 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
         public double spread() {
             return (maxMs - minMs) / trimmedMeanMs;
         }
+
+        /** E.g. {@code 12.345 ms (p50 12.340, min 12.100, max 13.002, 20 passes)}. */
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%.3f ms (p50 %.3f, min %.3f, max %.3f, %d passes)", trimmedMeanMs,
+                    p50Ms, minMs, maxMs, iters);
+        }
     }
 
+    /**
+     * Measures {@code model} (not closed by this meter) on {@code batch} images of height x width.
+     *
+     * @param warmup untimed passes before every measurement (0 or more)
+     * @param iters  timed passes per measurement (at least 4)
+     */
     public LatencyMeter(SwinModel model, int height, int width, int batch, int warmup, int iters) {
+        this(model, false, height, width, batch, warmup, iters);
+    }
+
+    private LatencyMeter(SwinModel model, boolean ownsModel, int height, int width, int batch, int warmup, int iters) {
         if (iters < 4 || warmup < 0) {
-            throw new IllegalArgumentException("latency: at least 4 timed iterations and a non-negative warm-up are needed");
+            throw new IllegalArgumentException("latency: at least 4 timed iterations and a non-negative warm-up are"
+                    + " needed, got " + iters + " and " + warmup);
+        }
+        if (height <= 0 || width <= 0 || batch <= 0) {
+            throw new IllegalArgumentException("latency: size and batch must be positive, got " + height + "x" + width
+                    + ", batch " + batch);
         }
         this.model = model;
+        this.ownsModel = ownsModel;
         this.warmup = warmup;
         this.iters = iters;
         this.height = height;
         this.width = width;
         this.batch = batch;
+        this.padding = model.config().defaultPadding();
         HostTensor x = HostTensor.zeros(batch, model.config().inChans(), height, width);
         Random r = new Random(5);
         for (int i = 0; i < x.data().length; i++) {
             x.data()[i] = (float) r.nextGaussian();
         }
         this.input = model.backend().upload(x);
+    }
+
+    /**
+     * A meter for an architecture on a backend: builds a model with seeded random weights, which the
+     * meter closes with itself (the backend stays open).
+     */
+    public static LatencyMeter forConfig(SwinConfig cfg, Backend backend, int height, int width, int batch, int warmup,
+                                         int iters) {
+        SwinModel m = new SwinModel(SwinWeights.random(cfg, 1), backend);
+        try {
+            return new LatencyMeter(m, true, height, width, batch, warmup, iters);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
     }
 
     public int height() {
@@ -72,14 +130,66 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
         return batch;
     }
 
+    public int warmup() {
+        return warmup;
+    }
+
+    public int iters() {
+        return iters;
+    }
+
     public SwinModel model() {
         return model;
     }
 
+    /**
+     * Warms the JVM and the device up: passes alternating the dense model and every block at ratio 0.5,
+     * for at least {@code minSeconds}, and then until the dense passes have settled (the median of the last
+     * four within 10% of the four before) or {@code maxSeconds} have passed. That covers just-in-time
+     * compilation of both the dense and the pruned code paths. Done once automatically (1 to 20 s) before
+     * the first measurement.
+     */
+    public void warmUp(double minSeconds, double maxSeconds) {
+        Runnable dense = pass(SparsityConfig.dense(model.config()).ratios());
+        Runnable pruned = pass(SparsityConfig.uniform(model.config().depths(), 0.5).ratios());
+        List<Double> times = new ArrayList<>();
+        long t0 = System.nanoTime();
+        while (true) {
+            times.add(CudaTimer.timeMs(model.backend(), dense));
+            pruned.run();
+            double elapsed = (System.nanoTime() - t0) / 1e9;
+            if (elapsed >= maxSeconds) {
+                break;
+            }
+            int n = times.size();
+            if (elapsed >= minSeconds && n >= 8) {
+                double last = median(times.subList(n - 4, n));
+                double before = median(times.subList(n - 8, n - 4));
+                if (Math.abs(last - before) <= 0.1 * before) {
+                    break;
+                }
+            }
+        }
+        model.backend().synchronize();
+        warmedUp = true;
+    }
+
+    private static double median(List<Double> v) {
+        double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private Runnable pass(double[][] ratios) {
+        return () -> model.forwardTensors(input, ratios, padding, null, null).forEach(Tensor::close);
+    }
+
+    /** Measures one configuration (checked against the model at this size first). */
     public Measurement measure(SparsityConfig sp) {
         sp.validate(model.config(), height, width);
-        double[][] ratios = sp.ratios();
-        Runnable pass = () -> model.forwardTensors(input, ratios, PaddingMode.SWIN, null, null).forEach(Tensor::close);
+        if (!warmedUp) {
+            warmUp(1, 20);
+        }
+        Runnable pass = pass(sp.ratios());
         for (int i = 0; i < warmup; i++) {
             pass.run();
         }
@@ -88,28 +198,52 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
         for (int i = 0; i < iters; i++) {
             ms[i] = CudaTimer.timeMs(model.backend(), pass);
         }
+        return summarize(ms);
+    }
+
+    /** Trimmed mean of the middle 50%, median, min and max of some timings (sorted in place). */
+    static Measurement summarize(double[] ms) {
         Arrays.sort(ms);
-        int lo = iters / 4;
-        int hi = iters - iters / 4;
+        int n = ms.length;
+        int lo = n / 4;
+        int hi = n - n / 4;
         double sum = 0;
         for (int i = lo; i < hi; i++) {
             sum += ms[i];
         }
-        return new Measurement(sum / (hi - lo), ms[iters / 2], ms[0], ms[iters - 1], iters);
+        double p50 = n % 2 == 1 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+        return new Measurement(sum / (hi - lo), p50, ms[0], ms[n - 1], n);
     }
 
+    /** The trimmed mean of a fresh measurement. */
     @Override
     public double latencyMs(SparsityConfig config) {
         return measure(config).trimmedMeanMs();
     }
 
-    /** Measures several configurations. */
+    /** Measurements are noisy: the search logs them so that a resumed run reuses them. */
+    @Override
+    public boolean deterministic() {
+        return false;
+    }
+
+    @Override
+    public String describe() {
+        return String.format(Locale.ROOT, "measured on %s: %s at %dx%d, batch %d, %d warm-up and %d timed passes",
+                model.backend().device(), model.config(), height, width, batch, warmup, iters);
+    }
+
+    /** Measures several configurations, one after the other. */
     public List<Measurement> measureAll(List<SparsityConfig> configs) {
         return configs.stream().map(this::measure).toList();
     }
 
+    /** Frees the input (and the model when the meter built it). */
     @Override
     public void close() {
         input.close();
+        if (ownsModel) {
+            model.close();
+        }
     }
 }

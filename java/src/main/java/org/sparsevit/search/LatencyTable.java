@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -18,13 +19,30 @@ import org.sparsevit.SparseVitException;
 import org.sparsevit.sparse.SparsityConfig;
 
 /**
- * A latency lookup table: the dense latency plus, for every block pair of the search space and every
- * sparsity level, the change in end-to-end latency when only that pair is pruned at that level (measured
- * once per device, architecture, size, batch and precision). Prediction = dense + sum of the pairs' deltas;
- * {@link #validate} compares predictions with direct measurements and reports the error. Entries are
- * measured end to end, so they include each pair's share of selection, gather and scatter.
+ * A latency lookup table for the search, measured once per (device, architecture, input size, batch,
+ * precision) and stored as JSON.
+ *
+ * <p>Model: end-to-end latency = base + the sum over the block pairs of the pair's entry at its level,
+ * where the base is the dense latency (patch embedding, merges, norms and every dense block) and a pair's
+ * entry is the change in end-to-end latency when only that pair is pruned at that level (0 at level 0).
+ * The unit is the block pair because that is what the search space varies: both blocks of a pair always
+ * share a level, so the entry of a pair covers both of its blocks.
+ *
+ * <p>Measurement ({@link #build}): for each pair, the dense model is measured, then the model with only
+ * that pair at each level > 0; the entry is the difference. Measuring end to end (rather than timing a
+ * block in isolation) keeps everything a pruned pair costs or saves in the entry: the window importance
+ * and top-k selection, the gathers and scatters, and the effect on neighbouring kernels. Re-measuring the
+ * dense model for every pair keeps slow drift of the device (clocks, temperature) out of the entries; the
+ * base is the median of those dense measurements, and with several rounds every entry is the median of its
+ * rounds. What the additive model misses: a stage computes its
+ * window importance once, at its first pruned block, but every pair's entry includes it, so configurations
+ * that prune several pairs of one stage are predicted slightly slow. {@link #validate} measures how far
+ * predictions are from direct measurements over random configurations.
  */
 public final class LatencyTable implements LatencyModel {
+    /** The "format" field of the JSON form. */
+    public static final String FORMAT = "sparsevit-latency-table";
+
     private final String device;
     private final String arch;
     private final int height;
@@ -32,13 +50,30 @@ public final class LatencyTable implements LatencyModel {
     private final int batch;
     private final String precision;
     private final double denseMs;
-    private final double[] levels;
-    /** [gene][level] delta in ms relative to dense. */
+    /** [gene][level] change in ms relative to dense. */
     private final double[][] delta;
     private final SearchSpace space;
 
-    private LatencyTable(String device, String arch, int height, int width, int batch, String precision, double denseMs,
-                         double[] levels, double[][] delta, SearchSpace space) {
+    /**
+     * A table from its entries.
+     *
+     * @param denseMs the base: the dense model's latency
+     * @param delta   [pair gene][level index] latency change when only that pair is pruned at that level
+     */
+    public LatencyTable(String device, String arch, int height, int width, int batch, String precision,
+                        double denseMs, SearchSpace space, double[][] delta) {
+        if (delta.length != space.genes()) {
+            throw new SparseVitException("latency table: " + delta.length + " entries for " + space.genes()
+                    + " block pairs");
+        }
+        this.delta = new double[delta.length][];
+        for (int g = 0; g < delta.length; g++) {
+            if (delta[g].length != space.levelCount()) {
+                throw new SparseVitException("latency table: pair " + g + " has " + delta[g].length + " entries for "
+                        + space.levelCount() + " levels");
+            }
+            this.delta[g] = delta[g].clone();
+        }
         this.device = device;
         this.arch = arch;
         this.height = height;
@@ -46,52 +81,121 @@ public final class LatencyTable implements LatencyModel {
         this.batch = batch;
         this.precision = precision;
         this.denseMs = denseMs;
-        this.levels = levels;
-        this.delta = delta;
         this.space = space;
     }
 
-    /** Measures the table with {@code meter} over {@code space}. */
+    /**
+     * Measures a table with {@code meter} (its model, size and batch) over {@code space}: one dense and
+     * {@code levels - 1} pruned measurements per pair. {@code arch} and {@code precision} are recorded as
+     * given; progress lines go to {@code progress} (may be null).
+     */
     public static LatencyTable build(LatencyMeter meter, SearchSpace space, String arch, String precision,
                                      Consumer<String> progress) {
-        double dense = meter.measure(SparsityConfig.dense(meter.model().config())).trimmedMeanMs();
+        return build(meter, space, arch, precision, 1, progress);
+    }
+
+    /**
+     * {@link #build(LatencyMeter, SearchSpace, String, String, Consumer)} repeated {@code rounds} times over
+     * the whole table; every entry and the base are the medians over the rounds, which keeps bursts of
+     * noise (other processes, clock changes) in one round out of the table.
+     */
+    public static LatencyTable build(LatencyMeter meter, SearchSpace space, String arch, String precision, int rounds,
+                                     Consumer<String> progress) {
+        if (rounds <= 0) {
+            throw new IllegalArgumentException("latency table: rounds must be positive, got " + rounds);
+        }
         double[] levels = space.levels();
-        double[][] d = new double[space.genes()][levels.length];
-        int total = space.genes() * (levels.length - 1);
+        double[][][] d = new double[space.genes()][levels.length][rounds];
+        double[] dense = new double[space.genes() * rounds];
+        int total = space.genes() * levels.length * rounds;
         int done = 0;
-        for (int g = 0; g < space.genes(); g++) {
-            for (int l = 1; l < levels.length; l++) {
-                int[] genes = new int[space.genes()];
-                genes[g] = l;
-                double t = meter.measure(space.toSparsity(genes)).trimmedMeanMs();
-                d[g][l] = t - dense;
+        SparsityConfig denseConfig = space.toSparsity(space.dense());
+        for (int round = 0; round < rounds; round++) {
+            for (int g = 0; g < space.genes(); g++) {
+                double base = meter.measure(denseConfig).trimmedMeanMs();
+                dense[round * space.genes() + g] = base;
                 done++;
-                if (progress != null) {
-                    int[] sb = space.geneBlock(g);
-                    progress.accept(String.format(Locale.ROOT, "table %d/%d: stage %d blocks %d-%d at %.2f: %+.3f ms",
-                            done, total, sb[0], sb[1], sb[1] + 1, levels[l], d[g][l]));
+                for (int l = 1; l < levels.length; l++) {
+                    int[] genes = new int[space.genes()];
+                    genes[g] = l;
+                    d[g][l][round] = meter.measure(space.toSparsity(Candidate.of(genes))).trimmedMeanMs() - base;
+                    done++;
+                    if (progress != null) {
+                        int[] sb = space.geneBlock(g);
+                        progress.accept(String.format(Locale.ROOT,
+                                "table %d/%d: stage %d, blocks %d-%d at %s: %+.3f ms (dense %.3f ms)", done, total,
+                                sb[0], sb[1], sb[1] + 1, levels[l], d[g][l][round], base));
+                    }
                 }
             }
         }
+        double[][] entries = new double[space.genes()][levels.length];
+        for (int g = 0; g < entries.length; g++) {
+            for (int l = 1; l < levels.length; l++) {
+                entries[g][l] = median(d[g][l]);
+            }
+        }
         return new LatencyTable(meter.model().backend().device(), arch, meter.height(), meter.width(), meter.batch(),
-                precision, dense, levels, d, space);
+                precision, median(dense), space, entries);
     }
 
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    /** Predicted latency: base + the entries of the configuration's pairs. */
     @Override
     public double latencyMs(SparsityConfig config) {
-        int[] g = space.fromSparsity(config);
+        return latencyMs(space.candidate(config));
+    }
+
+    /** Predicted latency of a candidate of the table's space. */
+    public double latencyMs(Candidate c) {
+        space.check(c);
         double t = denseMs;
-        for (int i = 0; i < g.length; i++) {
-            t += delta[i][g[i]];
+        for (int i = 0; i < c.size(); i++) {
+            t += delta[i][c.gene(i)];
         }
         return t;
     }
 
+    /** A table predicts the same value every time. */
+    @Override
+    public boolean deterministic() {
+        return true;
+    }
+
+    @Override
+    public String describe() {
+        return String.format(Locale.ROOT, "table for %s on %s at %dx%d, batch %d, %s (base %s ms)", arch, device,
+                height, width, batch, precision, denseMs);
+    }
+
+    /**
+     * Throws SparseVitException unless the table was measured at this size and batch over this space,
+     * i.e. it can predict the configurations of a search with these settings.
+     */
+    public void checkFor(int height, int width, int batch, SearchSpace space) {
+        if (height != this.height || width != this.width || batch != this.batch) {
+            throw new SparseVitException(String.format(Locale.ROOT, "latency table: measured at %dx%d, batch %d;"
+                            + " the search runs at %dx%d, batch %d (build a table for that size and batch)",
+                    this.height, this.width, this.batch, height, width, batch));
+        }
+        if (!space.sameAs(this.space)) {
+            throw new SparseVitException("latency table: measured over " + this.space + "; the search space is "
+                    + space);
+        }
+    }
+
+    /** The base: the dense model's latency in ms. */
     public double denseMs() {
         return denseMs;
     }
 
-    /** Entries: [pair gene][level index], milliseconds relative to dense. */
+    /** Entries: [pair gene][level index], milliseconds relative to dense (0 at level 0). */
     public double[][] deltas() {
         double[][] c = new double[delta.length][];
         for (int i = 0; i < delta.length; i++) {
@@ -100,40 +204,77 @@ public final class LatencyTable implements LatencyModel {
         return c;
     }
 
+    public SearchSpace space() {
+        return space;
+    }
+
+    public String device() {
+        return device;
+    }
+
+    public String arch() {
+        return arch;
+    }
+
+    public int height() {
+        return height;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    public String precision() {
+        return precision;
+    }
+
     /**
-     * Prediction error over {@code n} random configurations of the space: {mean relative error, max
-     * relative error}, each |predicted - measured| / measured.
+     * Prediction error over {@code n} random configurations of the space (seeded): {mean relative error,
+     * max relative error}, each |predicted - measured| / measured. Progress lines go to {@code progress}
+     * (may be null).
      */
     public double[] validate(LatencyMeter meter, int n, long seed, Consumer<String> progress) {
+        if (n <= 0) {
+            throw new IllegalArgumentException("latency table: validate needs at least one configuration");
+        }
         Random r = new Random(seed);
         double sum = 0;
         double max = 0;
         for (int i = 0; i < n; i++) {
-            SparsityConfig c = space.toSparsity(space.random(r));
-            double measured = meter.measure(c).trimmedMeanMs();
+            Candidate c = space.random(r);
+            SparsityConfig sp = space.toSparsity(c);
+            double measured = meter.measure(sp).trimmedMeanMs();
             double predicted = latencyMs(c);
             double e = Math.abs(predicted - measured) / measured;
             sum += e;
             max = Math.max(max, e);
             if (progress != null) {
-                progress.accept(String.format(Locale.ROOT, "validate %d/%d: %s predicted %.3f ms, measured %.3f ms (%.1f%%)",
-                        i + 1, n, c.toCompact(), predicted, measured, 100 * e));
+                progress.accept(String.format(Locale.ROOT,
+                        "validate %d/%d: %s predicted %.3f ms, measured %.3f ms (%.1f%%)", i + 1, n, sp.toCompact(),
+                        predicted, measured, 100 * e));
             }
         }
         return new double[]{sum / n, max};
     }
 
-    public void write(Path file) {
-        ObjectMapper om = new ObjectMapper();
-        ObjectNode n = om.createObjectNode();
+    /** The JSON form (see {@link #write}). */
+    public ObjectNode toJsonNode() {
+        ObjectNode n = new ObjectMapper().createObjectNode();
+        n.put("format", FORMAT);
         n.put("device", device);
         n.put("arch", arch);
         n.put("size", height + "x" + width);
         n.put("batch", batch);
         n.put("precision", precision);
+        n.put("prediction", "latency = dense_ms + sum over block pairs of delta_ms[level]; delta measured end to end"
+                + " with only that pair pruned");
         n.put("dense_ms", denseMs);
         ArrayNode lv = n.putArray("levels");
-        for (double l : levels) {
+        for (double l : space.levels()) {
             lv.add(l);
         }
         ArrayNode depths = n.putArray("depths");
@@ -151,49 +292,70 @@ public final class LatencyTable implements LatencyModel {
                 ms.add(v);
             }
         }
+        return n;
+    }
+
+    /**
+     * Writes the table as JSON: device, arch, size ("HxW"), batch, precision, dense_ms, levels, depths and
+     * one entry per block pair (stage, blocks, delta_ms per level).
+     */
+    public void write(Path file) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            om.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), n);
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(), toJsonNode());
         } catch (IOException ex) {
             throw new SparseVitException(file + ": cannot write the latency table (" + ex.getMessage() + ")", ex);
         }
     }
 
+    /** Reads a table written by {@link #write}. */
     public static LatencyTable read(Path file) {
         try {
-            JsonNode n = new ObjectMapper().readTree(file.toFile());
-            double[] levels = new double[n.get("levels").size()];
-            for (int i = 0; i < levels.length; i++) {
-                levels[i] = n.get("levels").get(i).asDouble();
-            }
-            int[] depths = new int[n.get("depths").size()];
-            for (int i = 0; i < depths.length; i++) {
-                depths[i] = n.get("depths").get(i).asInt();
-            }
-            SearchSpace space = new SearchSpace(depths, levels);
-            List<double[]> rows = new ArrayList<>();
-            for (JsonNode e : n.get("entries")) {
-                double[] d = new double[levels.length];
-                for (int i = 0; i < d.length; i++) {
-                    d[i] = e.get("delta_ms").get(i).asDouble();
-                }
-                rows.add(d);
-            }
-            if (rows.size() != space.genes()) {
-                throw new SparseVitException(file + ": " + rows.size() + " entries for " + space.genes() + " block pairs");
-            }
-            String[] size = n.get("size").asText().split("x");
-            return new LatencyTable(n.path("device").asText(), n.path("arch").asText(), Integer.parseInt(size[0]),
-                    Integer.parseInt(size[1]), n.get("batch").asInt(), n.path("precision").asText(),
-                    n.get("dense_ms").asDouble(), levels, rows.toArray(new double[0][]), space);
+            return fromJson(new ObjectMapper().readTree(file.toFile()));
         } catch (IOException | RuntimeException e) {
             if (e instanceof SparseVitException s) {
-                throw s;
+                throw new SparseVitException(file + ": " + s.getMessage(), s);
             }
             throw new SparseVitException(file + ": not a latency table (" + e.getMessage() + ")", e);
         }
+    }
+
+    /** The table of a JSON form made by {@link #toJsonNode}. */
+    public static LatencyTable fromJson(JsonNode n) {
+        if (n == null || !n.isObject() || !n.path("levels").isArray() || !n.path("depths").isArray()
+                || !n.path("entries").isArray() || !n.path("dense_ms").isNumber() || !n.path("batch").isInt()) {
+            throw new SparseVitException("not a latency table (expected levels, depths, entries, dense_ms, batch)");
+        }
+        double[] levels = doubles(n.get("levels"));
+        int[] depths = Arrays.stream(doubles(n.get("depths"))).mapToInt(v -> (int) v).toArray();
+        SearchSpace space = new SearchSpace(depths, levels);
+        List<double[]> rows = new ArrayList<>();
+        for (JsonNode e : n.get("entries")) {
+            rows.add(doubles(e.path("delta_ms")));
+        }
+        String[] size = n.path("size").asText().split("x");
+        if (size.length != 2) {
+            throw new SparseVitException("latency table: size '" + n.path("size").asText() + "' is not HxW");
+        }
+        return new LatencyTable(n.path("device").asText(), n.path("arch").asText(), Integer.parseInt(size[0].strip()),
+                Integer.parseInt(size[1].strip()), n.get("batch").asInt(), n.path("precision").asText(),
+                n.get("dense_ms").asDouble(), space, rows.toArray(new double[0][]));
+    }
+
+    private static double[] doubles(JsonNode a) {
+        if (!a.isArray()) {
+            throw new SparseVitException("latency table: expected an array of numbers, got " + a);
+        }
+        double[] v = new double[a.size()];
+        for (int i = 0; i < v.length; i++) {
+            if (!a.get(i).isNumber()) {
+                throw new SparseVitException("latency table: " + a.get(i) + " is not a number");
+            }
+            v[i] = a.get(i).asDouble();
+        }
+        return v;
     }
 }

@@ -4,7 +4,12 @@ import java.util.Locale;
 
 import org.sparsevit.SparseVitException;
 
-/** A two-sided constraint window [min, max]. */
+/**
+ * A two-sided constraint window [min, max], bounds included (GMACs or milliseconds).
+ *
+ * @param min lower bound
+ * @param max upper bound ({@code Double.MAX_VALUE} for none)
+ */
 public record Range(double min, double max) {
     public Range {
         if (!(min <= max)) {
@@ -12,6 +17,7 @@ public record Range(double min, double max) {
         }
     }
 
+    /** Whether {@code min <= v <= max}. */
     public boolean contains(double v) {
         return v >= min && v <= max;
     }
@@ -31,6 +37,7 @@ public record Range(double min, double max) {
         }
     }
 
+    /** {@code MIN..MAX}, e.g. {@code 10.0..11.0} ({@code inf} for an open upper bound). */
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "%s..%s", min, max == Double.MAX_VALUE ? "inf" : String.valueOf(max));

@@ -15,9 +15,11 @@ import org.sparsevit.sparse.SparsityConfig;
 import org.sparsevit.tensor.HostTensor;
 
 /**
- * Top-1 accuracy of a classifier on a labelled image folder: one sub-folder per class, classes numbered in
- * sorted name order. Images are decoded and preprocessed once (Swin evaluation transform) and evaluated in
- * batches; the model is loaded once.
+ * Top-1 accuracy (in [0, 1]) of a classifier on a labelled image folder: one sub-folder per class, class
+ * index = position of the sub-folder in sorted name order; the PNG and JPEG files of each sub-folder are
+ * its images. Images are decoded and preprocessed once ({@link Images#load} at the model's image size:
+ * resize, centre crop, ImageNet normalization) and evaluated in batches of {@code batchSize}; the model is
+ * loaded once by the caller and reused for every candidate.
  */
 public final class Top1Evaluator implements Evaluator {
     private final SwinModel model;
@@ -26,9 +28,17 @@ public final class Top1Evaluator implements Evaluator {
     private final PaddingMode padding;
     private final int count;
 
+    /**
+     * @param folder    one sub-folder of images per class
+     * @param batchSize images per forward pass
+     * @param padding   padding mode of the forward passes
+     */
     public Top1Evaluator(SwinModel model, Path folder, int batchSize, PaddingMode padding) {
         if (model.config().isBackbone()) {
             throw new SparseVitException("top-1 evaluation needs a classification model, not a backbone");
+        }
+        if (batchSize <= 0) {
+            throw new IllegalArgumentException("top-1: batch size must be positive, got " + batchSize);
         }
         this.model = model;
         this.padding = padding;
@@ -41,12 +51,15 @@ public final class Top1Evaluator implements Evaluator {
         if (classes.isEmpty()) {
             throw new SparseVitException(folder + ": no class sub-folders (expected one folder of images per class)");
         }
+        if (classes.size() > model.config().numClasses()) {
+            throw new SparseVitException(folder + ": " + classes.size() + " class folders, but the model has "
+                    + model.config().numClasses() + " classes");
+        }
         List<Path> files = new ArrayList<>();
         List<Integer> lab = new ArrayList<>();
         for (int c = 0; c < classes.size(); c++) {
             try (Stream<Path> s = Files.list(classes.get(c))) {
-                for (Path p : s.filter(f -> f.toString().toLowerCase(java.util.Locale.ROOT).matches(".*\\.(png|jpe?g)$"))
-                        .sorted().toList()) {
+                for (Path p : s.filter(Files::isRegularFile).filter(Images::isImage).sorted().toList()) {
                     files.add(p);
                     lab.add(c);
                 }
@@ -68,6 +81,11 @@ public final class Top1Evaluator implements Evaluator {
             labels.add(l);
         }
         this.count = files.size();
+    }
+
+    /** Number of labelled images. */
+    public int images() {
+        return count;
     }
 
     @Override

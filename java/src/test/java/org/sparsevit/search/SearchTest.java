@@ -1,14 +1,21 @@
 package org.sparsevit.search;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Random;
+import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,77 +23,111 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparsevit.SparseVitException;
-import org.sparsevit.backend.cpu.CpuBackend;
 import org.sparsevit.macs.MacCounter;
-import org.sparsevit.model.CheckpointLayout;
-import org.sparsevit.model.MergeOrder;
 import org.sparsevit.model.SwinConfig;
-import org.sparsevit.model.SwinModel;
-import org.sparsevit.model.SwinWeights;
 import org.sparsevit.model.Task;
 import org.sparsevit.sparse.SparsityConfig;
 
+/** The evolutionary search on Swin-T (backbone, 672x672, batch 4: the paper's setting) with cheap evaluators. */
 class SearchTest {
     static final SwinConfig T = SwinConfig.preset("swin-t").withTask(Task.BACKBONE, 0);
-    static final SearchSpace SPACE = new SearchSpace(T.depths(), SearchSpace.defaultLevels());
+    static final SearchSpace SPACE = SearchSpace.of(T);
+    static final ObjectMapper OM = new ObjectMapper();
 
     @TempDir
     Path tmp;
 
-    /** Score: minus the squared distance of the genes to a target (the known optimum). */
-    static Evaluator distanceTo(int[] target) {
-        return cs -> cs.stream().mapToDouble(c -> {
-            int[] g = SPACE.fromSparsity(c);
-            double d = 0;
-            for (int i = 0; i < g.length; i++) {
-                d += (g[i] - target[i]) * (g[i] - target[i]);
-            }
-            return -d;
-        }).toArray();
+    /** Score: minus the squared distance of the genes to a target (the known optimum, score 0). */
+    static Evaluator distanceTo(Candidate target) {
+        return cs -> cs.stream().mapToDouble(c -> -SPACE.candidate(c).squaredDistance(target)).toArray();
     }
 
-    EvolutionarySearch search(int budget, long seed, Range gmacs, Evaluator ev, Path log) {
+    static EvolutionarySearch search(int budget, long seed, Range gmacs, Evaluator ev, Path log) {
         SearchOptions o = SearchOptions.defaults().withSeed(seed).withBudget(budget);
         EvolutionarySearch s = new EvolutionarySearch(T, 672, 672, 4, SPACE, o, gmacs, null, null, ev);
         return log == null ? s : s.logTo(log);
     }
 
+    static double gmacs(SparsityConfig c) {
+        return MacCounter.count(T, 672, 672, 4, c).totalGMacs();
+    }
+
     @Test
     void findsAKnownOptimumWithinItsBudget() {
-        int[] target = SPACE.normalize(new int[]{6, 0, 2, 4, 5, 0});
-        SearchResult r = search(3000, 1, null, distanceTo(target), null).run();
-        assertArrayEquals(target, SPACE.fromSparsity(r.sparsity()), "best " + r.sparsity());
+        Candidate target = SPACE.normalize(Candidate.of(6, 0, 2, 4, 5, 0));
+        List<String> progress = new ArrayList<>();
+        EvolutionarySearch s = search(3000, 1, null, distanceTo(target), null).onProgress(progress::add);
+        SearchResult r = s.run();
+        assertEquals(target, SPACE.candidate(r.sparsity()), "best " + r.sparsity());
         assertEquals(0.0, r.score(), 0.0);
-        assertTrue(r.evaluated() <= 3000);
+        assertTrue(r.evaluated() <= 3000, "evaluated " + r.evaluated());
+        assertEquals(r.generations() + 1, progress.size());
+        assertTrue(progress.get(0).startsWith("generation 0: best score"), progress.get(0));
+        assertTrue(progress.get(0).contains("feasible 100 of 100 sampled, candidates 100"), progress.get(0));
+
+        // the same target inside a MACs window that contains it
+        double m = gmacs(SPACE.toSparsity(target));
+        SearchResult w = search(3000, 2, new Range(m - 5, m + 5), distanceTo(target), null).run();
+        assertEquals(target, SPACE.candidate(w.sparsity()));
     }
 
     @Test
     void constraintsAreNeverViolated() throws IOException {
         Range window = new Range(120, 130);
         Path log = tmp.resolve("c.log");
-        SearchResult r = search(800, 2, window, distanceTo(new int[]{8, 8, 8, 8, 8, 8}), log).run();
+        List<SparsityConfig> seen = new ArrayList<>();
+        Evaluator target = distanceTo(SPACE.sparsest());
+        EvolutionarySearch s = search(800, 2, window, cs -> {
+            seen.addAll(cs);
+            assertTrue(cs.size() <= SearchOptions.defaults().evaluationBatch(), "batch of " + cs.size());
+            return target.score(cs);
+        }, log);
+        SearchResult r = s.run();
         assertTrue(window.contains(r.gmacs()), "best at " + r.gmacs());
-        assertTrue(window.contains(MacCounter.count(T, 672, 672, 4, r.sparsity()).totalGMacs()));
-        ObjectMapper om = new ObjectMapper();
+        assertEquals(r.gmacs(), gmacs(r.sparsity()), 1e-9);
+        // every configuration the evaluator saw was inside the window, in the search space, and new
+        assertEquals(800, seen.size());
+        assertEquals(800, new LinkedHashSet<>(seen).size(), "a configuration was evaluated twice");
+        for (SparsityConfig c : seen) {
+            c.checkSearchSpace();
+            assertTrue(window.contains(gmacs(c)), c + " at " + gmacs(c));
+        }
+        // and so does the log
         int n = 0;
         for (String line : Files.readAllLines(log)) {
-            JsonNode j = om.readTree(line);
+            JsonNode j = OM.readTree(line);
             if (j.path("type").asText().equals("candidate")) {
                 SparsityConfig c = SparsityConfig.parseCompact(j.get("sparsity").asText());
-                c.checkSearchSpace();
-                assertTrue(window.contains(MacCounter.count(T, 672, 672, 4, c).totalGMacs()), line);
+                assertTrue(window.contains(gmacs(c)), line);
+                assertEquals(gmacs(c), j.get("gmacs").asDouble(), 1e-9, line);
                 n++;
             }
         }
         assertEquals(800, n);
-        SparseVitException e = assertThrows(SparseVitException.class,
-                () -> search(10, 3, new Range(1, 2), distanceTo(new int[6]), null).run());
-        assertTrue(e.getMessage().startsWith("search: no configuration within the constraints"), e.getMessage());
+        assertEquals(800, s.evaluations().size());
+        // the best is the best of all evaluations
+        double top = s.evaluations().stream().mapToDouble(EvolutionarySearch.Evaluation::score).max().orElseThrow();
+        assertEquals(top, r.score());
     }
 
     @Test
-    void seededRunsAreIdenticalAndResumeContinuesTheSameRun() throws IOException {
-        Evaluator ev = distanceTo(new int[]{3, 1, 2, 2, 7, 5});
+    void unsatisfiableWindowsFailWithTheCostRange() {
+        // outside the whole range: fails at once
+        SparseVitException e = assertThrows(SparseVitException.class,
+                () -> search(10, 3, new Range(10, 11), distanceTo(SPACE.dense()), null).run());
+        assertEquals("search: no configuration within 10.0..11.0 GMACs; the dense model needs 161.8 GMACs and the"
+                + " sparsest 35.0 GMACs", e.getMessage());
+        // inside the range but between configurations: rejection sampling gives up after maxTries draws
+        SearchOptions o = SearchOptions.defaults().withBudget(10).withMaxTries(2000);
+        e = assertThrows(SparseVitException.class, () -> new EvolutionarySearch(T, 672, 672, 4, SPACE, o,
+                new Range(140.0000001, 140.0000002), null, null, distanceTo(SPACE.dense())).run());
+        assertEquals("search: no configuration within 140.0000001..140.0000002 GMACs after 2000 samples; the dense"
+                + " model needs 161.8 GMACs and the sparsest 35.0 GMACs", e.getMessage());
+    }
+
+    @Test
+    void seededRunsAreIdentical() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(3, 1, 2, 2, 7, 5));
         Range w = new Range(100, 150);
         Path a = tmp.resolve("a.log");
         Path b = tmp.resolve("b.log");
@@ -94,64 +135,174 @@ class SearchTest {
         SearchResult rb = search(700, 9, w, ev, b).run();
         assertEquals(Files.readAllLines(a), Files.readAllLines(b));
         assertEquals(ra, rb);
-        // interrupted at 300, resumed to 700: the same candidates in the same order, the same best
+        // another seed takes another course
         Path c = tmp.resolve("c.log");
-        search(300, 9, w, ev, c).run();
-        EvolutionarySearch resumed = search(700, 9, w, ev, c);
-        SearchResult rc = resumed.run();
-        assertEquals(300, resumed.resumedCandidates());
-        assertEquals(ra, rc);
-        assertEquals(candidates(a), candidates(c));
-        // a log from other options is refused
-        SparseVitException e = assertThrows(SparseVitException.class, () -> search(700, 10, w, ev, c).run());
-        assertTrue(e.getMessage().contains("other options"), e.getMessage());
+        search(700, 10, w, ev, c).run();
+        assertNotEquals(candidates(a), candidates(c));
     }
 
-    static List<String> candidates(Path log) throws IOException {
-        return Files.readAllLines(log).stream().filter(l -> l.contains("\"candidate\"")).toList();
+    @Test
+    void resumeAfterABudgetCutGivesTheUninterruptedRunAndLog() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(3, 1, 2, 2, 7, 5));
+        Range w = new Range(100, 150);
+        Path full = tmp.resolve("full.log");
+        SearchResult uninterrupted = search(700, 9, w, ev, full).run();
+
+        Path cut = tmp.resolve("cut.log");
+        search(300, 9, w, ev, cut).run();
+        List<SparsityConfig> evaluatedAgain = new ArrayList<>();
+        EvolutionarySearch resumed = search(700, 9, w, cs -> {
+            evaluatedAgain.addAll(cs);
+            return ev.score(cs);
+        }, cut);
+        SearchResult r = resumed.run();
+        assertEquals(300, resumed.resumedCandidates());
+        assertEquals(400, evaluatedAgain.size(), "only the candidates after the cut are evaluated");
+        assertEquals(uninterrupted, r);
+        assertEquals(Files.readAllLines(full), Files.readAllLines(cut));
+
+        // resuming a finished log evaluates nothing and leaves it as it is
+        EvolutionarySearch again = search(700, 9, w, cs -> {
+            throw new AssertionError("evaluated again: " + cs);
+        }, cut);
+        assertEquals(uninterrupted, again.run());
+        assertEquals(700, again.resumedCandidates());
+        assertEquals(Files.readAllLines(full), Files.readAllLines(cut));
+
+        // a smaller budget replays a prefix and keeps the longer log
+        SearchResult shorter = search(300, 9, w, ev, null).run();
+        List<String> progress = new ArrayList<>();
+        EvolutionarySearch prefix = search(300, 9, w, ev, cut).onProgress(progress::add);
+        assertEquals(shorter, prefix.run());
+        assertEquals(300, prefix.resumedCandidates());
+        assertTrue(progress.get(progress.size() - 1).contains("left unchanged"), progress.toString());
+        assertEquals(Files.readAllLines(full), Files.readAllLines(cut));
+
+        // a log of other options is refused, naming what differs
+        SparseVitException e = assertThrows(SparseVitException.class, () -> search(700, 10, w, ev, cut).run());
+        assertTrue(e.getMessage().contains("other options") && e.getMessage().contains("seed 9"), e.getMessage());
+        e = assertThrows(SparseVitException.class, () -> search(700, 9, new Range(100, 140), ev, cut).run());
+        assertTrue(e.getMessage().contains("gmacs: 100.0..150.0 in the log, 100.0..140.0 now"), e.getMessage());
+    }
+
+    @Test
+    void resumeAfterACrashMidLine() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(8, 0, 0, 4, 4, 2));
+        Range w = new Range(90, 140);
+        Path full = tmp.resolve("full.log");
+        SearchResult uninterrupted = search(600, 5, w, ev, full).run();
+        byte[] all = Files.readAllBytes(full);
+        // cut in the middle of a line somewhere after half the file, as a killed process would leave it
+        int at = all.length / 2;
+        while (all[at] != '"') {
+            at++;
+        }
+        Path crashed = tmp.resolve("crashed.log");
+        Files.write(crashed, all);
+        try (FileChannel ch = FileChannel.open(crashed, StandardOpenOption.WRITE)) {
+            ch.truncate(at);
+        }
+        EvolutionarySearch resumed = search(600, 5, w, ev, crashed);
+        assertEquals(uninterrupted, resumed.run());
+        assertTrue(resumed.resumedCandidates() > 100, "resumed " + resumed.resumedCandidates());
+        assertEquals(Files.readAllLines(full), Files.readAllLines(crashed));
+    }
+
+    /** A measuring latency model (noisy: each instance gives other values); the resumed run must reuse the log's. */
+    static final class NoisyLatency implements LatencyModel {
+        final Random noise;
+        int calls;
+
+        NoisyLatency(long seed) {
+            noise = new Random(seed);
+        }
+
+        @Override
+        public double latencyMs(SparsityConfig c) {
+            calls++;
+            return gmacs(c) / 10 + noise.nextDouble();
+        }
+    }
+
+    @Test
+    void resumeReusesLoggedLatencyMeasurements() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(2, 2, 3, 4, 5, 1));
+        Range lat = new Range(11, 14);
+        SearchOptions o = SearchOptions.defaults().withSeed(4);
+        Path log = tmp.resolve("lat.log");
+        NoisyLatency first = new NoisyLatency(1);
+        new EvolutionarySearch(T, 672, 672, 4, SPACE, o.withBudget(250), null, lat, first, ev).logTo(log).run();
+        List<String> before = Files.readAllLines(log);
+        long measured = before.stream().filter(l -> l.contains("\"type\":\"latency\"")).count();
+        assertEquals(first.calls, measured, "every measurement is logged");
+
+        NoisyLatency second = new NoisyLatency(2);
+        EvolutionarySearch resumed = new EvolutionarySearch(T, 672, 672, 4, SPACE, o.withBudget(500), null, lat,
+                second, ev).logTo(log);
+        SearchResult r = resumed.run();
+        assertEquals(250, resumed.resumedCandidates());
+        List<String> after = Files.readAllLines(log);
+        // the replay matched every line but the cut generation's summary: nothing was measured twice
+        assertEquals(before.subList(0, before.size() - 1), after.subList(0, before.size() - 1));
+        assertTrue(second.calls > 0);
+        assertEquals(measured + second.calls, after.stream().filter(l -> l.contains("\"type\":\"latency\"")).count());
+        for (EvolutionarySearch.Evaluation e : resumed.evaluations()) {
+            assertTrue(lat.contains(e.latencyMs()), e.toString());
+        }
+        assertTrue(lat.contains(r.latencyMs()));
     }
 
     @Test
     void tenThousandCandidatesWithACheapEvaluator() {
+        Range window = new Range(110, 140);
         long t0 = System.nanoTime();
-        SearchResult r = search(10_000, 4, new Range(110, 140), cs -> cs.stream()
+        EvolutionarySearch s = search(10_000, 4, window, cs -> cs.stream()
                 .mapToDouble(c -> -java.util.Arrays.stream(c.ratios()).flatMapToDouble(java.util.Arrays::stream).sum())
-                .toArray(), null).run();
-        double s = (System.nanoTime() - t0) / 1e9;
-        System.out.printf("10,000-candidate MACs-constrained search: %.1f s%n", s);
+                .toArray(), null);
+        SearchResult r = s.run();
+        double sec = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("10,000-candidate MACs-constrained search: %.1f s, %d generations%n", sec, r.generations());
         assertEquals(10_000, r.evaluated());
-        assertTrue(new Range(110, 140).contains(r.gmacs()));
+        assertTrue(window.contains(r.gmacs()));
+        Set<Candidate> distinct = new LinkedHashSet<>();
+        for (EvolutionarySearch.Evaluation e : s.evaluations()) {
+            assertTrue(window.contains(e.gmacs()), e.toString());
+            assertTrue(distinct.add(e.candidate()), "twice: " + e);
+        }
+        // the fewest ratios summed under the window: the search pushes towards the window's upper end
+        assertTrue(r.gmacs() > 135, "best at " + r.gmacs());
     }
 
     @Test
-    void latencyMeterAndTableOnATinyModel() {
-        SwinConfig tiny = new SwinConfig(16, new int[]{2, 2, 2, 2}, new int[]{1, 1, 2, 2}, 7, 4, 4, 3, 0, Task.BACKBONE,
-                224, CheckpointLayout.SWIN_DETECTION, MergeOrder.CONCAT, 1e-5f);
-        SearchSpace space = new SearchSpace(tiny.depths(), new double[]{0, 0.4, 0.8});
-        try (CpuBackend be = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(tiny, 1), be);
-             LatencyMeter meter = new LatencyMeter(m, 112, 112, 1, 1, 6)) {
-            LatencyMeter.Measurement dense = meter.measure(SparsityConfig.dense(tiny));
-            assertTrue(dense.trimmedMeanMs() > 0 && dense.minMs() <= dense.p50Ms() && dense.p50Ms() <= dense.maxMs());
-            LatencyTable t = LatencyTable.build(meter, space, "tiny", "fp32", null);
-            assertEquals(4, t.deltas().length);
-            for (double[] row : t.deltas()) {
-                assertEquals(3, row.length);
-                assertEquals(0.0, row[0]);
-            }
-            Path f = tmp.resolve("table.json");
-            t.write(f);
-            LatencyTable back = LatencyTable.read(f);
-            SparsityConfig c = space.toSparsity(new int[]{1, 2, 0, 1});
-            assertEquals(t.latencyMs(c), back.latencyMs(c), 1e-9);
-            double[] err = t.validate(meter, 3, 1, null);
-            assertTrue(err[0] >= 0 && err[1] >= err[0]);
-            // a latency-constrained search with the table never returns a configuration outside the window
-            double lo = t.denseMs() * 0.2;
-            double hi = t.denseMs() * 10;
-            SearchResult r = new EvolutionarySearch(tiny, 112, 112, 1, space,
-                    SearchOptions.defaults().withSeed(1).withBudget(30), null, new Range(lo, hi), back,
-                    cs -> cs.stream().mapToDouble(x -> 1).toArray()).run();
-            assertTrue(new Range(lo, hi).contains(back.latencyMs(r.sparsity())));
-        }
+    void resultFileIsThePruningJsonForm() throws IOException {
+        SearchResult r = search(200, 1, new Range(120, 130), distanceTo(SPACE.dense()), null).run();
+        Path out = tmp.resolve("out/best.json");
+        EvolutionarySearch.writeResult(out, r);
+        JsonNode j = OM.readTree(out.toFile());
+        assertEquals(4, j.get("stages").size());
+        assertEquals(r.gmacs(), j.get("gmacs").asDouble());
+        assertEquals(r.score(), j.get("score").asDouble());
+        assertFalse(j.has("latency_ms"));
+        assertEquals(r.sparsity(), SparsityConfig.parse(out.toString()));
+    }
+
+    @Test
+    void optionsAreChecked() {
+        assertThrows(IllegalArgumentException.class, () -> SearchOptions.defaults().withPopulation(10, 20, 5, 5));
+        assertThrows(IllegalArgumentException.class, () -> SearchOptions.defaults().withMutationProb(1.5));
+        assertThrows(IllegalArgumentException.class, () -> SearchOptions.defaults().withEvaluationBatch(0));
+        SparseVitException e = assertThrows(SparseVitException.class, () -> new EvolutionarySearch(T, 672, 672, 4,
+                SPACE, SearchOptions.defaults(), null, new Range(1, 2), null, distanceTo(SPACE.dense())));
+        assertTrue(e.getMessage().contains("latency model"), e.getMessage());
+        // a small population works the same way
+        SearchResult r = new EvolutionarySearch(T, 672, 672, 4, SPACE,
+                SearchOptions.defaults().withPopulation(12, 4, 6, 6).withSeed(3).withGenerations(5), null, null, null,
+                distanceTo(SPACE.dense())).run();
+        assertEquals(5, r.generations());
+        assertTrue(r.evaluated() <= 12 + 5 * 12);
+    }
+
+    static List<String> candidates(Path log) throws IOException {
+        return Files.readAllLines(log).stream().filter(l -> l.contains("\"candidate\"")).toList();
     }
 }
