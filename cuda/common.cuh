@@ -1,8 +1,69 @@
-// Shared device helpers: the window-grid index arithmetic (the same as WindowGrid.java) and launch checks.
+// Shared device helpers for every kernel file: element types (load as float, compute in float, store as
+// T), the window-grid index arithmetic (the same as WindowGrid.java, line for line), error reporting for
+// the extern "C" entries, and launch-size helpers.
 #pragma once
 #include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
 #include <stdint.h>
 #include "sparsevit_cuda.h"
+
+// ------------------------------------------------------------------ errors
+//
+// Every entry returns 0, SVJ_EINVAL or a cudaError_t. svj_fail records a one-line detail for
+// svj_last_error_string (thread-local) and returns the code; it never prints, exits or aborts.
+
+int svj_fail(int code, const char* fmt, ...);
+
+// A runtime call's result: 0, or the error recorded with the op's name. A failed call also clears the
+// runtime's (non-sticky) last error, so a later launch check does not report it a second time.
+int svj_rt(cudaError_t e, const char* op);
+
+// Checks the launch just made (configuration errors show here; faults inside the kernel show at the
+// next synchronisation).
+int svj_launch(const char* op);
+
+#define SVJ_REQUIRE(cond, ...) \
+    do {                       \
+        if (!(cond)) return svj_fail(SVJ_EINVAL, __VA_ARGS__); \
+    } while (0)
+
+// ------------------------------------------------------------------ element types
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+
+// Bytes of one element of a dtype code, or 0 when the code is unknown.
+static inline int svj_dtype_bytes(int dtype) {
+    switch (dtype) {
+        case SVJ_F32: return 4;
+        case SVJ_F16: return 2;
+        case SVJ_BF16: return 2;
+        case SVJ_I32: return 4;
+        default: return 0;
+    }
+}
+
+static inline bool svj_is_float(int dtype) { return dtype == SVJ_F32 || dtype == SVJ_F16 || dtype == SVJ_BF16; }
+
+// Calls launcher<T>(args...) with T the C++ type of a floating dtype code (F32, F16, BF16).
+#define SVJ_DISPATCH_FLOAT(dtype, op, launcher, ...)                                    \
+    switch (dtype) {                                                                    \
+        case SVJ_F32: return launcher<float>(__VA_ARGS__);                              \
+        case SVJ_F16: return launcher<__half>(__VA_ARGS__);                             \
+        case SVJ_BF16: return launcher<__nv_bfloat16>(__VA_ARGS__);                     \
+        default: return svj_fail(SVJ_EINVAL, "%s: dtype %d is not F32, F16 or BF16", op, dtype); \
+    }
+
+// ------------------------------------------------------------------ window grid
 
 // One block's window grid, as WindowGrid.java describes it.
 struct GridParams {
@@ -29,12 +90,16 @@ static inline GridParams make_grid(int height, int width, int window, int shift)
     return g;
 }
 
+// The WindowGrid constructor's checks, plus a bound that keeps every index of a map in 32 bits.
 static inline bool grid_ok(int height, int width, int window, int shift) {
-    return height > 0 && width > 0 && window > 0 && shift >= 0 && shift < window;
+    return height > 0 && width > 0 && window > 0 && shift >= 0 && shift < window
+           && (long long)(height + window) * (width + window) < (1LL << 31);
 }
 
-// Index into the H*W map of token t of window w, or -1 for padding (shift folded in).
+// Index into the H*W map of token t of window w, or -1 for padding (shift folded in). A window number
+// outside [0, nW) (a corrupt order list) reads as all padding, so no kernel ever leaves its buffers.
 __device__ __forceinline__ int source_token(const GridParams& g, int w, int t) {
+    if ((unsigned)w >= (unsigned)g.nW) return -1;
     int r = w / g.nWw, c = w - r * g.nWw;
     int i = r * g.win + t / g.win;
     int j = c * g.win + t % g.win;
@@ -58,17 +123,32 @@ __device__ __forceinline__ int region(const GridParams& g, int w, int t) {
     return bi * 3 + bj;
 }
 
-// Window number of entry j of image b: order[b, j] or j.
+// Window number of entry j of image b: order[b, j] (rows of nW entries) or j.
 __device__ __forceinline__ int window_of(const int* order, int nW, int b, int j) {
-    return order ? order[(long long)b * nW + j] : j;
+    return order ? __ldg(order + (long long)b * nW + j) : j;
 }
 
-static inline int last_launch_error() {
-    cudaError_t e = cudaGetLastError();
-    return e == cudaSuccess ? 0 : (int)e;
+// Validates the (grid, order, k) triple every window op takes; fills g.
+static inline int check_windows(const char* op, int batch, int height, int width, int window, int shift, int k,
+                                const int* order, GridParams* g) {
+    SVJ_REQUIRE(batch > 0, "%s: batch %d must be positive", op, batch);
+    SVJ_REQUIRE(grid_ok(height, width, window, shift), "%s: invalid window grid %dx%d, window %d, shift %d", op,
+                height, width, window, shift);
+    *g = make_grid(height, width, window, shift);
+    SVJ_REQUIRE(k >= 0 && k <= g->nW, "%s: k = %d outside [0, nW = %d]", op, k, g->nW);
+    SVJ_REQUIRE(order || k == g->nW, "%s: without an order list k must be nW = %d, got %d", op, g->nW, k);
+    return 0;
 }
 
+// ------------------------------------------------------------------ launch sizes
+
+// Blocks for n items at `threads` per block, at least 1, capped for grid-stride loops.
 static inline unsigned blocks_for(long long n, int threads) {
     long long b = (n + threads - 1) / threads;
-    return (unsigned)(b > 0x7fffffffLL ? 0x7fffffffLL : (b < 1 ? 1 : b));
+    const long long cap = 1LL << 20;   // grid-stride loops cover the rest
+    return (unsigned)(b > cap ? cap : (b < 1 ? 1 : b));
 }
+
+// Raises a kernel's dynamic shared memory limit when it needs more than the default 48 KB, once per
+// kernel and size (cheap, and legal during graph capture). Fails with the device limit when too large.
+int svj_smem_optin(const void* kernel, size_t bytes, int* raised_to, const char* op);

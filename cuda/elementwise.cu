@@ -1,215 +1,124 @@
-// LayerNorm, bias add, exact GELU, residual add, mean pooling, NCHW transpose, SparseViT importance.
+// Elementwise passes: bias add, exact GELU (erff), bias + GELU fused, residual add, dtype casts.
+// Grid-stride loops, one element per thread per step; load as float, compute in float, store as T.
 #include "common.cuh"
 #include <math.h>
 
-// One warp per row; two passes over the row (mean, then variance) as PyTorch computes the biased variance.
-__global__ void layer_norm_kernel(const float* __restrict__ x, const float* __restrict__ gamma,
-                                  const float* __restrict__ beta, float* out, long long rows, int channels, float eps) {
-    long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    int lane = threadIdx.x & 31;
-    if (row >= rows) return;
-    const float* r = x + row * channels;
-    float s = 0.f;
-    for (int c = lane; c < channels; c += 32) s += r[c];
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    float mean = s / channels;
-    float v = 0.f;
-    for (int c = lane; c < channels; c += 32) {
-        float dlt = r[c] - mean;
-        v = fmaf(dlt, dlt, v);
-    }
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    float inv = rsqrtf(v / channels + eps);
-    float* o = out + row * channels;
-    for (int c = lane; c < channels; c += 32) o[c] = (r[c] - mean) * inv * gamma[c] + beta[c];
-}
+__device__ __forceinline__ float gelu_exact(float v) { return 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); }
 
-__global__ void bias_add_kernel(float* x, const float* __restrict__ bias, long long n, int channels) {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        x[i] += bias[i % channels];
-}
+struct ElementwiseParams {
+    void* x;             // [n] = [rows, C]: updated in place (a for the add)
+    const void* y;       // bias [C] (bias ops) or b [n] (add); unused by GELU
+    long long n;         // elements of x
+    int channels;        // C, the bias period (1 for the ops without bias)
+};
 
-__global__ void gelu_kernel(float* x, long long n) {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+enum ElementwiseKind { BIAS_ADD, GELU, BIAS_GELU, ADD };
+
+template <typename T, ElementwiseKind K>
+__global__ void elementwise_kernel(ElementwiseParams p) {
+    T* x = (T*)p.x;
+    const T* y = (const T*)p.y;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = to_float(x[i]);
+        if (K == BIAS_ADD || K == BIAS_GELU) v += to_float(y[i % p.channels]);
+        if (K == ADD) v += to_float(y[i]);
+        if (K == GELU || K == BIAS_GELU) v = gelu_exact(v);
+        x[i] = from_float<T>(v);
     }
 }
 
-__global__ void add_kernel(float* a, const float* __restrict__ b, long long n) {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        a[i] += b[i];
+template <typename T, ElementwiseKind K>
+static int launch_elementwise(void* x, const void* y, long long n, int channels, cudaStream_t s, const char* op) {
+    ElementwiseParams p;
+    p.x = x;
+    p.y = y;
+    p.n = n;
+    p.channels = channels;
+    elementwise_kernel<T, K><<<blocks_for(n, 256), 256, 0, s>>>(p);
+    return svj_launch(op);
 }
 
-// One thread per (image, channel), summing over tokens.
-__global__ void mean_pool_kernel(const float* __restrict__ x, float* out, int batch, int tokens, int channels) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= batch * channels) return;
-    int b = i / channels, c = i - b * channels;
-    const float* p = x + (long long)b * tokens * channels + c;
-    float s = 0.f;
-    for (int t = 0; t < tokens; t++) s += p[(long long)t * channels];
-    out[i] = s / tokens;
+template <typename T> static int launch_bias_add(void* x, const void* b, long long n, int c, cudaStream_t s) {
+    return launch_elementwise<T, BIAS_ADD>(x, b, n, c, s, "svj_bias_add");
+}
+template <typename T> static int launch_gelu(void* x, long long n, cudaStream_t s) {
+    return launch_elementwise<T, GELU>(x, nullptr, n, 1, s, "svj_gelu");
+}
+template <typename T> static int launch_bias_gelu(void* x, const void* b, long long n, int c, cudaStream_t s) {
+    return launch_elementwise<T, BIAS_GELU>(x, b, n, c, s, "svj_bias_gelu");
+}
+template <typename T> static int launch_add(void* a, const void* b, long long n, cudaStream_t s) {
+    return launch_elementwise<T, ADD>(a, b, n, 1, s, "svj_add");
 }
 
-// [B, L, C] -> [B, C, L], one thread per output element.
-__global__ void to_channels_first_kernel(const float* __restrict__ x, float* out, int batch, int tokens, int channels) {
-    long long n = (long long)batch * tokens * channels;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        long long b = i / ((long long)channels * tokens);
-        long long rem = i - b * channels * tokens;
-        int c = (int)(rem / tokens), t = (int)(rem - (long long)c * tokens);
-        out[i] = x[(b * tokens + t) * channels + c];
+// ------------------------------------------------------------------ casts
+
+struct CastParams {
+    const void* src;     // [n] of S
+    void* dst;           // [n] of D
+    long long n;         // elements
+};
+
+template <typename S, typename D>
+__global__ void cast_kernel(CastParams p) {
+    const S* s = (const S*)p.src;
+    D* d = (D*)p.dst;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.n;
+         i += (long long)gridDim.x * blockDim.x)
+        d[i] = from_float<D>(to_float(s[i]));
+}
+
+template <typename S>
+static int launch_cast(const void* src, void* dst, int dst_dtype, long long n, cudaStream_t s) {
+    CastParams p;
+    p.src = src;
+    p.dst = dst;
+    p.n = n;
+    unsigned blocks = blocks_for(n, 256);
+    switch (dst_dtype) {
+        case SVJ_F32: cast_kernel<S, float><<<blocks, 256, 0, s>>>(p); break;
+        case SVJ_F16: cast_kernel<S, __half><<<blocks, 256, 0, s>>>(p); break;
+        case SVJ_BF16: cast_kernel<S, __nv_bfloat16><<<blocks, 256, 0, s>>>(p); break;
+        default: return svj_fail(SVJ_EINVAL, "svj_cast: destination dtype %d is not F32, F16 or BF16", dst_dtype);
     }
-}
-
-// One warp per token: mean over channels of |x|.
-__global__ void token_importance_kernel(const float* __restrict__ x, float* out, long long tokens, int channels) {
-    long long t = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    int lane = threadIdx.x & 31;
-    if (t >= tokens) return;
-    const float* r = x + t * channels;
-    float s = 0.f;
-    for (int c = lane; c < channels; c += 32) s += fabsf(r[c]);
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    if (lane == 0) out[t] = s / channels;
-}
-
-// One thread per (image, window): L2 norm of the importance map over the window (padding counts as 0).
-__global__ void window_scores_kernel(const float* __restrict__ a, float* out, int batch, GridParams g) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= batch * g.nW) return;
-    int b = i / g.nW, w = i - b * g.nW;
-    const float* m = a + (long long)b * g.H * g.W;
-    double s = 0.0;
-    for (int t = 0; t < g.N; t++) {
-        int p = source_token(g, w, t);
-        if (p >= 0) {
-            double v = m[p];
-            s += v * v;
-        }
-    }
-    out[i] = (float)sqrt(s);
+    return svj_launch("svj_cast");
 }
 
 extern "C" {
 
-int svj_layer_norm(const float* x, const float* gamma, const float* beta, float* out, long long rows, int channels,
-                   float eps, void* stream) {
-    if (!x || !gamma || !beta || !out || rows < 0 || channels <= 0) return SVJ_EINVAL;
+int svj_bias_add(void* x, const void* bias, int dtype, long long rows, int channels, void* stream) {
+    SVJ_REQUIRE(x && bias, "svj_bias_add: null tensor");
+    SVJ_REQUIRE(rows >= 0 && channels > 0, "svj_bias_add: %lld rows of %d channels", rows, channels);
     if (rows == 0) return 0;
-    layer_norm_kernel<<<blocks_for(rows, 8), 256, 0, (cudaStream_t)stream>>>(x, gamma, beta, out, rows, channels, eps);
-    return last_launch_error();
+    SVJ_DISPATCH_FLOAT(dtype, "svj_bias_add", launch_bias_add, x, bias, rows * channels, channels, (cudaStream_t)stream)
 }
 
-int svj_bias_add(float* x, const float* bias, long long rows, int channels, void* stream) {
-    if (!x || !bias || rows < 0 || channels <= 0) return SVJ_EINVAL;
-    if (rows == 0) return 0;
-    long long n = rows * channels;
-    bias_add_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, bias, n, channels);
-    return last_launch_error();
-}
-
-int svj_gelu(float* x, long long n, void* stream) {
-    if (!x || n < 0) return SVJ_EINVAL;
+int svj_gelu(void* x, int dtype, long long n, void* stream) {
+    SVJ_REQUIRE(x && n >= 0, "svj_gelu: null tensor or negative size");
     if (n == 0) return 0;
-    gelu_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, n);
-    return last_launch_error();
+    SVJ_DISPATCH_FLOAT(dtype, "svj_gelu", launch_gelu, x, n, (cudaStream_t)stream)
 }
 
-int svj_add(float* a, const float* b, long long n, void* stream) {
-    if (!a || !b || n < 0) return SVJ_EINVAL;
+int svj_bias_gelu(void* x, const void* bias, int dtype, long long rows, int channels, void* stream) {
+    SVJ_REQUIRE(x && bias, "svj_bias_gelu: null tensor");
+    SVJ_REQUIRE(rows >= 0 && channels > 0, "svj_bias_gelu: %lld rows of %d channels", rows, channels);
+    if (rows == 0) return 0;
+    SVJ_DISPATCH_FLOAT(dtype, "svj_bias_gelu", launch_bias_gelu, x, bias, rows * channels, channels,
+                       (cudaStream_t)stream)
+}
+
+int svj_add(void* a, const void* b, int dtype, long long n, void* stream) {
+    SVJ_REQUIRE(a && b && n >= 0, "svj_add: null tensor or negative size");
     if (n == 0) return 0;
-    add_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(a, b, n);
-    return last_launch_error();
+    SVJ_DISPATCH_FLOAT(dtype, "svj_add", launch_add, a, b, n, (cudaStream_t)stream)
 }
 
-int svj_mean_pool(const float* x, float* out, int batch, int tokens, int channels, void* stream) {
-    if (!x || !out || batch <= 0 || tokens <= 0 || channels <= 0) return SVJ_EINVAL;
-    mean_pool_kernel<<<blocks_for((long long)batch * channels, 256), 256, 0, (cudaStream_t)stream>>>(x, out, batch,
-                                                                                                   tokens, channels);
-    return last_launch_error();
-}
-
-int svj_to_channels_first(const float* x, float* out, int batch, int tokens, int channels, void* stream) {
-    if (!x || !out || batch <= 0 || tokens <= 0 || channels <= 0) return SVJ_EINVAL;
-    long long n = (long long)batch * tokens * channels;
-    to_channels_first_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, out, batch, tokens, channels);
-    return last_launch_error();
-}
-
-int svj_token_importance(const float* x, float* out, long long tokens, int channels, void* stream) {
-    if (!x || !out || tokens < 0 || channels <= 0) return SVJ_EINVAL;
-    if (tokens == 0) return 0;
-    token_importance_kernel<<<blocks_for(tokens, 8), 256, 0, (cudaStream_t)stream>>>(x, out, tokens, channels);
-    return last_launch_error();
-}
-
-int svj_window_scores(const float* a, float* out, int batch, int height, int width, int window, int shift,
-                      void* stream) {
-    if (!a || !out || batch <= 0 || !grid_ok(height, width, window, shift)) return SVJ_EINVAL;
-    GridParams g = make_grid(height, width, window, shift);
-    window_scores_kernel<<<blocks_for((long long)batch * g.nW, 128), 128, 0, (cudaStream_t)stream>>>(a, out, batch, g);
-    return last_launch_error();
-}
-
-}  // extern "C"
-
-// ------------------------------------------------------------------ fused passes
-
-// One warp per row: a += b (written back), then out = LayerNorm(a): one read of a and b instead of two passes.
-__global__ void add_layer_norm_kernel(float* a, const float* __restrict__ b, const float* __restrict__ gamma,
-                                      const float* __restrict__ beta, float* out, long long rows, int channels,
-                                      float eps) {
-    long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    int lane = threadIdx.x & 31;
-    if (row >= rows) return;
-    float* r = a + row * channels;
-    const float* q = b + row * channels;
-    float s = 0.f;
-    for (int c = lane; c < channels; c += 32) {
-        float v = r[c] + q[c];
-        r[c] = v;
-        s += v;
-    }
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    float mean = s / channels;
-    float v = 0.f;
-    for (int c = lane; c < channels; c += 32) {
-        float d = r[c] - mean;
-        v = fmaf(d, d, v);
-    }
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    float inv = rsqrtf(v / channels + eps);
-    float* o = out + row * channels;
-    for (int c = lane; c < channels; c += 32) o[c] = (r[c] - mean) * inv * gamma[c] + beta[c];
-}
-
-// x = GELU(x + bias), exact erf form.
-__global__ void bias_gelu_kernel(float* x, const float* __restrict__ bias, long long n, int channels) {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float v = x[i] + bias[i % channels];
-        x[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
-    }
-}
-
-extern "C" {
-
-int svj_add_layer_norm(float* a, const float* b, const float* gamma, const float* beta, float* out, long long rows,
-                       int channels, float eps, void* stream) {
-    if (!a || !b || !gamma || !beta || !out || rows < 0 || channels <= 0 || out == a) return SVJ_EINVAL;
-    if (rows == 0) return 0;
-    add_layer_norm_kernel<<<blocks_for(rows, 8), 256, 0, (cudaStream_t)stream>>>(a, b, gamma, beta, out, rows, channels,
-                                                                              eps);
-    return last_launch_error();
-}
-
-int svj_bias_gelu(float* x, const float* bias, long long rows, int channels, void* stream) {
-    if (!x || !bias || rows < 0 || channels <= 0) return SVJ_EINVAL;
-    if (rows == 0) return 0;
-    long long n = rows * channels;
-    bias_gelu_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, bias, n, channels);
-    return last_launch_error();
+int svj_cast(const void* src, int src_dtype, void* dst, int dst_dtype, long long n, void* stream) {
+    SVJ_REQUIRE(src && dst && n >= 0, "svj_cast: null tensor or negative size");
+    SVJ_REQUIRE(src != dst || src_dtype == dst_dtype, "svj_cast: in place between different dtypes");
+    if (n == 0) return 0;
+    SVJ_DISPATCH_FLOAT(src_dtype, "svj_cast", launch_cast, src, dst, dst_dtype, n, (cudaStream_t)stream)
 }
 
 }  // extern "C"

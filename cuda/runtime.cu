@@ -1,101 +1,211 @@
-// Runtime helpers: devices, memory, streams, graphs, events. Thin wrappers returning error codes.
+// Runtime helpers: error details, devices, memory, streams, graphs, events. Thin wrappers returning codes.
 #include "common.cuh"
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+// ------------------------------------------------------------------ errors
+
+static thread_local char g_last_error[512];
+
+int svj_fail(int code, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int svj_rt(cudaError_t e, const char* op) {
+    if (e == cudaSuccess) return 0;
+    cudaGetLastError();   // clear the non-sticky error so the next launch check does not see it again
+    return svj_fail((int)e, "%s: %s (%s)", op, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+int svj_launch(const char* op) {
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) return 0;
+    return svj_fail((int)e, "%s: kernel launch failed: %s (%s)", op, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+int svj_smem_optin(const void* kernel, size_t bytes, int* raised_to, const char* op) {
+    if (bytes <= 48 * 1024) return 0;
+    // a benign race: two threads may both raise the limit
+    if ((int)bytes <= __atomic_load_n(raised_to, __ATOMIC_RELAXED)) return 0;
+    int dev = 0, optin = 0;
+    int rc = svj_rt(cudaGetDevice(&dev), op);
+    if (rc) return rc;
+    rc = svj_rt(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), op);
+    if (rc) return rc;
+    if ((long long)bytes > optin)
+        return svj_fail(SVJ_EINVAL, "%s: needs %lld bytes of shared memory, the device allows %d", op,
+                        (long long)bytes, optin);
+    rc = svj_rt(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes), op);
+    if (rc) return rc;
+    __atomic_store_n(raised_to, (int)bytes, __ATOMIC_RELAXED);
+    return 0;
+}
 
 extern "C" {
 
-int svj_runtime_version(int* v) { return v ? (int)cudaRuntimeGetVersion(v) : SVJ_EINVAL; }
-int svj_driver_version(int* v) { return v ? (int)cudaDriverGetVersion(v) : SVJ_EINVAL; }
+const char* svj_error_string(int code) {
+    if (code == 0) return "no error";
+    if (code == SVJ_EINVAL) return "invalid argument (SparseViT-J entry check)";
+    return cudaGetErrorString((cudaError_t)code);
+}
+
+const char* svj_last_error_string(void) { return g_last_error; }
+
+// ------------------------------------------------------------------ devices
+
+int svj_runtime_version(int* v) {
+    SVJ_REQUIRE(v, "svj_runtime_version: null output");
+    return svj_rt(cudaRuntimeGetVersion(v), "cudaRuntimeGetVersion");
+}
+
+int svj_driver_version(int* v) {
+    SVJ_REQUIRE(v, "svj_driver_version: null output");
+    *v = 0;
+    return svj_rt(cudaDriverGetVersion(v), "cudaDriverGetVersion");
+}
 
 int svj_device_count(int* count) {
-    if (!count) return SVJ_EINVAL;
+    SVJ_REQUIRE(count, "svj_device_count: null output");
     *count = 0;
-    return (int)cudaGetDeviceCount(count);
+    int rc = svj_rt(cudaGetDeviceCount(count), "cudaGetDeviceCount");
+    if (rc) *count = 0;
+    return rc;
 }
 
 int svj_device_name(int device, char* name, int capacity) {
-    if (!name || capacity <= 0) return SVJ_EINVAL;
+    SVJ_REQUIRE(name && capacity > 0, "svj_device_name: null or empty output buffer");
+    name[0] = 0;
     cudaDeviceProp p;
-    cudaError_t e = cudaGetDeviceProperties(&p, device);
-    if (e != cudaSuccess) return (int)e;
+    int rc = svj_rt(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
+    if (rc) return rc;
     strncpy(name, p.name, (size_t)capacity - 1);
     name[capacity - 1] = 0;
     return 0;
 }
 
 int svj_device_capability(int device, int* major, int* minor) {
-    if (!major || !minor) return SVJ_EINVAL;
-    cudaError_t e = cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device);
-    if (e != cudaSuccess) return (int)e;
-    return (int)cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device);
+    SVJ_REQUIRE(major && minor, "svj_device_capability: null output");
+    int rc = svj_rt(cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute");
+    if (rc) return rc;
+    return svj_rt(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute");
 }
 
-int svj_set_device(int device) { return (int)cudaSetDevice(device); }
-
-const char* svj_error_string(int code) {
-    if (code == SVJ_EINVAL) return "invalid argument (SparseViT-J entry check)";
-    return cudaGetErrorString((cudaError_t)code);
+int svj_device_memory(long long* free_bytes, long long* total_bytes) {
+    SVJ_REQUIRE(free_bytes && total_bytes, "svj_device_memory: null output");
+    size_t f = 0, t = 0;
+    int rc = svj_rt(cudaMemGetInfo(&f, &t), "cudaMemGetInfo");
+    *free_bytes = (long long)f;
+    *total_bytes = (long long)t;
+    return rc;
 }
+
+int svj_set_device(int device) { return svj_rt(cudaSetDevice(device), "cudaSetDevice"); }
+
+// ------------------------------------------------------------------ memory
 
 int svj_malloc(void** ptr, long long bytes) {
-    if (!ptr || bytes < 0) return SVJ_EINVAL;
-    return (int)cudaMalloc(ptr, (size_t)(bytes > 0 ? bytes : 1));
+    SVJ_REQUIRE(ptr && bytes >= 0, "svj_malloc: null output or negative size %lld", bytes);
+    *ptr = nullptr;
+    return svj_rt(cudaMalloc(ptr, (size_t)(bytes > 0 ? bytes : 1)), "cudaMalloc");
 }
-int svj_free(void* ptr) { return (int)cudaFree(ptr); }
+
+int svj_free(void* ptr) { return ptr ? svj_rt(cudaFree(ptr), "cudaFree") : 0; }
+
+static int copy(void* dst, const void* src, long long bytes, cudaMemcpyKind kind, void* stream, bool sync,
+                const char* op) {
+    SVJ_REQUIRE(bytes >= 0 && ((dst && src) || bytes == 0), "%s: null pointer or negative size %lld", op, bytes);
+    if (bytes == 0) return 0;
+    int rc = svj_rt(cudaMemcpyAsync(dst, src, (size_t)bytes, kind, (cudaStream_t)stream), op);
+    if (rc || !sync) return rc;
+    return svj_rt(cudaStreamSynchronize((cudaStream_t)stream), op);
+}
 
 int svj_memcpy_h2d(void* dst, const void* src, long long bytes, void* stream) {
-    if ((!dst || !src) && bytes > 0) return SVJ_EINVAL;
-    if (bytes == 0) return 0;
-    return (int)cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyHostToDevice, (cudaStream_t)stream);
+    return copy(dst, src, bytes, cudaMemcpyHostToDevice, stream, true, "svj_memcpy_h2d");
 }
 int svj_memcpy_d2h(void* dst, const void* src, long long bytes, void* stream) {
-    if ((!dst || !src) && bytes > 0) return SVJ_EINVAL;
-    if (bytes == 0) return 0;
-    cudaError_t e = cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToHost, (cudaStream_t)stream);
-    if (e != cudaSuccess) return (int)e;
-    return (int)cudaStreamSynchronize((cudaStream_t)stream);
+    return copy(dst, src, bytes, cudaMemcpyDeviceToHost, stream, true, "svj_memcpy_d2h");
+}
+int svj_memcpy_h2d_async(void* dst, const void* src, long long bytes, void* stream) {
+    return copy(dst, src, bytes, cudaMemcpyHostToDevice, stream, false, "svj_memcpy_h2d_async");
+}
+int svj_memcpy_d2h_async(void* dst, const void* src, long long bytes, void* stream) {
+    return copy(dst, src, bytes, cudaMemcpyDeviceToHost, stream, false, "svj_memcpy_d2h_async");
 }
 int svj_memcpy_d2d(void* dst, const void* src, long long bytes, void* stream) {
-    if ((!dst || !src) && bytes > 0) return SVJ_EINVAL;
-    if (bytes == 0) return 0;
-    return (int)cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)stream);
+    return copy(dst, src, bytes, cudaMemcpyDeviceToDevice, stream, false, "svj_memcpy_d2d");
 }
+
 int svj_memset(void* dst, int value, long long bytes, void* stream) {
-    if (!dst && bytes > 0) return SVJ_EINVAL;
+    SVJ_REQUIRE(bytes >= 0 && (dst || bytes == 0), "svj_memset: null pointer or negative size %lld", bytes);
     if (bytes == 0) return 0;
-    return (int)cudaMemsetAsync(dst, value, (size_t)bytes, (cudaStream_t)stream);
+    return svj_rt(cudaMemsetAsync(dst, value, (size_t)bytes, (cudaStream_t)stream), "cudaMemsetAsync");
 }
+
+// ------------------------------------------------------------------ streams
 
 int svj_stream_create(void** s) {
-    if (!s) return SVJ_EINVAL;
-    return (int)cudaStreamCreateWithFlags((cudaStream_t*)s, cudaStreamNonBlocking);
+    SVJ_REQUIRE(s, "svj_stream_create: null output");
+    *s = nullptr;
+    return svj_rt(cudaStreamCreateWithFlags((cudaStream_t*)s, cudaStreamNonBlocking), "cudaStreamCreate");
 }
-int svj_stream_destroy(void* s) { return (int)cudaStreamDestroy((cudaStream_t)s); }
-int svj_stream_synchronize(void* s) { return (int)cudaStreamSynchronize((cudaStream_t)s); }
+int svj_stream_destroy(void* s) { return s ? svj_rt(cudaStreamDestroy((cudaStream_t)s), "cudaStreamDestroy") : 0; }
+int svj_stream_synchronize(void* s) {
+    return svj_rt(cudaStreamSynchronize((cudaStream_t)s), "cudaStreamSynchronize");
+}
+
+// ------------------------------------------------------------------ graphs
 
 int svj_graph_begin_capture(void* s) {
-    return (int)cudaStreamBeginCapture((cudaStream_t)s, cudaStreamCaptureModeThreadLocal);
+    SVJ_REQUIRE(s, "svj_graph_begin_capture: the legacy default stream cannot be captured");
+    return svj_rt(cudaStreamBeginCapture((cudaStream_t)s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
 }
-int svj_graph_end_capture(void* s, void** exec) {
-    if (!exec) return SVJ_EINVAL;
-    cudaGraph_t g;
-    cudaError_t e = cudaStreamEndCapture((cudaStream_t)s, &g);
-    if (e != cudaSuccess) return (int)e;
-    e = cudaGraphInstantiate((cudaGraphExec_t*)exec, g, 0);
-    cudaGraphDestroy(g);
-    return (int)e;
-}
-int svj_graph_launch(void* exec, void* s) { return (int)cudaGraphLaunch((cudaGraphExec_t)exec, (cudaStream_t)s); }
-int svj_graph_destroy(void* exec) { return (int)cudaGraphExecDestroy((cudaGraphExec_t)exec); }
 
-int svj_event_create(void** ev) { return ev ? (int)cudaEventCreate((cudaEvent_t*)ev) : SVJ_EINVAL; }
-int svj_event_destroy(void* ev) { return (int)cudaEventDestroy((cudaEvent_t)ev); }
-int svj_event_record(void* ev, void* s) { return (int)cudaEventRecord((cudaEvent_t)ev, (cudaStream_t)s); }
+int svj_graph_end_capture(void* s, void** exec) {
+    SVJ_REQUIRE(s && exec, "svj_graph_end_capture: null stream or output");
+    *exec = nullptr;
+    cudaGraph_t g = nullptr;
+    int rc = svj_rt(cudaStreamEndCapture((cudaStream_t)s, &g), "cudaStreamEndCapture");
+    if (rc) {
+        if (g) cudaGraphDestroy(g);
+        return rc;
+    }
+    rc = svj_rt(cudaGraphInstantiate((cudaGraphExec_t*)exec, g, 0), "cudaGraphInstantiate");
+    cudaGraphDestroy(g);
+    return rc;
+}
+
+int svj_graph_launch(void* exec, void* s) {
+    SVJ_REQUIRE(exec, "svj_graph_launch: null graph");
+    return svj_rt(cudaGraphLaunch((cudaGraphExec_t)exec, (cudaStream_t)s), "cudaGraphLaunch");
+}
+
+int svj_graph_destroy(void* exec) {
+    return exec ? svj_rt(cudaGraphExecDestroy((cudaGraphExec_t)exec), "cudaGraphExecDestroy") : 0;
+}
+
+// ------------------------------------------------------------------ events
+
+int svj_event_create(void** ev) {
+    SVJ_REQUIRE(ev, "svj_event_create: null output");
+    *ev = nullptr;
+    return svj_rt(cudaEventCreate((cudaEvent_t*)ev), "cudaEventCreate");
+}
+int svj_event_destroy(void* ev) { return ev ? svj_rt(cudaEventDestroy((cudaEvent_t)ev), "cudaEventDestroy") : 0; }
+int svj_event_record(void* ev, void* s) {
+    SVJ_REQUIRE(ev, "svj_event_record: null event");
+    return svj_rt(cudaEventRecord((cudaEvent_t)ev, (cudaStream_t)s), "cudaEventRecord");
+}
 int svj_event_elapsed_ms(void* a, void* b, float* ms) {
-    if (!ms) return SVJ_EINVAL;
-    cudaError_t e = cudaEventSynchronize((cudaEvent_t)b);
-    if (e != cudaSuccess) return (int)e;
-    return (int)cudaEventElapsedTime(ms, (cudaEvent_t)a, (cudaEvent_t)b);
+    SVJ_REQUIRE(a && b && ms, "svj_event_elapsed_ms: null event or output");
+    int rc = svj_rt(cudaEventSynchronize((cudaEvent_t)b), "cudaEventSynchronize");
+    if (rc) return rc;
+    return svj_rt(cudaEventElapsedTime(ms, (cudaEvent_t)a, (cudaEvent_t)b), "cudaEventElapsedTime");
 }
 
 }  // extern "C"

@@ -1,107 +1,130 @@
 // Window gather / scatter / zero-padding for a kept-window order list. Pure data movement: the results
-// are bitwise identical to the CPU backend. Padding and the cyclic shift are folded into the indexing
-// (source_token), so no padded or rolled copy of the map is ever made.
+// are bitwise identical to the CPU backend for every dtype. Padding and the cyclic shift are folded into
+// the indexing (source_token), so no padded or rolled copy of the map is ever made.
+//
+// Each thread moves one copy unit U of a token row: the widest of 16, 8, 4 or 2 bytes that divides the
+// row (C * element bytes) and the buffers' alignment, so C = 96 float rows move as 6 x 16 bytes.
 #include "common.cuh"
 
-// One thread per (row of the tile, 4-channel group): row = (b * k + j) * N + t.
-__global__ void gather_kernel(const float* __restrict__ x, float* __restrict__ tile, const int* __restrict__ order,
-                              GridParams g, int channels, int k, long long rows) {
-    int groups = (channels + 3) >> 2;
-    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long total = rows * groups;
-    for (; idx < total; idx += (long long)gridDim.x * blockDim.x) {
-        long long row = idx / groups;
-        int c = (int)(idx - row * groups) << 2;
-        int t = (int)(row % g.N);
-        long long bj = row / g.N;
-        int b = (int)(bj / k), j = (int)(bj - (long long)b * k);
-        int src = source_token(g, window_of(order, g.nW, b, j), t);
-        float* d = tile + row * channels + c;
-        int n = min(4, channels - c);
-        if (src < 0) {
-            for (int e = 0; e < n; e++) d[e] = 0.f;
-        } else {
-            const float* s = x + ((long long)b * g.H * g.W + src) * channels + c;
-            for (int e = 0; e < n; e++) d[e] = s[e];
-        }
+struct WindowMoveParams {
+    const void* src;    // gather: token map x [B, H*W, C]; scatter: tile [B, k, N, C]; zero padding: unused
+    void* dst;          // gather: tile; scatter: token map x; zero padding: tile
+    const int* order;   // [B, nW] kept window numbers per image, or NULL (natural order)
+    GridParams g;       // the block's window grid
+    int k;              // kept windows per image (tile's second dimension)
+    int units;          // copy units per token row: C * element bytes / sizeof(U)
+    long long rows;     // tile rows B * k * N
+};
+
+enum MoveKind { GATHER, SCATTER, ZERO_PADDING };
+
+// Tile row `row` = (b * k + j) * N + t: image b, token t of kept window j; returns the map token or -1.
+__device__ __forceinline__ int tile_source(const WindowMoveParams& p, long long row, int* b) {
+    long long bj = row / p.g.N;
+    int t = (int)(row - bj * p.g.N);
+    int bb = (int)(bj / p.k);
+    int j = (int)(bj - (long long)bb * p.k);
+    *b = bb;
+    return source_token(p.g, window_of(p.order, p.g.nW, bb, j), t);
+}
+
+template <typename U>
+__global__ void gather_windows_kernel(WindowMoveParams p) {
+    const long long total = p.rows * p.units;
+    const long long hw = (long long)p.g.H * p.g.W;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        long long row = i / p.units;
+        int u = (int)(i - row * p.units);
+        int b;
+        int s = tile_source(p, row, &b);
+        U v{};
+        if (s >= 0) v = ((const U*)p.src)[((long long)b * hw + s) * p.units + u];
+        ((U*)p.dst)[i] = v;
     }
 }
 
-__global__ void scatter_kernel(const float* __restrict__ tile, float* __restrict__ x, const int* __restrict__ order,
-                               GridParams g, int channels, int k, long long rows) {
-    int groups = (channels + 3) >> 2;
-    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long total = rows * groups;
-    for (; idx < total; idx += (long long)gridDim.x * blockDim.x) {
-        long long row = idx / groups;
-        int c = (int)(idx - row * groups) << 2;
-        int t = (int)(row % g.N);
-        long long bj = row / g.N;
-        int b = (int)(bj / k), j = (int)(bj - (long long)b * k);
-        int dst = source_token(g, window_of(order, g.nW, b, j), t);
-        if (dst < 0) continue;
-        const float* s = tile + row * channels + c;
-        float* d = x + ((long long)b * g.H * g.W + dst) * channels + c;
-        int n = min(4, channels - c);
-        for (int e = 0; e < n; e++) d[e] = s[e];
+template <typename U>
+__global__ void scatter_windows_kernel(WindowMoveParams p) {
+    const long long total = p.rows * p.units;
+    const long long hw = (long long)p.g.H * p.g.W;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        long long row = i / p.units;
+        int u = (int)(i - row * p.units);
+        int b;
+        int s = tile_source(p, row, &b);
+        if (s >= 0) ((U*)p.dst)[((long long)b * hw + s) * p.units + u] = ((const U*)p.src)[i];
     }
 }
 
-__global__ void zero_padding_kernel(float* __restrict__ tile, const int* __restrict__ order, GridParams g,
-                                    int channels, int k, long long rows) {
-    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long total = rows * channels;
-    for (; idx < total; idx += (long long)gridDim.x * blockDim.x) {
-        long long row = idx / channels;
-        int t = (int)(row % g.N);
-        long long bj = row / g.N;
-        int b = (int)(bj / k), j = (int)(bj - (long long)b * k);
-        if (source_token(g, window_of(order, g.nW, b, j), t) < 0) tile[idx] = 0.f;
+template <typename U>
+__global__ void zero_padding_kernel(WindowMoveParams p) {
+    const long long total = p.rows * p.units;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        long long row = i / p.units;
+        int b;
+        if (tile_source(p, row, &b) < 0) ((U*)p.dst)[i] = U{};
     }
 }
 
-static int check_args(const void* a, const void* b, int batch, int height, int width, int channels, int window,
-                      int shift, int k, const int* order) {
-    if (!a || !b || batch <= 0 || channels <= 0 || !grid_ok(height, width, window, shift) || k < 0) return SVJ_EINVAL;
-    GridParams g = make_grid(height, width, window, shift);
-    if (k > g.nW || (!order && k != g.nW)) return SVJ_EINVAL;
-    return 0;
+template <typename U>
+static int launch_move(MoveKind kind, WindowMoveParams p, int row_bytes, cudaStream_t s, const char* op) {
+    p.units = row_bytes / (int)sizeof(U);
+    unsigned blocks = blocks_for(p.rows * p.units, 256);
+    switch (kind) {
+        case GATHER: gather_windows_kernel<U><<<blocks, 256, 0, s>>>(p); break;
+        case SCATTER: scatter_windows_kernel<U><<<blocks, 256, 0, s>>>(p); break;
+        case ZERO_PADDING: zero_padding_kernel<U><<<blocks, 256, 0, s>>>(p); break;
+    }
+    return svj_launch(op);
+}
+
+static int move(MoveKind kind, const void* src, void* dst, const int* order, int dtype, int batch, int height,
+                int width, int channels, int window, int shift, int k, void* stream, const char* op) {
+    int eb = svj_dtype_bytes(dtype);
+    SVJ_REQUIRE(eb > 0, "%s: unknown dtype %d", op, dtype);
+    SVJ_REQUIRE(channels > 0 && (long long)channels * eb <= (1 << 30), "%s: channels %d", op, channels);
+    WindowMoveParams p;
+    int rc = check_windows(op, batch, height, width, window, shift, k, order, &p.g);
+    if (rc) return rc;
+    if (k == 0) return 0;   // nothing to move (the tile is empty)
+    SVJ_REQUIRE(dst && (src || kind == ZERO_PADDING), "%s: null tensor", op);
+    if (kind == ZERO_PADDING && p.g.Hp == p.g.H && p.g.Wp == p.g.W) return 0;   // no padding tokens at all
+    p.src = src;
+    p.dst = dst;
+    p.order = order;
+    p.k = k;
+    p.rows = (long long)batch * k * p.g.N;
+    int row_bytes = channels * eb;
+    uintptr_t align = (uintptr_t)dst | (uintptr_t)src;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (row_bytes % 16 == 0 && align % 16 == 0) return launch_move<uint4>(kind, p, row_bytes, s, op);
+    if (row_bytes % 8 == 0 && align % 8 == 0) return launch_move<uint2>(kind, p, row_bytes, s, op);
+    if (row_bytes % 4 == 0 && align % 4 == 0) return launch_move<unsigned>(kind, p, row_bytes, s, op);
+    SVJ_REQUIRE(align % 2 == 0, "%s: misaligned tensor", op);
+    return launch_move<unsigned short>(kind, p, row_bytes, s, op);
 }
 
 extern "C" {
 
-int svj_gather_windows(const float* x, float* tile, const int* order, int batch, int height, int width,
+int svj_gather_windows(const void* x, void* tile, const int* order, int dtype, int batch, int height, int width,
                        int channels, int window, int shift, int k, void* stream) {
-    int rc = check_args(x, tile, batch, height, width, channels, window, shift, k, order);
-    if (rc || k == 0) return rc;
-    GridParams g = make_grid(height, width, window, shift);
-    long long rows = (long long)batch * k * g.N;
-    gather_kernel<<<blocks_for(rows * ((channels + 3) / 4), 256), 256, 0, (cudaStream_t)stream>>>(
-        x, tile, order, g, channels, k, rows);
-    return last_launch_error();
+    return move(GATHER, x, tile, order, dtype, batch, height, width, channels, window, shift, k, stream,
+                "svj_gather_windows");
 }
 
-int svj_scatter_windows(const float* tile, float* x, const int* order, int batch, int height, int width,
+int svj_scatter_windows(const void* tile, void* x, const int* order, int dtype, int batch, int height, int width,
                         int channels, int window, int shift, int k, void* stream) {
-    int rc = check_args(tile, x, batch, height, width, channels, window, shift, k, order);
-    if (rc || k == 0) return rc;
-    GridParams g = make_grid(height, width, window, shift);
-    long long rows = (long long)batch * k * g.N;
-    scatter_kernel<<<blocks_for(rows * ((channels + 3) / 4), 256), 256, 0, (cudaStream_t)stream>>>(
-        tile, x, order, g, channels, k, rows);
-    return last_launch_error();
+    return move(SCATTER, tile, x, order, dtype, batch, height, width, channels, window, shift, k, stream,
+                "svj_scatter_windows");
 }
 
-int svj_zero_padding(float* tile, const int* order, int batch, int height, int width, int channels, int window,
-                     int shift, int k, void* stream) {
-    int rc = check_args(tile, tile, batch, height, width, channels, window, shift, k, order);
-    if (rc || k == 0) return rc;
-    GridParams g = make_grid(height, width, window, shift);
-    if (g.Hp == g.H && g.Wp == g.W) return 0;
-    long long rows = (long long)batch * k * g.N;
-    zero_padding_kernel<<<blocks_for(rows * channels, 256), 256, 0, (cudaStream_t)stream>>>(tile, order, g, channels,
-                                                                                           k, rows);
-    return last_launch_error();
+int svj_zero_padding(void* tile, const int* order, int dtype, int batch, int height, int width, int channels,
+                     int window, int shift, int k, void* stream) {
+    return move(ZERO_PADDING, nullptr, tile, order, dtype, batch, height, width, channels, window, shift, k, stream,
+                "svj_zero_padding");
 }
 
 }  // extern "C"

@@ -2,15 +2,18 @@ package org.sparsevit.backend;
 
 import java.util.Locale;
 
-/** GEMM and storage precision of a backend session. */
+/**
+ * GEMM precision of a backend session. Tensors keep their storage dtype (the model stores F32); the
+ * precision selects how a GPU session's GEMMs treat F32 tensors. The CPU computes in FP32 only.
+ */
 public enum Precision {
     /** float32 everywhere. */
     FP32,
-    /** float32 storage, TF32 tensor-core GEMMs. */
+    /** TF32 tensor-core GEMMs (10-bit mantissa inputs), float32 accumulation. */
     TF32,
-    /** float16 storage and tensor-core GEMMs, float32 accumulation. */
+    /** float16 tensor-core GEMMs (inputs rounded to float16), float32 accumulation. */
     FP16,
-    /** bfloat16 storage and tensor-core GEMMs, float32 accumulation. */
+    /** bfloat16 tensor-core GEMMs (inputs rounded to bfloat16), float32 accumulation. */
     BF16;
 
     public static Precision parse(String s) {

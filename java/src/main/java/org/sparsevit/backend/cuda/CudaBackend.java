@@ -2,10 +2,11 @@ package org.sparsevit.backend.cuda;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.Arrays;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -15,10 +16,13 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.cublas;
+import org.bytedeco.cuda.global.cudart;
 import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Captured;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.WindowGrid;
+import org.sparsevit.io.Half;
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.HostTensor;
@@ -27,10 +31,19 @@ import org.sparsevit.tensor.Tensor;
 
 /**
  * The CUDA backend: our kernels (cuda/, through {@link CudaNative}) for everything but GEMMs, cuBLAS (through
- * the JavaCPP presets) for the GEMMs. One instance is one session: it owns a stream, a cuBLAS handle and a
- * size-bucketed pool of device memory, so a steady-state forward pass allocates nothing and enqueues a
- * fixed sequence of launches with no host synchronisation (only downloads synchronise). Use one instance
- * per thread.
+ * the JavaCPP presets, loaded only by this class) for the GEMMs.
+ *
+ * <p><b>One instance is one session</b>: it owns a CUDA stream, a cuBLAS handle with its own workspace, and a
+ * size-bucketed pool of device memory. Every op is enqueued on the session's stream without host
+ * synchronisation; only {@link #download}, {@link #downloadInts}, uploads and {@link #synchronize} wait.
+ * A steady-state forward pass therefore allocates nothing (closed tensors go back to the pool, and
+ * stream order makes their reuse safe) and can be captured as a CUDA graph ({@link #capture}). Use one
+ * instance per thread; tensors of one session (e.g. shared, immutable weights) may be read by another.
+ *
+ * <p>Storage types: F32, F16, BF16 and I32 tensors. All floating tensors of one op share one dtype; math
+ * is float32 inside the kernels. {@link Precision} selects the GEMM mode for F32 tensors: FP32 (exact
+ * float32), TF32, FP16 or BF16 tensor-core GEMMs with float32 accumulation (cuBLAS "fast" compute types,
+ * inputs rounded inside cuBLAS); F16/BF16 tensors always run tensor-core GEMMs in their own type.
  */
 public final class CudaBackend implements Backend {
     private static volatile String cachedReason;
@@ -41,6 +54,8 @@ public final class CudaBackend implements Backend {
     private final long stream;
     private final long workspace;
     private final cublasContext handle;
+    private final FloatPointer one;
+    private final FloatPointer zero;
     private final Precision precision;
     private final String deviceName;
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
@@ -49,15 +64,18 @@ public final class CudaBackend implements Backend {
     /** While a graph is being captured: blocks released during capture stay with the graph. */
     private List<long[]> captureHeld;
 
-    /** Wraps a raw device address for the presets' pointer-typed parameters. */
+    /** Wraps a raw device address for the presets' pointer-typed parameters (no ownership, no deallocator). */
     private static final class Address extends Pointer {
         Address(long a) {
             address = a;
         }
     }
 
+    // ------------------------------------------------------------------------------------- availability
+
     /**
-     * Why the CUDA backend cannot be used here, or null when it can. Never throws; the result is cached.
+     * Why the CUDA backend cannot be used here, or null when it can: e.g. "native library not built (nvcc was
+     * not available at build time)", "no NVIDIA driver (...)", "no CUDA device". Never throws; cached.
      */
     public static String unavailableReason() {
         if (!probed) {
@@ -73,14 +91,24 @@ public final class CudaBackend implements Backend {
 
     private static String probe() {
         try {
+            if (CudaNative.class.getResource("linux-x86_64/libjniCudaNative.so") == null
+                    && CudaNative.loadError() != null) {
+                return "native library not built (nvcc was not available at build time)";
+            }
             Throwable err = CudaNative.loadError();
             if (err != null) {
-                return "native library not available (built without nvcc, or it failed to load: " + err.getMessage() + ")";
+                return "native library failed to load: " + err;
             }
             int[] n = new int[1];
             int rc = CudaNative.svj_device_count(n);
-            if (rc == 35 || rc == 34) {
-                return "no NVIDIA driver (libcuda.so.1 is missing or older than the CUDA 13 runtime: " + errorString(rc) + ")";
+            // cudaErrorInsufficientDriver (35), cudaErrorStubLibrary (34), cudaErrorCallRequiresNewerDriver (36)
+            if (rc == 35 || rc == 34 || rc == 36) {
+                int[] drv = new int[1];
+                CudaNative.svj_driver_version(drv);
+                return drv[0] == 0
+                        ? "no NVIDIA driver (libcuda.so.1 not found: " + errorString(rc) + ")"
+                        : "no usable NVIDIA driver (it supports CUDA " + drv[0] / 1000 + "." + drv[0] % 1000 / 10
+                        + ", the CUDA 13 runtime needs a newer one: " + errorString(rc) + ")";
             }
             if (rc == 100) {
                 return "no CUDA device (" + errorString(rc) + ")";
@@ -94,11 +122,11 @@ public final class CudaBackend implements Backend {
             try {
                 Loader.load(cublas.class);
             } catch (Throwable t) {
-                return "cuBLAS could not be loaded (libcublas.so.13 from the CUDA 13 libraries is needed): " + t.getMessage();
+                return "cuBLAS could not be loaded (libcublas.so.13 from the CUDA 13 libraries is needed): " + t;
             }
             return null;
         } catch (Throwable t) {
-            return "CUDA initialisation failed: " + t;
+            return "native library failed to load (CUDA initialisation failed: " + t + ")";
         }
     }
 
@@ -110,24 +138,38 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** Throws the failure of {@code op} with the native detail (which entry, which argument) and CUDA's text. */
     private static void check(int rc, String op) {
         if (rc != 0) {
-            throw new SparseVitException("CUDA " + op + " failed: " + errorString(rc));
+            String detail;
+            try {
+                detail = CudaNative.svj_last_error_string().getString();
+            } catch (Throwable t) {
+                detail = "";
+            }
+            throw new SparseVitException("CUDA " + op + " failed: " + errorString(rc)
+                    + (detail.isEmpty() ? "" : " [" + detail + "]"));
         }
     }
 
+    private static void checkBlas(int rc, String op) {
+        if (rc != 0) {
+            throw new SparseVitException("cuBLAS " + op + " failed with status " + rc);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------- lifecycle
+
+    /** A session on device 0 computing GEMMs in FP32. */
     public CudaBackend() {
         this(Precision.FP32);
     }
 
-    /** A session on device 0 with the given GEMM precision (FP32 or TF32). */
+    /** A session on device 0 with the given GEMM precision (see the class comment). */
     public CudaBackend(Precision precision) {
         String why = unavailableReason();
         if (why != null) {
             throw new SparseVitException("CUDA backend unavailable: " + why);
-        }
-        if (precision != Precision.FP32 && precision != Precision.TF32) {
-            throw new SparseVitException("CUDA backend: precision " + precision + " is not implemented yet (FP32 and TF32 are)");
         }
         this.precision = precision;
         check(CudaNative.svj_set_device(0), "cudaSetDevice");
@@ -141,22 +183,25 @@ public final class CudaBackend implements Backend {
         long[] s = new long[1];
         check(CudaNative.svj_stream_create(s), "cudaStreamCreate");
         this.stream = s[0];
-        this.handle = new cublasContext();
-        checkBlas(cublas.cublasCreate_v2(handle), "cublasCreate");
-        checkBlas(cublas.cublasSetStream_v2(handle, new CUstream_st(new Address(stream))), "cublasSetStream");
-        checkBlas(cublas.cublasSetMathMode(handle, precision == Precision.TF32 ? cublas.CUBLAS_TF32_TENSOR_OP_MATH
-                : cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-        // a workspace of our own, so cuBLAS never allocates (required inside CUDA-graph capture)
         long[] ws = new long[1];
-        check(CudaNative.svj_malloc(ws, CUBLAS_WORKSPACE), "cuBLAS workspace");
-        this.workspace = ws[0];
-        checkBlas(cublas.cublasSetWorkspace_v2(handle, new Address(workspace), CUBLAS_WORKSPACE), "cublasSetWorkspace");
-    }
-
-    private static void checkBlas(int rc, String op) {
-        if (rc != 0) {
-            throw new SparseVitException("cuBLAS " + op + " failed with status " + rc);
+        try {
+            this.handle = new cublasContext();
+            checkBlas(cublas.cublasCreate_v2(handle), "cublasCreate");
+            checkBlas(cublas.cublasSetStream_v2(handle, new CUstream_st(new Address(stream))), "cublasSetStream");
+            checkBlas(cublas.cublasSetMathMode(handle, cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+            // a workspace of our own, so cuBLAS never allocates (required inside CUDA-graph capture)
+            check(CudaNative.svj_malloc(ws, CUBLAS_WORKSPACE), "cuBLAS workspace");
+            this.workspace = ws[0];
+            checkBlas(cublas.cublasSetWorkspace_v2(handle, new Address(workspace), CUBLAS_WORKSPACE),
+                    "cublasSetWorkspace");
+        } catch (RuntimeException e) {
+            CudaNative.svj_free(ws[0]);
+            CudaNative.svj_stream_destroy(stream);
+            throw e;
         }
+        // host scalars for the GEMMs, allocated once (cuBLAS reads them when the call is enqueued)
+        this.one = new FloatPointer(1f);
+        this.zero = new FloatPointer(0f);
     }
 
     public Precision precision() {
@@ -173,27 +218,67 @@ public final class CudaBackend implements Backend {
         return deviceName;
     }
 
-    /** Driver and runtime versions, e.g. "driver 13000, runtime 13000". */
+    /** Driver and runtime versions, e.g. "driver 13000, runtime 13000". Never throws. */
     public static String versions() {
-        int[] d = new int[1];
-        int[] r = new int[1];
-        CudaNative.svj_driver_version(d);
-        CudaNative.svj_runtime_version(r);
-        return "driver " + d[0] + ", runtime " + r[0];
+        try {
+            int[] d = new int[1];
+            int[] r = new int[1];
+            CudaNative.svj_driver_version(d);
+            CudaNative.svj_runtime_version(r);
+            return "driver " + d[0] + ", runtime " + r[0];
+        } catch (Throwable t) {
+            return "unknown (" + t + ")";
+        }
+    }
+
+    /** Free and total device memory in bytes. */
+    public long[] deviceMemory() {
+        long[] f = new long[1];
+        long[] t = new long[1];
+        check(CudaNative.svj_device_memory(f, t), "cudaMemGetInfo");
+        return new long[]{f[0], t[0]};
+    }
+
+    /** Bytes of device memory parked in this session's pool (free for reuse). */
+    public synchronized long pooledBytes() {
+        return pooledBytes;
     }
 
     @Override
     public boolean supports(DType dtype) {
-        return dtype == DType.F32 || dtype == DType.I32;
+        return true;
     }
 
-    // ------------------------------------------------------------------------------------- memory
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        CudaNative.svj_stream_synchronize(stream);
+        trim();
+        closed = true;
+        cublas.cublasDestroy_v2(handle);
+        one.close();
+        zero.close();
+        CudaNative.svj_free(workspace);
+        CudaNative.svj_stream_destroy(stream);
+    }
 
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("CUDA backend session is closed");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------- memory pool
+
+    /** Power-of-two bucket (log2 of the block size) for a request, at least 256 bytes. */
     private static int bucket(long bytes) {
         return Math.max(8, 64 - Long.numberOfLeadingZeros(Math.max(1, bytes - 1)));
     }
 
     synchronized long acquire(long bytes, int bucket) {
+        ensureOpen();
         ArrayDeque<Long> q = pool.get(bucket);
         if (q != null && !q.isEmpty()) {
             pooledBytes -= 1L << bucket;
@@ -201,13 +286,13 @@ public final class CudaBackend implements Backend {
         }
         long[] p = new long[1];
         int rc = CudaNative.svj_malloc(p, 1L << bucket);
-        if (rc != 0) {
-            // give pooled memory back and retry once
+        if (rc != 0 && captureHeld == null) {
+            // give pooled memory back and retry once (not while capturing: that would synchronise)
             trim();
             rc = CudaNative.svj_malloc(p, 1L << bucket);
         }
         if (rc != 0) {
-            throw new SparseVitException("CUDA out of memory allocating " + bytes + " bytes: " + errorString(rc));
+            check(rc, "allocation of " + bytes + " bytes (out of device memory?)");
         }
         return p[0];
     }
@@ -237,11 +322,10 @@ public final class CudaBackend implements Backend {
         pooledBytes = 0;
     }
 
+    // ------------------------------------------------------------------------------------- tensors
+
     @Override
     public Tensor empty(DType dtype, int... shape) {
-        if (!supports(dtype)) {
-            throw new IllegalArgumentException("CUDA backend: " + dtype + " tensors are not supported yet");
-        }
         long bytes = Math.max(4, Shapes.numel(shape) * dtype.bytes());
         int b = bucket(bytes);
         return new CudaTensor(this, acquire(bytes, b), b, dtype, shape);
@@ -256,19 +340,31 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor upload(HostTensor host) {
-        CudaTensor t = (CudaTensor) empty(DType.F32, host.shape());
-        check(CudaNative.svj_memcpy_h2d(t.ptr(), host.data(), t.bytes(), stream), "upload");
-        // the host array may be reused by the caller: make the copy complete before returning
-        synchronize();
-        return t;
+        return upload(host, DType.F32);
     }
 
+    /** Uploads host values into a tensor of the storage dtype (F16/BF16 rounded to nearest even on the host). */
     @Override
     public Tensor upload(HostTensor host, DType storage) {
-        if (storage != DType.F32) {
-            throw new IllegalArgumentException("CUDA backend: " + storage + " storage is not implemented yet");
+        CudaTensor t = (CudaTensor) empty(storage, host.shape());
+        float[] v = host.data();
+        try {
+            switch (storage) {
+                case F32 -> check(CudaNative.svj_memcpy_h2d(t.ptr(), v, t.bytes(), stream), "upload");
+                case F16, BF16 -> {
+                    short[] h = new short[v.length];
+                    for (int i = 0; i < v.length; i++) {
+                        h[i] = storage == DType.F16 ? Half.fromFloat(v[i]) : Half.floatToBf16(v[i]);
+                    }
+                    check(CudaNative.svj_memcpy_h2d(t.ptr(), h, t.bytes(), stream), "upload");
+                }
+                case I32 -> throw new IllegalArgumentException("upload: use uploadInts for I32 tensors");
+            }
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
         }
-        return upload(host);
+        return t;
     }
 
     @Override
@@ -278,7 +374,6 @@ public final class CudaBackend implements Backend {
         }
         CudaTensor t = (CudaTensor) empty(DType.I32, shape);
         check(CudaNative.svj_memcpy_h2d(t.ptr(), values, t.bytes(), stream), "upload");
-        synchronize();
         return t;
     }
 
@@ -286,13 +381,25 @@ public final class CudaBackend implements Backend {
     public HostTensor download(Tensor t) {
         CudaTensor c = cuda(t, "download");
         float[] out = new float[Math.toIntExact(c.numel())];
-        check(CudaNative.svj_memcpy_d2h(out, c.ptr(), c.bytes(), stream), "download");
+        switch (c.dtype()) {
+            case F32, I32 -> check(CudaNative.svj_memcpy_d2h(out, c.ptr(), c.bytes(), stream), "download");
+            case F16, BF16 -> {
+                short[] h = new short[out.length];
+                check(CudaNative.svj_memcpy_d2h(h, c.ptr(), c.bytes(), stream), "download");
+                for (int i = 0; i < h.length; i++) {
+                    out[i] = c.dtype() == DType.F16 ? Half.toFloat(h[i]) : Half.bf16ToFloat(h[i]);
+                }
+            }
+        }
         return new HostTensor(out, c.shape());
     }
 
     @Override
     public int[] downloadInts(Tensor t) {
         CudaTensor c = cuda(t, "downloadInts");
+        if (c.dtype().bytes() != 4) {
+            throw new IllegalArgumentException("downloadInts: " + c + " is not a 4-byte tensor");
+        }
         int[] out = new int[Math.toIntExact(c.numel())];
         check(CudaNative.svj_memcpy_d2h(out, c.ptr(), c.bytes(), stream), "download");
         return out;
@@ -306,6 +413,17 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("copy: " + s + " into " + d);
         }
         check(CudaNative.svj_memcpy_d2d(d.ptr(), s.ptr(), s.bytes(), stream), "copy");
+    }
+
+    /** dst = src converted between floating dtypes (same element count; rounding to nearest even). */
+    public void cast(Tensor src, Tensor dst) {
+        CudaTensor s = cuda(src, "cast");
+        CudaTensor d = cuda(dst, "cast");
+        if (s.numel() != d.numel()) {
+            throw new IllegalArgumentException("cast: " + s + " into " + d);
+        }
+        check(CudaNative.svj_cast(s.ptr(), floatCode(s, "cast"), d.ptr(), floatCode(d, "cast"), s.numel(), stream),
+                "cast");
     }
 
     @Override
@@ -324,96 +442,185 @@ public final class CudaBackend implements Backend {
         return t == null ? 0 : cuda(t, op).ptr();
     }
 
-    // ------------------------------------------------------------------------------------- math
+    private static int code(DType d) {
+        return switch (d) {
+            case F32 -> CudaNative.F32;
+            case F16 -> CudaNative.F16;
+            case BF16 -> CudaNative.BF16;
+            case I32 -> CudaNative.I32;
+        };
+    }
+
+    private static int floatCode(Tensor t, String op) {
+        if (t.dtype() == DType.I32) {
+            throw new IllegalArgumentException(op + ": " + t + " must be a floating tensor (F32, F16 or BF16)");
+        }
+        return code(t.dtype());
+    }
+
+    /** The one floating dtype code shared by all (non-null) tensors of an op. */
+    private static int sameFloat(String op, Tensor first, Tensor... rest) {
+        int c = floatCode(first, op);
+        for (Tensor t : rest) {
+            if (t != null && t.dtype() != first.dtype()) {
+                throw new IllegalArgumentException(op + ": " + t + " must have the dtype of " + first);
+            }
+        }
+        return c;
+    }
+
+    private static void requireDtype(String op, String what, Tensor t, DType d) {
+        if (t.dtype() != d) {
+            throw new IllegalArgumentException(op + ": " + what + " must be " + d + ", got " + t);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------- dense math
+
+    /** cuBLAS data type of a storage dtype. */
+    private static int blasType(DType d) {
+        return switch (d) {
+            case F32 -> cudart.CUDA_R_32F;
+            case F16 -> cudart.CUDA_R_16F;
+            case BF16 -> cudart.CUDA_R_16BF;
+            case I32 -> throw new IllegalArgumentException("linear: I32 tensors");
+        };
+    }
+
+    /** cuBLAS compute type for a storage dtype under this session's precision. */
+    private int computeType(DType d) {
+        if (d != DType.F32) {
+            return cublas.CUBLAS_COMPUTE_32F; // F16/BF16 inputs: tensor cores, float32 accumulation
+        }
+        return switch (precision) {
+            case FP32 -> cublas.CUBLAS_COMPUTE_32F;
+            case TF32 -> cublas.CUBLAS_COMPUTE_32F_FAST_TF32;
+            case FP16 -> cublas.CUBLAS_COMPUTE_32F_FAST_16F;
+            case BF16 -> cublas.CUBLAS_COMPUTE_32F_FAST_16BF;
+        };
+    }
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        CudaTensor xt = cuda(x, "linear");
-        CudaTensor wt = cuda(w, "linear");
-        CudaTensor ot = cuda(out, "linear");
-        if (wt.rank() < 2) {
-            throw new IllegalArgumentException("linear: weight must be [N, K], got " + Arrays.toString(wt.shape()));
+        long m = gemm(x, w, bias, out, "linear");
+        if (bias != null && m > 0) {
+            int n = w.dim(0);
+            check(CudaNative.svj_bias_add(ptr(out, "linear"), ptr(bias, "linear"), code(out.dtype()), m, n, stream),
+                    "linear (bias)");
         }
-        int n = wt.dim(0);
-        int k = (int) (wt.numel() / n); // [N, K...] flattened, e.g. a [C, Cin, p, p] convolution weight
-        if (xt.dim(-1) != k || ot.dim(-1) != n || xt.numel() / k != ot.numel() / n) {
-            throw new IllegalArgumentException("linear: input " + Arrays.toString(xt.shape()) + ", weight "
-                    + Arrays.toString(wt.shape()) + " and output " + Arrays.toString(ot.shape()) + " do not match");
-        }
-        long m = xt.numel() / k;
-        if (m == 0) {
-            return;
-        }
-        try (FloatPointer alpha = new FloatPointer(1f); FloatPointer beta = new FloatPointer(0f)) {
-            // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T = w^T(op T) * x^T
-            checkBlas(cublas.cublasSgemm_v2(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, n, (int) m, k, alpha,
-                    new FloatPointer(new Address(wt.ptr())), k, new FloatPointer(new Address(xt.ptr())), k, beta,
-                    new FloatPointer(new Address(ot.ptr())), n), "sgemm");
-        }
-        if (bias != null) {
-            check(CudaNative.svj_bias_add(ot.ptr(), ptr(bias, "linear"), m, n, stream), "bias add");
-        }
-    }
-
-    @Override
-    public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
-        CudaTensor xt = cuda(x, "layerNorm");
-        int c = xt.dim(-1);
-        if (out.numel() != xt.numel() || gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException("layerNorm: shapes " + Arrays.toString(xt.shape()) + " / "
-                    + Arrays.toString(out.shape()) + " / gamma " + gamma.numel() + " do not match");
-        }
-        check(CudaNative.svj_layer_norm(xt.ptr(), ptr(gamma, "layerNorm"), ptr(beta, "layerNorm"), ptr(out, "layerNorm"),
-                xt.numel() / c, c, eps, stream), "layerNorm");
-    }
-
-    @Override
-    public void addLayerNorm(Tensor a, Tensor b, Tensor gamma, Tensor beta, float eps, Tensor out) {
-        int c = a.dim(-1);
-        if (b.numel() != a.numel() || out.numel() != a.numel() || gamma.numel() != c || beta.numel() != c || out == a) {
-            throw new IllegalArgumentException("addLayerNorm: shapes " + Arrays.toString(a.shape()) + ", "
-                    + Arrays.toString(b.shape()) + ", " + Arrays.toString(out.shape()) + " do not match (out must differ from a)");
-        }
-        check(CudaNative.svj_add_layer_norm(ptr(a, "addLayerNorm"), ptr(b, "addLayerNorm"), ptr(gamma, "addLayerNorm"),
-                ptr(beta, "addLayerNorm"), ptr(out, "addLayerNorm"), a.numel() / c, c, eps, stream), "addLayerNorm");
     }
 
     @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        if (bias == null) {
-            linear(x, w, null, out);
-            gelu(out);
+        long m = gemm(x, w, bias, out, "linearGelu");
+        if (m == 0) {
             return;
         }
-        linear(x, w, null, out);
-        int n = out.dim(-1);
-        check(CudaNative.svj_bias_gelu(ptr(out, "linearGelu"), ptr(bias, "linearGelu"), out.numel() / n, n, stream),
-                "bias + GELU");
+        int n = w.dim(0);
+        if (bias == null) {
+            check(CudaNative.svj_gelu(ptr(out, "linearGelu"), code(out.dtype()), m * n, stream), "linearGelu (GELU)");
+        } else {
+            check(CudaNative.svj_bias_gelu(ptr(out, "linearGelu"), ptr(bias, "linearGelu"), code(out.dtype()), m, n,
+                    stream), "linearGelu (bias + GELU)");
+        }
+    }
+
+    /** out = x w^T without bias; validates all four tensors; returns the row count M. */
+    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op) {
+        CudaTensor xt = cuda(x, op);
+        CudaTensor wt = cuda(w, op);
+        CudaTensor ot = cuda(out, op);
+        sameFloat(op, xt, wt, ot, bias);
+        if (wt.rank() < 2) {
+            throw new IllegalArgumentException(op + ": weight must be [N, K], got " + Arrays.toString(wt.shape()));
+        }
+        int n = wt.dim(0);
+        long kl = wt.numel() / n; // [N, K...] flattened, e.g. a [C, Cin, p, p] convolution weight
+        if (xt.rank() == 0 || xt.dim(-1) != kl || ot.rank() == 0 || ot.dim(-1) != n || xt.numel() / kl != ot.numel() / n) {
+            throw new IllegalArgumentException(op + ": input " + Arrays.toString(xt.shape()) + ", weight "
+                    + Arrays.toString(wt.shape()) + " and output " + Arrays.toString(ot.shape()) + " do not match");
+        }
+        if (bias != null && bias.numel() != n) {
+            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(bias.shape()) + " must have " + n + " values");
+        }
+        int k = (int) kl;
+        long m = xt.numel() / k;
+        if (m == 0) {
+            return 0;
+        }
+        if (m > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": " + m + " rows exceed one GEMM");
+        }
+        int type = blasType(xt.dtype());
+        // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
+        checkBlas(cublas.cublasGemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, n, (int) m, k, one,
+                new Address(wt.ptr()), type, k, new Address(xt.ptr()), type, k, zero, new Address(ot.ptr()), type, n,
+                computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n + "x" + m + "x" + k
+                + ", " + xt.dtype() + ", " + precision + ")");
+        return m;
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        String op = "layerNorm";
+        CudaTensor xt = cuda(x, op);
+        int dt = sameFloat(op, xt, gamma, beta, out);
+        int c = xt.dim(-1);
+        if (out.numel() != xt.numel() || out.dim(-1) != c || gamma.numel() != c || beta.numel() != c) {
+            throw new IllegalArgumentException("layerNorm: input " + Arrays.toString(xt.shape()) + ", output "
+                    + Arrays.toString(out.shape()) + ", gamma/beta " + gamma.numel() + "/" + beta.numel() + " do not match");
+        }
+        check(CudaNative.svj_layer_norm(xt.ptr(), ptr(gamma, op), ptr(beta, op), ptr(out, op), dt, xt.numel() / c, c,
+                eps, stream), op);
+    }
+
+    @Override
+    public void addLayerNorm(Tensor a, Tensor b, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        String op = "addLayerNorm";
+        int dt = sameFloat(op, cuda(a, op), b, gamma, beta, out);
+        int c = a.dim(-1);
+        if (b.numel() != a.numel() || out.numel() != a.numel() || out.dim(-1) != c || gamma.numel() != c
+                || beta.numel() != c) {
+            throw new IllegalArgumentException("addLayerNorm: shapes " + Arrays.toString(a.shape()) + ", "
+                    + Arrays.toString(b.shape()) + ", " + Arrays.toString(out.shape()) + " do not match");
+        }
+        if (out == a) {
+            // the fused kernel needs a separate output: fall back to the two passes
+            add(a, b);
+            layerNorm(a, gamma, beta, eps, out);
+            return;
+        }
+        check(CudaNative.svj_add_layer_norm(ptr(a, op), ptr(b, op), ptr(gamma, op), ptr(beta, op), ptr(out, op), dt,
+                a.numel() / c, c, eps, stream), op);
     }
 
     @Override
     public void gelu(Tensor x) {
-        check(CudaNative.svj_gelu(ptr(x, "gelu"), x.numel(), stream), "gelu");
+        check(CudaNative.svj_gelu(ptr(x, "gelu"), floatCode(x, "gelu"), x.numel(), stream), "gelu");
     }
 
     @Override
     public void add(Tensor a, Tensor b) {
+        int dt = sameFloat("add", cuda(a, "add"), b);
         if (a.numel() != b.numel()) {
             throw new IllegalArgumentException("add: shapes " + Arrays.toString(a.shape()) + " and "
                     + Arrays.toString(b.shape()) + " differ");
         }
-        check(CudaNative.svj_add(ptr(a, "add"), ptr(b, "add"), a.numel(), stream), "add");
+        check(CudaNative.svj_add(ptr(a, "add"), ptr(b, "add"), dt, a.numel(), stream), "add");
     }
 
     // ------------------------------------------------------------------------------------- structure
 
     @Override
     public void patchEmbed(Tensor img, Tensor w, Tensor bias, int patch, Tensor out) {
-        CudaTensor it = cuda(img, "patchEmbed");
-        CudaTensor wt = cuda(w, "patchEmbed");
+        String op = "patchEmbed";
+        CudaTensor it = cuda(img, op);
+        CudaTensor wt = cuda(w, op);
+        sameFloat(op, it, wt, bias, out);
         if (it.rank() != 4 || wt.rank() != 4 || wt.dim(1) != it.dim(1) || wt.dim(2) != patch || wt.dim(3) != patch) {
             throw new IllegalArgumentException("patchEmbed: image " + Arrays.toString(it.shape()) + " and weight "
-                    + Arrays.toString(wt.shape()) + " do not match");
+                    + Arrays.toString(wt.shape()) + " do not match (expected [B, Cin, H, W] and [C, Cin, "
+                    + patch + ", " + patch + "])");
         }
         int b = it.dim(0);
         int cin = it.dim(1);
@@ -422,100 +629,201 @@ public final class CudaBackend implements Backend {
         int c = wt.dim(0);
         Shapes.check("patchEmbed: output", out.shape(), b, ho * wo, c);
         int kk = cin * patch * patch;
-        try (Tensor cols = empty(DType.F32, b * ho * wo, kk)) {
-            check(CudaNative.svj_im2col_patches(it.ptr(), ptr(cols, "patchEmbed"), b, cin, it.dim(2), it.dim(3), patch,
-                    stream), "im2col");
+        try (Tensor cols = empty(it.dtype(), b * ho * wo, kk)) {
+            check(CudaNative.svj_im2col_patches(it.ptr(), ptr(cols, op), code(it.dtype()), b, cin, it.dim(2), it.dim(3),
+                    patch, stream), "patchEmbed (im2col)");
             linear(cols, wt, bias, out); // the [C, Cin, p, p] weight is the [C, Cin * p * p] matrix
         }
     }
 
     @Override
     public void patchMerge(Tensor x, int height, int width, MergeOrder order, Tensor out) {
-        CudaTensor xt = cuda(x, "patchMerge");
+        String op = "patchMerge";
+        CudaTensor xt = cuda(x, op);
+        requireDtype(op, "output", out, xt.dtype());
         int b = xt.dim(0);
         int c = xt.dim(-1);
+        if (xt.numel() != (long) b * height * width * c) {
+            throw new IllegalArgumentException("patchMerge: input " + Arrays.toString(xt.shape()) + " is not [B, "
+                    + height + "*" + width + ", C]");
+        }
         Shapes.check("patchMerge: output", out.shape(), b, ((height + 1) / 2) * ((width + 1) / 2), 4 * c);
-        check(CudaNative.svj_patch_merge(xt.ptr(), ptr(out, "patchMerge"), b, height, width, c,
-                order == MergeOrder.CONCAT ? 0 : 1, stream), "patchMerge");
+        check(CudaNative.svj_patch_merge(xt.ptr(), ptr(out, op), code(xt.dtype()), b, height, width, c,
+                order == MergeOrder.CONCAT ? 0 : 1, stream), op);
     }
 
     @Override
     public void meanPool(Tensor x, Tensor out) {
-        check(CudaNative.svj_mean_pool(ptr(x, "meanPool"), ptr(out, "meanPool"), x.dim(0), x.dim(1), x.dim(2), stream),
-                "meanPool");
+        String op = "meanPool";
+        int dt = sameFloat(op, cuda(x, op), out);
+        if (x.rank() != 3) {
+            throw new IllegalArgumentException("meanPool: input must be [B, L, C], got " + Arrays.toString(x.shape()));
+        }
+        Shapes.check("meanPool: output", out.shape(), x.dim(0), x.dim(2));
+        check(CudaNative.svj_mean_pool(ptr(x, op), ptr(out, op), dt, x.dim(0), x.dim(1), x.dim(2), stream), op);
     }
 
     @Override
     public void toChannelsFirst(Tensor x, int height, int width, Tensor out) {
-        Shapes.check("toChannelsFirst: output", out.shape(), x.dim(0), x.dim(-1), height, width);
-        check(CudaNative.svj_to_channels_first(ptr(x, "toChannelsFirst"), ptr(out, "toChannelsFirst"), x.dim(0),
-                height * width, x.dim(-1), stream), "toChannelsFirst");
+        String op = "toChannelsFirst";
+        CudaTensor xt = cuda(x, op);
+        requireDtype(op, "output", out, xt.dtype());
+        int b = xt.dim(0);
+        int c = xt.dim(-1);
+        if (xt.numel() != (long) b * height * width * c) {
+            throw new IllegalArgumentException("toChannelsFirst: input " + Arrays.toString(xt.shape()) + " is not [B, "
+                    + height + "*" + width + ", C]");
+        }
+        Shapes.check("toChannelsFirst: output", out.shape(), b, c, height, width);
+        check(CudaNative.svj_to_channels_first(xt.ptr(), ptr(out, op), code(xt.dtype()), b, height * width, c, stream),
+                op);
     }
 
     // ------------------------------------------------------------------------------------- windows
 
-    private void checkTile(Tensor tile, Tensor map, WindowGrid g, int k, String op) {
+    private static void checkMap(Tensor map, WindowGrid g, String op) {
         if (map.rank() != 3 || map.dim(1) != g.height() * g.width()) {
             throw new IllegalArgumentException(op + ": token map must be [B, " + g.height() + "*" + g.width()
                     + ", C], got " + Arrays.toString(map.shape()));
         }
-        Shapes.check(op + ": tile", tile.shape(), map.dim(0), k, g.windowTokens(), map.dim(2));
+    }
+
+    /** Validates k and the order list as the CPU backend does (except the window numbers, which stay on the device). */
+    private long orderPtr(Tensor order, int b, WindowGrid g, int k, String op) {
+        int nW = g.numWindows();
+        if (k < 0 || k > nW) {
+            throw new IllegalArgumentException(op + ": k = " + k + " outside [0, " + nW + "]");
+        }
+        if (order == null) {
+            if (k != nW) {
+                throw new IllegalArgumentException(op + ": without an order list k must be nW = " + nW + ", got " + k);
+            }
+            return 0;
+        }
+        if (order.dtype() != DType.I32 || order.numel() != (long) b * nW) {
+            throw new IllegalArgumentException(op + ": order must be I32 [" + b + ", " + nW + "], got " + order.dtype()
+                    + Arrays.toString(order.shape()));
+        }
+        return cuda(order, op).ptr();
     }
 
     @Override
     public void gatherWindows(Tensor x, WindowGrid g, Tensor order, int k, Tensor out) {
-        checkTile(out, x, g, k, "gatherWindows");
-        check(CudaNative.svj_gather_windows(ptr(x, "gatherWindows"), ptr(out, "gatherWindows"), ptr(order, "gatherWindows"),
-                x.dim(0), g.height(), g.width(), x.dim(2), g.window(), g.shift(), k, stream), "gatherWindows");
+        String op = "gatherWindows";
+        CudaTensor xt = cuda(x, op);
+        checkMap(xt, g, op);
+        requireDtype(op, "tile", out, xt.dtype());
+        int b = xt.dim(0);
+        long ord = orderPtr(order, b, g, k, op);
+        Shapes.check(op + ": tile", out.shape(), b, k, g.windowTokens(), xt.dim(2));
+        check(CudaNative.svj_gather_windows(xt.ptr(), ptr(out, op), ord, code(xt.dtype()), b, g.height(), g.width(),
+                xt.dim(2), g.window(), g.shift(), k, stream), op);
     }
 
     @Override
     public void scatterWindows(Tensor tile, WindowGrid g, Tensor order, int k, Tensor x) {
-        checkTile(tile, x, g, k, "scatterWindows");
-        check(CudaNative.svj_scatter_windows(ptr(tile, "scatterWindows"), ptr(x, "scatterWindows"),
-                ptr(order, "scatterWindows"), x.dim(0), g.height(), g.width(), x.dim(2), g.window(), g.shift(), k,
-                stream), "scatterWindows");
+        String op = "scatterWindows";
+        CudaTensor xt = cuda(x, op);
+        checkMap(xt, g, op);
+        requireDtype(op, "tile", tile, xt.dtype());
+        int b = xt.dim(0);
+        long ord = orderPtr(order, b, g, k, op);
+        Shapes.check(op + ": tile", tile.shape(), b, k, g.windowTokens(), xt.dim(2));
+        check(CudaNative.svj_scatter_windows(ptr(tile, op), xt.ptr(), ord, code(xt.dtype()), b, g.height(), g.width(),
+                xt.dim(2), g.window(), g.shift(), k, stream), op);
     }
 
     @Override
     public void zeroPadding(Tensor tile, WindowGrid g, Tensor order, int k) {
-        check(CudaNative.svj_zero_padding(ptr(tile, "zeroPadding"), ptr(order, "zeroPadding"), tile.dim(0), g.height(),
-                g.width(), tile.dim(-1), g.window(), g.shift(), k, stream), "zeroPadding");
+        String op = "zeroPadding";
+        CudaTensor tt = cuda(tile, op);
+        int b = tt.dim(0);
+        int c = tt.dim(-1);
+        Shapes.check(op + ": tile", tt.shape(), b, k, g.windowTokens(), c);
+        long ord = orderPtr(order, b, g, k, op);
+        check(CudaNative.svj_zero_padding(tt.ptr(), ord, code(tt.dtype()), b, g.height(), g.width(), c, g.window(),
+                g.shift(), k, stream), op);
     }
 
     @Override
     public void windowAttention(Tensor qkv, Tensor biasTable, int heads, WindowGrid g, Tensor order, int k,
                                 Tensor out) {
-        int c = out.dim(-1);
-        Shapes.check("windowAttention: qkv", qkv.shape(), out.dim(0), k, g.windowTokens(), 3 * c);
+        String op = "windowAttention";
+        CudaTensor qt = cuda(qkv, op);
+        int dt = sameFloat(op, qt, biasTable, out);
+        int b = qt.dim(0);
+        int c3 = qt.dim(-1);
+        if (heads <= 0 || c3 % 3 != 0 || (c3 / 3) % heads != 0) {
+            throw new IllegalArgumentException("windowAttention: qkv width " + c3 + " is not 3 * heads * headDim (heads "
+                    + heads + ")");
+        }
+        int c = c3 / 3;
+        Shapes.check(op + ": tile", qt.shape(), b, k, g.windowTokens(), c3);
+        Shapes.check(op + ": tile", out.shape(), b, k, g.windowTokens(), c);
         int tw = 2 * g.biasWindow() - 1;
         Shapes.check("windowAttention: bias table", biasTable.shape(), tw * tw, heads);
-        check(CudaNative.svj_window_attention(ptr(qkv, "windowAttention"), ptr(biasTable, "windowAttention"),
-                ptr(out, "windowAttention"), ptr(order, "windowAttention"), out.dim(0), g.height(), g.width(), c, heads,
-                g.window(), g.shift(), g.biasWindow(), k, stream), "windowAttention");
+        long ord = orderPtr(order, b, g, k, op);
+        check(CudaNative.svj_window_attention(qt.ptr(), ptr(biasTable, op), ptr(out, op), ord, dt, b, g.height(),
+                g.width(), c, heads, g.window(), g.shift(), g.biasWindow(), k, stream), op);
     }
 
     // ------------------------------------------------------------------------------------- importance
 
     @Override
     public void tokenImportance(Tensor x, Tensor out) {
-        Shapes.check("tokenImportance: output", out.shape(), x.dim(0), x.dim(1));
-        check(CudaNative.svj_token_importance(ptr(x, "tokenImportance"), ptr(out, "tokenImportance"),
-                (long) x.dim(0) * x.dim(1), x.dim(2), stream), "tokenImportance");
+        String op = "tokenImportance";
+        CudaTensor xt = cuda(x, op);
+        if (xt.rank() != 3) {
+            throw new IllegalArgumentException("tokenImportance: input must be [B, L, C], got " + Arrays.toString(xt.shape()));
+        }
+        requireDtype(op, "output", out, DType.F32);
+        Shapes.check("tokenImportance: output", out.shape(), xt.dim(0), xt.dim(1));
+        check(CudaNative.svj_token_importance(xt.ptr(), ptr(out, op), floatCode(xt, op), (long) xt.dim(0) * xt.dim(1),
+                xt.dim(2), stream), op);
     }
 
     @Override
     public void windowScores(Tensor a, WindowGrid g, Tensor out) {
-        Shapes.check("windowScores: output", out.shape(), a.dim(0), g.numWindows());
-        check(CudaNative.svj_window_scores(ptr(a, "windowScores"), ptr(out, "windowScores"), a.dim(0), g.height(),
-                g.width(), g.window(), g.shift(), stream), "windowScores");
+        String op = "windowScores";
+        CudaTensor at = cuda(a, op);
+        int l = g.height() * g.width();
+        if (at.rank() != 2 || at.dim(1) != l) {
+            throw new IllegalArgumentException("windowScores: importance map must be [B, " + l + "], got "
+                    + Arrays.toString(at.shape()));
+        }
+        requireDtype(op, "importance map", at, DType.F32);
+        requireDtype(op, "output", out, DType.F32);
+        Shapes.check("windowScores: output", out.shape(), at.dim(0), g.numWindows());
+        check(CudaNative.svj_window_scores(at.ptr(), ptr(out, op), at.dim(0), g.height(), g.width(), g.window(),
+                g.shift(), stream), op);
     }
 
     @Override
     public void sortWindows(Tensor scores, Tensor order) {
-        Shapes.check("sortWindows: order", order.shape(), scores.shape());
-        check(CudaNative.svj_sort_windows(ptr(scores, "sortWindows"), ptr(order, "sortWindows"), scores.dim(0),
-                scores.dim(1), 0, 0, stream), "sortWindows");
+        String op = "sortWindows";
+        CudaTensor st = cuda(scores, op);
+        if (st.rank() != 2 || st.dtype() != DType.F32 || order.dtype() != DType.I32) {
+            throw new IllegalArgumentException("sortWindows: scores must be F32 [B, nW] and order I32 [B, nW]");
+        }
+        Shapes.check("sortWindows: order", order.shape(), st.shape());
+        int b = st.dim(0);
+        int nW = st.dim(1);
+        if (b == 0 || nW == 0) {
+            return;
+        }
+        long[] bytes = new long[1];
+        check(CudaNative.svj_sort_windows_scratch(b, nW, bytes), op + " (scratch size)");
+        if (bytes[0] == 0) {
+            check(CudaNative.svj_sort_windows(st.ptr(), ptr(order, op), b, nW, 0, 0, stream), op);
+            return;
+        }
+        int bucket = bucket(bytes[0]);
+        long scratch = acquire(bytes[0], bucket);
+        try {
+            check(CudaNative.svj_sort_windows(st.ptr(), ptr(order, op), b, nW, scratch, bytes[0], stream), op);
+        } finally {
+            release(scratch, bucket); // stream order: the next user of the block runs after the sort
+        }
     }
 
     // ------------------------------------------------------------------------------------- graphs
@@ -525,7 +833,7 @@ public final class CudaBackend implements Backend {
      * memory its launches used (every temporary the captured work released), so replays never race with
      * other work of the session; closing the graph returns that memory to the pool.
      */
-    public final class Graph implements org.sparsevit.backend.Captured {
+    public final class Graph implements Captured {
         private long exec;
         private final List<long[]> held;
         private final List<Tensor> outputs;
@@ -554,7 +862,11 @@ public final class CudaBackend implements Backend {
         @Override
         public void close() {
             if (exec != 0) {
-                synchronize();
+                synchronized (CudaBackend.this) {
+                    if (!closed) {
+                        synchronize(); // a replay may still be running
+                    }
+                }
                 CudaNative.svj_graph_destroy(exec);
                 exec = 0;
                 outputs.forEach(Tensor::close);
@@ -568,8 +880,9 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Captures the launches {@code work} enqueues. It must not synchronise or copy to the host, and should
-     * have run once uncaptured so the pool already holds every buffer it needs (then nothing is allocated).
+     * Captures the launches {@code work} enqueues. It must not synchronise or copy to or from the host, and
+     * should have run once uncaptured so the pool already holds every buffer it needs (and every kernel is
+     * loaded).
      */
     public Graph capture(Runnable work) {
         return capture(() -> {
@@ -584,18 +897,26 @@ public final class CudaBackend implements Backend {
         synchronize();
         List<long[]> held = new ArrayList<>();
         synchronized (this) {
+            ensureOpen();
             if (captureHeld != null) {
                 throw new IllegalStateException("a capture is already in progress on this session");
             }
             captureHeld = held;
         }
-        check(CudaNative.svj_graph_begin_capture(stream), "begin capture");
+        int begin = CudaNative.svj_graph_begin_capture(stream);
+        if (begin != 0) {
+            synchronized (this) {
+                captureHeld = null;
+            }
+            check(begin, "begin capture");
+        }
         long[] exec = new long[1];
         List<Tensor> outs;
         try {
             outs = work.get();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             CudaNative.svj_graph_end_capture(stream, exec);
+            CudaNative.svj_graph_destroy(exec[0]);
             synchronized (this) {
                 captureHeld = null;
                 for (long[] b : held) {
@@ -607,9 +928,14 @@ public final class CudaBackend implements Backend {
         int rc = CudaNative.svj_graph_end_capture(stream, exec);
         synchronized (this) {
             captureHeld = null;
+            if (rc != 0) {
+                for (long[] b : held) {
+                    release(b[0], (int) b[1]);
+                }
+            }
         }
-        check(rc, "end capture");
-        return new Graph(exec[0], held, outs);
+        check(rc, "end capture (did the captured work synchronise or copy to the host?)");
+        return new Graph(exec[0], held, outs == null ? List.of() : outs);
     }
 
     /** Milliseconds of device time {@code work} takes, measured with CUDA events on this stream. */
@@ -617,8 +943,8 @@ public final class CudaBackend implements Backend {
         long[] a = new long[1];
         long[] b = new long[1];
         check(CudaNative.svj_event_create(a), "event create");
-        check(CudaNative.svj_event_create(b), "event create");
         try {
+            check(CudaNative.svj_event_create(b), "event create");
             check(CudaNative.svj_event_record(a[0], stream), "event record");
             work.run();
             check(CudaNative.svj_event_record(b[0], stream), "event record");
@@ -632,15 +958,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
-        }
-        synchronize();
-        trim();
-        closed = true;
-        cublas.cublasDestroy_v2(handle);
-        CudaNative.svj_free(workspace);
-        CudaNative.svj_stream_destroy(stream);
+    public String toString() {
+        return String.format(Locale.ROOT, "CudaBackend(%s, %s)", deviceName, precision);
     }
 }

@@ -6,14 +6,27 @@ import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
- * The JavaCPP binding over {@code native/include/sparsevit_cuda.h}: only primitives, device addresses as
- * longs and host arrays. Package-private; public types never see a pointer. The JNI library
- * ({@code jniCudaNative}) is built by the Maven "cuda" profile and links only the static CUDA runtime, so
- * it loads on machines without a driver (calls then return an error code).
+ * The JavaCPP binding over {@code native/include/sparsevit_cuda.h} (see there for every entry's contract):
+ * only primitives, device addresses and streams as longs, and host arrays. Package-private; public types
+ * never see a pointer. Every entry returns 0 or an error code; {@link CudaBackend} turns codes into
+ * exceptions with {@link #svj_last_error_string()}.
+ *
+ * <p>The JNI library ({@code libjniCudaNative.so}, in the jar under
+ * {@code org/sparsevit/backend/cuda/linux-x86_64/}) is built by the Maven "cuda" profile from our kernels
+ * and the static CUDA runtime only, so it loads on machines without a driver (calls then return an error
+ * code). Host arrays are passed by JNI copy or pin, so only the synchronous copy entries take them.
  */
 @Platform(value = "linux-x86_64", include = "sparsevit_cuda.h",
         link = {"pthread", "dl", "rt", "cudart_static", "sparsevit_kernels"}) // JavaCPP emits these in reverse order
 final class CudaNative {
+    /** Element type codes of the header (SVJ_F32 ...). */
+    static final int F32 = 0;
+    static final int F16 = 1;
+    static final int BF16 = 2;
+    static final int I32 = 3;
+    /** The header's SVJ_EINVAL: an argument check failed. */
+    static final int EINVAL = -1;
+
     private static final Throwable LOAD_ERROR;
 
     static {
@@ -34,6 +47,8 @@ final class CudaNative {
         return LOAD_ERROR;
     }
 
+    // ------------------------------------------------------------------ runtime
+
     static native int svj_runtime_version(int[] version);
 
     static native int svj_driver_version(int[] version);
@@ -44,9 +59,13 @@ final class CudaNative {
 
     static native int svj_device_capability(int device, int[] major, int[] minor);
 
+    static native int svj_device_memory(@Cast("long long*") long[] freeBytes, @Cast("long long*") long[] totalBytes);
+
     static native int svj_set_device(int device);
 
     static native @Cast("const char*") BytePointer svj_error_string(int code);
+
+    static native @Cast("const char*") BytePointer svj_last_error_string();
 
     static native int svj_malloc(@Cast("void**") long[] ptr, long bytes);
 
@@ -65,6 +84,9 @@ final class CudaNative {
                                      @Cast("void*") long stream);
 
     static native int svj_memcpy_d2h(@Cast("void*") int[] dst, @Cast("const void*") long src, long bytes,
+                                     @Cast("void*") long stream);
+
+    static native int svj_memcpy_d2h(@Cast("void*") short[] dst, @Cast("const void*") long src, long bytes,
                                      @Cast("void*") long stream);
 
     static native int svj_memcpy_d2d(@Cast("void*") long dst, @Cast("const void*") long src, long bytes,
@@ -94,56 +116,68 @@ final class CudaNative {
 
     static native int svj_event_elapsed_ms(@Cast("void*") long start, @Cast("void*") long stop, float[] ms);
 
-    static native int svj_gather_windows(@Cast("const float*") long x, @Cast("float*") long tile,
-                                         @Cast("const int*") long order, int batch, int height, int width,
+    // ------------------------------------------------------------------ windows
+
+    static native int svj_gather_windows(@Cast("const void*") long x, @Cast("void*") long tile,
+                                         @Cast("const int*") long order, int dtype, int batch, int height, int width,
                                          int channels, int window, int shift, int k, @Cast("void*") long stream);
 
-    static native int svj_scatter_windows(@Cast("const float*") long tile, @Cast("float*") long x,
-                                          @Cast("const int*") long order, int batch, int height, int width,
+    static native int svj_scatter_windows(@Cast("const void*") long tile, @Cast("void*") long x,
+                                          @Cast("const int*") long order, int dtype, int batch, int height, int width,
                                           int channels, int window, int shift, int k, @Cast("void*") long stream);
 
-    static native int svj_zero_padding(@Cast("float*") long tile, @Cast("const int*") long order, int batch,
+    static native int svj_zero_padding(@Cast("void*") long tile, @Cast("const int*") long order, int dtype, int batch,
                                        int height, int width, int channels, int window, int shift, int k,
                                        @Cast("void*") long stream);
 
-    static native int svj_window_attention(@Cast("const float*") long qkv, @Cast("const float*") long table,
-                                           @Cast("float*") long out, @Cast("const int*") long order, int batch,
-                                           int height, int width, int channels, int heads, int window, int shift,
-                                           int biasWindow, int k, @Cast("void*") long stream);
+    static native int svj_window_attention(@Cast("const void*") long qkv, @Cast("const void*") long table,
+                                           @Cast("void*") long out, @Cast("const int*") long order, int dtype,
+                                           int batch, int height, int width, int channels, int heads, int window,
+                                           int shift, int biasWindow, int k, @Cast("void*") long stream);
 
-    static native int svj_layer_norm(@Cast("const float*") long x, @Cast("const float*") long gamma,
-                                     @Cast("const float*") long beta, @Cast("float*") long out, long rows,
+    // ------------------------------------------------------------------ normalisation and elementwise
+
+    static native int svj_layer_norm(@Cast("const void*") long x, @Cast("const void*") long gamma,
+                                     @Cast("const void*") long beta, @Cast("void*") long out, int dtype, long rows,
                                      int channels, float eps, @Cast("void*") long stream);
 
-    static native int svj_bias_add(@Cast("float*") long x, @Cast("const float*") long bias, long rows, int channels,
-                                   @Cast("void*") long stream);
-
-    static native int svj_gelu(@Cast("float*") long x, long n, @Cast("void*") long stream);
-
-    static native int svj_add_layer_norm(@Cast("float*") long a, @Cast("const float*") long b,
-                                         @Cast("const float*") long gamma, @Cast("const float*") long beta,
-                                         @Cast("float*") long out, long rows, int channels, float eps,
+    static native int svj_add_layer_norm(@Cast("void*") long a, @Cast("const void*") long b,
+                                         @Cast("const void*") long gamma, @Cast("const void*") long beta,
+                                         @Cast("void*") long out, int dtype, long rows, int channels, float eps,
                                          @Cast("void*") long stream);
 
-    static native int svj_bias_gelu(@Cast("float*") long x, @Cast("const float*") long bias, long rows, int channels,
-                                    @Cast("void*") long stream);
+    static native int svj_bias_add(@Cast("void*") long x, @Cast("const void*") long bias, int dtype, long rows,
+                                   int channels, @Cast("void*") long stream);
 
-    static native int svj_add(@Cast("float*") long a, @Cast("const float*") long b, long n, @Cast("void*") long stream);
+    static native int svj_gelu(@Cast("void*") long x, int dtype, long n, @Cast("void*") long stream);
 
-    static native int svj_mean_pool(@Cast("const float*") long x, @Cast("float*") long out, int batch, int tokens,
+    static native int svj_bias_gelu(@Cast("void*") long x, @Cast("const void*") long bias, int dtype, long rows,
                                     int channels, @Cast("void*") long stream);
 
-    static native int svj_to_channels_first(@Cast("const float*") long x, @Cast("float*") long out, int batch,
-                                            int tokens, int channels, @Cast("void*") long stream);
+    static native int svj_add(@Cast("void*") long a, @Cast("const void*") long b, int dtype, long n,
+                              @Cast("void*") long stream);
 
-    static native int svj_im2col_patches(@Cast("const float*") long img, @Cast("float*") long cols, int batch,
+    static native int svj_cast(@Cast("const void*") long src, int srcDtype, @Cast("void*") long dst, int dstDtype,
+                               long n, @Cast("void*") long stream);
+
+    // ------------------------------------------------------------------ Swin structure
+
+    static native int svj_im2col_patches(@Cast("const void*") long img, @Cast("void*") long cols, int dtype, int batch,
                                          int inChannels, int height, int width, int patch, @Cast("void*") long stream);
 
-    static native int svj_patch_merge(@Cast("const float*") long x, @Cast("float*") long out, int batch, int height,
-                                      int width, int channels, int order, @Cast("void*") long stream);
+    static native int svj_patch_merge(@Cast("const void*") long x, @Cast("void*") long out, int dtype, int batch,
+                                      int height, int width, int channels, int mergeOrder, @Cast("void*") long stream);
 
-    static native int svj_token_importance(@Cast("const float*") long x, @Cast("float*") long out, long tokens,
-                                           int channels, @Cast("void*") long stream);
+    static native int svj_mean_pool(@Cast("const void*") long x, @Cast("void*") long out, int dtype, int batch,
+                                    int tokens, int channels, @Cast("void*") long stream);
+
+    static native int svj_to_channels_first(@Cast("const void*") long x, @Cast("void*") long out, int dtype,
+                                            int batch, int tokens, int channels, @Cast("void*") long stream);
+
+    // ------------------------------------------------------------------ SparseViT importance
+
+    static native int svj_token_importance(@Cast("const void*") long x, @Cast("float*") long out, int dtype,
+                                           long tokens, int channels, @Cast("void*") long stream);
 
     static native int svj_window_scores(@Cast("const float*") long a, @Cast("float*") long out, int batch, int height,
                                         int width, int window, int shift, @Cast("void*") long stream);

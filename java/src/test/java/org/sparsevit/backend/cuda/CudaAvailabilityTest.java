@@ -1,10 +1,12 @@
 package org.sparsevit.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,33 +17,41 @@ import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Backends;
 
 /**
- * Runs everywhere (CI has nvcc but no GPU): the native library is built and loads when nvcc exists, and
- * a machine without a usable GPU gets a clear reason and the CPU under {@code auto}.
+ * Runs everywhere (CI has nvcc but no GPU): the native library is built and loads when nvcc exists, a
+ * machine without a usable GPU gets a clear reason and the CPU under {@code auto}, and the native entries'
+ * argument checks (host code, no driver needed) reject bad calls with an error code and a detail line.
  */
 class CudaAvailabilityTest {
     static final boolean NVCC = Files.isExecutable(Path.of("/usr/local/cuda/bin/nvcc"));
+    /** A fake, suitably aligned device address: every call below fails its checks before touching it. */
+    static final long P = 1L << 20;
 
     @Test
     void nativeLibraryIsBuiltAndLoadsWhereverNvccIs() {
-        if (NVCC) {
-            assertNotNull(CudaNative.class.getResource("linux-x86_64/libjniCudaNative.so"),
-                    "nvcc is installed, so the build must have produced the JNI library");
-            assertNull(CudaNative.loadError(), () -> "the JNI library must load without a driver: " + CudaNative.loadError());
-            int[] v = new int[1];
-            assertEquals(0, CudaNative.svj_runtime_version(v));
-            assertTrue(v[0] >= 13000, "CUDA runtime " + v[0]);
-        }
+        assumeTrue(NVCC, "nvcc is not installed: this build is CPU-only");
+        assertNotNull(CudaNative.class.getResource("linux-x86_64/libjniCudaNative.so"),
+                "nvcc is installed, so the build must have packaged the JNI library");
+        assertNull(CudaNative.loadError(), () -> "the JNI library must load without a driver: " + CudaNative.loadError());
+        int[] v = new int[1];
+        assertEquals(0, CudaNative.svj_runtime_version(v));
+        assertTrue(v[0] >= 13000, "CUDA runtime " + v[0]);
     }
 
     @Test
     void withoutAGpuTheReasonIsClearAndAutoUsesTheCpu() {
         String why = CudaBackend.unavailableReason();
-        if (why == null) {
-            return; // a GPU machine: the gpu-tagged tests cover it
-        }
+        assumeTrue(why != null, "a usable GPU is present: the gpu-tagged tests cover it");
         assertTrue(why.startsWith("no ") || why.startsWith("native library") || why.startsWith("cuBLAS"), why);
+        if (NVCC && !why.startsWith("cuBLAS")) {
+            // the library is there; what is missing is the driver or the device (or, above, cuBLAS)
+            assertTrue(why.startsWith("no "), why);
+            int[] n = {-1};
+            assertNotEquals(0, CudaNative.svj_device_count(n));
+            assertEquals(0, n[0]);
+        }
         SparseVitException e = assertThrows(SparseVitException.class, CudaBackend::new);
         assertTrue(e.getMessage().contains(why), e.getMessage());
+        assertEquals(why, CudaBackend.unavailableReason(), "the reason is stable");
         SparseVitException f = assertThrows(SparseVitException.class, () -> Backends.create("cuda", null));
         assertEquals("--backend cuda: no usable GPU: " + why, f.getMessage());
         StringBuilder log = new StringBuilder();
@@ -49,5 +59,48 @@ class CudaAvailabilityTest {
             assertEquals("cpu", b.name());
         }
         assertEquals("backend auto: using the CPU (" + why + ")", log.toString());
+    }
+
+    private static void rejects(int rc, String detailPart) {
+        assertEquals(CudaNative.EINVAL, rc);
+        String detail = CudaNative.svj_last_error_string().getString();
+        assertTrue(detail.contains(detailPart), () -> "detail '" + detail + "' should mention '" + detailPart + "'");
+    }
+
+    @Test
+    void nativeEntriesValidateTheirArguments() {
+        assumeTrue(NVCC && CudaNative.loadError() == null, "no native library");
+        assertEquals("invalid argument (SparseViT-J entry check)", CudaNative.svj_error_string(CudaNative.EINVAL).getString());
+        assertEquals("no error", CudaNative.svj_error_string(0).getString());
+        // window ops: grid, k and order rules of the Backend interface
+        rejects(CudaNative.svj_gather_windows(P, P, P, CudaNative.F32, 2, 14, 14, 96, 7, 3, 5, 0),
+                "svj_gather_windows: k = 5 outside [0, nW = 4]");
+        rejects(CudaNative.svj_scatter_windows(P, P, 0, CudaNative.F32, 2, 14, 14, 96, 7, 0, 3, 0),
+                "without an order list k must be nW = 4");
+        rejects(CudaNative.svj_zero_padding(P, P, CudaNative.F32, 1, 14, 14, 96, 7, 7, 1, 0), "invalid window grid");
+        rejects(CudaNative.svj_gather_windows(P, P, P, 9, 1, 14, 14, 96, 7, 0, 1, 0), "unknown dtype 9");
+        rejects(CudaNative.svj_gather_windows(0, P, P, CudaNative.F32, 1, 14, 14, 96, 7, 0, 1, 0), "null tensor");
+        // attention limits
+        rejects(CudaNative.svj_window_attention(P, P, P, P, CudaNative.F32, 1, 26, 26, 96, 3, 13, 0, 13, 1, 0),
+                "window 13 has 169 tokens");
+        rejects(CudaNative.svj_window_attention(P, P, P, P, CudaNative.F32, 1, 14, 14, 96, 5, 7, 0, 7, 1, 0),
+                "do not split into 5 heads");
+        rejects(CudaNative.svj_window_attention(P, P, P, P, CudaNative.F32, 1, 14, 14, 96, 3, 7, 0, 6, 1, 0),
+                "bias window 6 for window 7");
+        rejects(CudaNative.svj_window_attention(P, P, P, P, CudaNative.I32, 1, 14, 14, 96, 3, 7, 0, 7, 1, 0),
+                "not F32, F16 or BF16");
+        // the rest
+        rejects(CudaNative.svj_add_layer_norm(P, P, P, P, P, CudaNative.F32, 10, 96, 1e-5f, 0), "out must not be a");
+        rejects(CudaNative.svj_layer_norm(P, P, P, P, CudaNative.F32, -1, 96, 1e-5f, 0), "-1 rows");
+        rejects(CudaNative.svj_patch_merge(P, P, CudaNative.F32, 1, 7, 7, 32, 2, 0), "merge order 2");
+        rejects(CudaNative.svj_cast(P, CudaNative.F32, 2 * P, CudaNative.I32, 10, 0), "destination dtype 3");
+        rejects(CudaNative.svj_sort_windows(P, P, 0, 10, 0, 0, 0), "0 images of 10 windows");
+        rejects(CudaNative.svj_to_channels_first(P, P, CudaNative.F32, 1, 10, 10, 0), "aliased");
+        long[] bytes = {-1};
+        assertEquals(0, CudaNative.svj_sort_windows_scratch(4, 4096, bytes));
+        assertEquals(0, bytes[0], "up to 4096 windows sort in shared memory, without scratch");
+        // empty work succeeds without touching the device
+        assertEquals(0, CudaNative.svj_gather_windows(P, P, P, CudaNative.F32, 2, 14, 14, 96, 7, 3, 0, 0));
+        assertEquals(0, CudaNative.svj_gelu(P, CudaNative.F16, 0, 0));
     }
 }

@@ -2,47 +2,59 @@ package org.sparsevit.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
-import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.sparsevit.Golden;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.WindowGrid;
 import org.sparsevit.backend.cpu.CpuBackend;
+import org.sparsevit.io.Half;
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
 /**
- * Every CUDA op against its CPU twin: data movement bitwise, FP32 math within 1e-5 of max|ref|. Skipped,
- * with the reason, where no GPU is usable.
+ * Every CUDA op against its CPU twin ({@link CpuBackend}). Tolerances, relative to max|ref|: data movement
+ * and the importance/sort chain bitwise; FP32 math 1e-5; F16/BF16 storage and 16-bit GEMM modes 1e-2.
+ * For F16/BF16 the CPU runs in F32 on the same inputs rounded to the storage type.
+ * Skipped, with the reason, where no GPU is usable.
  */
 @Tag("gpu")
 class CudaOpsTest {
     static CpuBackend cpu;
     static CudaBackend gpu;
 
+    static final DType[] FLOATS = {DType.F32, DType.F16, DType.BF16};
+
     @BeforeAll
     static void up() {
+        // no assumption here: an aborted class would vanish from the report; each test is skipped with the reason
         if (CudaBackend.unavailableReason() == null) {
             cpu = new CpuBackend();
             gpu = new CudaBackend();
         }
     }
 
-    @org.junit.jupiter.api.BeforeEach
+    @BeforeEach
     void requireGpu() {
         assumeTrue(gpu != null, "no usable GPU: " + CudaBackend.unavailableReason());
     }
@@ -57,6 +69,8 @@ class CudaOpsTest {
         }
     }
 
+    // ------------------------------------------------------------------------------------- helpers
+
     static HostTensor random(long seed, int... shape) {
         HostTensor t = HostTensor.zeros(shape);
         Random r = new Random(seed);
@@ -66,6 +80,7 @@ class CudaOpsTest {
         return t;
     }
 
+    /** Per image a random permutation of the nW window numbers. */
     static int[] order(long seed, int b, int nW) {
         int[] all = new int[b * nW];
         Random r = new Random(seed);
@@ -82,32 +97,17 @@ class CudaOpsTest {
         return all;
     }
 
-    /** Runs op on both backends with the same inputs; returns {cpu result, gpu result}. */
-    static HostTensor[] both(int[] outShape, HostTensor[] inputs, int[] ints, int[] intShape, OpBody op) {
-        HostTensor[] res = new HostTensor[2];
-        Backend[] bes = {cpu, gpu};
-        for (int i = 0; i < 2; i++) {
-            Backend be = bes[i];
-            List<Tensor> ts = new ArrayList<>();
-            try {
-                for (HostTensor h : inputs) {
-                    ts.add(be.upload(h));
-                }
-                Tensor ord = ints == null ? null : be.uploadInts(ints, intShape);
-                Tensor out = outShape == null ? null : be.zeros(DType.F32, outShape);
-                op.run(be, ts, ord, out);
-                res[i] = be.download(out == null ? ts.get(0) : out);
-                if (ord != null) {
-                    ord.close();
-                }
-                if (out != null) {
-                    out.close();
-                }
-            } finally {
-                ts.forEach(Tensor::close);
+    /** Values rounded to a storage type (exactly what the GPU holds after uploading them as that type). */
+    static HostTensor rounded(HostTensor h, DType dt) {
+        float[] v = h.data().clone();
+        for (int i = 0; i < v.length; i++) {
+            if (dt == DType.F16) {
+                v[i] = Half.toFloat(Half.fromFloat(v[i]));
+            } else if (dt == DType.BF16) {
+                v[i] = Half.bf16ToFloat(Half.floatToBf16(v[i]));
             }
         }
-        return res;
+        return new HostTensor(v, h.shape());
     }
 
     @FunctionalInterface
@@ -115,110 +115,419 @@ class CudaOpsTest {
         void run(Backend be, List<Tensor> in, Tensor order, Tensor out);
     }
 
-    static void bitwise(HostTensor[] r) {
-        assertArrayEquals(r[0].data(), r[1].data());
+    /**
+     * Runs op on the CPU (F32, inputs rounded to dt) and on the GPU (inputs stored as dt, output as outDt
+     * or dt when null); outShape null means the op works in place on its first input. Returns {cpu, gpu}.
+     */
+    static HostTensor[] both(DType dt, DType outDt, int[] outShape, HostTensor[] inputs, int[] ints, int[] intShape,
+                             OpBody op) {
+        HostTensor[] res = new HostTensor[2];
+        Backend[] bes = {cpu, gpu};
+        for (int i = 0; i < 2; i++) {
+            Backend be = bes[i];
+            boolean onGpu = be == gpu;
+            List<Tensor> ts = new ArrayList<>();
+            Tensor ord = null;
+            Tensor out = null;
+            try {
+                for (HostTensor h : inputs) {
+                    ts.add(onGpu ? be.upload(h, dt) : be.upload(rounded(h, dt)));
+                }
+                ord = ints == null ? null : be.uploadInts(ints, intShape);
+                if (outShape != null) {
+                    out = be.zeros(onGpu ? (outDt == null ? dt : outDt) : DType.F32, outShape);
+                }
+                op.run(be, ts, ord, out);
+                res[i] = be.download(out == null ? ts.get(0) : out);
+            } finally {
+                ts.forEach(Tensor::close);
+                if (ord != null) {
+                    ord.close();
+                }
+                if (out != null) {
+                    out.close();
+                }
+            }
+        }
+        return res;
     }
 
-    static void close(String what, HostTensor[] r) {
-        Golden.assertClose(what, r[0], r[1], 1e-5);
+    static HostTensor[] both(int[] outShape, HostTensor[] inputs, int[] ints, int[] intShape, OpBody op) {
+        return both(DType.F32, null, outShape, inputs, ints, intShape, op);
     }
 
-    @ParameterizedTest
-    @CsvSource({"14,14,7,0,1.0", "14,14,7,3,0.5", "13,19,7,3,0.3", "50,75,7,3,0.0", "24,24,12,6,0.8", "7,10,7,3,1.0"})
-    void windowsAndAttention(int h, int w, int win, int shift, double keep) {
+    static void bitwise(String what, HostTensor[] r) {
+        assertArrayEquals(r[0].shape(), r[1].shape(), what + ": shape");
+        float[] a = r[0].data();
+        float[] b = r[1].data();
+        for (int i = 0; i < a.length; i++) {
+            if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+                throw new AssertionError(what + ": element " + i + " differs: cpu " + a[i] + ", gpu " + b[i]);
+            }
+        }
+    }
+
+    /** Equal values, any NaN equal to any NaN (Float.floatToIntBits). */
+    static void sameValues(String what, HostTensor want, HostTensor got) {
+        float[] a = want.data();
+        float[] b = got.data();
+        for (int i = 0; i < a.length; i++) {
+            if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(b[i])) {
+                throw new AssertionError(what + ": element " + i + " is " + b[i] + ", expected " + a[i]);
+            }
+        }
+    }
+
+    /** max|gpu - cpu| <= tol * max|cpu| (and exact equality where the reference is all zeros). */
+    static void close(String what, HostTensor[] r, double tol) {
+        assertArrayEquals(r[0].shape(), r[1].shape(), what + ": shape");
+        double ref = r[0].maxAbs();
+        double diff = 0;
+        float[] a = r[0].data();
+        float[] b = r[1].data();
+        for (int i = 0; i < a.length; i++) {
+            double d = Math.abs((double) a[i] - b[i]);
+            if (Double.isNaN(d)) {
+                throw new AssertionError(what + ": NaN at element " + i + " (cpu " + a[i] + ", gpu " + b[i] + ")");
+            }
+            diff = Math.max(diff, d);
+        }
+        double bound = tol * ref;
+        assertTrue(diff <= bound, String.format(Locale.ROOT, "%s: max|gpu - cpu| = %.3g exceeds %.3g (max|ref| = %.3g)",
+                what, diff, bound, ref));
+    }
+
+    static double tol(DType dt) {
+        return dt == DType.F32 ? 1e-5 : 1e-2;
+    }
+
+    /** k values from 0 to nW: empty, one window, a third, all but one, all. */
+    static int[] keeps(int nW) {
+        return new int[]{0, 1, nW / 3, nW - 1, nW};
+    }
+
+    // ------------------------------------------------------------------------------------- windows
+
+    @ParameterizedTest(name = "{0}x{1} window {2} shift {3} bias window {4}")
+    @CsvSource({"14,14,7,0,7", "14,14,7,3,7", "13,19,7,0,7", "13,19,7,3,7", "50,75,7,3,7", "24,24,12,6,12",
+            "25,38,12,6,12", "7,10,7,3,7", "5,5,5,0,7", "3,9,7,0,7"})
+    void windowDataMovementIsBitwise(int h, int w, int win, int shift, int biasWindow) {
         int b = 2;
-        int heads = 2;
-        int c = 64;
-        WindowGrid g = WindowGrid.of(h, w, win, shift);
+        int c = 40;
+        WindowGrid g = new WindowGrid(h, w, win, shift, biasWindow);
         int nW = g.numWindows();
         int n = g.windowTokens();
-        int k = (int) (nW * keep);
         int[] ord = order(3, b, nW);
         HostTensor x = random(1, b, h * w, c);
-        bitwise(both(new int[]{b, k, n, c}, new HostTensor[]{x}, ord, new int[]{b, nW},
-                (be, in, o, out) -> be.gatherWindows(in.get(0), g, o, k, out)));
-        HostTensor tile = random(2, b, k, n, c);
-        bitwise(both(null, new HostTensor[]{x, tile}, ord, new int[]{b, nW},
-                (be, in, o, out) -> be.scatterWindows(in.get(1), g, o, k, in.get(0))));
-        bitwise(both(null, new HostTensor[]{tile}, ord, new int[]{b, nW},
-                (be, in, o, out) -> be.zeroPadding(in.get(0), g, o, k)));
-        int tw = 2 * win - 1;
-        HostTensor qkv = random(4, b, k, n, 3 * c);
-        HostTensor table = random(5, tw * tw, heads);
-        close("attention", both(new int[]{b, k, n, c}, new HostTensor[]{qkv, table}, ord, new int[]{b, nW},
-                (be, in, o, out) -> be.windowAttention(in.get(0), in.get(1), heads, g, o, k, out)));
-        if (k == nW) {
-            bitwise(both(new int[]{b, nW, n, c}, new HostTensor[]{x}, null, null,
+        for (DType dt : FLOATS) {
+            for (int k : keeps(nW)) {
+                String what = dt + " k=" + k + "/" + nW;
+                bitwise("gather " + what, both(dt, null, new int[]{b, k, n, c}, new HostTensor[]{x}, ord,
+                        new int[]{b, nW}, (be, in, o, out) -> be.gatherWindows(in.get(0), g, o, k, out)));
+                HostTensor tile = random(2 + k, b, k, n, c);
+                bitwise("scatter " + what, both(dt, null, null, new HostTensor[]{x, tile}, ord, new int[]{b, nW},
+                        (be, in, o, out) -> be.scatterWindows(in.get(1), g, o, k, in.get(0))));
+                bitwise("zeroPadding " + what, both(dt, null, null, new HostTensor[]{tile}, ord, new int[]{b, nW},
+                        (be, in, o, out) -> be.zeroPadding(in.get(0), g, o, k)));
+            }
+            // natural order (no list)
+            bitwise("gather natural " + dt, both(dt, null, new int[]{b, nW, n, c}, new HostTensor[]{x}, null, null,
                     (be, in, o, out) -> be.gatherWindows(in.get(0), g, null, nW, out)));
         }
-        HostTensor a = random(6, b, h * w);
-        close("scores", both(new int[]{b, nW}, new HostTensor[]{a}, null, null,
+        // an odd channel count takes the narrow copy units
+        HostTensor x3 = random(5, b, h * w, 3);
+        bitwise("gather C=3", both(new int[]{b, nW, n, 3}, new HostTensor[]{x3}, null, null,
+                (be, in, o, out) -> be.gatherWindows(in.get(0), g, null, nW, out)));
+    }
+
+    @ParameterizedTest(name = "{0}x{1} window {2} shift {3} bias window {4}, C {5}, heads {6}")
+    @CsvSource({"14,14,7,0,7,64,2", "14,14,7,3,7,96,3", "13,19,7,3,7,64,2", "50,75,7,3,7,32,1", "24,24,12,6,12,64,2",
+            "25,38,12,6,12,96,3", "7,10,7,3,7,128,2", "5,5,5,0,7,48,3", "14,14,7,3,7,48,3", "24,24,12,6,12,128,2"})
+    void windowAttention(int h, int w, int win, int shift, int biasWindow, int c, int heads) {
+        int b = 2;
+        WindowGrid g = new WindowGrid(h, w, win, shift, biasWindow);
+        int nW = g.numWindows();
+        int n = g.windowTokens();
+        int tw = 2 * biasWindow - 1;
+        int[] ord = order(7, b, nW);
+        HostTensor table = random(5, tw * tw, heads);
+        for (DType dt : FLOATS) {
+            for (int k : keeps(nW)) {
+                HostTensor qkv = random(4 + k, b, k, n, 3 * c);
+                if (k == 0) {
+                    continue;
+                }
+                close("attention " + dt + " k=" + k + "/" + nW, both(dt, null, new int[]{b, k, n, c},
+                        new HostTensor[]{qkv, table}, ord, new int[]{b, nW},
+                        (be, in, o, out) -> be.windowAttention(in.get(0), in.get(1), heads, g, o, k, out)), tol(dt));
+            }
+        }
+        HostTensor qkv = random(9, b, nW, n, 3 * c);
+        close("attention natural order", both(new int[]{b, nW, n, c}, new HostTensor[]{qkv, table}, null, null,
+                (be, in, o, out) -> be.windowAttention(in.get(0), in.get(1), heads, g, null, nW, out)), 1e-5);
+    }
+
+    @Test
+    void attentionLimitsFailWithTheOpName() {
+        WindowGrid g = WindowGrid.of(26, 26, 13, 0);
+        try (Tensor qkv = gpu.zeros(DType.F32, 1, 4, 169, 288); Tensor table = gpu.zeros(DType.F32, 25 * 25, 3);
+             Tensor out = gpu.zeros(DType.F32, 1, 4, 169, 96)) {
+            SparseVitException e = assertThrows(SparseVitException.class,
+                    () -> gpu.windowAttention(qkv, table, 3, g, null, 4, out));
+            assertTrue(e.getMessage().contains("windowAttention") && e.getMessage().contains("169 tokens"), e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------------------------- importance
+
+    @ParameterizedTest(name = "{0}x{1} window {2} shift {3}")
+    @CsvSource({"14,14,7,0", "14,14,7,3", "13,19,7,3", "50,75,7,3", "24,24,12,6", "7,10,7,3", "256,512,7,3"})
+    void importanceChainIsBitwise(int h, int w, int win, int shift) {
+        int b = 2;
+        WindowGrid g = WindowGrid.of(h, w, win, shift);
+        HostTensor x = random(6, b, h * w, 96);
+        for (DType dt : FLOATS) {
+            bitwise("tokenImportance " + dt, both(dt, DType.F32, new int[]{b, h * w}, new HostTensor[]{x}, null, null,
+                    (be, in, o, out) -> be.tokenImportance(in.get(0), out)));
+        }
+        HostTensor a = random(7, b, h * w);
+        bitwise("windowScores", both(new int[]{b, g.numWindows()}, new HostTensor[]{a}, null, null,
                 (be, in, o, out) -> be.windowScores(in.get(0), g, out)));
     }
 
-    @Test
-    void denseMath() {
+    @ParameterizedTest(name = "{0} images of {1} windows")
+    @CsvSource({"1,1", "1,6", "2,88", "4,576", "1,2738", "2,4096", "2,4097", "1,9000", "2,42778", "3,20000"})
+    void sortMatchesCpuIncludingTiesAndSpecialValues(int b, int nW) {
+        HostTensor s = random(11, b, nW);
+        float[] v = s.data();
+        for (int i = 0; i < v.length; i += 7) {
+            v[i] = 0.5f; // many ties
+        }
+        float[] special = {Float.NaN, -0.0f, 0.0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, -0.0f, 0.0f,
+                Float.NaN, Float.intBitsToFloat(0x7fc00001), Float.MIN_VALUE, -Float.MIN_VALUE};
+        for (int i = 0; i < special.length && 3 * i + 1 < v.length; i++) {
+            v[3 * i + 1] = special[i];
+        }
+        int[][] res = new int[2][];
+        Backend[] bes = {cpu, gpu};
+        for (int i = 0; i < 2; i++) {
+            try (Tensor st = bes[i].upload(s); Tensor o = bes[i].empty(DType.I32, b, nW)) {
+                bes[i].sortWindows(st, o);
+                res[i] = bes[i].downloadInts(o);
+            }
+        }
+        assertEquals(b * nW, res[0].length);
+        assertArrayEquals(res[0], res[1]);
+    }
+
+    // ------------------------------------------------------------------------------------- dense math
+
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16"})
+    void denseMath(DType dt) {
+        double t = tol(dt);
         HostTensor x = random(1, 300, 96);
         HostTensor wt = random(2, 384, 96);
         HostTensor bias = random(3, 384);
-        close("linear", both(new int[]{300, 384}, new HostTensor[]{x, wt, bias}, null, null,
-                (be, in, o, out) -> be.linear(in.get(0), in.get(1), in.get(2), out)));
+        close("linear " + dt, both(dt, null, new int[]{300, 384}, new HostTensor[]{x, wt, bias}, null, null,
+                (be, in, o, out) -> be.linear(in.get(0), in.get(1), in.get(2), out)), t);
+        close("linear no bias " + dt, both(dt, null, new int[]{300, 384}, new HostTensor[]{x, wt}, null, null,
+                (be, in, o, out) -> be.linear(in.get(0), in.get(1), null, out)), t);
+        close("linear [N, K1, K2] weight " + dt, both(dt, null, new int[]{2, 5, 8}, new HostTensor[]{random(12, 2, 5, 12),
+                random(13, 8, 3, 4)}, null, null, (be, in, o, out) -> be.linear(in.get(0), in.get(1), null, out)), t);
+        close("linearGelu " + dt, both(dt, null, new int[]{300, 384}, new HostTensor[]{x, wt, bias}, null, null,
+                (be, in, o, out) -> be.linearGelu(in.get(0), in.get(1), in.get(2), out)), t);
+        close("linearGelu no bias " + dt, both(dt, null, new int[]{300, 384}, new HostTensor[]{x, wt}, null, null,
+                (be, in, o, out) -> be.linearGelu(in.get(0), in.get(1), null, out)), t);
         HostTensor g = random(4, 96);
         HostTensor beta = random(5, 96);
-        close("layerNorm", both(new int[]{300, 96}, new HostTensor[]{x, g, beta}, null, null,
-                (be, in, o, out) -> be.layerNorm(in.get(0), in.get(1), in.get(2), 1e-5f, out)));
-        close("gelu", both(null, new HostTensor[]{x}, null, null, (be, in, o, out) -> be.gelu(in.get(0))));
-        close("linearGelu", both(new int[]{300, 384}, new HostTensor[]{x, wt, bias}, null, null,
-                (be, in, o, out) -> be.linearGelu(in.get(0), in.get(1), in.get(2), out)));
+        close("layerNorm " + dt, both(dt, null, new int[]{300, 96}, new HostTensor[]{x, g, beta}, null, null,
+                (be, in, o, out) -> be.layerNorm(in.get(0), in.get(1), in.get(2), 1e-5f, out)), t);
+        close("layerNorm in place " + dt, both(dt, null, null, new HostTensor[]{x, g, beta}, null, null,
+                (be, in, o, out) -> be.layerNorm(in.get(0), in.get(1), in.get(2), 1e-5f, in.get(0))), t);
+        HostTensor wide = random(14, 7, 1536);
+        close("layerNorm C=1536 " + dt, both(dt, null, new int[]{7, 1536}, new HostTensor[]{wide, random(15, 1536),
+                random(16, 1536)}, null, null, (be, in, o, out) -> be.layerNorm(in.get(0), in.get(1), in.get(2), 1e-5f, out)), t);
         HostTensor res = random(12, 300, 96);
-        close("addLayerNorm", both(new int[]{300, 96}, new HostTensor[]{x, res, g, beta}, null, null,
-                (be, in, o, out) -> be.addLayerNorm(in.get(0), in.get(1), in.get(2), in.get(3), 1e-5f, out)));
-        close("add", both(null, new HostTensor[]{x, random(9, 300, 96)}, null, null,
-                (be, in, o, out) -> be.add(in.get(0), in.get(1))));
+        close("addLayerNorm " + dt, both(dt, null, new int[]{300, 96}, new HostTensor[]{x, res, g, beta}, null, null,
+                (be, in, o, out) -> be.addLayerNorm(in.get(0), in.get(1), in.get(2), in.get(3), 1e-5f, out)), t);
+        close("addLayerNorm residual " + dt, both(dt, null, null, new HostTensor[]{x, res, g, beta}, null, null,
+                (be, in, o, out) -> {
+                    try (Tensor tmp = be.empty(in.get(0).dtype(), 300, 96)) {
+                        be.addLayerNorm(in.get(0), in.get(1), in.get(2), in.get(3), 1e-5f, tmp);
+                    }
+                }), t);
+        close("addLayerNorm out = a " + dt, both(dt, null, null, new HostTensor[]{x, res, g, beta}, null, null,
+                (be, in, o, out) -> be.addLayerNorm(in.get(0), in.get(1), in.get(2), in.get(3), 1e-5f, in.get(0))), t);
+        close("gelu " + dt, both(dt, null, null, new HostTensor[]{x}, null, null, (be, in, o, out) -> be.gelu(in.get(0))), t);
+        close("add " + dt, both(dt, null, null, new HostTensor[]{x, random(9, 300, 96)}, null, null,
+                (be, in, o, out) -> be.add(in.get(0), in.get(1))), t);
         HostTensor seq = random(6, 2, 150, 96);
-        close("meanPool", both(new int[]{2, 96}, new HostTensor[]{seq}, null, null,
-                (be, in, o, out) -> be.meanPool(in.get(0), out)));
-        bitwise(both(new int[]{2, 96, 10, 15}, new HostTensor[]{seq}, null, null,
-                (be, in, o, out) -> be.toChannelsFirst(in.get(0), 10, 15, out)));
-        close("tokenImportance", both(new int[]{2, 150}, new HostTensor[]{seq}, null, null,
-                (be, in, o, out) -> be.tokenImportance(in.get(0), out)));
+        HostTensor[] pooled = both(dt, null, new int[]{2, 96}, new HostTensor[]{seq}, null, null,
+                (be, in, o, out) -> be.meanPool(in.get(0), out));
+        if (dt == DType.F32) {
+            bitwise("meanPool", pooled);
+        } else {
+            close("meanPool " + dt, pooled, t);
+        }
     }
 
     @ParameterizedTest
-    @CsvSource({"CONCAT,25,38", "UNFOLD,25,38", "CONCAT,14,14", "UNFOLD,7,10"})
-    void patchMerge(MergeOrder order, int h, int w) {
+    @EnumSource(names = {"TF32", "FP16", "BF16"})
+    void tensorCoreGemmModes(Precision p) {
+        HostTensor x = random(1, 300, 96);
+        HostTensor wt = random(2, 384, 96);
+        HostTensor bias = random(3, 384);
+        HostTensor[] r = new HostTensor[2];
+        try (Tensor xc = cpu.upload(x); Tensor wc = cpu.upload(wt); Tensor bc = cpu.upload(bias);
+             Tensor oc = cpu.empty(DType.F32, 300, 384)) {
+            cpu.linear(xc, wc, bc, oc);
+            r[0] = cpu.download(oc);
+        }
+        try (CudaBackend s = new CudaBackend(p); Tensor xg = s.upload(x); Tensor wg = s.upload(wt);
+             Tensor bg = s.upload(bias); Tensor og = s.empty(DType.F32, 300, 384)) {
+            assertEquals(p, s.precision());
+            s.linear(xg, wg, bg, og);
+            r[1] = s.download(og);
+        }
+        close("linear " + p, r, 1e-2);
+    }
+
+    // ------------------------------------------------------------------------------------- structure
+
+    @ParameterizedTest
+    @CsvSource({"CONCAT,25,38", "UNFOLD,25,38", "CONCAT,14,14", "UNFOLD,7,10", "CONCAT,1,1", "UNFOLD,3,1"})
+    void patchMergeAndChannelsFirstAreBitwise(MergeOrder order, int h, int w) {
         HostTensor x = random(7, 2, h * w, 32);
-        bitwise(both(new int[]{2, ((h + 1) / 2) * ((w + 1) / 2), 128}, new HostTensor[]{x}, null, null,
-                (be, in, o, out) -> be.patchMerge(in.get(0), h, w, order, out)));
+        for (DType dt : FLOATS) {
+            bitwise("patchMerge " + order + " " + dt, both(dt, null, new int[]{2, ((h + 1) / 2) * ((w + 1) / 2), 128},
+                    new HostTensor[]{x}, null, null, (be, in, o, out) -> be.patchMerge(in.get(0), h, w, order, out)));
+            bitwise("toChannelsFirst " + dt, both(dt, null, new int[]{2, 32, h, w}, new HostTensor[]{x}, null, null,
+                    (be, in, o, out) -> be.toChannelsFirst(in.get(0), h, w, out)));
+        }
+        HostTensor wide = random(8, 1, h * w, 77);
+        bitwise("toChannelsFirst C=77", both(new int[]{1, 77, h, w}, new HostTensor[]{wide}, null, null,
+                (be, in, o, out) -> be.toChannelsFirst(in.get(0), h, w, out)));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"50,75", "224,224", "13,6"})
+    void patchEmbedding(int h, int w) {
+        HostTensor img = random(8, 2, 3, h, w);
+        HostTensor wt = random(9, 32, 3, 4, 4);
+        HostTensor bias = random(10, 32);
+        for (DType dt : FLOATS) {
+            close("patchEmbed " + dt, both(dt, null, new int[]{2, ((h + 3) / 4) * ((w + 3) / 4), 32},
+                    new HostTensor[]{img, wt, bias}, null, null,
+                    (be, in, o, out) -> be.patchEmbed(in.get(0), in.get(1), in.get(2), 4, out)), tol(dt));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------- memory, casts, graphs
+
+    @Test
+    void uploadsCastsAndDownloadsRoundToNearestEven() {
+        HostTensor x = random(21, 1000);
+        x.data()[0] = 65520f;      // rounds to F16 infinity
+        x.data()[1] = 1e-6f;       // an F16 subnormal
+        x.data()[2] = Float.NaN;
+        for (DType dt : new DType[]{DType.F16, DType.BF16}) {
+            HostTensor want = rounded(x, dt);
+            try (Tensor up = gpu.upload(x, dt); Tensor full = gpu.upload(x); Tensor cast = gpu.empty(dt, 1000);
+                 Tensor back = gpu.empty(DType.F32, 1000)) {
+                bitwise("upload " + dt, new HostTensor[]{want, gpu.download(up)});
+                // device casts round the same way; only NaN payloads may differ (CUDA's canonical NaN is 0x7fff)
+                gpu.cast(full, cast);
+                sameValues("cast F32 -> " + dt, want, gpu.download(cast));
+                gpu.cast(cast, back);
+                sameValues("cast " + dt + " -> F32", want, gpu.download(back));
+            }
+        }
+        int[] ints = {1, -2, 3, Integer.MAX_VALUE, Integer.MIN_VALUE, 0};
+        try (Tensor t = gpu.uploadInts(ints, 2, 3); Tensor c = gpu.empty(DType.I32, 2, 3)) {
+            gpu.copy(t, c);
+            assertArrayEquals(ints, gpu.downloadInts(c));
+        }
+        try (Tensor z = gpu.zeros(DType.BF16, 3, 5)) {
+            assertArrayEquals(new float[15], gpu.download(z).data());
+        }
     }
 
     @Test
-    void patchEmbedding() {
-        HostTensor img = random(8, 2, 3, 50, 75);
-        HostTensor w = random(9, 32, 3, 4, 4);
-        HostTensor bias = random(10, 32);
-        close("patchEmbed", both(new int[]{2, 13 * 19, 32}, new HostTensor[]{img, w, bias}, null, null,
-                (be, in, o, out) -> be.patchEmbed(in.get(0), in.get(1), in.get(2), 4, out)));
+    void mixedDtypesAreRejectedWithTheOpName() {
+        try (Tensor a = gpu.zeros(DType.F32, 4, 8); Tensor b = gpu.zeros(DType.F16, 4, 8)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> gpu.add(a, b));
+            assertTrue(e.getMessage().startsWith("add:"), e.getMessage());
+        }
     }
 
-    @ParameterizedTest
-    @CsvSource({"1,6", "2,88", "4,576", "1,2738", "1,9000"})
-    void sortMatchesCpuIncludingTies(int b, int nW) {
-        HostTensor s = random(11, b, nW);
-        for (int i = 0; i < s.data().length; i += 7) {
-            s.data()[i] = 0.5f; // many ties
-        }
-        BiConsumer<Backend, int[]> run = (be, out) -> {
-            try (Tensor st = be.upload(s); Tensor o = be.empty(DType.I32, b, nW)) {
-                be.sortWindows(st, o);
-                System.arraycopy(be.downloadInts(o), 0, out, 0, out.length);
+    @Test
+    void steadyStateReusesPooledMemory() {
+        WindowGrid g = WindowGrid.of(14, 14, 7, 3);
+        Runnable pass = () -> {
+            try (Tensor x = gpu.zeros(DType.F32, 2, 196, 96); Tensor t = gpu.empty(DType.F32, 2, 4, 49, 96);
+                 Tensor qkv = gpu.empty(DType.F32, 2, 4, 49, 288); Tensor w = gpu.zeros(DType.F32, 288, 96)) {
+                gpu.gatherWindows(x, g, null, 4, t);
+                gpu.linear(t, w, null, qkv);
             }
         };
-        int[] a = new int[b * nW];
-        int[] c = new int[b * nW];
-        run.accept(cpu, a);
-        run.accept(gpu, c);
-        assertArrayEquals(a, c);
-        assertEquals(b * nW, a.length);
+        pass.run();
+        gpu.synchronize();
+        long pooled = gpu.pooledBytes();
+        long free = gpu.deviceMemory()[0];
+        for (int i = 0; i < 3; i++) {
+            pass.run();
+        }
+        gpu.synchronize();
+        assertEquals(pooled, gpu.pooledBytes(), "every block came back to the pool");
+        assertEquals(free, gpu.deviceMemory()[0], "no device allocation in the steady state");
+    }
+
+    @Test
+    void graphReplayFollowsTheInputAndMatchesEagerRuns() {
+        WindowGrid g = WindowGrid.of(13, 19, 7, 3);
+        int b = 2;
+        int nW = g.numWindows();
+        int n = g.windowTokens();
+        int c = 64;
+        int k = nW - 2;
+        int[] ord = order(31, b, nW);
+        HostTensor x1 = random(32, b, 13 * 19, 3 * c);
+        HostTensor x2 = random(33, b, 13 * 19, 3 * c);
+        HostTensor table = random(34, 13 * 13, 2);
+        try (Tensor x = gpu.upload(x1); Tensor other = gpu.upload(x2); Tensor tb = gpu.upload(table);
+             Tensor o = gpu.uploadInts(ord, b, nW)) {
+            Supplier<List<Tensor>> work = () -> {
+                Tensor attn = gpu.empty(DType.F32, b, k, n, c);
+                try (Tensor tile = gpu.empty(DType.F32, b, k, n, 3 * c);
+                     Tensor scores = gpu.empty(DType.F32, b, nW); Tensor imp = gpu.empty(DType.F32, b, 13 * 19)) {
+                    gpu.tokenImportance(x, imp);
+                    gpu.windowScores(imp, g, scores);
+                    gpu.gatherWindows(x, g, o, k, tile);
+                    gpu.windowAttention(tile, tb, 2, g, o, k, attn);
+                }
+                return List.of(attn);
+            };
+            HostTensor eager1 = downloadAndClose(work.get());
+            gpu.copy(other, x);
+            HostTensor eager2 = downloadAndClose(work.get());
+            try (Tensor tmp = gpu.upload(x1)) {
+                gpu.copy(tmp, x);
+            }
+            try (CudaBackend.Graph graph = gpu.capture(work)) {
+                graph.replay();
+                bitwise("replay 1", new HostTensor[]{eager1, gpu.download(graph.outputs().get(0))});
+                gpu.copy(other, x);
+                graph.replay();
+                graph.replay();
+                bitwise("replay 2", new HostTensor[]{eager2, gpu.download(graph.outputs().get(0))});
+            }
+        }
+    }
+
+    private static HostTensor downloadAndClose(List<Tensor> ts) {
+        HostTensor h = gpu.download(ts.get(0));
+        ts.forEach(Tensor::close);
+        return h;
     }
 }

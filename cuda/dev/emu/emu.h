@@ -1,0 +1,67 @@
+// Host emulation of the CUDA execution model, to check the kernels' logic on machines without a GPU (most
+// sessions of this project). Every block runs its threads as cooperative fibers on one OS thread;
+// __syncthreads, __syncwarp and shuffles are barriers of the fiber scheduler (a thread runs until it waits
+// at one), so a missing barrier or a wrong shuffle shows up as wrong results. Blocks run one after another,
+// so `__shared__` (mapped to `static`) arrays are per block; dynamic shared memory is filled with garbage.
+// Launch limits (1024 threads, grid y/z, 48 KB of dynamic shared memory unless raised with
+// cudaFuncSetAttribute, 99 KB opt-in as on sm_86) are enforced. Not emulated: timing, memory races between
+// blocks, real fp16 tensor cores, CUB (fakecub.h stands in for it).
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <cstdint>
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+#include <map>
+#include <functional>
+#include <algorithm>
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(x)
+#define __shared__ static
+#define __restrict__
+
+namespace emu {
+extern thread_local dim3 tIdx, bIdx, bDim, gDim;
+}
+#define threadIdx emu::tIdx
+#define blockIdx emu::bIdx
+#define blockDim emu::bDim
+#define gridDim emu::gDim
+
+namespace emu {
+void sync_block();
+void sync_warp();
+void exchange(const void* v, size_t n, int src, void* out);
+void* dyn_smem();
+void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::function<void()> body);
+inline dim3 d3(dim3 d) { return d; }
+inline dim3 d3(unsigned x) { return dim3(x); }
+inline dim3 d3(int x) { return dim3((unsigned)x); }
+}
+
+#define __syncthreads() emu::sync_block()
+#define __syncwarp(...) emu::sync_warp()
+
+template <typename T> inline T __shfl_sync(unsigned, T v, int src) {
+    T r;
+    emu::exchange(&v, sizeof(T), src & 31, &r);
+    return r;
+}
+template <typename T> inline T __shfl_xor_sync(unsigned, T v, int m) {
+    T r;
+    emu::exchange(&v, sizeof(T), ((int)(emu::tIdx.x & 31)) ^ m, &r);
+    return r;
+}
+template <typename T> inline T __ldg(const T* p) { return *p; }
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+inline float __expf(float x) { return expf(x); }
+using std::min;
+using std::max;

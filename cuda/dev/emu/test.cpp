@@ -1,0 +1,296 @@
+// The extern "C" entries of cuda/*.cu, run on the emulator, against straightforward host references written
+// from the Java CPU backend's semantics (WindowGrid, CpuBackend): data movement and the importance/sort
+// chain bitwise, FP32 math within 1e-5 and F16/BF16 within 1e-2 of max|ref|.
+#include "emu.h"
+#include "sparsevit_cuda.h"
+#include <random>
+#include <numeric>
+#include <string>
+namespace emu { extern long launches; extern long cub_calls; }
+
+static int failures = 0;
+#define CHECK(c, ...) do { if (!(c)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
+#define RC(x) do { int _rc = (x); if (_rc) { failures++; fprintf(stderr, "FAIL %s:%d rc=%d %s\n", __FILE__, __LINE__, _rc, svj_last_error_string()); } } while (0)
+
+static std::mt19937 rng(42);
+static std::vector<float> randn(size_t n) {
+    std::normal_distribution<float> d;
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+// storage emulation
+static float round_to(float v, int dt) {
+    if (dt == SVJ_F16) return __half2float(__float2half_rn(v));
+    if (dt == SVJ_BF16) return __bfloat162float(__float2bfloat16_rn(v));
+    return v;
+}
+struct Buf {   // device buffer of a dtype built from floats
+    int dt; std::vector<char> b;
+    Buf(const std::vector<float>& v, int dt_) : dt(dt_) {
+        b.resize(v.size() * (dt == SVJ_F32 ? 4 : 2));
+        for (size_t i = 0; i < v.size(); i++) set(i, v[i]);
+    }
+    Buf(size_t n, int dt_) : dt(dt_) { b.assign(n * (dt == SVJ_F32 ? 4 : 2), (char)0x5A); }
+    void set(size_t i, float v) {
+        if (dt == SVJ_F32) memcpy(&b[i * 4], &v, 4);
+        else if (dt == SVJ_F16) { __half h = __float2half_rn(v); memcpy(&b[i * 2], &h, 2); }
+        else { __nv_bfloat16 h = __float2bfloat16_rn(v); memcpy(&b[i * 2], &h, 2); }
+    }
+    float get(size_t i) const {
+        if (dt == SVJ_F32) { float v; memcpy(&v, &b[i * 4], 4); return v; }
+        if (dt == SVJ_F16) { __half h; memcpy(&h, &b[i * 2], 2); return __half2float(h); }
+        __nv_bfloat16 h; memcpy(&h, &b[i * 2], 2); return __bfloat162float(h);
+    }
+    size_t n() const { return b.size() / (dt == SVJ_F32 ? 4 : 2); }
+    std::vector<float> f() const { std::vector<float> v(n()); for (size_t i = 0; i < n(); i++) v[i] = get(i); return v; }
+    void* p() { return b.data(); }
+};
+static std::vector<float> rounded(std::vector<float> v, int dt) { for (auto& x : v) x = round_to(x, dt); return v; }
+
+static bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return false;
+    return memcmp(a.data(), b.data(), a.size() * 4) == 0;
+}
+static double rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
+    double m = 0, d = 0;
+    for (size_t i = 0; i < ref.size(); i++) { m = std::max(m, (double)fabs(ref[i])); d = std::max(d, (double)fabs(ref[i] - got[i])); if (got[i] != got[i]) return 1e30; }
+    return m == 0 ? d : d / m;
+}
+
+// ---------------------------------------------------------------- reference window grid (WindowGrid.java)
+struct G { int h, w, win, shift, bw;
+    int Hp() const { return (h + win - 1) / win * win; } int Wp() const { return (w + win - 1) / win * win; }
+    int nWw() const { return Wp() / win; } int nW() const { return Hp() / win * nWw(); } int N() const { return win * win; }
+    int src(int wi, int t) const { int r = wi / nWw(), c = wi % nWw(); int i = r * win + t / win, j = c * win + t % win;
+        int pi = shift == 0 ? i : (i + shift) % Hp(); int pj = shift == 0 ? j : (j + shift) % Wp();
+        return pi < h && pj < w ? pi * w + pj : -1; }
+    int band(int i, int p) const { return i < p - win ? 0 : (i < p - shift ? 1 : 2); }
+    int region(int wi, int t) const { if (!shift) return 0; int i = (wi / nWw()) * win + t / win, j = (wi % nWw()) * win + t % win; return band(i, Hp()) * 3 + band(j, Wp()); }
+    int biasRow(int q, int k) const { int dy = q / win - k / win, dx = q % win - k % win; return (dy + bw - 1) * (2 * bw - 1) + (dx + bw - 1); }
+};
+
+static std::vector<int> perm_order(int b, int nW) {
+    std::vector<int> o(b * nW);
+    for (int bb = 0; bb < b; bb++) { std::vector<int> p(nW); std::iota(p.begin(), p.end(), 0); std::shuffle(p.begin(), p.end(), rng); std::copy(p.begin(), p.end(), o.begin() + bb * nW); }
+    return o;
+}
+
+static void test_windows(G g, int c, int dt) {
+    int b = 2, nW = g.nW(), N = g.N();
+    auto ord = perm_order(b, nW);
+    auto xs = randn((size_t)b * g.h * g.w * c);
+    int ks[] = {0, 1, nW / 3, nW - 1, nW};
+    for (int k : ks) {
+        for (int natural = 0; natural < 2; natural++) {
+            if (natural && k != nW) continue;
+            const int* op = natural ? nullptr : ord.data();
+            auto win = [&](int bb, int j) { return natural ? j : ord[bb * nW + j]; };
+            // gather
+            Buf x(xs, dt), tile((size_t)b * k * N * c, dt);
+            RC(svj_gather_windows(x.p(), tile.p(), op, dt, b, g.h, g.w, c, g.win, g.shift, k, 0));
+            auto xr = rounded(xs, dt);
+            std::vector<float> ref((size_t)b * k * N * c);
+            for (int bb = 0; bb < b; bb++) for (int j = 0; j < k; j++) for (int t = 0; t < N; t++) {
+                int s = g.src(win(bb, j), t);
+                for (int e = 0; e < c; e++) ref[(((size_t)bb * k + j) * N + t) * c + e] = s < 0 ? 0.f : xr[((size_t)bb * g.h * g.w + s) * c + e];
+            }
+            CHECK(same_bits(ref, tile.f()), "gather %dx%d w%d s%d c%d dt%d k%d nat%d", g.h, g.w, g.win, g.shift, c, dt, k, natural);
+            // scatter
+            auto ts = randn((size_t)b * k * N * c);
+            Buf t2(ts, dt), x2(xs, dt);
+            RC(svj_scatter_windows(t2.p(), x2.p(), op, dt, b, g.h, g.w, c, g.win, g.shift, k, 0));
+            auto sref = xr; auto tr = rounded(ts, dt);
+            for (int bb = 0; bb < b; bb++) for (int j = 0; j < k; j++) for (int t = 0; t < N; t++) {
+                int s = g.src(win(bb, j), t);
+                if (s >= 0) for (int e = 0; e < c; e++) sref[((size_t)bb * g.h * g.w + s) * c + e] = tr[(((size_t)bb * k + j) * N + t) * c + e];
+            }
+            CHECK(same_bits(sref, x2.f()), "scatter %dx%d w%d s%d c%d dt%d k%d", g.h, g.w, g.win, g.shift, c, dt, k);
+            // zero padding
+            Buf t3(ts, dt);
+            RC(svj_zero_padding(t3.p(), op, dt, b, g.h, g.w, c, g.win, g.shift, k, 0));
+            auto zref = tr;
+            for (int bb = 0; bb < b; bb++) for (int j = 0; j < k; j++) for (int t = 0; t < N; t++)
+                if (g.src(win(bb, j), t) < 0) for (int e = 0; e < c; e++) zref[(((size_t)bb * k + j) * N + t) * c + e] = 0.f;
+            CHECK(same_bits(zref, t3.f()), "zeroPadding %dx%d w%d s%d c%d dt%d k%d", g.h, g.w, g.win, g.shift, c, dt, k);
+        }
+    }
+}
+
+static void test_attention(G g, int c, int heads, int dt, int kk) {
+    int b = 2, nW = g.nW(), N = g.N(), d = c / heads, tw = 2 * g.bw - 1;
+    int k = kk < 0 ? nW : std::min(kk, nW);
+    auto ord = perm_order(b, nW);
+    auto qs = randn((size_t)b * k * N * 3 * c), tbs = randn((size_t)tw * tw * heads);
+    Buf qkv(qs, dt), tb(tbs, dt), out((size_t)b * k * N * c, dt);
+    RC(svj_window_attention(qkv.p(), tb.p(), out.p(), ord.data(), dt, b, g.h, g.w, c, heads, g.win, g.shift, g.bw, k, 0));
+    auto q = rounded(qs, dt), t = rounded(tbs, dt);
+    std::vector<float> ref((size_t)b * k * N * c);
+    float scale = 1.0f / sqrtf((float)d);
+    for (int bb = 0; bb < b; bb++) for (int j = 0; j < k; j++) {
+        int w = ord[bb * nW + j];
+        const float* base = &q[((size_t)bb * k + j) * N * 3 * c];
+        for (int h = 0; h < heads; h++) for (int qi = 0; qi < N; qi++) {
+            std::vector<double> s(N);
+            double mx = -1e300;
+            for (int ki = 0; ki < N; ki++) {
+                double a = 0;
+                for (int e = 0; e < d; e++) a += (double)(base[qi * 3 * c + h * d + e] * scale) * base[ki * 3 * c + c + h * d + e];
+                a += t[g.biasRow(qi, ki) * heads + h];
+                if (g.region(w, qi) != g.region(w, ki)) a -= 100;
+                s[ki] = a; mx = std::max(mx, a);
+            }
+            double sum = 0; for (auto& v : s) { v = exp(v - mx); sum += v; }
+            for (int e = 0; e < d; e++) { double o = 0; for (int ki = 0; ki < N; ki++) o += s[ki] / sum * base[ki * 3 * c + 2 * c + h * d + e];
+                ref[(((size_t)bb * k + j) * N + qi) * c + h * d + e] = (float)o; }
+        }
+    }
+    double err = rel_err(ref, out.f());
+    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "attention %dx%d w%d s%d bw%d c%d h%d dt%d k%d: rel err %g", g.h, g.w, g.win, g.shift, g.bw, c, heads, dt, k, err);
+}
+
+static void test_layernorm(long long rows, int c, int dt, bool add) {
+    auto xs = randn(rows * c), bs = randn(rows * c), gs = randn(c), be = randn(c);
+    Buf x(xs, dt), bb(bs, dt), ga(gs, dt), bt(be, dt), out(rows * c, dt);
+    if (add) RC(svj_add_layer_norm(x.p(), bb.p(), ga.p(), bt.p(), out.p(), dt, rows, c, 1e-5f, 0));
+    else RC(svj_layer_norm(x.p(), ga.p(), bt.p(), out.p(), dt, rows, c, 1e-5f, 0));
+    auto xr = rounded(xs, dt), br = rounded(bs, dt), gr = rounded(gs, dt), er = rounded(be, dt);
+    if (add) for (size_t i = 0; i < xr.size(); i++) xr[i] = round_to(xr[i] + br[i], dt);
+    std::vector<float> ref(rows * c);
+    for (long long r = 0; r < rows; r++) {
+        double s = 0; for (int j = 0; j < c; j++) s += xr[r * c + j];
+        double mean = s / c, v = 0; for (int j = 0; j < c; j++) v += (xr[r * c + j] - mean) * (xr[r * c + j] - mean);
+        double inv = 1 / sqrt(v / c + 1e-5);
+        for (int j = 0; j < c; j++) ref[r * c + j] = (float)((xr[r * c + j] - mean) * inv * gr[j] + er[j]);
+    }
+    double err = rel_err(ref, out.f());
+    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "layernorm add%d rows%lld c%d dt%d err %g", add, rows, c, dt, err);
+    if (add) CHECK(same_bits(xr, x.f()), "add_layer_norm residual dt%d", dt);
+    // in place
+    if (!add) {
+        Buf y(xs, dt);
+        RC(svj_layer_norm(y.p(), ga.p(), bt.p(), y.p(), dt, rows, c, 1e-5f, 0));
+        CHECK(same_bits(out.f(), y.f()), "layernorm in place dt%d", dt);
+    }
+}
+
+static double gelu(double v) { return 0.5 * v * (1 + erf(v / sqrt(2.0))); }
+
+static void test_elementwise(int dt) {
+    int rows = 37, c = 51; size_t n = rows * c;
+    auto xs = randn(n), ys = randn(n), bs = randn(c);
+    auto xr = rounded(xs, dt), yr = rounded(ys, dt), br = rounded(bs, dt);
+    double tol = dt == SVJ_F32 ? 1e-6 : 1e-2;
+    { Buf x(xs, dt), b(bs, dt); RC(svj_bias_add(x.p(), b.p(), dt, rows, c, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = round_to(xr[i] + br[i % c], dt); CHECK(same_bits(r, x.f()), "bias add dt%d", dt); }
+    { Buf x(xs, dt), y(ys, dt); RC(svj_add(x.p(), y.p(), dt, n, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = round_to(xr[i] + yr[i], dt); CHECK(same_bits(r, x.f()), "add dt%d", dt); }
+    { Buf x(xs, dt); RC(svj_gelu(x.p(), dt, n, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = gelu(xr[i]); CHECK(rel_err(r, x.f()) < tol, "gelu dt%d %g", dt, rel_err(r, x.f())); }
+    { Buf x(xs, dt), b(bs, dt); RC(svj_bias_gelu(x.p(), b.p(), dt, rows, c, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = gelu(xr[i] + br[i % c]); CHECK(rel_err(r, x.f()) < tol, "bias gelu dt%d", dt); }
+    for (int to = 0; to < 3; to++) { Buf x(xs, dt), y(n, to); RC(svj_cast(x.p(), dt, y.p(), to, n, 0)); CHECK(same_bits(rounded(xr, to), y.f()), "cast %d->%d", dt, to); }
+}
+
+static void test_layout(int dt) {
+    // im2col
+    for (auto [h, w, p] : std::vector<std::tuple<int,int,int>>{{13, 6, 4}, {8, 8, 4}, {9, 11, 3}}) {
+        int b = 2, cin = 3, ho = (h + p - 1) / p, wo = (w + p - 1) / p;
+        auto im = randn((size_t)b * cin * h * w); Buf ib(im, dt), cols((size_t)b * ho * wo * cin * p * p, dt);
+        RC(svj_im2col_patches(ib.p(), cols.p(), dt, b, cin, h, w, p, 0));
+        auto ir = rounded(im, dt); std::vector<float> r(cols.n());
+        size_t q = 0;
+        for (int bb = 0; bb < b; bb++) for (int oy = 0; oy < ho; oy++) for (int ox = 0; ox < wo; ox++)
+            for (int ci = 0; ci < cin; ci++) for (int py = 0; py < p; py++) for (int px = 0; px < p; px++) {
+                int y = oy * p + py, x = ox * p + px; r[q++] = y < h && x < w ? ir[(((size_t)bb * cin + ci) * h + y) * w + x] : 0.f; }
+        CHECK(same_bits(r, cols.f()), "im2col %dx%d p%d dt%d", h, w, p, dt);
+    }
+    // patch merge
+    for (auto [h, w] : std::vector<std::pair<int,int>>{{25, 38}, {7, 10}, {1, 1}, {3, 1}}) for (int un = 0; un < 2; un++) {
+        int b = 2, c = 5, h2 = (h + 1) / 2, w2 = (w + 1) / 2;
+        auto xs = randn((size_t)b * h * w * c); Buf x(xs, dt), out((size_t)b * h2 * w2 * 4 * c, dt);
+        RC(svj_patch_merge(x.p(), out.p(), dt, b, h, w, c, un, 0));
+        auto xr = rounded(xs, dt); std::vector<float> r(out.n());
+        for (int bb = 0; bb < b; bb++) for (int i = 0; i < h2; i++) for (int j = 0; j < w2; j++) for (int t = 0; t < 4; t++) {
+            int dy = t & 1, dx = t >> 1, y = 2 * i + dy, xx = 2 * j + dx;
+            for (int ch = 0; ch < c; ch++) { float v = y < h && xx < w ? xr[(((size_t)bb * h + y) * w + xx) * c + ch] : 0.f;
+                size_t base = (((size_t)bb * h2 + i) * w2 + j) * 4 * c;
+                if (!un) r[base + t * c + ch] = v; else r[base + ch * 4 + dy * 2 + dx] = v; }
+        }
+        CHECK(same_bits(r, out.f()), "patch merge %dx%d unfold%d dt%d", h, w, un, dt);
+    }
+    // mean pool, channels first
+    for (auto [l, c] : std::vector<std::pair<int,int>>{{150, 96}, {49, 77}, {1, 1}, {33, 65}}) {
+        int b = 3; auto xs = randn((size_t)b * l * c); auto xr = rounded(xs, dt);
+        Buf x(xs, dt), mp((size_t)b * c, dt), cf((size_t)b * l * c, dt);
+        RC(svj_mean_pool(x.p(), mp.p(), dt, b, l, c, 0));
+        RC(svj_to_channels_first(x.p(), cf.p(), dt, b, l, c, 0));
+        std::vector<float> r1(b * c), r2(cf.n());
+        for (int bb = 0; bb < b; bb++) for (int ch = 0; ch < c; ch++) { double s = 0; for (int t = 0; t < l; t++) s += xr[((size_t)bb * l + t) * c + ch]; r1[bb * c + ch] = round_to((float)(s / l), dt); }
+        for (int bb = 0; bb < b; bb++) for (int ch = 0; ch < c; ch++) for (int t = 0; t < l; t++) r2[((size_t)bb * c + ch) * l + t] = xr[((size_t)bb * l + t) * c + ch];
+        CHECK(same_bits(r1, mp.f()), "mean pool l%d c%d dt%d", l, c, dt);
+        CHECK(same_bits(r2, cf.f()), "channels first l%d c%d dt%d", l, c, dt);
+    }
+}
+
+static void test_importance(G g, int dt) {
+    int b = 2, c = 96, L = g.h * g.w;
+    auto xs = randn((size_t)b * L * c); auto xr = rounded(xs, dt);
+    Buf x(xs, dt); std::vector<float> imp(b * L), sc(b * g.nW());
+    RC(svj_token_importance(x.p(), imp.data(), dt, (long long)b * L, c, 0));
+    std::vector<float> r(b * L);
+    for (int t = 0; t < b * L; t++) { double s = 0; for (int j = 0; j < c; j++) s += fabsf(xr[(size_t)t * c + j]); r[t] = (float)(s / c); }
+    CHECK(same_bits(r, imp), "token importance dt%d", dt);
+    RC(svj_window_scores(imp.data(), sc.data(), b, g.h, g.w, g.win, g.shift, 0));
+    std::vector<float> r2(b * g.nW());
+    for (int bb = 0; bb < b; bb++) for (int w = 0; w < g.nW(); w++) { double s = 0; for (int t = 0; t < g.N(); t++) { int p = g.src(w, t); if (p >= 0) { double v = imp[bb * L + p]; s += v * v; } } r2[bb * g.nW() + w] = (float)sqrt(s); }
+    CHECK(same_bits(r2, sc), "window scores %dx%d w%d s%d", g.h, g.w, g.win, g.shift);
+}
+
+// Java Float.compare
+static int fcmp(float a, float b) { if (a < b) return -1; if (a > b) return 1; int x, y; if (a != a) x = 0x7fc00000; else memcpy(&x, &a, 4); if (b != b) y = 0x7fc00000; else memcpy(&y, &b, 4); return x == y ? 0 : (x < y ? -1 : 1); }
+
+static void test_sort(int b, int nW) {
+    auto s = randn((size_t)b * nW);
+    for (size_t i = 0; i < s.size(); i += 7) s[i] = 0.5f;
+    float sp[] = {NAN, -0.0f, 0.0f, INFINITY, -INFINITY, -0.0f, 0.0f, NAN, 1e-45f, -1e-45f};
+    for (int i = 0; i < 10 && 3 * i + 1 < (int)s.size(); i++) s[3 * i + 1] = sp[i];
+    std::vector<int> order(b * nW, -7);
+    long long bytes = -1;
+    RC(svj_sort_windows_scratch(b, nW, &bytes));
+    std::vector<char> scratch(bytes > 0 ? bytes : 1, (char)0x77);
+    RC(svj_sort_windows(s.data(), order.data(), b, nW, bytes > 0 ? scratch.data() : nullptr, bytes, 0));
+    for (int bb = 0; bb < b; bb++) {
+        std::vector<int> idx(nW); std::iota(idx.begin(), idx.end(), 0);
+        const float* v = &s[(size_t)bb * nW];
+        std::stable_sort(idx.begin(), idx.end(), [&](int p, int q) { return fcmp(v[q], v[p]) < 0; });
+        bool ok = std::equal(idx.begin(), idx.end(), order.begin() + (size_t)bb * nW);
+        CHECK(ok, "sort b%d nW%d image %d", b, nW, bb);
+    }
+}
+
+int main() {
+    std::vector<G> grids = {{14,14,7,0,7},{14,14,7,3,7},{13,19,7,0,7},{13,19,7,3,7},{24,24,12,6,12},{25,38,12,6,12},{7,10,7,3,7},{5,5,5,0,7},{3,9,7,0,7}};
+    for (auto g : grids) for (int dt = 0; dt < 3; dt++) test_windows(g, dt == 0 ? 40 : 6, dt);
+    test_windows({13,19,7,3,7}, 3, SVJ_F32);
+    test_windows({13,19,7,3,7}, 2, SVJ_F32);
+    test_windows({13,19,7,3,7}, 3, SVJ_F16);
+    fprintf(stderr, "windows done\n");
+    for (int dt = 0; dt < 3; dt++) {
+        test_attention({14,14,7,3,7}, 64, 2, dt, 3);
+        test_attention({13,19,7,3,7}, 48, 3, dt, -1);
+        test_attention({24,24,12,6,12}, 64, 2, dt, 2);
+        test_attention({5,5,5,0,7}, 48, 3, dt, -1);
+    }
+    test_attention({24,24,12,6,12}, 128, 2, 0, 1);   // d = 64, > 48 KB shared memory
+    test_attention({7,10,7,3,7}, 128, 1, 0, 2);      // d = 128
+    test_attention({14,14,7,0,7}, 8, 2, 0, -1);      // d = 4
+    fprintf(stderr, "attention done\n");
+    for (int dt = 0; dt < 3; dt++) { test_layernorm(13, 96, dt, false); test_layernorm(13, 96, dt, true); test_layernorm(3, 1536, dt, false); test_layernorm(9, 7, dt, true); }
+    for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_layout(dt); }
+    fprintf(stderr, "dense done\n");
+    for (int dt = 0; dt < 3; dt++) { test_importance({14,14,7,3,7}, dt); test_importance({13,19,7,3,7}, dt); }
+    test_importance({50,75,7,3,7}, 0);
+    int sorts[][2] = {{1,1},{1,6},{2,88},{4,576},{1,2738},{2,4096},{2,4097},{1,9000},{3,20000},{2,42778}};
+    for (auto& s : sorts) test_sort(s[0], s[1]);
+    fprintf(stderr, "launches %ld, cub calls %ld\n", emu::launches, emu::cub_calls);
+    fprintf(stderr, failures ? "%d FAILURES\n" : "ALL OK\n", failures);
+    return failures != 0;
+}

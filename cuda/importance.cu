@@ -1,0 +1,86 @@
+// SparseViT window importance: token importance (mean |x| over channels) and per-window L2 scores on a
+// window grid. Both accumulate in double in the CPU reference's order (no fused multiply-add can change
+// a product of two floats in double), so their results are bitwise equal to it; the window ranking built
+// on them therefore matches the CPU's exactly.
+#include "common.cuh"
+#include <math.h>
+
+struct TokenImportanceParams {
+    const void* x;       // [tokens, C]
+    float* out;          // [tokens]
+    long long tokens;    // rows of x (B * L)
+    int channels;        // C
+};
+
+// One thread per token, channels in order: each thread streams its own row (the rows of a warp share
+// cache lines over consecutive iterations).
+template <typename T>
+__global__ void token_importance_kernel(TokenImportanceParams p) {
+    const T* x = (const T*)p.x;
+    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < p.tokens;
+         t += (long long)gridDim.x * blockDim.x) {
+        const T* r = x + t * p.channels;
+        double s = 0.0;
+        for (int c = 0; c < p.channels; c++) s += (double)fabsf(to_float(r[c]));
+        p.out[t] = (float)(s / p.channels);
+    }
+}
+
+struct WindowScoresParams {
+    const float* a;      // importance map [B, H*W]
+    float* out;          // [B, nW]
+    int batch;           // images
+    GridParams g;        // window grid (padding counts as zero importance)
+};
+
+// One thread per (image, window).
+__global__ void window_scores_kernel(WindowScoresParams p) {
+    const long long n = (long long)p.batch * p.g.nW;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const int b = (int)(i / p.g.nW), w = (int)(i - (long long)b * p.g.nW);
+        const float* m = p.a + (long long)b * p.g.H * p.g.W;
+        double s = 0.0;
+        for (int t = 0; t < p.g.N; t++) {
+            const int src = source_token(p.g, w, t);
+            if (src >= 0) {
+                const double v = m[src];
+                s += v * v;   // exact product: a fused multiply-add rounds the same
+            }
+        }
+        p.out[i] = (float)sqrt(s);
+    }
+}
+
+template <typename T>
+static int launch_token_importance(const void* x, float* out, long long tokens, int channels, cudaStream_t s) {
+    TokenImportanceParams p = {x, out, tokens, channels};
+    token_importance_kernel<T><<<blocks_for(tokens, 128), 128, 0, s>>>(p);
+    return svj_launch("svj_token_importance");
+}
+
+extern "C" {
+
+int svj_token_importance(const void* x, float* out, int dtype, long long tokens, int channels, void* stream) {
+    SVJ_REQUIRE(x && out, "svj_token_importance: null tensor");
+    SVJ_REQUIRE(tokens >= 0 && channels > 0, "svj_token_importance: %lld tokens of %d channels", tokens, channels);
+    if (tokens == 0) return 0;
+    SVJ_DISPATCH_FLOAT(dtype, "svj_token_importance", launch_token_importance, x, out, tokens, channels,
+                       (cudaStream_t)stream)
+}
+
+int svj_window_scores(const float* a, float* out, int batch, int height, int width, int window, int shift,
+                      void* stream) {
+    const char* op = "svj_window_scores";
+    SVJ_REQUIRE(a && out, "%s: null tensor", op);
+    SVJ_REQUIRE(batch > 0 && grid_ok(height, width, window, shift), "%s: batch %d, window grid %dx%d, window %d, shift %d",
+                op, batch, height, width, window, shift);
+    WindowScoresParams p;
+    p.g = make_grid(height, width, window, shift);
+    p.a = a;
+    p.out = out;
+    p.batch = batch;
+    window_scores_kernel<<<blocks_for((long long)batch * p.g.nW, 128), 128, 0, (cudaStream_t)stream>>>(p);
+    return svj_launch(op);
+}
+
+}  // extern "C"

@@ -1,0 +1,100 @@
+// LayerNorm over the last dimension, plain and fused with the residual add. One warp per row, two
+// passes over the row (mean, then the biased variance of the deviations, as PyTorch), float32 math
+// whatever the storage type; rows are short (C <= a few thousand), so the re-reads hit L1.
+#include "common.cuh"
+
+#define LN_WARPS 8
+
+template <typename T>
+struct LayerNormParams {
+    const T* x;          // [rows, C] input (add_layer_norm: the residual stream a, updated in place)
+    const T* b;          // add_layer_norm only: [rows, C] added to a; NULL for the plain LayerNorm
+    const T* gamma;      // [C] scale
+    const T* beta;       // [C] shift
+    T* out;              // [rows, C]; may be x for the plain LayerNorm (each lane reads an element before writing it)
+    long long rows;      // rows to normalise
+    int channels;        // C
+    float eps;           // added to the variance
+};
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+template <typename T, bool ADD>
+__global__ void __launch_bounds__(LN_WARPS * 32) layer_norm_kernel(LayerNormParams<T> p) {
+    const long long row = (long long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= p.rows) return;
+    const int C = p.channels;
+    const T* r = p.x + row * C;
+    float s = 0.f;
+    if (ADD) {
+        T* a = const_cast<T*>(r);
+        const T* q = p.b + row * C;
+        for (int c = lane; c < C; c += 32) {
+            const T v = from_float<T>(to_float(a[c]) + to_float(q[c]));
+            a[c] = v;          // the stored (rounded) sum is what gets normalised, as add-then-LayerNorm
+            s += to_float(v);
+        }
+    } else {
+        for (int c = lane; c < C; c += 32) s += to_float(r[c]);
+    }
+    const float mean = warp_sum(s) / C;
+    float v = 0.f;
+    for (int c = lane; c < C; c += 32) {
+        const float dl = to_float(r[c]) - mean;
+        v = fmaf(dl, dl, v);
+    }
+    const float inv = rsqrtf(warp_sum(v) / C + p.eps);
+    T* o = p.out + row * C;
+    for (int c = lane; c < C; c += 32)
+        o[c] = from_float<T>((to_float(r[c]) - mean) * inv * to_float(p.gamma[c]) + to_float(p.beta[c]));
+}
+
+template <typename T>
+static int launch_layer_norm(const void* x, const void* b, const void* gamma, const void* beta, void* out,
+                             long long rows, int channels, float eps, cudaStream_t s, const char* op) {
+    LayerNormParams<T> p;
+    p.x = (const T*)x;
+    p.b = (const T*)b;
+    p.gamma = (const T*)gamma;
+    p.beta = (const T*)beta;
+    p.out = (T*)out;
+    p.rows = rows;
+    p.channels = channels;
+    p.eps = eps;
+    unsigned blocks = (unsigned)((rows + LN_WARPS - 1) / LN_WARPS);
+    if (b) {
+        layer_norm_kernel<T, true><<<blocks, LN_WARPS * 32, 0, s>>>(p);
+    } else {
+        layer_norm_kernel<T, false><<<blocks, LN_WARPS * 32, 0, s>>>(p);
+    }
+    return svj_launch(op);
+}
+
+extern "C" {
+
+int svj_layer_norm(const void* x, const void* gamma, const void* beta, void* out, int dtype, long long rows,
+                   int channels, float eps, void* stream) {
+    const char* op = "svj_layer_norm";
+    SVJ_REQUIRE(x && gamma && beta && out, "%s: null tensor", op);
+    SVJ_REQUIRE(rows >= 0 && rows < (1LL << 33) && channels > 0, "%s: %lld rows of %d channels", op, rows, channels);
+    if (rows == 0) return 0;
+    SVJ_DISPATCH_FLOAT(dtype, op, launch_layer_norm, x, nullptr, gamma, beta, out, rows, channels, eps,
+                       (cudaStream_t)stream, op)
+}
+
+int svj_add_layer_norm(void* a, const void* b, const void* gamma, const void* beta, void* out, int dtype,
+                       long long rows, int channels, float eps, void* stream) {
+    const char* op = "svj_add_layer_norm";
+    SVJ_REQUIRE(a && b && gamma && beta && out, "%s: null tensor", op);
+    SVJ_REQUIRE(out != a, "%s: out must not be a", op);
+    SVJ_REQUIRE(rows >= 0 && rows < (1LL << 33) && channels > 0, "%s: %lld rows of %d channels", op, rows, channels);
+    if (rows == 0) return 0;
+    SVJ_DISPATCH_FLOAT(dtype, op, launch_layer_norm, a, b, gamma, beta, out, rows, channels, eps,
+                       (cudaStream_t)stream, op)
+}
+
+}  // extern "C"
