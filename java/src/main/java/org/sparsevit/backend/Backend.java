@@ -29,6 +29,15 @@ public interface Backend extends AutoCloseable {
     /** Whether tensors of this dtype can be created (F32 and I32 everywhere; F16/BF16 where supported). */
     boolean supports(DType dtype);
 
+    /**
+     * The floating dtype a model stores its weights and activations in on this session: F32, or F16/BF16
+     * when the session was created for that precision. Math inside every op is float32 either way; only
+     * what is stored between ops is rounded. Importance maps and window scores stay F32.
+     */
+    default DType storage() {
+        return DType.F32;
+    }
+
     // ---------------------------------------------------------------- memory
 
     /** An uninitialised tensor. */

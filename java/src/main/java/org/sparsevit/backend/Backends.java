@@ -42,8 +42,11 @@ public final class Backends {
     }
 
     /**
-     * As {@link #create(String, Consumer)} with a precision: the CPU computes in FP32 only; CUDA supports
-     * FP32 and TF32 GEMMs. An unsupported precision fails with a message naming it.
+     * As {@link #create(String, Consumer)} with a precision. CUDA: fp32, tf32 (F32 storage, TF32 tensor-core
+     * GEMMs), fp16 and bf16 (weights and activations stored in F16/BF16, tensor-core GEMMs, float32 math
+     * inside every kernel). The CPU computes in fp32 only (its F16/BF16 emulation, {@code new
+     * CpuBackend(Precision)}, is for accuracy checks, not speed). An unsupported precision fails with a
+     * message naming it.
      */
     public static Backend create(String name, Precision precision, Consumer<String> log) {
         String n = name == null ? "auto" : name.toLowerCase(Locale.ROOT);
@@ -74,7 +77,8 @@ public final class Backends {
 
     private static Backend cpu(Precision precision) {
         if (precision != Precision.FP32) {
-            throw new SparseVitException("the CPU backend computes in fp32 only, not " + precision.name().toLowerCase(Locale.ROOT));
+            throw new SparseVitException("the CPU backend computes in fp32 only, not " + precision.name().toLowerCase(Locale.ROOT)
+                    + " (use --backend cuda for " + precision.name().toLowerCase(Locale.ROOT) + ")");
         }
         return new CpuBackend();
     }

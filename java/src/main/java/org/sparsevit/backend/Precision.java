@@ -3,17 +3,19 @@ package org.sparsevit.backend;
 import java.util.Locale;
 
 /**
- * GEMM precision of a backend session. Tensors keep their storage dtype (the model stores F32); the
- * precision selects how a GPU session's GEMMs treat F32 tensors. The CPU computes in FP32 only.
+ * Numeric precision of a backend session. On CUDA, FP32 and TF32 store F32 tensors (TF32 runs the GEMMs on
+ * tensor cores with 10-bit mantissa inputs); FP16 and BF16 store the model's weights and activations in that
+ * type ({@link Backend#storage()}) and run tensor-core GEMMs; every kernel computes in float32 inside.
+ * The CPU computes in FP32 (its FP16/BF16 mode only emulates the storage rounding, for accuracy checks).
  */
 public enum Precision {
     /** float32 everywhere. */
     FP32,
-    /** TF32 tensor-core GEMMs (10-bit mantissa inputs), float32 accumulation. */
+    /** F32 storage, TF32 tensor-core GEMMs (10-bit mantissa inputs), float32 accumulation. */
     TF32,
-    /** float16 tensor-core GEMMs (inputs rounded to float16), float32 accumulation. */
+    /** float16 storage of weights and activations, tensor-core GEMMs with float32 accumulation. */
     FP16,
-    /** bfloat16 tensor-core GEMMs (inputs rounded to bfloat16), float32 accumulation. */
+    /** bfloat16 storage of weights and activations, tensor-core GEMMs with float32 accumulation. */
     BF16;
 
     public static Precision parse(String s) {

@@ -105,6 +105,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public DType storage() {
+        return inner.storage();
+    }
+
+    @Override
     public Tensor empty(DType dtype, int... shape) {
         return inner.empty(dtype, shape);
     }

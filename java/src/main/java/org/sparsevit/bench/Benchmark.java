@@ -122,7 +122,7 @@ public final class Benchmark implements AutoCloseable {
         Map<String, Double> stages = new LinkedHashMap<>();
         Map<String, Double> ops = new LinkedHashMap<>();
         be.setEnabled(false);
-        try (Tensor img = be.upload(x)) {
+        try (Tensor img = be.upload(x, be.storage())) {
             for (int i = 0; i < warmup; i++) {
                 m.forwardTensors(img, ratios, pad, null, null).forEach(Tensor::close);
                 bar(caseIdx, cases, 0, iters, c.label() + " (warm-up)");

@@ -46,6 +46,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}).")
     String backend;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32, tf32, fp16 or bf16 (fp16/bf16 store weights and activations in that type; CUDA only).")
+    String precision;
+
     @Option(names = "--sparsity", paramLabel = "FILE|COMPACT",
             description = "Per-block ratios: a JSON file {\"stages\": [[...], ...]}, a compact form like 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0, or 'dense' (default).")
     String sparsity;
@@ -66,7 +70,7 @@ public final class RunCommand implements Callable<Integer> {
         sp.validate(cfg, x.dim(2), x.dim(3));
         PaddingMode pad = padding == null ? cfg.defaultPadding() : PaddingMode.parse(padding);
         prepareOutputDir(output);
-        try (Backend be = Backends.create(backend, System.err::println); SwinModel model = new SwinModel(w, be)) {
+        try (Backend be = Backends.create(backend, org.sparsevit.backend.Precision.parse(precision), System.err::println); SwinModel model = new SwinModel(w, be)) {
             KeptDump dump = dumpKept == null ? null : new KeptDump(cfg.window(), x.dim(0));
             long t0 = System.nanoTime();
             SwinOutput out = model.forward(x, sp.ratios(), pad, dump, null);

@@ -1,7 +1,6 @@
 package org.sparsevit.model;
 
 import org.sparsevit.backend.Backend;
-import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.Tensor;
 
 /**
@@ -23,10 +22,10 @@ public final class HeadNode implements Node {
         this.owner = true;
         this.eps = weights.config().eps();
         this.classes = weights.config().numClasses();
-        this.normW = be.upload(weights.get("norm.weight"));
-        this.normB = be.upload(weights.get("norm.bias"));
-        this.w = be.upload(weights.get("head.weight"));
-        this.b = be.upload(weights.get("head.bias"));
+        this.normW = be.upload(weights.get("norm.weight"), be.storage());
+        this.normB = be.upload(weights.get("norm.bias"), be.storage());
+        this.w = be.upload(weights.get("head.weight"), be.storage());
+        this.b = be.upload(weights.get("head.bias"), be.storage());
     }
 
 
@@ -49,9 +48,9 @@ public final class HeadNode implements Node {
 
     /** Logits [B, classes]; the input is not changed. */
     public Tensor forward(FeatureMap x) {
-        Tensor logits = be.empty(DType.F32, x.batch(), classes);
-        try (Tensor t = be.empty(DType.F32, x.tokens().shape());
-             Tensor pooled = be.empty(DType.F32, x.batch(), x.channels())) {
+        Tensor logits = be.empty(be.storage(), x.batch(), classes);
+        try (Tensor t = be.empty(be.storage(), x.tokens().shape());
+             Tensor pooled = be.empty(be.storage(), x.batch(), x.channels())) {
             be.layerNorm(x.tokens(), normW, normB, eps, t);
             be.meanPool(t, pooled);
             be.linear(pooled, w, b, logits);

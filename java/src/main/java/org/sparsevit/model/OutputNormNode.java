@@ -1,7 +1,6 @@
 package org.sparsevit.model;
 
 import org.sparsevit.backend.Backend;
-import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.Tensor;
 
 /**
@@ -22,8 +21,8 @@ public final class OutputNormNode implements Node {
         this.owner = true;
         this.index = stage;
         this.eps = weights.config().eps();
-        this.w = be.upload(weights.get("norm" + stage + ".weight"));
-        this.b = be.upload(weights.get("norm" + stage + ".bias"));
+        this.w = be.upload(weights.get("norm" + stage + ".weight"), be.storage());
+        this.b = be.upload(weights.get("norm" + stage + ".bias"), be.storage());
     }
 
 
@@ -44,8 +43,8 @@ public final class OutputNormNode implements Node {
 
     /** A new NCHW tensor [B, C, H, W]; the input is not changed. */
     public Tensor forward(FeatureMap x) {
-        Tensor out = be.empty(DType.F32, x.batch(), x.channels(), x.height(), x.width());
-        try (Tensor t = be.empty(DType.F32, x.tokens().shape())) {
+        Tensor out = be.empty(be.storage(), x.batch(), x.channels(), x.height(), x.width());
+        try (Tensor t = be.empty(be.storage(), x.tokens().shape())) {
             be.layerNorm(x.tokens(), w, b, eps, t);
             be.toChannelsFirst(t, x.height(), x.width(), out);
         }

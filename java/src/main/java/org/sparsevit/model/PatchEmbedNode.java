@@ -1,7 +1,6 @@
 package org.sparsevit.model;
 
 import org.sparsevit.backend.Backend;
-import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.Tensor;
 
 /**
@@ -28,10 +27,10 @@ public final class PatchEmbedNode implements Node {
         this.patch = cfg.patchSize();
         this.dim = cfg.embedDim();
         this.eps = cfg.eps();
-        this.w = be.upload(weights.get("patch_embed.proj.weight"));
-        this.b = be.upload(weights.get("patch_embed.proj.bias"));
-        this.normW = be.upload(weights.get("patch_embed.norm.weight"));
-        this.normB = be.upload(weights.get("patch_embed.norm.bias"));
+        this.w = be.upload(weights.get("patch_embed.proj.weight"), be.storage());
+        this.b = be.upload(weights.get("patch_embed.proj.bias"), be.storage());
+        this.normW = be.upload(weights.get("patch_embed.norm.weight"), be.storage());
+        this.normB = be.upload(weights.get("patch_embed.norm.bias"), be.storage());
     }
 
 
@@ -57,7 +56,7 @@ public final class PatchEmbedNode implements Node {
     public FeatureMap forward(Tensor images) {
         int h = (images.dim(2) + patch - 1) / patch;
         int wd = (images.dim(3) + patch - 1) / patch;
-        Tensor out = be.empty(DType.F32, images.dim(0), h * wd, dim);
+        Tensor out = be.empty(be.storage(), images.dim(0), h * wd, dim);
         be.patchEmbed(images, w, b, patch, out);
         be.layerNorm(out, normW, normB, eps, out);
         return new FeatureMap(out, h, wd);

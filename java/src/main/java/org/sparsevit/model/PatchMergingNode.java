@@ -1,7 +1,6 @@
 package org.sparsevit.model;
 
 import org.sparsevit.backend.Backend;
-import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.Tensor;
 
 /**
@@ -27,9 +26,9 @@ public final class PatchMergingNode implements Node {
         this.order = weights.config().mergeOrder();
         this.eps = weights.config().eps();
         String p = "layers." + stage + ".downsample.";
-        this.normW = be.upload(weights.get(p + "norm.weight"));
-        this.normB = be.upload(weights.get(p + "norm.bias"));
-        this.reduction = be.upload(weights.get(p + "reduction.weight"));
+        this.normW = be.upload(weights.get(p + "norm.weight"), be.storage());
+        this.normB = be.upload(weights.get(p + "norm.bias"), be.storage());
+        this.reduction = be.upload(weights.get(p + "reduction.weight"), be.storage());
     }
 
 
@@ -55,8 +54,8 @@ public final class PatchMergingNode implements Node {
         int h2 = (x.height() + 1) / 2;
         int w2 = (x.width() + 1) / 2;
         int c = x.channels();
-        Tensor out = be.empty(DType.F32, x.batch(), h2 * w2, 2 * c);
-        try (Tensor cat = be.empty(DType.F32, x.batch(), h2 * w2, 4 * c)) {
+        Tensor out = be.empty(be.storage(), x.batch(), h2 * w2, 2 * c);
+        try (Tensor cat = be.empty(be.storage(), x.batch(), h2 * w2, 4 * c)) {
             be.patchMerge(x.tokens(), x.height(), x.width(), order, cat);
             be.layerNorm(cat, normW, normB, eps, cat);
             be.linear(cat, reduction, null, out);

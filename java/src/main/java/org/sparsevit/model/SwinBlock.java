@@ -2,7 +2,6 @@ package org.sparsevit.model;
 
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.WindowGrid;
-import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.Tensor;
 
 /**
@@ -43,19 +42,19 @@ public final class SwinBlock implements AutoCloseable {
         this.hidden = dim * cfg.mlpRatio();
         this.eps = cfg.eps();
         String p = "layers." + stage + ".blocks." + block + ".";
-        this.norm1W = be.upload(weights.get(p + "norm1.weight"));
-        this.norm1B = be.upload(weights.get(p + "norm1.bias"));
-        this.qkvW = be.upload(weights.get(p + "attn.qkv.weight"));
-        this.qkvB = be.upload(weights.get(p + "attn.qkv.bias"));
-        this.biasTable = be.upload(weights.get(p + "attn.relative_position_bias_table"));
-        this.projW = be.upload(weights.get(p + "attn.proj.weight"));
-        this.projB = be.upload(weights.get(p + "attn.proj.bias"));
-        this.norm2W = be.upload(weights.get(p + "norm2.weight"));
-        this.norm2B = be.upload(weights.get(p + "norm2.bias"));
-        this.fc1W = be.upload(weights.get(p + "mlp.fc1.weight"));
-        this.fc1B = be.upload(weights.get(p + "mlp.fc1.bias"));
-        this.fc2W = be.upload(weights.get(p + "mlp.fc2.weight"));
-        this.fc2B = be.upload(weights.get(p + "mlp.fc2.bias"));
+        this.norm1W = be.upload(weights.get(p + "norm1.weight"), be.storage());
+        this.norm1B = be.upload(weights.get(p + "norm1.bias"), be.storage());
+        this.qkvW = be.upload(weights.get(p + "attn.qkv.weight"), be.storage());
+        this.qkvB = be.upload(weights.get(p + "attn.qkv.bias"), be.storage());
+        this.biasTable = be.upload(weights.get(p + "attn.relative_position_bias_table"), be.storage());
+        this.projW = be.upload(weights.get(p + "attn.proj.weight"), be.storage());
+        this.projB = be.upload(weights.get(p + "attn.proj.bias"), be.storage());
+        this.norm2W = be.upload(weights.get(p + "norm2.weight"), be.storage());
+        this.norm2B = be.upload(weights.get(p + "norm2.bias"), be.storage());
+        this.fc1W = be.upload(weights.get(p + "mlp.fc1.weight"), be.storage());
+        this.fc1B = be.upload(weights.get(p + "mlp.fc1.bias"), be.storage());
+        this.fc2W = be.upload(weights.get(p + "mlp.fc2.weight"), be.storage());
+        this.fc2B = be.upload(weights.get(p + "mlp.fc2.bias"), be.storage());
     }
 
 
@@ -97,22 +96,22 @@ public final class SwinBlock implements AutoCloseable {
         }
         int b = x.dim(0);
         int n = grid.windowTokens();
-        try (Tensor tile = be.empty(DType.F32, b, k, n, dim);
-             Tensor t = be.empty(DType.F32, b, k, n, dim)) {
+        try (Tensor tile = be.empty(be.storage(), b, k, n, dim);
+             Tensor t = be.empty(be.storage(), b, k, n, dim)) {
             be.gatherWindows(x, grid, order, k, tile);                 // [B, k, N, C]
             be.layerNorm(tile, norm1W, norm1B, eps, t);
             if (padding == PaddingMode.SWIN) {
                 be.zeroPadding(t, grid, order, k);
             }
-            try (Tensor qkv = be.empty(DType.F32, b, k, n, 3 * dim)) {
+            try (Tensor qkv = be.empty(be.storage(), b, k, n, 3 * dim)) {
                 be.linear(t, qkvW, qkvB, qkv);                          // [B, k, N, 3C]
                 be.windowAttention(qkv, biasTable, heads, grid, order, k, t);
             }
-            try (Tensor proj = be.empty(DType.F32, b, k, n, dim)) {
+            try (Tensor proj = be.empty(be.storage(), b, k, n, dim)) {
                 be.linear(t, projW, projB, proj);
                 be.addLayerNorm(tile, proj, norm2W, norm2B, eps, t);   // y = w + attn; t = norm2(y)
             }
-            try (Tensor h = be.empty(DType.F32, b, k, n, hidden)) {
+            try (Tensor h = be.empty(be.storage(), b, k, n, hidden)) {
                 be.linearGelu(t, fc1W, fc1B, h);                        // [B, k, N, 4C]
                 be.linear(h, fc2W, fc2B, t);
             }

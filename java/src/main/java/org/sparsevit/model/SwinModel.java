@@ -83,6 +83,10 @@ public final class SwinModel implements AutoCloseable {
         if (!session.name().equals(be.name())) {
             throw new IllegalArgumentException("a " + be.name() + " model cannot run on a " + session.name() + " session");
         }
+        if (session.storage() != be.storage()) {
+            throw new IllegalArgumentException("a model stored in " + be.storage() + " cannot run on a session storing "
+                    + session.storage() + " (create the session with the model backend's precision)");
+        }
         return new SwinModel(this, session);
     }
 
@@ -136,7 +140,7 @@ public final class SwinModel implements AutoCloseable {
         checkOpen();
         checkImages(images.shape());
         double[][] r = ratios == null ? denseRatios() : ratios;
-        try (Tensor img = be.upload(images)) {
+        try (Tensor img = be.upload(images, be.storage())) {
             return forward(img, r, padding, listener, observer);
         }
     }
@@ -168,6 +172,10 @@ public final class SwinModel implements AutoCloseable {
                                        StageObserver observer) {
         checkOpen();
         checkImages(images.shape());
+        if (images.dtype() != be.storage()) {
+            throw new IllegalArgumentException("input images are " + images.dtype() + " but this model stores "
+                    + be.storage() + " (upload them with backend.upload(images, backend.storage()))");
+        }
         double[][] ratios = ratios0 == null ? denseRatios() : ratios0;
         new org.sparsevit.sparse.SparsityConfig(ratios).validate(cfg, images.dim(2), images.dim(3));
         List<Tensor> outs = new ArrayList<>();

@@ -9,7 +9,9 @@ import java.util.stream.IntStream;
 
 import org.bytedeco.openblas.global.openblas;
 import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.WindowGrid;
+import org.sparsevit.io.Half;
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.HostTensor;
@@ -27,8 +29,27 @@ public final class CpuBackend implements Backend {
 
     private final CpuMemory memory;
     private final int threads;
+    private final DType storage;
 
+    /** The FP32 reference backend. */
     public CpuBackend() {
+        this(Precision.FP32);
+    }
+
+    /**
+     * A CPU backend for a precision. FP32 is the reference. FP16 and BF16 <b>emulate</b> a GPU session's
+     * reduced-precision storage: F16/BF16 tensors hold values rounded to that type (to nearest even) after
+     * every op that computes them, while the math inside each op stays float32, as in the CUDA kernels.
+     * It predicts the numerics of FP16/BF16 inference on machines without a GPU and is the CPU twin of the
+     * GPU's F16/BF16 path; it is not faster than FP32. TF32 (a GEMM mode) is not emulated.
+     */
+    public CpuBackend(Precision precision) {
+        this.storage = switch (precision) {
+            case FP32 -> DType.F32;
+            case FP16 -> DType.F16;
+            case BF16 -> DType.BF16;
+            case TF32 -> throw new IllegalArgumentException("the CPU backend does not emulate TF32 GEMMs");
+        };
         this.memory = new CpuMemory(4L << 30);
         this.threads = ForkJoinPool.getCommonPoolParallelism() + 1;
         // OpenBLAS runs single-threaded; this backend splits GEMMs over rows on its own threads. Idle
@@ -54,7 +75,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public boolean supports(DType dtype) {
-        return dtype == DType.F32 || dtype == DType.I32;
+        return dtype == DType.F32 || dtype == DType.I32 || dtype == storage;
+    }
+
+    @Override
+    public DType storage() {
+        return storage;
     }
 
     @Override
@@ -67,7 +93,8 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor empty(DType dtype, int... shape) {
         if (!supports(dtype)) {
-            throw new IllegalArgumentException("CPU backend computes in F32; " + dtype + " tensors are not supported");
+            throw new IllegalArgumentException("CPU backend " + (storage == DType.F32 ? "computes in F32"
+                    : "emulates " + storage + " storage") + "; " + dtype + " tensors are not supported");
         }
         long n = Shapes.numel(shape);
         return new CpuTensor(this, memory.acquire(Math.max(4, n * 4), dtype + Arrays.toString(shape)), dtype, shape);
@@ -96,11 +123,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor upload(HostTensor host, DType storage) {
-        if (storage != DType.F32) {
-            throw new IllegalArgumentException("CPU backend stores F32 only, not " + storage);
+    public Tensor upload(HostTensor host, DType dtype) {
+        if (dtype == DType.I32) {
+            throw new IllegalArgumentException("upload: use uploadInts for I32 tensors");
         }
-        return upload(host);
+        CpuTensor t = (CpuTensor) empty(dtype, host.shape());
+        t.f().put(0, host.data());
+        stored(t);
+        return t;
     }
 
     @Override
@@ -153,6 +183,42 @@ public final class CpuBackend implements Backend {
     }
 
     // ------------------------------------------------------------------------------------- helpers
+
+    /** Rounds an F16/BF16 tensor's values to its type in place (what storing them on a GPU does); F32: no-op. */
+    private static void stored(CpuTensor t) {
+        DType d = t.dtype();
+        if (d != DType.F16 && d != DType.BF16) {
+            return;
+        }
+        FloatBuffer f = t.f();
+        int n = Math.toIntExact(t.numel());
+        int block = 8192;
+        parallel((n + block - 1) / block, 4, (lo, hi) -> {
+            float[] buf = new float[block];
+            for (int blk = lo; blk < hi; blk++) {
+                int off = blk * block;
+                int len = Math.min(block, n - off);
+                f.get(off, buf, 0, len);
+                for (int i = 0; i < len; i++) {
+                    buf[i] = d == DType.F16 ? Half.toFloat(Half.fromFloat(buf[i]))
+                            : Half.bf16ToFloat(Half.floatToBf16(buf[i]));
+                }
+                f.put(off, buf, 0, len);
+            }
+        });
+    }
+
+    /** All floating tensors of an op share one dtype (as on the GPU); null entries are skipped. */
+    private static void sameType(String op, Tensor first, Tensor... rest) {
+        if (first.dtype() == DType.I32) {
+            throw new IllegalArgumentException(op + ": " + first + " must be a floating tensor");
+        }
+        for (Tensor t : rest) {
+            if (t != null && t.dtype() != first.dtype()) {
+                throw new IllegalArgumentException(op + ": " + t + " must have the dtype of " + first);
+            }
+        }
+    }
 
     private static void fill(FloatBuffer b, int from, int n, float v) {
         for (int i = 0; i < n; i++) {
@@ -221,6 +287,7 @@ public final class CpuBackend implements Backend {
         if (bias != null && cpu(bias, "linear").numel() != n) {
             throw new IllegalArgumentException("linear: bias " + Arrays.toString(bias.shape()) + " must have " + n + " values");
         }
+        sameType("linear", xt, wt, ot, bias);
         FloatBuffer o = ot.f();
         if (m == 0) {
             return;
@@ -243,6 +310,7 @@ public final class CpuBackend implements Backend {
                 }
             });
         }
+        stored(ot);
     }
 
     @Override
@@ -262,6 +330,7 @@ public final class CpuBackend implements Backend {
         if (gamma.numel() != c || beta.numel() != c) {
             throw new IllegalArgumentException("layerNorm: gamma/beta must have " + c + " values");
         }
+        sameType("layerNorm", xt, gamma, beta, ot);
         FloatBuffer in = xt.f();
         FloatBuffer o = ot.f();
         parallel(m, 32, (lo, hi) -> {
@@ -272,6 +341,7 @@ public final class CpuBackend implements Backend {
                 o.put(r * c, row);
             }
         });
+        stored(ot);
     }
 
     /** LayerNorm of one row in place; mean and variance in double (biased variance, as PyTorch). */
@@ -312,6 +382,7 @@ public final class CpuBackend implements Backend {
                 f.put(off, buf, 0, len);
             }
         });
+        stored(xt);
     }
 
     /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)), erf from {@link Erf}. */
@@ -327,6 +398,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("add: shapes " + Arrays.toString(at.shape()) + " and "
                     + Arrays.toString(bt.shape()) + " differ");
         }
+        sameType("add", at, bt);
         FloatBuffer fa = at.f();
         FloatBuffer fb = bt.f();
         int n = Math.toIntExact(at.numel());
@@ -345,6 +417,7 @@ public final class CpuBackend implements Backend {
                 fa.put(off, x, 0, len);
             }
         });
+        stored(at);
     }
 
     // ------------------------------------------------------------------------------------- Swin structure
@@ -367,7 +440,7 @@ public final class CpuBackend implements Backend {
         int c = wt.dim(0);
         Shapes.check("patchEmbed: output", out.shape(), b, ho * wo, c);
         int kk = cin * patch * patch;
-        try (CpuTensor cols = (CpuTensor) empty(DType.F32, b * ho * wo, kk)) {
+        try (CpuTensor cols = (CpuTensor) empty(it.dtype(), b * ho * wo, kk)) {
             FloatBuffer src = it.f();
             FloatBuffer dst = cols.f();
             parallel(b * ho, 4, (lo, hi) -> {
@@ -406,6 +479,7 @@ public final class CpuBackend implements Backend {
         int h2 = (height + 1) / 2;
         int w2 = (width + 1) / 2;
         Shapes.check("patchMerge: output", out.shape(), b, h2 * w2, 4 * c);
+        sameType("patchMerge", xt, out);
         FloatBuffer src = xt.f();
         FloatBuffer dst = cpu(out, "patchMerge").f();
         parallel(b * h2, 2, (lo, hi) -> {
@@ -451,6 +525,7 @@ public final class CpuBackend implements Backend {
         int l = xt.dim(1);
         int c = xt.dim(2);
         Shapes.check("meanPool: output", out.shape(), b, c);
+        sameType("meanPool", xt, out);
         FloatBuffer src = xt.f();
         FloatBuffer dst = cpu(out, "meanPool").f();
         float[] row = new float[c];
@@ -466,6 +541,7 @@ public final class CpuBackend implements Backend {
                 dst.put(bb * c + j, (float) (acc[j] / l));
             }
         }
+        stored((CpuTensor) out);
     }
 
     @Override
@@ -479,6 +555,7 @@ public final class CpuBackend implements Backend {
                     + height + "*" + width + ", C]");
         }
         Shapes.check("toChannelsFirst: output", out.shape(), b, c, height, width);
+        sameType("toChannelsFirst", xt, out);
         FloatBuffer src = xt.f();
         FloatBuffer dst = cpu(out, "toChannelsFirst").f();
         parallel(b * c, 8, (lo, hi) -> {
@@ -547,6 +624,7 @@ public final class CpuBackend implements Backend {
         int[] ids = orderRows(order, b, grid, k, "gatherWindows");
         CpuTensor ot = cpu(out, "gatherWindows");
         checkTile(ot, b, k, grid, c, "gatherWindows");
+        sameType("gatherWindows", xt, ot);
         int nW = grid.numWindows();
         int n = grid.windowTokens();
         int l = grid.height() * grid.width();
@@ -577,6 +655,7 @@ public final class CpuBackend implements Backend {
         int[] ids = orderRows(order, b, grid, k, "scatterWindows");
         CpuTensor tt = cpu(tile, "scatterWindows");
         checkTile(tt, b, k, grid, c, "scatterWindows");
+        sameType("scatterWindows", xt, tt);
         int nW = grid.numWindows();
         int n = grid.windowTokens();
         int l = grid.height() * grid.width();
@@ -626,6 +705,7 @@ public final class CpuBackend implements Backend {
                                 Tensor out) {
         CpuTensor qt = cpu(qkv, "windowAttention");
         CpuTensor ot = cpu(out, "windowAttention");
+        sameType("windowAttention", qt, biasTable, ot);
         int b = qt.dim(0);
         int c3 = qt.dim(-1);
         if (c3 % 3 != 0 || (c3 / 3) % heads != 0) {
@@ -701,6 +781,7 @@ public final class CpuBackend implements Backend {
                 }
             }
         });
+        stored(ot);
     }
 
     // ------------------------------------------------------------------------------------- importance
@@ -715,6 +796,9 @@ public final class CpuBackend implements Backend {
         int l = xt.dim(1);
         int c = xt.dim(2);
         Shapes.check("tokenImportance: output", out.shape(), b, l);
+        if (out.dtype() != DType.F32) {
+            throw new IllegalArgumentException("tokenImportance: output must be F32, got " + out);
+        }
         FloatBuffer src = xt.f();
         FloatBuffer dst = cpu(out, "tokenImportance").f();
         parallel(b * l, 256, (lo, hi) -> {
@@ -742,6 +826,9 @@ public final class CpuBackend implements Backend {
         int nW = grid.numWindows();
         int n = grid.windowTokens();
         Shapes.check("windowScores: output", out.shape(), b, nW);
+        if (at.dtype() != DType.F32 || out.dtype() != DType.F32) {
+            throw new IllegalArgumentException("windowScores: importance map and output must be F32, got " + at + ", " + out);
+        }
         FloatBuffer src = at.f();
         FloatBuffer dst = cpu(out, "windowScores").f();
         parallel(b * nW, 16, (lo, hi) -> {

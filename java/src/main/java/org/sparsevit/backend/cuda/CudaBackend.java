@@ -41,9 +41,10 @@ import org.sparsevit.tensor.Tensor;
  * instance per thread; tensors of one session (e.g. shared, immutable weights) may be read by another.
  *
  * <p>Storage types: F32, F16, BF16 and I32 tensors. All floating tensors of one op share one dtype; math
- * is float32 inside the kernels. {@link Precision} selects the GEMM mode for F32 tensors: FP32 (exact
- * float32), TF32, FP16 or BF16 tensor-core GEMMs with float32 accumulation (cuBLAS "fast" compute types,
- * inputs rounded inside cuBLAS); F16/BF16 tensors always run tensor-core GEMMs in their own type.
+ * is float32 inside the kernels. The session's {@link Precision} decides what a model stores
+ * ({@link #storage()}): F32 for FP32 and TF32, F16 for FP16, BF16 for BF16. GEMMs on F16/BF16 tensors run
+ * on tensor cores in their own type with float32 accumulation; on F32 tensors the precision selects the
+ * cuBLAS compute type (FP32 exact, or the TF32/FP16/BF16 "fast" modes that round the inputs inside cuBLAS).
  */
 public final class CudaBackend implements Backend {
     private static volatile String cachedReason;
@@ -247,6 +248,16 @@ public final class CudaBackend implements Backend {
     @Override
     public boolean supports(DType dtype) {
         return true;
+    }
+
+    /** F16 for {@link Precision#FP16}, BF16 for {@link Precision#BF16}, else F32 (TF32 stores F32). */
+    @Override
+    public DType storage() {
+        return switch (precision) {
+            case FP16 -> DType.F16;
+            case BF16 -> DType.BF16;
+            default -> DType.F32;
+        };
     }
 
     @Override

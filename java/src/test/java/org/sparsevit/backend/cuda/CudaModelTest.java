@@ -93,4 +93,43 @@ class CudaModelTest {
             }
         }
     }
+
+    /** FP16/BF16 storage on the GPU: within 2e-2 (FP16) of the official outputs, near its CPU twin, same kept windows up to near-ties. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"FP16, sv-224-cfg, 2e-2", "FP16, sv-200x300-cfg, 2e-2", "BF16, sv-224-cfg, 6e-2"})
+    void reducedPrecisionSparseVitFixtures(org.sparsevit.backend.Precision p, String name, double tol) {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
+        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", name + ".input.npy"));
+        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        KeptDump gk = new KeptDump(7, x.dim(0));
+        KeptDump ref = new KeptDump(7, x.dim(0));
+        try (CudaBackend gpu = new CudaBackend(p); SwinModel m = new SwinModel(w, gpu);
+             org.sparsevit.backend.cpu.CpuBackend twin = new org.sparsevit.backend.cpu.CpuBackend(p);
+             SwinModel mt = new SwinModel(w, twin);
+             org.sparsevit.backend.cpu.CpuBackend cpu = new org.sparsevit.backend.cpu.CpuBackend();
+             SwinModel mc = new SwinModel(w, cpu)) {
+            SwinOutput out = m.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, gk, null);
+            SwinOutput emulated = mt.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, null, null);
+            mc.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, ref, null);
+            for (int s = 0; s < 4; s++) {
+                Golden.assertClose(p + " " + name + " out" + s,
+                        Npy.read(Fixtures.file("sparsevit-reference", name + ".out" + s + ".npy")), out.features().get(s), tol);
+                Golden.assertClose(p + " " + name + " out" + s + " vs the CPU twin", emulated.features().get(s),
+                        out.features().get(s), tol / 2);
+            }
+            Golden.assertSameKeptUpToTies(p + " " + name, ref.records(), gk.records(), 5e-3);
+        }
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"FP16, 2e-2", "BF16, 6e-2"})
+    void reducedPrecisionClassifier(org.sparsevit.backend.Precision p, double tol) {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        try (CudaBackend gpu = new CudaBackend(p);
+             SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-cls.safetensors")), gpu)) {
+            SwinOutput out = m.forward(Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.input.npy")));
+            Golden.assertClose(p + " logits", Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.logits.npy")), out.logits(), tol);
+        }
+    }
 }
