@@ -7,6 +7,8 @@
 // MAX_KEY_CHUNKS) in registers, so the softmax is two warp reductions; the output row is then
 // accumulated with lanes over head channels, each probability broadcast by a shuffle.
 #include "common.cuh"
+#include <mma.h>
+#include <type_traits>
 
 #define ATTN_WARPS 4
 #define MAX_KEY_CHUNKS 5   // N <= 160: windows up to 12 x 12
@@ -126,6 +128,155 @@ __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_kernel(AttnP
     }
 }
 
+// ------------------------------------------------------------------ F16/BF16 on tensor cores
+//
+// One CTA of ATTN_WARPS warps per (kept window, head); N padded to Np (a multiple of 16), head dim d a
+// multiple of 16. Q (scaled by d^-1/2 in float, then stored as T, as PyTorch does), K and V of the window
+// are staged in shared memory (padding rows zero). Each warp then owns 16-row strips of queries and needs
+// no further CTA barrier: S = Q K^T for its strip on tensor cores (float accumulation) into its own float
+// strip; each row becomes probabilities in float (bias from the table, shift mask from region labels,
+// padded keys excluded) written back as T over the same row (P aliases S: a row is read whole into
+// registers before it is overwritten); O = P V on tensor cores, staged in float and written as T in tile
+// order. Shared memory for d = 32: 38 KB at window 7, 79 KB at window 12.
+
+#define MMA_PAD 8   // T elements added to each Q/K/V row: keeps rows 32-byte aligned, spreads banks
+
+static size_t attention_mma_smem(int n, int d, int bias_window, int* np_out, int* ldq_out, int* lds_out) {
+    int np = (n + 15) / 16 * 16;
+    int ldq = d + MMA_PAD;
+    int lds = np + 4;
+    int tw = 2 * bias_window - 1;
+    *np_out = np;
+    *ldq_out = ldq;
+    *lds_out = lds;
+    size_t qkv = (size_t)3 * np * ldq * 2;                    // T is 2 bytes
+    size_t strips = (size_t)ATTN_WARPS * 16 * lds * 4;        // per warp: float scores, P (T) aliasing them
+    size_t stage = (size_t)ATTN_WARPS * 256 * 4;              // per warp: one float 16x16 output tile
+    return qkv + strips + stage + (size_t)tw * tw * 4 + (size_t)np * 4;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_mma_kernel(AttnParams<T> p, int np, int ldq,
+                                                                                  int lds) {
+    using namespace nvcuda;
+    extern __shared__ float smem[];
+    const int N = p.g.N;
+    const int d = p.d;
+    const int tw = 2 * p.bias_window - 1;
+    T* qs = (T*)smem;                               // [np, ldq]
+    T* ks = qs + np * ldq;                          // [np, ldq]
+    T* vs = ks + np * ldq;                          // [np, ldq]
+    float* strips = (float*)(vs + np * ldq);        // [ATTN_WARPS, 16, lds]
+    float* stages = strips + ATTN_WARPS * 16 * lds; // [ATTN_WARPS, 16 * 16]
+    float* bias = stages + ATTN_WARPS * 256;        // [tw * tw]: this head's table column
+    int* reg = (int*)(bias + tw * tw);              // [np] region labels
+    const int h = blockIdx.y;
+    const long long bw = blockIdx.x;                // b * k + j
+    const int b = (int)(bw / p.k), j = (int)(bw - (long long)b * p.k);
+    const int w = window_of(p.order, p.g.nW, b, j);
+    const int c3 = 3 * p.channels;
+    const T* base = p.qkv + bw * N * c3;
+    const T zero = from_float<T>(0.f);
+    for (int i = threadIdx.x; i < np * d; i += blockDim.x) {
+        int t = i / d, e = i - t * d;
+        if (t < N) {
+            const T* row = base + (long long)t * c3 + h * d + e;
+            qs[t * ldq + e] = from_float<T>(to_float(row[0]) * p.scale);
+            ks[t * ldq + e] = row[p.channels];
+            vs[t * ldq + e] = row[2 * p.channels];
+        } else {
+            qs[t * ldq + e] = zero;
+            ks[t * ldq + e] = zero;
+            vs[t * ldq + e] = zero;
+        }
+    }
+    for (int i = threadIdx.x; i < tw * tw; i += blockDim.x) bias[i] = to_float(p.table[(long long)i * p.heads + h]);
+    for (int i = threadIdx.x; i < N; i += blockDim.x) reg[i] = region(p.g, w, i);
+    __syncthreads();
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int tiles = np / 16;
+    const int win = p.g.win;
+    const int off = p.bias_window - 1;
+    const int ldp = 2 * lds;                        // P row stride in T elements
+    float* sc = strips + warp * 16 * lds;
+    T* pr = (T*)sc;
+    float* st = stages + warp * 256;
+    for (int ti = warp; ti < tiles; ti += ATTN_WARPS) {
+        // S strip = Q[ti] K^T (K^T as a column-major B operand is K row-major)
+        for (int tj = 0; tj < tiles; tj++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < d; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bt;
+                wmma::load_matrix_sync(a, qs + ti * 16 * ldq + kk, ldq);
+                wmma::load_matrix_sync(bt, ks + tj * 16 * ldq + kk, ldq);
+                wmma::mma_sync(acc, a, bt, acc);
+            }
+            wmma::store_matrix_sync(sc + tj * 16, acc, lds, wmma::mem_row_major);
+        }
+        __syncwarp();
+        // softmax row by row; padded query rows become zeros
+        for (int r = 0; r < 16; r++) {
+            const int qi = ti * 16 + r;
+            float s[MAX_KEY_CHUNKS];
+            float mx = -INFINITY;
+            const int rq = qi < N ? reg[qi] : 0;
+            const int qy = qi / win, qx = qi - qy * win;
+#pragma unroll
+            for (int c = 0; c < MAX_KEY_CHUNKS; c++) {
+                const int kk = c * 32 + lane;
+                float v = -INFINITY;
+                if (qi < N && kk < N) {
+                    const int ky = kk / win, kx = kk - ky * win;
+                    v = sc[r * lds + kk] + bias[(qy - ky + off) * tw + (qx - kx + off)];   // WindowGrid.biasRow
+                    if (reg[kk] != rq) v += -100.f;
+                }
+                s[c] = v;
+                mx = fmaxf(mx, v);
+            }
+            for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            float sum = 0.f;
+#pragma unroll
+            for (int c = 0; c < MAX_KEY_CHUNKS; c++) {
+                float e = (qi < N && c * 32 + lane < N) ? expf(s[c] - mx) : 0.f;
+                s[c] = e;
+                sum += e;
+            }
+            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            const float inv = qi < N ? 1.f / sum : 0.f;   // sum >= 1 for real rows
+            __syncwarp();   // every lane has read its scores of this row before the row is overwritten
+#pragma unroll
+            for (int c = 0; c < MAX_KEY_CHUNKS; c++) {
+                const int kk = c * 32 + lane;
+                if (kk < np) pr[r * ldp + kk] = from_float<T>(s[c] * inv);
+            }
+        }
+        __syncwarp();
+        // O strip = P V, one 16x16 output tile at a time
+        for (int tj = 0; tj < d / 16; tj++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < np; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> bv;
+                wmma::load_matrix_sync(a, pr + kk, ldp);
+                wmma::load_matrix_sync(bv, vs + kk * ldq + tj * 16, ldq);
+                wmma::mma_sync(acc, a, bv, acc);
+            }
+            wmma::store_matrix_sync(st, acc, 16, wmma::mem_row_major);
+            __syncwarp();
+            for (int e = lane; e < 256; e += 32) {
+                const int r = ti * 16 + (e >> 4);
+                if (r < N) p.out[(bw * N + r) * (long long)p.channels + h * d + tj * 16 + (e & 15)] = from_float<T>(st[e]);
+            }
+            __syncwarp();   // the stage is rewritten by the next tile
+        }
+        __syncwarp();       // the strip is rewritten by the next strip's S
+    }
+}
+
 template <typename T>
 static int launch_attention(const void* qkv, const void* table, void* out, const int* order, const GridParams& g,
                             int batch, int channels, int heads, int bias_window, int k, cudaStream_t stream) {
@@ -143,10 +294,23 @@ static int launch_attention(const void* qkv, const void* table, void* out, const
     p.k = k;
     p.bias_window = bias_window;
     p.scale = 1.0f / sqrtf((float)p.d);
+    dim3 grid((unsigned)((long long)batch * k), (unsigned)heads);
+    if constexpr (!std::is_same<T, float>::value) {
+        if (p.d % 16 == 0) {
+            static int mma_raised = 48 * 1024;
+            int np, ldq, lds;
+            size_t smem = attention_mma_smem(g.N, p.d, bias_window, &np, &ldq, &lds);
+            int rc = svj_smem_optin((const void*)window_attention_mma_kernel<T>, smem, &mma_raised, op);
+            if (rc == 0) {
+                window_attention_mma_kernel<T><<<grid, ATTN_WARPS * 32, smem, stream>>>(p, np, ldq, lds);
+                return svj_launch(op);
+            }
+            // more shared memory than the device allows: the CUDA-core kernel below needs less
+        }
+    }
     size_t smem = attention_smem(g.N, p.d, bias_window);
     int rc = svj_smem_optin((const void*)window_attention_kernel<T>, smem, &smem_raised, op);
     if (rc) return rc;
-    dim3 grid((unsigned)((long long)batch * k), (unsigned)heads);
     window_attention_kernel<T><<<grid, ATTN_WARPS * 32, smem, stream>>>(p);
     return svj_launch(op);
 }

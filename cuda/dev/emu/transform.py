@@ -1,6 +1,6 @@
 # Turns cuda/*.cu into host C++ for the emulator: includes emu.h, maps dynamic shared memory to
 # emu::dyn_smem(), rewrites kernel<<<grid, block, smem, stream>>>(args) into emu::launch(...), and swaps
-# CUB for fakecub.h.   usage: transform.py <cuda dir> <out dir>
+# CUB for fakecub.h and nvcuda::wmma (<mma.h>) for fakewmma.h.   usage: transform.py <cuda dir> <out dir>
 import re, sys, os
 src_dir, out_dir = sys.argv[1], sys.argv[2]
 def split_top(s):
@@ -19,6 +19,7 @@ for f in os.listdir(src_dir):
     s = open(os.path.join(src_dir, f)).read()
     s = s.replace('#include "common.cuh"', '#include "emu.h"\n#include "common.cuh"')
     s = s.replace('#include <cub/device/device_radix_sort.cuh>', '#include "fakecub.h"')
+    s = s.replace('#include <mma.h>', '#include "fakewmma.h"')
     s = re.sub(r'extern __shared__ ([\w ]+?) (\w+)\[\];', r'\1* \2 = (\1*)emu::dyn_smem();', s)
     def launch(m):
         k, cfg, args = m.group(1), m.group(2), m.group(3)

@@ -1,0 +1,58 @@
+// Stand-in for <mma.h> (nvcuda::wmma) in the emulation. A real fragment is spread over the 32 lanes of a
+// warp in an unspecified layout; here every thread holds the whole 16x16 tile and computes the whole
+// product (the API's results are the same; kernels must not index fragment elements, which this does not
+// emulate). Products are exact float products of the stored inputs, accumulated in float, as on tensor
+// cores with float accumulation (the order of the additions differs).
+#pragma once
+namespace nvcuda {
+namespace wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+    T x[16 * 16];
+};
+
+template <class Use, int M, int N, int K, class T, class Layout>
+inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
+    for (auto& e : f.x) e = (T)v;
+}
+
+// matrix_a: element (row m, col k); matrix_b: element (row k, col n). Row-major: p[r * ld + c]; column-major:
+// p[c * ld + r].
+template <class Use, class T>
+inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, row_major>& f, const T* p, unsigned ld) {
+    for (int r = 0; r < 16; r++) for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)r * ld + c];
+}
+template <class Use, class T>
+inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, col_major>& f, const T* p, unsigned ld) {
+    for (int r = 0; r < 16; r++) for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)c * ld + r];
+}
+
+template <class TA, class LA, class LB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, TA, LA>& a,
+                     const fragment<matrix_b, 16, 16, 16, TA, LB>& b, const fragment<accumulator, 16, 16, 16, float>& c) {
+    float out[256];
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 16; n++) {
+            float acc = c.x[m * 16 + n];
+            for (int k = 0; k < 16; k++) acc += (float)a.x[m * 16 + k] * (float)b.x[k * 16 + n];
+            out[m * 16 + n] = acc;
+        }
+    for (int i = 0; i < 256; i++) d.x[i] = out[i];
+}
+
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ld, layout_t l) {
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) {
+            if (l == mem_row_major) p[(size_t)r * ld + c] = f.x[r * 16 + c];
+            else p[(size_t)c * ld + r] = f.x[r * 16 + c];
+        }
+}
+}  // namespace wmma
+}  // namespace nvcuda
