@@ -95,6 +95,18 @@ public interface Backend extends AutoCloseable {
         layerNorm(a, gamma, beta, eps, out);
     }
 
+    /**
+     * residual += x W^T + bias: a linear layer whose output is added to the residual stream in the same
+     * pass (the GEMM accumulates into it), so no separate output tensor or add is needed. Same shape rules
+     * as {@link #linear}, with {@code residual} in the place of the output.
+     */
+    default void linearResidual(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        try (Tensor t = empty(residual.dtype(), residual.shape())) {
+            linear(x, w, bias, t);
+            add(residual, t);
+        }
+    }
+
     /** out = GELU(x W^T + bias); a backend may fuse bias and GELU into one pass (CUDA does). */
     default void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
         linear(x, w, bias, out);

@@ -178,6 +178,14 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void linearResidual(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        synchronized (this) {
+            gemmRows += x.numel() / Math.max(1, w.dim(1));
+        }
+        timed("linearResidual", () -> inner.linearResidual(x, w, bias, residual));
+    }
+
+    @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
         synchronized (this) {
             gemmRows += x.numel() / Math.max(1, w.dim(1));

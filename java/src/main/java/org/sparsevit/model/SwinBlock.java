@@ -107,15 +107,12 @@ public final class SwinBlock implements AutoCloseable {
                 be.linear(t, qkvW, qkvB, qkv);                          // [B, k, N, 3C]
                 be.windowAttention(qkv, biasTable, heads, grid, order, k, t);
             }
-            try (Tensor proj = be.empty(be.storage(), b, k, n, dim)) {
-                be.linear(t, projW, projB, proj);
-                be.addLayerNorm(tile, proj, norm2W, norm2B, eps, t);   // y = w + attn; t = norm2(y)
-            }
+            be.linearResidual(t, projW, projB, tile);                  // y = w + proj(attn), in the tile
+            be.layerNorm(tile, norm2W, norm2B, eps, t);
             try (Tensor h = be.empty(be.storage(), b, k, n, hidden)) {
                 be.linearGelu(t, fc1W, fc1B, h);                        // [B, k, N, 4C]
-                be.linear(h, fc2W, fc2B, t);
+                be.linearResidual(h, fc2W, fc2B, tile);                 // y + mlp
             }
-            be.add(tile, t);                                            // y + mlp
             be.scatterWindows(tile, grid, order, k, x);
         }
     }

@@ -271,23 +271,36 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        CpuTensor xt = cpu(x, "linear");
-        CpuTensor wt = cpu(w, "linear");
-        CpuTensor ot = cpu(out, "linear");
+        gemm("linear", x, w, bias, out, 0f);
+    }
+
+    @Override
+    public void linearResidual(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        if (x == residual) {
+            throw new IllegalArgumentException("linearResidual: the input cannot be the residual it accumulates into");
+        }
+        gemm("linearResidual", x, w, bias, residual, 1f);
+    }
+
+    /** out = x w^T + bias + beta * out (beta 0 or 1). */
+    private void gemm(String op, Tensor x, Tensor w, Tensor bias, Tensor out, float beta) {
+        CpuTensor xt = cpu(x, op);
+        CpuTensor wt = cpu(w, op);
+        CpuTensor ot = cpu(out, op);
         if (wt.rank() < 2) {
-            throw new IllegalArgumentException("linear: weight must be [N, K], got " + Arrays.toString(wt.shape()));
+            throw new IllegalArgumentException(op + ": weight must be [N, K], got " + Arrays.toString(wt.shape()));
         }
         int n = wt.dim(0);
         int k = (int) (wt.numel() / n); // [N, K...] flattened, e.g. a [C, Cin, p, p] convolution weight
-        int m = rows(xt, k, "linear", "input");
-        if (rows(ot, n, "linear", "output") != m) {
-            throw new IllegalArgumentException("linear: output " + Arrays.toString(ot.shape()) + " does not match input "
+        int m = rows(xt, k, op, "input");
+        if (rows(ot, n, op, "output") != m) {
+            throw new IllegalArgumentException(op + ": output " + Arrays.toString(ot.shape()) + " does not match input "
                     + Arrays.toString(xt.shape()) + " and weight " + Arrays.toString(wt.shape()));
         }
-        if (bias != null && cpu(bias, "linear").numel() != n) {
-            throw new IllegalArgumentException("linear: bias " + Arrays.toString(bias.shape()) + " must have " + n + " values");
+        if (bias != null && cpu(bias, op).numel() != n) {
+            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(bias.shape()) + " must have " + n + " values");
         }
-        sameType("linear", xt, wt, ot, bias);
+        sameType(op, xt, wt, ot, bias);
         FloatBuffer o = ot.f();
         if (m == 0) {
             return;
@@ -295,7 +308,7 @@ public final class CpuBackend implements Backend {
         FloatBuffer xf = xt.f();
         FloatBuffer wf = wt.f();
         // row blocks of at least 64 rows, one single-threaded GEMM each
-        parallel(m, 64, (lo, hi) -> sgemm(true, hi - lo, n, k, 1f, xf, lo * k, k, wf, 0, k, 0f, o, lo * n, n));
+        parallel(m, 64, (lo, hi) -> sgemm(true, hi - lo, n, k, 1f, xf, lo * k, k, wf, 0, k, beta, o, lo * n, n));
         if (bias != null) {
             float[] bv = new float[n];
             ((CpuTensor) bias).f().get(0, bv);

@@ -513,7 +513,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        long m = gemm(x, w, bias, out, "linear");
+        long m = gemm(x, w, bias, out, "linear", zero);
         if (bias != null && m > 0) {
             int n = w.dim(0);
             check(CudaNative.svj_bias_add(ptr(out, "linear"), ptr(bias, "linear"), code(out.dtype()), m, n, stream),
@@ -521,9 +521,22 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** The GEMM accumulates into the residual (beta = 1), then the bias kernel adds the bias. */
+    @Override
+    public void linearResidual(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        if (x == residual) {
+            throw new IllegalArgumentException("linearResidual: the input cannot be the residual it accumulates into");
+        }
+        long m = gemm(x, w, bias, residual, "linearResidual", one);
+        if (bias != null && m > 0) {
+            check(CudaNative.svj_bias_add(ptr(residual, "linearResidual"), ptr(bias, "linearResidual"),
+                    code(residual.dtype()), m, w.dim(0), stream), "linearResidual (bias)");
+        }
+    }
+
     @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        long m = gemm(x, w, bias, out, "linearGelu");
+        long m = gemm(x, w, bias, out, "linearGelu", zero);
         if (m == 0) {
             return;
         }
@@ -536,8 +549,8 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** out = x w^T without bias; validates all four tensors; returns the row count M. */
-    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op) {
+    /** out = x w^T + beta * out, without bias; validates all four tensors; returns the row count M. */
+    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op, FloatPointer beta) {
         CudaTensor xt = cuda(x, op);
         CudaTensor wt = cuda(w, op);
         CudaTensor ot = cuda(out, op);
@@ -565,7 +578,7 @@ public final class CudaBackend implements Backend {
         int type = blasType(xt.dtype());
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
         checkBlas(cublas.cublasGemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, n, (int) m, k, one,
-                new Address(wt.ptr()), type, k, new Address(xt.ptr()), type, k, zero, new Address(ot.ptr()), type, n,
+                new Address(wt.ptr()), type, k, new Address(xt.ptr()), type, k, beta, new Address(ot.ptr()), type, n,
                 computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n + "x" + m + "x" + k
                 + ", " + xt.dtype() + ", " + precision + ")");
         return m;

@@ -260,6 +260,37 @@ class CpuBackendTest {
     }
 
     @Test
+    void linearResidualAccumulatesIntoTheResidual() {
+        HostTensor x = random(1, 200, 20);
+        HostTensor w = random(2, 11, 20);
+        HostTensor bias = random(3, 11);
+        HostTensor r = random(4, 200, 11);
+        try (Tensor xt = be.upload(x); Tensor wt = be.upload(w); Tensor bt = be.upload(bias); Tensor res = be.upload(r)) {
+            be.linearResidual(xt, wt, bt, res);
+            float[] got = be.download(res).data();
+            for (int i = 0; i < 200; i++) {
+                for (int j = 0; j < 11; j++) {
+                    double s = r.data()[i * 11 + j] + bias.data()[j];
+                    for (int q = 0; q < 20; q++) {
+                        s += (double) x.data()[i * 20 + q] * w.data()[j * 20 + q];
+                    }
+                    assertEquals(s, got[i * 11 + j], 1e-4, "row " + i + " col " + j);
+                }
+            }
+            be.linearResidual(xt, wt, null, res); // without bias: adds x w^T once more
+            float[] again = be.download(res).data();
+            double s = got[0];
+            for (int q = 0; q < 20; q++) {
+                s += (double) x.data()[q] * w.data()[q];
+            }
+            assertEquals(s, again[0], 1e-4);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> be.linearResidual(res, wt, null, res));
+            assertTrue(e.getMessage().startsWith("linearResidual: "), e.getMessage());
+        }
+    }
+
+    @Test
     void layerNormAndGeluMatchDoublePrecision() {
         HostTensor x = random(4, 9, 32);
         HostTensor g = random(5, 32);

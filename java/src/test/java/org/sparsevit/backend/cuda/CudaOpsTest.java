@@ -359,6 +359,16 @@ class CudaOpsTest {
                 }), t);
         close("addLayerNorm out = a " + dt, both(dt, null, null, new HostTensor[]{x, res, g, beta}, null, null,
                 (be, in, o, out) -> be.addLayerNorm(in.get(0), in.get(1), in.get(2), in.get(3), 1e-5f, in.get(0))), t);
+        close("linearResidual " + dt, both(dt, null, new int[]{300, 96}, new HostTensor[]{random(17, 300, 384),
+                random(18, 96, 384), random(19, 96), res}, null, null, (be, in, o, out) -> {
+                    be.copy(in.get(3), out);
+                    be.linearResidual(in.get(0), in.get(1), in.get(2), out);
+                }), t);
+        close("linearResidual no bias " + dt, both(dt, null, new int[]{300, 96}, new HostTensor[]{random(17, 300, 384),
+                random(18, 96, 384), res}, null, null, (be, in, o, out) -> {
+                    be.copy(in.get(2), out);
+                    be.linearResidual(in.get(0), in.get(1), null, out);
+                }), t);
         close("gelu " + dt, both(dt, null, null, new HostTensor[]{x}, null, null, (be, in, o, out) -> be.gelu(in.get(0))), t);
         close("add " + dt, both(dt, null, null, new HostTensor[]{x, random(9, 300, 96)}, null, null,
                 (be, in, o, out) -> be.add(in.get(0), in.get(1))), t);
