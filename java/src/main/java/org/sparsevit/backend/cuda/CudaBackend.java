@@ -59,6 +59,10 @@ public final class CudaBackend implements Backend {
     private final FloatPointer zero;
     private final Precision precision;
     private final String deviceName;
+    /** Bias-epilogue GEMMs; null when off (property {@code sparsevit.cublaslt=false}) or after a failure. */
+    private LtGemm lt;
+    private LtGemm ltClosed;
+    private String ltOff;
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
     private long pooledBytes;
     private boolean closed;
@@ -203,6 +207,34 @@ public final class CudaBackend implements Backend {
         // host scalars for the GEMMs, allocated once (cuBLAS reads them when the call is enqueued)
         this.one = new FloatPointer(1f);
         this.zero = new FloatPointer(0f);
+        if ("false".equalsIgnoreCase(System.getProperty("sparsevit.cublaslt", "true"))) {
+            ltOff = "off (sparsevit.cublaslt=false)";
+        } else {
+            String[] ltWhy = new String[1];
+            try {
+                lt = LtGemm.create(workspace, CUBLAS_WORKSPACE, new CUstream_st(new Address(stream)), ltWhy);
+            } catch (Throwable t) {
+                ltWhy[0] = "cuBLASLt could not be loaded: " + t;
+            }
+            if (lt == null) {
+                ltOff = ltWhy[0];
+            }
+        }
+    }
+
+    /**
+     * How linear layers with a bias run: "cuBLASLt bias epilogue", or "cublasGemmEx + bias kernel (reason)"
+     * when cuBLASLt is off or failed (then it stays off for this session).
+     */
+    public String gemmPath() {
+        return lt != null ? "cuBLASLt bias epilogue" : "cublasGemmEx + bias kernel (" + ltOff + ")";
+    }
+
+    private void disableLt(String why) {
+        ltOff = "cuBLASLt failed: " + why;
+        System.err.println("sparsevit: " + ltOff + "; this session uses cublasGemmEx + the bias kernel from now on");
+        ltClosed = lt; // closed with the session: a captured graph may still reference its plans
+        lt = null;
     }
 
     public Precision precision() {
@@ -268,6 +300,12 @@ public final class CudaBackend implements Backend {
         CudaNative.svj_stream_synchronize(stream);
         trim();
         closed = true;
+        for (LtGemm l : new LtGemm[]{lt, ltClosed}) {
+            if (l != null) {
+                l.close();
+            }
+        }
+        lt = null;
         cublas.cublasDestroy_v2(handle);
         one.close();
         zero.close();
@@ -513,30 +551,21 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        long m = gemm(x, w, bias, out, "linear", zero);
-        if (bias != null && m > 0) {
-            int n = w.dim(0);
-            check(CudaNative.svj_bias_add(ptr(out, "linear"), ptr(bias, "linear"), code(out.dtype()), m, n, stream),
-                    "linear (bias)");
-        }
+        gemm(x, w, bias, out, "linear", zero, true);
     }
 
-    /** The GEMM accumulates into the residual (beta = 1), then the bias kernel adds the bias. */
+    /** The GEMM accumulates into the residual (beta = 1); the bias comes with it (see {@link #gemmPath}). */
     @Override
     public void linearResidual(Tensor x, Tensor w, Tensor bias, Tensor residual) {
         if (x == residual) {
             throw new IllegalArgumentException("linearResidual: the input cannot be the residual it accumulates into");
         }
-        long m = gemm(x, w, bias, residual, "linearResidual", one);
-        if (bias != null && m > 0) {
-            check(CudaNative.svj_bias_add(ptr(residual, "linearResidual"), ptr(bias, "linearResidual"),
-                    code(residual.dtype()), m, w.dim(0), stream), "linearResidual (bias)");
-        }
+        gemm(x, w, bias, residual, "linearResidual", one, true);
     }
 
     @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        long m = gemm(x, w, bias, out, "linearGelu", zero);
+        long m = gemm(x, w, bias, out, "linearGelu", zero, false);
         if (m == 0) {
             return;
         }
@@ -549,8 +578,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** out = x w^T + beta * out, without bias; validates all four tensors; returns the row count M. */
-    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op, FloatPointer beta) {
+    /**
+     * out = x w^T + beta * out, plus the bias when {@code addBias} (in cuBLASLt's epilogue when it is on, else
+     * by our bias kernel after cublasGemmEx); validates all four tensors; returns the row count M.
+     */
+    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op, FloatPointer beta, boolean addBias) {
         CudaTensor xt = cuda(x, op);
         CudaTensor wt = cuda(w, op);
         CudaTensor ot = cuda(out, op);
@@ -576,11 +608,22 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(op + ": " + m + " rows exceed one GEMM");
         }
         int type = blasType(xt.dtype());
+        if (addBias && bias != null && lt != null) {
+            int rc = lt.run(n, (int) m, k, type, computeType(xt.dtype()), wt.ptr(), xt.ptr(), ptr(bias, op), ot.ptr(), one,
+                    beta, beta == one);
+            if (rc == 0) {
+                return m;
+            }
+            disableLt(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + ": cuBLASLt status " + rc);
+        }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
         checkBlas(cublas.cublasGemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, n, (int) m, k, one,
                 new Address(wt.ptr()), type, k, new Address(xt.ptr()), type, k, beta, new Address(ot.ptr()), type, n,
                 computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n + "x" + m + "x" + k
                 + ", " + xt.dtype() + ", " + precision + ")");
+        if (addBias && bias != null) {
+            check(CudaNative.svj_bias_add(ot.ptr(), ptr(bias, op), code(ot.dtype()), m, n, stream), op + " (bias)");
+        }
         return m;
     }
 

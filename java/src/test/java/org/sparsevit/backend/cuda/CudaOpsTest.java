@@ -322,6 +322,45 @@ class CudaOpsTest {
 
     // ------------------------------------------------------------------------------------- dense math
 
+    /** The cuBLASLt bias epilogue is on by default and agrees with cublasGemmEx + our bias kernel. */
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16"})
+    void cublasLtBiasEpilogueMatchesGemmExPlusBiasKernel(DType dt) {
+        assertTrue(gpu.gemmPath().startsWith("cuBLASLt"), "cuBLASLt is not in use: " + gpu.gemmPath());
+        String before = System.getProperty("sparsevit.cublaslt");
+        System.setProperty("sparsevit.cublaslt", "false");
+        CudaBackend plain;
+        try {
+            plain = new CudaBackend();
+        } finally {
+            if (before == null) {
+                System.clearProperty("sparsevit.cublaslt");
+            } else {
+                System.setProperty("sparsevit.cublaslt", before);
+            }
+        }
+        try (plain) {
+            assertTrue(plain.gemmPath().startsWith("cublasGemmEx"), plain.gemmPath());
+            HostTensor x = random(31, 2, 49, 96);
+            HostTensor w = random(32, 288, 96);
+            HostTensor b = random(33, 288);
+            HostTensor r = random(34, 2, 49, 288);
+            HostTensor[] got = new HostTensor[2];
+            CudaBackend[] sessions = {gpu, plain};
+            for (int i = 0; i < 2; i++) {
+                CudaBackend be = sessions[i];
+                try (Tensor xt = be.upload(x, dt); Tensor wt = be.upload(w, dt); Tensor bt = be.upload(b, dt);
+                     Tensor out = be.empty(dt, 2, 49, 288); Tensor res = be.upload(r, dt)) {
+                    be.linear(xt, wt, bt, out);
+                    be.linearResidual(xt, wt, bt, res);
+                    be.add(out, res);
+                    got[i] = be.download(out);
+                }
+            }
+            close("cuBLASLt vs cublasGemmEx " + dt, got, tol(dt));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16"})
     void denseMath(DType dt) {

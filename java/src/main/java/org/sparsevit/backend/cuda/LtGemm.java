@@ -1,0 +1,202 @@
+package org.sparsevit.backend.cuda;
+
+import java.util.HashMap;
+import java.util.Map;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.cuda.cublas.cublasLtContext;
+import org.bytedeco.cuda.cublas.cublasLtMatmulDescOpaque_t;
+import org.bytedeco.cuda.cublas.cublasLtMatmulHeuristicResult_t;
+import org.bytedeco.cuda.cublas.cublasLtMatmulPreferenceOpaque_t;
+import org.bytedeco.cuda.cublas.cublasLtMatrixLayoutOpaque_t;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.global.cublas;
+import org.bytedeco.cuda.global.cudart;
+
+/**
+ * GEMMs with the bias added in cuBLASLt's epilogue (one pass over the output instead of two): row-major
+ * {@code out[M, N] = x[M, K] w[N, K]^T + bias (+ out when accumulating)}, computed as the column-major
+ * {@code out^T = w x^T} whose bias runs along the rows, as cuBLASLt's BIAS epilogue adds it. One instance
+ * per session (it is not thread-safe); a plan (descriptors and the heuristic's algorithm) is cached per
+ * shape. Every call returns a cuBLAS status, never throws for a cuBLAS failure: the session then falls
+ * back to {@code cublasGemmEx} and our bias kernel.
+ */
+final class LtGemm implements AutoCloseable {
+    private final cublasLtContext handle;
+    private final cublasLtMatmulPreferenceOpaque_t preference;
+    private final long workspace;
+    private final long workspaceBytes;
+    private final Map<Key, Plan> plans = new HashMap<>();
+    private final LongPointer biasAddress = new LongPointer(1);
+    private final CUstream_st stream;
+
+    private record Key(int n, int m, int k, int type, int compute, boolean accumulate) {
+    }
+
+    /** Descriptors of one shape, and the algorithm the heuristic picked for them. */
+    private static final class Plan {
+        cublasLtMatmulDescOpaque_t desc;
+        cublasLtMatrixLayoutOpaque_t a;
+        cublasLtMatrixLayoutOpaque_t b;
+        cublasLtMatrixLayoutOpaque_t c;
+        cublasLtMatmulHeuristicResult_t heuristic;
+        int status;   // non-zero: this shape cannot run on cuBLASLt
+
+        void close() {
+            if (desc != null) {
+                cublas.cublasLtMatmulDescDestroy(desc);
+            }
+            for (cublasLtMatrixLayoutOpaque_t l : new cublasLtMatrixLayoutOpaque_t[]{a, b, c}) {
+                if (l != null) {
+                    cublas.cublasLtMatrixLayoutDestroy(l);
+                }
+            }
+            if (heuristic != null) {
+                heuristic.close();
+            }
+        }
+    }
+
+    private LtGemm(cublasLtContext handle, cublasLtMatmulPreferenceOpaque_t preference, long workspace,
+                   long workspaceBytes, CUstream_st stream) {
+        this.handle = handle;
+        this.preference = preference;
+        this.workspace = workspace;
+        this.workspaceBytes = workspaceBytes;
+        this.stream = stream;
+    }
+
+    /**
+     * A cuBLASLt context using {@code workspace} (shared with the session's cuBLAS handle: both run on the
+     * session's one stream, so never at the same time).
+     *
+     * @return the instance, or null when cuBLASLt cannot be set up here ({@code why[0]} says why)
+     */
+    static LtGemm create(long workspace, long workspaceBytes, CUstream_st stream, String[] why) {
+        cublasLtContext h = new cublasLtContext();
+        int rc = cublas.cublasLtCreate(h);
+        if (rc != 0) {
+            why[0] = "cublasLtCreate failed with status " + rc;
+            return null;
+        }
+        PointerPointer<Pointer> pp = new PointerPointer<>(1);
+        rc = cublas.cublasLtMatmulPreferenceCreate(pp);
+        if (rc != 0) {
+            cublas.cublasLtDestroy(h);
+            why[0] = "cublasLtMatmulPreferenceCreate failed with status " + rc;
+            return null;
+        }
+        cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(pp.get(0));
+        try (LongPointer bytes = new LongPointer(1)) {
+            bytes.put(workspaceBytes);
+            rc = cublas.cublasLtMatmulPreferenceSetAttribute(pref, cublas.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                    bytes, 8);
+        }
+        if (rc != 0) {
+            cublas.cublasLtMatmulPreferenceDestroy(pref);
+            cublas.cublasLtDestroy(h);
+            why[0] = "setting the cuBLASLt workspace failed with status " + rc;
+            return null;
+        }
+        return new LtGemm(h, pref, workspace, workspaceBytes, stream);
+    }
+
+    /**
+     * Enqueues {@code out = x w^T + bias + beta * out} (beta 0 or 1; out is both C and D when accumulating).
+     *
+     * @param type     cuBLAS data type of x, w, bias and out
+     * @param compute  cuBLAS compute type
+     * @return 0, or the cuBLAS status of the step that failed (nothing was enqueued then)
+     */
+    int run(int n, int m, int k, int type, int compute, long w, long x, long bias, long out, FloatPointer alpha,
+            FloatPointer beta, boolean accumulate) {
+        Key key = new Key(n, m, k, type, compute, accumulate);
+        Plan p = plans.get(key);
+        if (p == null) {
+            p = plan(key);
+            plans.put(key, p);
+        }
+        if (p.status != 0) {
+            return p.status;
+        }
+        biasAddress.put(0, bias);
+        int rc = cublas.cublasLtMatmulDescSetAttribute(p.desc, cublas.CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, 8);
+        if (rc != 0) {
+            return rc;
+        }
+        Address wa = new Address(w);
+        Address xa = new Address(x);
+        Address oa = new Address(out);
+        return cublas.cublasLtMatmul(handle, p.desc, alpha, wa, p.a, xa, p.b, beta, oa, p.c, oa, p.c, p.heuristic.algo(),
+                new Address(workspace), workspaceBytes, stream);
+    }
+
+    private Plan plan(Key key) {
+        Plan p = new Plan();
+        PointerPointer<Pointer> pp = new PointerPointer<>(1);
+        int rc = cublas.cublasLtMatmulDescCreate(pp, key.compute(), cudart.CUDA_R_32F);
+        if (rc != 0) {
+            p.status = rc;
+            return p;
+        }
+        p.desc = new cublasLtMatmulDescOpaque_t(pp.get(0));
+        try (IntPointer v = new IntPointer(1)) {
+            v.put(cublas.CUBLAS_OP_T);
+            rc = cublas.cublasLtMatmulDescSetAttribute(p.desc, cublas.CUBLASLT_MATMUL_DESC_TRANSA, v, 4);
+            if (rc == 0) {
+                v.put(cublas.CUBLAS_OP_N);
+                rc = cublas.cublasLtMatmulDescSetAttribute(p.desc, cublas.CUBLASLT_MATMUL_DESC_TRANSB, v, 4);
+            }
+            if (rc == 0) {
+                v.put(cublas.CUBLASLT_EPILOGUE_BIAS);
+                rc = cublas.cublasLtMatmulDescSetAttribute(p.desc, cublas.CUBLASLT_MATMUL_DESC_EPILOGUE, v, 4);
+            }
+        }
+        // column-major: A = w as K x N (used transposed), B = x as K x M, C = D = out^T as N x M
+        if (rc == 0) {
+            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), key.k(), key.n(), key.k());
+            p.a = rc == 0 ? new cublasLtMatrixLayoutOpaque_t(pp.get(0)) : null;
+        }
+        if (rc == 0) {
+            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), key.k(), key.m(), key.k());
+            p.b = rc == 0 ? new cublasLtMatrixLayoutOpaque_t(pp.get(0)) : null;
+        }
+        if (rc == 0) {
+            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), key.n(), key.m(), key.n());
+            p.c = rc == 0 ? new cublasLtMatrixLayoutOpaque_t(pp.get(0)) : null;
+        }
+        if (rc == 0) {
+            p.heuristic = new cublasLtMatmulHeuristicResult_t();
+            try (IntPointer found = new IntPointer(1)) {
+                found.put(0);
+                rc = cublas.cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.a, p.b, p.c, p.c, preference, 1, p.heuristic,
+                        found);
+                if (rc == 0 && found.get() == 0) {
+                    rc = cublas.CUBLAS_STATUS_NOT_SUPPORTED;
+                }
+            }
+        }
+        p.status = rc;
+        return p;
+    }
+
+    @Override
+    public void close() {
+        plans.values().forEach(Plan::close);
+        plans.clear();
+        cublas.cublasLtMatmulPreferenceDestroy(preference);
+        cublas.cublasLtDestroy(handle);
+        biasAddress.close();
+    }
+
+    /** Wraps a raw device address (no ownership). */
+    private static final class Address extends Pointer {
+        Address(long a) {
+            address = a;
+        }
+    }
+}
