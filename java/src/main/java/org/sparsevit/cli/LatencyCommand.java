@@ -102,6 +102,7 @@ public final class LatencyCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%s %dx%d batch %d %s on %s, sparsity %s: %.3f ms (trimmed mean of %d; p50 %.3f,"
                             + " min %.3f, max %.3f)%n", arch, hw[0], hw[1], batch, precision, be.device(), sp.toCompact(),
                     r.trimmedMeanMs(), iters, r.p50Ms(), r.minMs(), r.maxMs());
+            System.out.println("measured as " + meter.mode());
             if (json != null) {
                 ObjectMapper om = new ObjectMapper();
                 ObjectNode n = om.createObjectNode();
@@ -116,6 +117,7 @@ public final class LatencyCommand implements Callable<Integer> {
                 n.put("min_ms", r.minMs());
                 n.put("max_ms", r.maxMs());
                 n.put("iters", iters);
+                n.put("mode", meter.mode());
                 Path parent = json.toAbsolutePath().getParent();
                 if (parent != null) {
                     Files.createDirectories(parent);

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Random;
 
 import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Captured;
 import org.sparsevit.backend.CudaTimer;
 import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinConfig;
@@ -42,6 +43,9 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
     private final int height;
     private final int width;
     private final int batch;
+    private boolean useGraphs = true;
+    private String graphFailure;
+    private boolean lastGraph;
     private final PaddingMode padding;
     private boolean warmedUp;
 
@@ -194,11 +198,41 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
             pass.run();
         }
         model.backend().synchronize();
-        double[] ms = new double[iters];
-        for (int i = 0; i < iters; i++) {
-            ms[i] = CudaTimer.timeMs(model.backend(), pass);
+        // where the backend can (CUDA), time what a deployment runs: the whole forward replayed as one graph
+        Captured graph = null;
+        if (useGraphs) {
+            try {
+                graph = model.backend().capture(() -> model.forwardTensors(input, sp.ratios(), padding, null, null));
+            } catch (RuntimeException e) {
+                useGraphs = false;
+                graphFailure = e.getMessage();
+            }
         }
-        return summarize(ms);
+        try {
+            Runnable timed = graph == null ? pass : graph::replay;
+            if (graph != null) {
+                graph.replay();
+                model.backend().synchronize();
+            }
+            double[] ms = new double[iters];
+            for (int i = 0; i < iters; i++) {
+                ms[i] = CudaTimer.timeMs(model.backend(), timed);
+            }
+            lastGraph = graph != null;
+            return summarize(ms);
+        } finally {
+            if (graph != null) {
+                graph.close();
+            }
+        }
+    }
+
+    /**
+     * How the last measurement ran: "graph replay" (CUDA: the whole forward captured once and replayed) or
+     * "eager passes" (the CPU, or when capture failed: the reason follows).
+     */
+    public String mode() {
+        return lastGraph ? "graph replay" : "eager passes" + (graphFailure == null ? "" : " (capture failed: " + graphFailure + ")");
     }
 
     /** Trimmed mean of the middle 50%, median, min and max of some timings (sorted in place). */

@@ -132,4 +132,20 @@ class CudaModelTest {
             Golden.assertClose(p + " logits", Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.logits.npy")), out.logits(), tol);
         }
     }
+
+    /** The latency service times graph replays on the GPU, and a pruned configuration is faster than dense. */
+    @org.junit.jupiter.api.Test
+    void latencyMeterReplaysGraphs() {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        org.sparsevit.model.SwinConfig cfg = org.sparsevit.model.SwinConfig.preset("swin-t")
+                .withTask(org.sparsevit.model.Task.BACKBONE, 0);
+        try (CudaBackend gpu = new CudaBackend(org.sparsevit.backend.Precision.FP16);
+             org.sparsevit.search.LatencyMeter meter = org.sparsevit.search.LatencyMeter.forConfig(cfg, gpu, 448, 448, 2, 5, 30)) {
+            double dense = meter.measure(SparsityConfig.dense(cfg)).trimmedMeanMs();
+            org.junit.jupiter.api.Assertions.assertEquals("graph replay", meter.mode());
+            double pruned = meter.measure(SparsityConfig.uniform(cfg.depths(), 0.8)).trimmedMeanMs();
+            org.junit.jupiter.api.Assertions.assertTrue(dense > 0 && pruned < dense,
+                    "dense " + dense + " ms, uniform 0.8 " + pruned + " ms");
+        }
+    }
 }
