@@ -53,6 +53,90 @@ __global__ void __launch_bounds__(LN_WARPS * 32) layer_norm_kernel(LayerNormPara
         o[c] = from_float<T>((to_float(r[c]) - mean) * inv * to_float(p.gamma[c]) + to_float(p.beta[c]));
 }
 
+// ------------------------------------------------------------------ gather + LayerNorm
+//
+// One warp per token of the tile [B, k, N, C]: its source token in the map (shift and padding folded in),
+// copied to the tile and normalised into out in the same pass.
+
+template <typename T>
+struct GatherLnParams {
+    const T* x;          // [B, H*W, C] token map
+    const T* gamma;
+    const T* beta;
+    T* tile;             // [B, k, N, C]
+    T* out;              // [B, k, N, C]
+    const int* order;    // [B, nW] or NULL
+    GridParams g;
+    long long rows;      // B * k * N
+    int k;
+    int channels;
+    float eps;
+    int zero_padded;
+};
+
+template <typename T>
+__global__ void __launch_bounds__(LN_WARPS * 32) gather_layer_norm_kernel(GatherLnParams<T> p) {
+    const long long row = (long long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);   // (b * k + j) * N + t
+    const int lane = threadIdx.x & 31;
+    if (row >= p.rows) return;
+    const int N = p.g.N;
+    const long long bj = row / N;
+    const int t = (int)(row - bj * N);
+    const int b = (int)(bj / p.k), j = (int)(bj - (long long)b * p.k);
+    const int C = p.channels;
+    const int w = window_of(p.order, p.g.nW, b, j);
+    const int src = source_token(p.g, w, t);
+    T* tr = p.tile + row * C;
+    T* o = p.out + row * C;
+    const T zero = from_float<T>(0.f);
+    if (src < 0) {
+        for (int c = lane; c < C; c += 32) {
+            tr[c] = zero;
+            o[c] = p.zero_padded ? zero : p.beta[c];   // LayerNorm of a zero row is beta
+        }
+        return;
+    }
+    const T* r = p.x + ((long long)b * p.g.H * p.g.W + src) * C;
+    float s = 0.f;
+    for (int c = lane; c < C; c += 32) {
+        const T v = r[c];
+        tr[c] = v;
+        s += to_float(v);
+    }
+    const float mean = warp_sum(s) / C;
+    float v = 0.f;
+    for (int c = lane; c < C; c += 32) {
+        const float dl = to_float(r[c]) - mean;
+        v = fmaf(dl, dl, v);
+    }
+    const float inv = rsqrtf(warp_sum(v) / C + p.eps);
+    for (int c = lane; c < C; c += 32)
+        o[c] = from_float<T>((to_float(r[c]) - mean) * inv * to_float(p.gamma[c]) + to_float(p.beta[c]));
+}
+
+template <typename T>
+static int launch_gather_layer_norm(const void* x, const void* gamma, const void* beta, void* tile, void* out,
+                                    const int* order, const GridParams& g, int batch, int channels, int k, float eps,
+                                    int zero_padded, cudaStream_t s) {
+    GatherLnParams<T> p;
+    p.x = (const T*)x;
+    p.gamma = (const T*)gamma;
+    p.beta = (const T*)beta;
+    p.tile = (T*)tile;
+    p.out = (T*)out;
+    p.order = order;
+    p.g = g;
+    p.k = k;
+    p.channels = channels;
+    p.eps = eps;
+    p.zero_padded = zero_padded;
+    long long rows = (long long)batch * k * g.N;
+    p.rows = rows;
+    unsigned blocks = (unsigned)((rows + LN_WARPS - 1) / LN_WARPS);
+    gather_layer_norm_kernel<T><<<blocks, LN_WARPS * 32, 0, s>>>(p);
+    return svj_launch("svj_gather_layer_norm");
+}
+
 template <typename T>
 static int launch_layer_norm(const void* x, const void* b, const void* gamma, const void* beta, void* out,
                              long long rows, int channels, float eps, cudaStream_t s, const char* op) {
@@ -84,6 +168,22 @@ int svj_layer_norm(const void* x, const void* gamma, const void* beta, void* out
     if (rows == 0) return 0;
     SVJ_DISPATCH_FLOAT(dtype, op, launch_layer_norm, x, nullptr, gamma, beta, out, rows, channels, eps,
                        (cudaStream_t)stream, op)
+}
+
+int svj_gather_layer_norm(const void* x, const void* gamma, const void* beta, void* tile, void* out, const int* order,
+                          int dtype, int batch, int height, int width, int channels, int window, int shift, int k,
+                          float eps, int zero_padded, void* stream) {
+    const char* op = "svj_gather_layer_norm";
+    SVJ_REQUIRE(x && gamma && beta && tile && out, "%s: null tensor", op);
+    SVJ_REQUIRE(channels > 0, "%s: %d channels", op, channels);
+    SVJ_REQUIRE(tile != out && tile != x && out != x, "%s: x, tile and out must be distinct", op);
+    GridParams g;
+    int rc = check_windows(op, batch, height, width, window, shift, k, order, &g);
+    if (rc) return rc;
+    SVJ_REQUIRE((long long)batch * k * g.N < (1LL << 33), "%s: %d x %d windows of %d tokens", op, batch, k, g.N);
+    if (k == 0) return 0;
+    SVJ_DISPATCH_FLOAT(dtype, op, launch_gather_layer_norm, x, gamma, beta, tile, out, order, g, batch, channels, k, eps,
+                       zero_padded, (cudaStream_t)stream)
 }
 
 int svj_add_layer_norm(void* a, const void* b, const void* gamma, const void* beta, void* out, int dtype,

@@ -114,6 +114,12 @@ int svj_layer_norm(const void* x, const void* gamma, const void* beta, void* out
 /* Fused residual: a += b (stored), then out = LayerNorm(a); out must not be a. */
 int svj_add_layer_norm(void* a, const void* b, const void* gamma, const void* beta, void* out, int dtype,
                        long long rows, int channels, float eps, void* stream);
+/* Window gather fused with the block's first LayerNorm: tile = gather(x) (padding tokens zero), out =
+   LayerNorm(tile); with zero_padded, padding tokens of out are zero too (Swin's padding), else they hold
+   LayerNorm(0) = beta (SparseViT's). */
+int svj_gather_layer_norm(const void* x, const void* gamma, const void* beta, void* tile, void* out, const int* order,
+                          int dtype, int batch, int height, int width, int channels, int window, int shift, int k,
+                          float eps, int zero_padded, void* stream);
 /* x[r, c] += bias[c]. */
 int svj_bias_add(void* x, const void* bias, int dtype, long long rows, int channels, void* stream);
 /* In place exact GELU, x * 0.5 * (1 + erf(x / sqrt 2)). */

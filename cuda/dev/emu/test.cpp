@@ -175,6 +175,34 @@ static void test_layernorm(long long rows, int c, int dt, bool add) {
     }
 }
 
+// gather + LayerNorm: the tile bitwise equal to svj_gather_windows, out as LayerNorm of the tile (padding
+// tokens: zeros, or beta)
+static void test_gather_layer_norm(G g, int c, int dt, int kk, int zero_padded) {
+    int b = 2, nW = g.nW(), N = g.N();
+    int k = kk < 0 ? nW : std::min(kk, nW);
+    auto ord = perm_order(b, nW);
+    auto xs = randn((size_t)b * g.h * g.w * c), gs = randn(c), be = randn(c);
+    Buf x(xs, dt), ga(gs, dt), bt(be, dt), tile((size_t)b * k * N * c, dt), out((size_t)b * k * N * c, dt),
+        want_tile((size_t)b * k * N * c, dt);
+    RC(svj_gather_layer_norm(x.p(), ga.p(), bt.p(), tile.p(), out.p(), ord.data(), dt, b, g.h, g.w, c, g.win, g.shift, k,
+                             1e-5f, zero_padded, 0));
+    RC(svj_gather_windows(x.p(), want_tile.p(), ord.data(), dt, b, g.h, g.w, c, g.win, g.shift, k, 0));
+    CHECK(same_bits(want_tile.f(), tile.f()), "gather_layer_norm tile %dx%d w%d s%d dt%d k%d", g.h, g.w, g.win, g.shift, dt, k);
+    auto tr = want_tile.f(), gr = rounded(gs, dt), er = rounded(be, dt);
+    std::vector<float> ref(tr.size());
+    for (int bb = 0; bb < b; bb++) for (int j = 0; j < k; j++) for (int t = 0; t < N; t++) {
+        size_t r = (((size_t)bb * k + j) * N + t) * c;
+        bool pad = g.src(ord[bb * nW + j], t) < 0;
+        double s = 0; for (int e = 0; e < c; e++) s += tr[r + e];
+        double mean = s / c, v = 0; for (int e = 0; e < c; e++) v += (tr[r + e] - mean) * (tr[r + e] - mean);
+        double inv = 1 / sqrt(v / c + 1e-5);
+        for (int e = 0; e < c; e++) ref[r + e] = pad && zero_padded ? 0.f : (float)((tr[r + e] - mean) * inv * gr[e] + er[e]);
+    }
+    double err = rel_err(ref, out.f());
+    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "gather_layer_norm %dx%d w%d s%d dt%d k%d zp%d err %g", g.h, g.w, g.win, g.shift,
+          dt, k, zero_padded, err);
+}
+
 static double gelu(double v) { return 0.5 * v * (1 + erf(v / sqrt(2.0))); }
 
 static void test_elementwise(int dt) {
@@ -288,6 +316,12 @@ int main() {
     fprintf(stderr, "attention done\n");
     for (int dt = 0; dt < 3; dt++) { test_layernorm(13, 96, dt, false); test_layernorm(13, 96, dt, true); test_layernorm(3, 1536, dt, false); test_layernorm(9, 7, dt, true); }
     for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_layout(dt); }
+    for (int dt = 0; dt < 3; dt++) {
+        test_gather_layer_norm({13,19,7,3,7}, 48, dt, 5, 1);
+        test_gather_layer_norm({13,19,7,3,7}, 48, dt, -1, 0);
+        test_gather_layer_norm({14,14,7,0,7}, 96, dt, 2, 1);
+    }
+    test_gather_layer_norm({25,25,12,6,12}, 40, SVJ_F32, 3, 0);
     fprintf(stderr, "dense done\n");
     for (int dt = 0; dt < 3; dt++) { test_importance({14,14,7,3,7}, dt); test_importance({13,19,7,3,7}, dt); }
     test_importance({50,75,7,3,7}, 0);

@@ -149,6 +149,21 @@ public interface Backend extends AutoCloseable {
     void zeroPadding(Tensor tile, WindowGrid grid, Tensor order, int k);
 
     /**
+     * A block's entry: tile = {@link #gatherWindows gather}(x), out = LayerNorm(tile), and with
+     * {@code zeroPadded} the padding tokens of out set to zero (Swin's padding mode; otherwise they hold
+     * LayerNorm(0) = beta, as SparseViT's). CUDA does it in one pass. The {@link ProfilingBackend} keeps the
+     * steps apart so that the gather's cost shows in its breakdown.
+     */
+    default void gatherLayerNorm(Tensor x, WindowGrid grid, Tensor order, int k, Tensor gamma, Tensor beta, float eps,
+                                 boolean zeroPadded, Tensor tile, Tensor out) {
+        gatherWindows(x, grid, order, k, tile);
+        layerNorm(tile, gamma, beta, eps, out);
+        if (zeroPadded) {
+            zeroPadding(out, grid, order, k);
+        }
+    }
+
+    /**
      * Window multi-head self-attention core: qkv [B, k, N, 3C] (all q channels, then k, then v; heads are
      * consecutive groups of C/heads), bias table [(2 * grid.biasWindow - 1)^2, heads], out [B, k, N, C]:
      * softmax(q k^T / sqrt(C/heads) + bias + mask) v per head, heads concatenated. The shift mask (-100

@@ -98,11 +98,8 @@ public final class SwinBlock implements AutoCloseable {
         int n = grid.windowTokens();
         try (Tensor tile = be.empty(be.storage(), b, k, n, dim);
              Tensor t = be.empty(be.storage(), b, k, n, dim)) {
-            be.gatherWindows(x, grid, order, k, tile);                 // [B, k, N, C]
-            be.layerNorm(tile, norm1W, norm1B, eps, t);
-            if (padding == PaddingMode.SWIN) {
-                be.zeroPadding(t, grid, order, k);
-            }
+            // tile = the kept windows [B, k, N, C]; t = norm1(tile), padding zeroed after norm1 in Swin's mode
+            be.gatherLayerNorm(x, grid, order, k, norm1W, norm1B, eps, padding == PaddingMode.SWIN, tile, t);
             try (Tensor qkv = be.empty(be.storage(), b, k, n, 3 * dim)) {
                 be.linear(t, qkvW, qkvB, qkv);                          // [B, k, N, 3C]
                 be.windowAttention(qkv, biasTable, heads, grid, order, k, t);

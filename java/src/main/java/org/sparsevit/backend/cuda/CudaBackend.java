@@ -788,6 +788,25 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void gatherLayerNorm(Tensor x, WindowGrid g, Tensor order, int k, Tensor gamma, Tensor beta, float eps,
+                                boolean zeroPadded, Tensor tile, Tensor out) {
+        String op = "gatherLayerNorm";
+        CudaTensor xt = cuda(x, op);
+        checkMap(xt, g, op);
+        int dt = sameFloat(op, xt, gamma, beta, tile, out);
+        int b = xt.dim(0);
+        int c = xt.dim(2);
+        long ord = orderPtr(order, b, g, k, op);
+        Shapes.check(op + ": tile", tile.shape(), b, k, g.windowTokens(), c);
+        Shapes.check(op + ": output", out.shape(), b, k, g.windowTokens(), c);
+        if (gamma.numel() != c || beta.numel() != c) {
+            throw new IllegalArgumentException(op + ": gamma/beta must have " + c + " values");
+        }
+        check(CudaNative.svj_gather_layer_norm(xt.ptr(), ptr(gamma, op), ptr(beta, op), ptr(tile, op), ptr(out, op), ord,
+                dt, b, g.height(), g.width(), c, g.window(), g.shift(), k, eps, zeroPadded ? 1 : 0, stream), op);
+    }
+
+    @Override
     public void scatterWindows(Tensor tile, WindowGrid g, Tensor order, int k, Tensor x) {
         String op = "scatterWindows";
         CudaTensor xt = cuda(x, op);

@@ -137,6 +137,12 @@ final class CudaNative {
 
     // ------------------------------------------------------------------ normalisation and elementwise
 
+    static native int svj_gather_layer_norm(@Cast("const void*") long x, @Cast("const void*") long gamma,
+                                            @Cast("const void*") long beta, @Cast("void*") long tile,
+                                            @Cast("void*") long out, @Cast("const int*") long order, int dtype,
+                                            int batch, int height, int width, int channels, int window, int shift,
+                                            int k, float eps, int zeroPadded, @Cast("void*") long stream);
+
     static native int svj_layer_norm(@Cast("const void*") long x, @Cast("const void*") long gamma,
                                      @Cast("const void*") long beta, @Cast("void*") long out, int dtype, long rows,
                                      int channels, float eps, @Cast("void*") long stream);

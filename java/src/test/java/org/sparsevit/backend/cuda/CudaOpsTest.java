@@ -234,6 +234,28 @@ class CudaOpsTest {
             bitwise("gather natural " + dt, both(dt, null, new int[]{b, nW, n, c}, new HostTensor[]{x}, null, null,
                     (be, in, o, out) -> be.gatherWindows(in.get(0), g, null, nW, out)));
         }
+        // gather fused with norm1: the tile bitwise, the normalised tile as LayerNorm of it, both padding modes
+        HostTensor gamma = random(6, c);
+        HostTensor beta = random(7, c);
+        for (DType dt : FLOATS) {
+            for (int k : keeps(nW)) {
+                for (boolean zeroPadded : new boolean[]{false, true}) {
+                    String what = dt + " k=" + k + "/" + nW + (zeroPadded ? " zero padded" : "");
+                    bitwise("gatherLayerNorm tile " + what, both(dt, null, new int[]{b, k, n, c},
+                            new HostTensor[]{x, gamma, beta}, ord, new int[]{b, nW}, (be, in, o, out) -> {
+                                try (Tensor t = be.empty(out.dtype(), b, k, n, c)) {
+                                    be.gatherLayerNorm(in.get(0), g, o, k, in.get(1), in.get(2), 1e-5f, zeroPadded, out, t);
+                                }
+                            }));
+                    close("gatherLayerNorm " + what, both(dt, null, new int[]{b, k, n, c},
+                            new HostTensor[]{x, gamma, beta}, ord, new int[]{b, nW}, (be, in, o, out) -> {
+                                try (Tensor t = be.empty(out.dtype(), b, k, n, c)) {
+                                    be.gatherLayerNorm(in.get(0), g, o, k, in.get(1), in.get(2), 1e-5f, zeroPadded, t, out);
+                                }
+                            }), tol(dt));
+                }
+            }
+        }
         // an odd channel count takes the narrow copy units
         HostTensor x3 = random(5, b, h * w, 3);
         bitwise("gather C=3", both(new int[]{b, nW, n, 3}, new HostTensor[]{x3}, null, null,
