@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
@@ -19,7 +20,8 @@ import java.util.function.Consumer;
  * <ol>
  *   <li>First run (recording): every allocation comes from the backend's pool; the arena notes its size and
  *   the events at which it is allocated and released. When the scope closes after {@link Workspace#finished()},
- *   the buffers released inside the scope are planned and ONE slab of the planned size is allocated.</li>
+ *   the buffers released inside the scope are planned and ONE slab of the planned size is allocated (while a
+ *   graph is being captured, where allocating is not allowed, at the next run outside the capture).</li>
  *   <li>Later runs (replay): allocation i gets slab + offset(i), after checking that it asks for the recorded
  *   size and that every buffer the plan puts in the same bytes before it has been released. On the first
  *   mismatch the run says so once per key and takes the rest of its memory from the pool, so no two live
@@ -67,9 +69,10 @@ public final class WorkspaceArena<S> {
     private boolean closed;
     private boolean enabled = true;
 
-    private long deviceAllocations;
-    private long deviceBytes;
-    private long peakDeviceBytes;
+    // device counters are updated by the backends' pools under their own locks: atomics, not this monitor
+    private final AtomicLong deviceAllocations = new AtomicLong();
+    private final AtomicLong deviceBytes = new AtomicLong();
+    private final AtomicLong peakDeviceBytes = new AtomicLong();
     private int slabs;
     private long slabBytes;
     private long slabLowerBound;
@@ -145,8 +148,8 @@ public final class WorkspaceArena<S> {
                 warn(e, e.live + " tensor(s) from its slab are still open, so this and later runs use the pool until "
                         + "they are closed (close what a scoped run allocates, or let it escape from the pool)");
                 mode = Mode.POOL;
-            } else if (e.slab == null && e.plan.slabBytes() > 0) {
-                mode = Mode.POOL; // the slab could not be allocated (said when it happened)
+            } else if (e.slab == null && e.plan.slabBytes() > 0 && !ensureSlab(e)) {
+                mode = Mode.POOL; // no slab (yet): allocation failed (said once), or a capture is running
             } else {
                 mode = Mode.REPLAY;
             }
@@ -187,21 +190,21 @@ public final class WorkspaceArena<S> {
 
     // ------------------------------------------------------------------------------------- accounting
 
-    /** The backend allocated {@code bytes} from the device (a pool miss). */
-    public synchronized void deviceAllocated(long bytes) {
-        deviceAllocations++;
-        deviceBytes += bytes;
-        peakDeviceBytes = Math.max(peakDeviceBytes, deviceBytes);
+    /** The backend allocated {@code bytes} from the device (a pool miss). Takes no lock. */
+    public void deviceAllocated(long bytes) {
+        deviceAllocations.incrementAndGet();
+        long now = deviceBytes.addAndGet(bytes);
+        peakDeviceBytes.accumulateAndGet(now, Math::max);
     }
 
-    /** The backend gave {@code bytes} back to the device. */
-    public synchronized void deviceFreed(long bytes) {
-        deviceBytes -= bytes;
+    /** The backend gave {@code bytes} back to the device. Takes no lock. */
+    public void deviceFreed(long bytes) {
+        deviceBytes.addAndGet(-bytes);
     }
 
     public synchronized MemoryStats stats() {
-        return new MemoryStats(deviceAllocations, deviceBytes, peakDeviceBytes, entries.size(), slabs, slabBytes,
-                slabLowerBound, recordings, replays, slabGrants, divergences);
+        return new MemoryStats(deviceAllocations.get(), deviceBytes.get(), peakDeviceBytes.get(), entries.size(), slabs,
+                slabBytes, slabLowerBound, recordings, replays, slabGrants, divergences);
     }
 
     // ------------------------------------------------------------------------------------- graphs
@@ -301,6 +304,32 @@ public final class WorkspaceArena<S> {
         }
     }
 
+    /**
+     * Allocates the slab of a planned entry unless it has one, its allocation failed before, or a graph is being
+     * captured (allocating then is not allowed; the next run outside the capture does it). Whether it has one.
+     */
+    private boolean ensureSlab(Entry e) {
+        if (e.slab != null) {
+            return true;
+        }
+        if (e.slabFailed || capture != null) {
+            return false;
+        }
+        long bytes = e.plan.slabBytes();
+        try {
+            e.slab = memory.allocate(bytes);
+        } catch (RuntimeException ex) {
+            e.slabFailed = true;
+            warn(e, "no slab of " + bytes + " bytes (" + ex.getMessage() + "); its runs use the pool");
+            return false;
+        }
+        deviceAllocated(bytes);
+        slabs++;
+        slabBytes += bytes;
+        slabLowerBound += e.plan.lowerBound();
+        return true;
+    }
+
     private void maybeFree(Entry e) {
         if (e.slab != null && e.refs == 0 && e.live == 0) {
             S s = e.slab;
@@ -308,7 +337,7 @@ public final class WorkspaceArena<S> {
             slabs--;
             slabBytes -= e.plan.slabBytes();
             slabLowerBound -= e.plan.lowerBound();
-            deviceBytes -= e.plan.slabBytes();
+            deviceFreed(e.plan.slabBytes());
             memory.free(s, e.plan.slabBytes());
         }
     }
@@ -330,6 +359,7 @@ public final class WorkspaceArena<S> {
         long[] offsets;
         int[][] mustBeReleased;
         S slab;
+        boolean slabFailed;
         /** the cache's reference (while cached) plus one per graph holding the slab */
         int refs = 1;
         boolean cached = true;
@@ -556,16 +586,7 @@ public final class WorkspaceArena<S> {
             e.plan = p;
             recordings++;
             if (p.slabBytes() > 0 && e.cached) {
-                try {
-                    e.slab = memory.allocate(p.slabBytes());
-                } catch (RuntimeException ex) {
-                    warn(e, "no slab of " + p.slabBytes() + " bytes (" + ex.getMessage() + "); its runs use the pool");
-                    return;
-                }
-                deviceAllocated(p.slabBytes());
-                slabs++;
-                slabBytes += p.slabBytes();
-                slabLowerBound += p.lowerBound();
+                ensureSlab(e);
             }
         }
     }

@@ -351,6 +351,20 @@ class WorkspaceArenaTest {
     }
 
     @Test
+    void noSlabIsAllocatedWhileCapturing() {
+        arena.beginCapture();
+        forward("k", true).forEach(Buf::close); // recorded during the capture: planned, but no allocation
+        WorkspaceArena<Long>.Hold hold = arena.endCapture();
+        assertNotNull(arena.plan("k"));
+        assertTrue(mem.allocated.isEmpty());
+        assertEquals(0, hold.bytes(), "the captured run used the pool, not a slab");
+        hold.close();
+        forward("k", true).forEach(Buf::close);
+        assertEquals(1, mem.allocated.size(), "the first run outside the capture allocates the slab");
+        assertEquals(1, arena.stats().replays());
+    }
+
+    @Test
     void disabledArenaDoesNothing() {
         arena.setEnabled(false);
         assertSame(Workspace.NONE, arena.open("k"));
