@@ -70,7 +70,17 @@ public final class CudaBackend implements Backend {
     /** While a graph is being captured: blocks released during capture stay with the graph. */
     private List<long[]> captureHeld;
     /** Workspace slabs (device addresses) planned per key; it also keeps the session's memory counters. */
-    private final WorkspaceArena<Long> arena;
+    private final WorkspaceArena<Long> arena = new WorkspaceArena<>("cuda", new WorkspaceArena.SlabMemory<>() {
+        @Override
+        public Long allocate(long bytes) {
+            return mallocSlab(bytes);
+        }
+
+        @Override
+        public void free(Long slab, long bytes) {
+            freeSlab(slab);
+        }
+    });
     /** Slabs given up while a capture was running (freeing synchronises): freed when the capture ends. */
     private final List<long[]> deferredFrees = new ArrayList<>();
 
@@ -212,17 +222,6 @@ public final class CudaBackend implements Backend {
         // host scalars for the GEMMs, allocated once (cuBLAS reads them when the call is enqueued)
         this.one = new FloatPointer(1f);
         this.zero = new FloatPointer(0f);
-        this.arena = new WorkspaceArena<>("cuda", new WorkspaceArena.SlabMemory<>() {
-            @Override
-            public Long allocate(long bytes) {
-                return mallocSlab(bytes);
-            }
-
-            @Override
-            public void free(Long slab, long bytes) {
-                freeSlab(slab);
-            }
-        });
     }
 
     public Precision precision() {
