@@ -195,6 +195,22 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Opens a workspace scope: the tensors allocated on this thread until it closes are planned once per
+     * {@code key} and, from the second run of that key on, handed out from one slab without allocating (see
+     * {@link WorkspaceArena} for the rules: the key must determine the sequence of allocations, e.g. model,
+     * batch, input size, sparsity and precision; tensors still open when the scope closes come from the pool).
+     * The default, for backends without an arena, does nothing.
+     */
+    default Workspace workspace(Object key) {
+        return Workspace.NONE;
+    }
+
+    /** This session's memory counters ({@link MemoryStats#NONE} where the backend keeps none). */
+    default MemoryStats memoryStats() {
+        return MemoryStats.NONE;
+    }
+
     @Override
     void close();
 }

@@ -266,6 +266,16 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Workspace workspace(Object key) {
+        return inner.workspace(key);
+    }
+
+    @Override
+    public MemoryStats memoryStats() {
+        return inner.memoryStats();
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

@@ -24,9 +24,13 @@ import java.util.Map;
  * @param stagesMs     per node (patch_embed, stage0, merge0, norm0, ..., head): milliseconds, measured
  *                     node by node with synchronisation
  * @param opsMs        per op: milliseconds per forward pass (profiled run)
+ * @param memory       the session's memory counters ({@code org.sparsevit.backend.MemoryStats}):
+ *                     {@code device_allocations_timed} (device allocations during the timed passes: 0 in the
+ *                     steady state), {@code slab_bytes} and {@code slab_lower_bound_bytes} (workspace slabs
+ *                     and their peak-live bound), {@code peak_device_bytes}; empty for peers' rows
  */
 public record BenchResult(String impl, String arch, String task, String size, int batch, String precision,
                           String backend, String device, String sparsity, double gmacs, double p50Ms, double p90Ms,
                           double p99Ms, double meanMs, double imagesPerS, int iters, Map<String, Double> stagesMs,
-                          Map<String, Double> opsMs) {
+                          Map<String, Double> opsMs, Map<String, Long> memory) {
 }

@@ -12,6 +12,7 @@ import java.util.Random;
 
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Backends;
+import org.sparsevit.backend.MemoryStats;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.ProfilingBackend;
 import org.sparsevit.macs.MacCounter;
@@ -121,6 +122,7 @@ public final class Benchmark implements AutoCloseable {
         boolean[] graphed = new boolean[1];
         Map<String, Double> stages = new LinkedHashMap<>();
         Map<String, Double> ops = new LinkedHashMap<>();
+        Map<String, Long> memory = new LinkedHashMap<>();
         be.setEnabled(false);
         try (Tensor img = be.upload(x, be.storage())) {
             for (int i = 0; i < warmup; i++) {
@@ -138,6 +140,7 @@ public final class Benchmark implements AutoCloseable {
                 }
             }
             graphed[0] = graph != null;
+            MemoryStats before = be.memoryStats();
             try {
                 for (int i = 0; i < iters; i++) {
                     long t0 = System.nanoTime();
@@ -154,6 +157,11 @@ public final class Benchmark implements AutoCloseable {
                         bar(caseIdx, cases, i + 1, iters, c.label());
                     }
                 }
+                MemoryStats after = be.memoryStats();
+                memory.put("device_allocations_timed", after.deviceAllocations() - before.deviceAllocations());
+                memory.put("slab_bytes", after.slabBytes());
+                memory.put("slab_lower_bound_bytes", after.slabLowerBoundBytes());
+                memory.put("peak_device_bytes", after.peakDeviceBytes());
             } finally {
                 if (graph != null) {
                     graph.close();
@@ -177,7 +185,7 @@ public final class Benchmark implements AutoCloseable {
         return new BenchResult(graphed[0] ? "sparsevit-j (graph)" : "sparsevit-j", c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
                 c.precision(), be.name(), be.device(), c.sparsityLabel(), round(g, 3), round(p50, 4),
                 round(pct(sorted, 90), 4), round(pct(sorted, 99), 4), round(mean, 4), round(c.batch() * 1000.0 / p50, 2),
-                iters, stages, ops);
+                iters, stages, ops, memory);
     }
 
     /** One pass node by node, synchronising after each, averaged over a few passes. */

@@ -46,7 +46,7 @@ public final class Report {
                         n.path("backend").asText(), n.path("device").asText(), n.path("sparsity").asText("dense"),
                         n.path("gmacs").asDouble(), n.path("p50_ms").asDouble(), n.path("p90_ms").asDouble(),
                         n.path("p99_ms").asDouble(), n.path("mean_ms").asDouble(), n.path("images_per_s").asDouble(),
-                        n.path("iters").asInt(), Map.of(), Map.of()));
+                        n.path("iters").asInt(), Map.of(), Map.of(), Map.of()));
             }
             return out;
         } catch (IOException e) {
@@ -80,6 +80,11 @@ public final class Report {
             sb.append("\n| op | ms per pass |\n| --- | ---: |\n");
             r.opsMs().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue()))
                     .forEach(e -> sb.append(String.format(Locale.ROOT, "| %s | %.3f |%n", e.getKey(), e.getValue())));
+            if (r.memory() != null && !r.memory().isEmpty()) {
+                sb.append("\nmemory: ");
+                r.memory().forEach((k, v) -> sb.append(k).append(' ').append(v).append("; "));
+                sb.append('\n');
+            }
         }
         return sb.toString();
     }

@@ -7,6 +7,8 @@ import java.util.List;
 
 import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
+import org.sparsevit.backend.Workspace;
+import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
@@ -167,9 +169,41 @@ public final class SwinModel implements AutoCloseable {
      * Forward pass that leaves its results on the backend (no copy to the host, so on a GPU nothing
      * synchronises unless a listener is attached): [logits] for a classifier, or the four NCHW feature maps
      * of a backbone. The caller closes the returned tensors.
+     *
+     * <p>The pass runs in a workspace scope of the backend ({@link Backend#workspace}) keyed by
+     * {@link #workspaceKey}: on CUDA its temporaries come from one slab planned on the first pass with that key,
+     * so later passes allocate nothing. The returned tensors come from the backend's pool (they outlive the
+     * scope); closing them before the next pass lets it reuse them. An observer runs inside the scope: tensors
+     * it allocates and closes there are planned like the model's own.
      */
     public List<Tensor> forwardTensors(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
                                        StageObserver observer) {
+        try (Workspace ws = be.workspace(workspaceKey(images, ratios0, padding, listener, observer))) {
+            List<Tensor> outs = forwardInScope(images, ratios0, padding, listener, observer);
+            ws.finished();
+            return outs;
+        }
+    }
+
+    /**
+     * What determines the allocations of a forward pass, the workspace key: the architecture (the weight
+     * values do not matter, so a model and its session views share it), the input's shape and storage dtype
+     * (batch, size, precision), the sparsity, the padding mode, and whether a listener or an observer is
+     * attached. The backend session adds its own precision.
+     */
+    public Object workspaceKey(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
+                               StageObserver observer) {
+        return new ForwardKey(cfg, Arrays.toString(images.shape()), images.dtype(),
+                Arrays.deepToString(ratios == null ? denseRatios() : ratios), padding, listener != null,
+                observer != null);
+    }
+
+    private record ForwardKey(SwinConfig config, String input, DType dtype, String sparsity, PaddingMode padding,
+                              boolean listener, boolean observer) {
+    }
+
+    private List<Tensor> forwardInScope(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
+                                        StageObserver observer) {
         checkOpen();
         checkImages(images.shape());
         if (images.dtype() != be.storage()) {

@@ -88,6 +88,27 @@ public final class CpuBackend implements Backend {
         memory.clear();
     }
 
+    /**
+     * A workspace scope (see {@link org.sparsevit.backend.WorkspaceArena}): from the second run of a key on, the
+     * planned tensors are slices of one direct buffer. Scopes are per thread; a backend shared by threads
+     * gives a key's slab to one run at a time (the others use the pool).
+     */
+    @Override
+    public org.sparsevit.backend.Workspace workspace(Object key) {
+        return memory.arena().open(key);
+    }
+
+    /** The arena: its plans, capacity and where its notes go. */
+    public org.sparsevit.backend.WorkspaceArena<java.nio.ByteBuffer> workspaces() {
+        return memory.arena();
+    }
+
+    /** Direct buffers allocated, bytes in use, in slabs, peak. */
+    @Override
+    public org.sparsevit.backend.MemoryStats memoryStats() {
+        return memory.arena().stats();
+    }
+
     // ------------------------------------------------------------------------------------- memory
 
     @Override

@@ -20,8 +20,11 @@ import org.bytedeco.cuda.global.cudart;
 import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Captured;
+import org.sparsevit.backend.MemoryStats;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.WindowGrid;
+import org.sparsevit.backend.Workspace;
+import org.sparsevit.backend.WorkspaceArena;
 import org.sparsevit.io.Half;
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
@@ -33,12 +36,15 @@ import org.sparsevit.tensor.Tensor;
  * The CUDA backend: our kernels (cuda/, through {@link CudaNative}) for everything but GEMMs, cuBLAS (through
  * the JavaCPP presets, loaded only by this class) for the GEMMs.
  *
- * <p><b>One instance is one session</b>: it owns a CUDA stream, a cuBLAS handle with its own workspace, and a
- * size-bucketed pool of device memory. Every op is enqueued on the session's stream without host
- * synchronisation; only {@link #download}, {@link #downloadInts}, uploads and {@link #synchronize} wait.
- * A steady-state forward pass therefore allocates nothing (closed tensors go back to the pool, and
- * stream order makes their reuse safe) and can be captured as a CUDA graph ({@link #capture}). Use one
- * instance per thread; tensors of one session (e.g. shared, immutable weights) may be read by another.
+ * <p><b>One instance is one session</b>: it owns a CUDA stream, a cuBLAS handle with its own workspace, a
+ * workspace arena ({@link #workspace}: per key, one slab planned from the first run's allocations, see
+ * {@link WorkspaceArena}) and a size-bucketed pool of device memory for everything allocated outside a
+ * workspace scope or escaping it (weights, inputs, outputs). Every op is enqueued on the session's stream
+ * without host synchronisation; only {@link #download}, {@link #downloadInts}, uploads and
+ * {@link #synchronize} wait. A steady-state forward pass therefore allocates nothing (its temporaries come
+ * from its slab, closed outputs go back to the pool, and stream order makes reuse safe; see
+ * {@link #memoryStats()}) and can be captured as a CUDA graph ({@link #capture}). Use one instance per
+ * thread; tensors of one session (e.g. shared, immutable weights) may be read by another.
  *
  * <p>Storage types: F32, F16, BF16 and I32 tensors. All floating tensors of one op share one dtype; math
  * is float32 inside the kernels. The session's {@link Precision} decides what a model stores
@@ -68,6 +74,20 @@ public final class CudaBackend implements Backend {
     private boolean closed;
     /** While a graph is being captured: blocks released during capture stay with the graph. */
     private List<long[]> captureHeld;
+    /** Workspace slabs (device addresses) planned per key; it also keeps the session's memory counters. */
+    private final WorkspaceArena<Long> arena = new WorkspaceArena<>("cuda", new WorkspaceArena.SlabMemory<>() {
+        @Override
+        public Long allocate(long bytes) {
+            return mallocSlab(bytes);
+        }
+
+        @Override
+        public void free(Long slab, long bytes) {
+            freeSlab(slab);
+        }
+    });
+    /** Slabs given up while a capture was running (freeing synchronises): freed when the capture ends. */
+    private final List<long[]> deferredFrees = new ArrayList<>();
 
     /** Wraps a raw device address for the presets' pointer-typed parameters (no ownership, no deallocator). */
     private static final class Address extends Pointer {
@@ -299,6 +319,7 @@ public final class CudaBackend implements Backend {
         }
         CudaNative.svj_stream_synchronize(stream);
         trim();
+        arena.close(); // slabs still held by graphs are freed when the graphs close
         closed = true;
         for (LtGemm l : new LtGemm[]{lt, ltClosed}) {
             if (l != null) {
@@ -333,22 +354,45 @@ public final class CudaBackend implements Backend {
             pooledBytes -= 1L << bucket;
             return q.pop();
         }
+        long p = malloc(1L << bucket, "allocation of " + bytes + " bytes");
+        arena.deviceAllocated(1L << bucket);
+        return p;
+    }
+
+    /** cudaMalloc, retried once after emptying the pool (not while capturing: that would synchronise). */
+    private synchronized long malloc(long bytes, String what) {
         long[] p = new long[1];
-        int rc = CudaNative.svj_malloc(p, 1L << bucket);
+        int rc = CudaNative.svj_malloc(p, bytes);
         if (rc != 0 && captureHeld == null) {
-            // give pooled memory back and retry once (not while capturing: that would synchronise)
             trim();
-            rc = CudaNative.svj_malloc(p, 1L << bucket);
+            rc = CudaNative.svj_malloc(p, bytes);
         }
         if (rc != 0) {
-            check(rc, "allocation of " + bytes + " bytes (out of device memory?)");
+            check(rc, what + " (out of device memory?)");
         }
         return p[0];
+    }
+
+    private synchronized long mallocSlab(long bytes) {
+        ensureOpen();
+        return malloc(bytes, "workspace slab of " + bytes + " bytes");
+    }
+
+    private synchronized void freeSlab(long address) {
+        if (closed) {
+            CudaNative.svj_free(address);
+        } else if (captureHeld != null) {
+            deferredFrees.add(new long[]{address});
+        } else {
+            CudaNative.svj_stream_synchronize(stream); // queued work may still use it
+            CudaNative.svj_free(address);
+        }
     }
 
     synchronized void release(long address, int bucket) {
         if (closed) {
             CudaNative.svj_free(address);
+            arena.deviceFreed(1L << bucket);
             return;
         }
         if (captureHeld != null) {
@@ -368,7 +412,32 @@ public final class CudaBackend implements Backend {
             }
         }
         pool.clear();
+        arena.deviceFreed(pooledBytes);
         pooledBytes = 0;
+    }
+
+    // ------------------------------------------------------------------------------------- workspaces
+
+    /**
+     * A workspace scope for {@code key} (with this session's precision added to it): the first run records its
+     * allocations and plans one slab, later runs take their temporaries from it with no cudaMalloc; tensors that
+     * escape the scope come from the pool. See {@link WorkspaceArena} for the rules.
+     */
+    @Override
+    public Workspace workspace(Object key) {
+        ensureOpen();
+        return arena.open(List.of(precision, key));
+    }
+
+    /** The session's arena: its plans, capacity and where its notes go. */
+    public WorkspaceArena<Long> workspaces() {
+        return arena;
+    }
+
+    /** Device allocations, bytes in use and in slabs, peak (cumulative for this session). */
+    @Override
+    public MemoryStats memoryStats() {
+        return arena.stats();
     }
 
     // ------------------------------------------------------------------------------------- tensors
@@ -376,8 +445,12 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor empty(DType dtype, int... shape) {
         long bytes = Math.max(4, Shapes.numel(shape) * dtype.bytes());
+        WorkspaceArena<Long>.Grant g = arena.request(bytes);
+        if (g != null && g.slab() != null) {
+            return new CudaTensor(this, g.slab() + g.offset(), -1, g, dtype, shape);
+        }
         int b = bucket(bytes);
-        return new CudaTensor(this, acquire(bytes, b), b, dtype, shape);
+        return new CudaTensor(this, acquire(bytes, b), b, g, dtype, shape);
     }
 
     @Override
@@ -903,12 +976,26 @@ public final class CudaBackend implements Backend {
             check(CudaNative.svj_sort_windows(st.ptr(), ptr(order, op), b, nW, 0, 0, stream), op);
             return;
         }
-        int bucket = bucket(bytes[0]);
-        long scratch = acquire(bytes[0], bucket);
+        // the scratch is a workspace allocation like any tensor (from the slab in a planned run)
+        WorkspaceArena<Long>.Grant g = arena.request(bytes[0]);
+        int bucket = -1;
+        long scratch;
+        if (g != null && g.slab() != null) {
+            scratch = g.slab() + g.offset();
+        } else {
+            bucket = bucket(bytes[0]);
+            scratch = acquire(bytes[0], bucket);
+        }
         try {
             check(CudaNative.svj_sort_windows(st.ptr(), ptr(order, op), b, nW, scratch, bytes[0], stream), op);
         } finally {
-            release(scratch, bucket); // stream order: the next user of the block runs after the sort
+            // stream order: the next user of the memory runs after the sort
+            if (bucket >= 0) {
+                release(scratch, bucket);
+            }
+            if (g != null) {
+                g.release();
+            }
         }
     }
 
@@ -916,27 +1003,41 @@ public final class CudaBackend implements Backend {
 
     /**
      * A captured sequence of launches on this session's stream, replayable without host work. It owns the
-     * memory its launches used (every temporary the captured work released), so replays never race with
-     * other work of the session; closing the graph returns that memory to the pool.
+     * memory its launches used: every pool block the captured work released, and the workspace slabs of the
+     * scoped runs it captured (kept allocated while the graph lives, even if their keys are evicted). Pool
+     * blocks are the graph's alone, so replays never race with other work of the session; a slab is shared
+     * only with runs of its own key, which hold nothing in it between runs (a replay checks that). Closing the
+     * graph returns the blocks to the pool and lets the slabs go.
      */
     public final class Graph implements Captured {
         private long exec;
         private final List<long[]> held;
+        private final WorkspaceArena<Long>.Hold slabs;
         private final List<Tensor> outputs;
 
-        private Graph(long exec, List<long[]> held, List<Tensor> outputs) {
+        private Graph(long exec, List<long[]> held, WorkspaceArena<Long>.Hold slabs, List<Tensor> outputs) {
             this.exec = exec;
             this.held = held;
+            this.slabs = slabs;
             this.outputs = outputs;
         }
 
-        /** Enqueues the whole captured sequence (no host synchronisation). */
+        /**
+         * Enqueues the whole captured sequence (no host synchronisation). Throws IllegalStateException when a
+         * slab of the graph holds live data (a run of its key is open, or one of its tensors is).
+         */
         @Override
         public void replay() {
             if (exec == 0) {
                 throw new IllegalStateException("graph is closed");
             }
+            slabs.checkIdle();
             check(CudaNative.svj_graph_launch(exec, stream), "graph launch");
+        }
+
+        /** Bytes of the workspace slabs this graph keeps. */
+        public long slabBytes() {
+            return slabs.bytes();
         }
 
         /** The tensors the captured work returned; every replay rewrites them. */
@@ -961,6 +1062,7 @@ public final class CudaBackend implements Backend {
                         release(b[0], (int) b[1]);
                     }
                 }
+                slabs.close();
             }
         }
     }
@@ -989,11 +1091,10 @@ public final class CudaBackend implements Backend {
             }
             captureHeld = held;
         }
+        arena.beginCapture(); // (outside this session's lock: the arena calls into it, never the reverse)
         int begin = CudaNative.svj_graph_begin_capture(stream);
         if (begin != 0) {
-            synchronized (this) {
-                captureHeld = null;
-            }
+            endCapture().close();
             check(begin, "begin capture");
         }
         long[] exec = new long[1];
@@ -1003,25 +1104,43 @@ public final class CudaBackend implements Backend {
         } catch (RuntimeException | Error e) {
             CudaNative.svj_graph_end_capture(stream, exec);
             CudaNative.svj_graph_destroy(exec[0]);
+            WorkspaceArena<Long>.Hold slabs = endCapture();
             synchronized (this) {
-                captureHeld = null;
                 for (long[] b : held) {
                     release(b[0], (int) b[1]);
                 }
             }
+            slabs.close();
             throw e;
         }
         int rc = CudaNative.svj_graph_end_capture(stream, exec);
-        synchronized (this) {
-            captureHeld = null;
-            if (rc != 0) {
+        WorkspaceArena<Long>.Hold slabs = endCapture();
+        if (rc != 0) {
+            synchronized (this) {
                 for (long[] b : held) {
                     release(b[0], (int) b[1]);
                 }
             }
+            slabs.close();
         }
         check(rc, "end capture (did the captured work synchronise or copy to the host?)");
-        return new Graph(exec[0], held, outs == null ? List.of() : outs);
+        return new Graph(exec[0], held, slabs, outs == null ? List.of() : outs);
+    }
+
+    /** Leaves capture mode: the slabs the captured runs used, and the slab frees deferred meanwhile done now. */
+    private WorkspaceArena<Long>.Hold endCapture() {
+        WorkspaceArena<Long>.Hold slabs = arena.endCapture();
+        synchronized (this) {
+            captureHeld = null;
+            if (!deferredFrees.isEmpty()) {
+                CudaNative.svj_stream_synchronize(stream);
+                for (long[] a : deferredFrees) {
+                    CudaNative.svj_free(a[0]);
+                }
+                deferredFrees.clear();
+            }
+        }
+        return slabs;
     }
 
     /** Milliseconds of device time {@code work} takes, measured with CUDA events on this stream. */
