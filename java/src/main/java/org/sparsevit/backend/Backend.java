@@ -195,6 +195,11 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /** Whether {@link #capture} can capture (CUDA); models then replay whole forward passes as graphs. */
+    default boolean capturesGraphs() {
+        return false;
+    }
+
     /**
      * Opens a workspace scope: the tensors allocated on this thread until it closes are planned once per
      * {@code key} and, from the second run of that key on, handed out from one slab without allocating (see

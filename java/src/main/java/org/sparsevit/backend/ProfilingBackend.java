@@ -255,6 +255,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public boolean capturesGraphs() {
+        return !enabled && inner.capturesGraphs(); // while profiling, passes stay eager so every op is timed
+    }
+
+    @Override
     public Captured capture(java.util.function.Supplier<java.util.List<Tensor>> work) {
         boolean was = enabled;
         enabled = false; // a captured pass must not synchronise

@@ -37,6 +37,9 @@ public final class SwinModel implements AutoCloseable {
     private final List<OutputNormNode> norms = new ArrayList<>();
     private final HeadNode head;
     private boolean closed;
+    /** Compiled passes used by {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}, most recent last. */
+    private final List<CompiledForward> compiled = new ArrayList<>();
+    private static final int COMPILED_CACHE = 4;
     /** false for a session view (see {@link #session}) */
     private final boolean owner;
 
@@ -142,9 +145,52 @@ public final class SwinModel implements AutoCloseable {
         checkOpen();
         checkImages(images.shape());
         double[][] r = ratios == null ? denseRatios() : ratios;
+        if (listener == null && observer == null && be.capturesGraphs()
+                && !"false".equalsIgnoreCase(System.getProperty("sparsevit.graphs", "true"))) {
+            return cached(images.shape(), r, padding).run(images);
+        }
         try (Tensor img = be.upload(images, be.storage())) {
             return forward(img, r, padding, listener, observer);
         }
+    }
+
+    /**
+     * This configuration (input shape [B, C, H, W], per-block ratios or null for dense, padding) prepared to
+     * run many times: captured once as a CUDA graph where the backend can, eager passes otherwise. The
+     * caller closes it. {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}
+     * keeps a few of these itself (the {@value #COMPILED_CACHE} most recent configurations; disable with
+     * {@code -Dsparsevit.graphs=false}), so repeated calls with the same configuration replay a graph.
+     */
+    public CompiledForward compile(int[] inputShape, double[][] ratios, PaddingMode padding) {
+        checkOpen();
+        checkImages(inputShape);
+        return new CompiledForward(this, inputShape, ratios == null ? denseRatios() : ratios, padding, true);
+    }
+
+    private synchronized CompiledForward cached(int[] shape, double[][] r, PaddingMode padding) {
+        for (int i = 0; i < compiled.size(); i++) {
+            CompiledForward c = compiled.get(i);
+            if (c.matches(shape, r, padding)) {
+                compiled.remove(i);
+                compiled.add(c);
+                return c;
+            }
+        }
+        if (compiled.size() == COMPILED_CACHE) {
+            compiled.remove(0).close();
+        }
+        double[][] copy = new double[r.length][];
+        for (int s = 0; s < r.length; s++) {
+            copy[s] = r[s].clone();
+        }
+        CompiledForward c = new CompiledForward(this, shape, copy, padding, true);
+        compiled.add(c);
+        return c;
+    }
+
+    /** Configurations {@link #forward(HostTensor)} currently keeps compiled (on backends that capture graphs). */
+    public synchronized int compiledPasses() {
+        return compiled.size();
     }
 
     /** Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}. */
@@ -325,6 +371,10 @@ public final class SwinModel implements AutoCloseable {
     public void close() {
         if (closed) {
             return;
+        }
+        synchronized (this) {
+            compiled.forEach(CompiledForward::close);
+            compiled.clear();
         }
         closed = true;
         if (!owner) {

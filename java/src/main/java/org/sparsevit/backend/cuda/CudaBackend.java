@@ -1079,6 +1079,11 @@ public final class CudaBackend implements Backend {
         });
     }
 
+    @Override
+    public boolean capturesGraphs() {
+        return true;
+    }
+
     /** Captures {@code work}, keeping the tensors it returns as the graph's outputs. */
     @Override
     public Graph capture(Supplier<List<Tensor>> work) {

@@ -148,4 +148,30 @@ class CudaModelTest {
                     "dense " + dense + " ms, uniform 0.8 " + pruned + " ms");
         }
     }
+
+    /** forward() replays a cached graph from the second call on: same outputs as eager, no new device allocation. */
+    @Test
+    void forwardReplaysCachedGraphs() {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        double[][] r = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5,0.5/0,0").ratios();
+        try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu)) {
+            SwinOutput eager = m.forward(x, r, PaddingMode.SPARSEVIT, new KeptDump(7, x.dim(0)), null); // a listener: eager
+            org.junit.jupiter.api.Assertions.assertEquals(0, m.compiledPasses());
+            SwinOutput first = m.forward(x, r, PaddingMode.SPARSEVIT, null, null);
+            org.junit.jupiter.api.Assertions.assertEquals(1, m.compiledPasses());
+            long allocs = gpu.memoryStats().deviceAllocations();
+            SwinOutput second = m.forward(x, r, PaddingMode.SPARSEVIT, null, null);
+            org.junit.jupiter.api.Assertions.assertEquals(allocs, gpu.memoryStats().deviceAllocations(),
+                    "a replayed forward allocated device memory");
+            for (int s = 0; s < 4; s++) {
+                Golden.assertClose("graph out" + s, eager.features().get(s), first.features().get(s), 1e-6);
+                assertArrayEquals(first.features().get(s).data(), second.features().get(s).data(), "replay out" + s);
+            }
+            try (org.sparsevit.model.CompiledForward c = m.compile(x.shape(), r, PaddingMode.SPARSEVIT)) {
+                org.junit.jupiter.api.Assertions.assertTrue(c.captured(), c.mode());
+            }
+        }
+    }
 }
