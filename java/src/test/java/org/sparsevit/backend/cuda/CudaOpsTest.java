@@ -289,6 +289,95 @@ class CudaOpsTest {
                 (be, in, o, out) -> be.windowAttention(in.get(0), in.get(1), heads, g, null, nW, out)), 1e-5);
     }
 
+    /**
+     * The fused kernel's F16/BF16 error (against float64 attention of the same stored inputs) is at most
+     * twice that of the unfused same-precision path, emulated on the host as PyTorch eager runs it: q * scale,
+     * q k^T, + bias, + mask, softmax and p v each stored in the type.
+     */
+    @ParameterizedTest(name = "{0}x{1} window {2} shift {3}, C {5}, heads {6}")
+    @CsvSource({"14,14,7,3,7,96,3", "13,19,7,3,7,64,2", "24,24,12,6,12,64,2", "14,14,7,0,7,72,3"})
+    void fusedAttentionErrorWithinTwiceTheUnfusedPath(int h, int w, int win, int shift, int biasWindow, int c, int heads) {
+        int b = 2;
+        WindowGrid g = new WindowGrid(h, w, win, shift, biasWindow);
+        int nW = g.numWindows();
+        int n = g.windowTokens();
+        int d = c / heads;
+        int k = Math.max(1, nW / 2);
+        int[] ord = order(17, b, nW);
+        int tw = 2 * biasWindow - 1;
+        for (DType dt : new DType[]{DType.F16, DType.BF16}) {
+            HostTensor qkv = rounded(random(18, b, k, n, 3 * c), dt);
+            HostTensor table = rounded(random(19, tw * tw, heads), dt);
+            float[] fused;
+            try (Tensor q = gpu.upload(qkv, dt); Tensor t = gpu.upload(table, dt); Tensor o = gpu.uploadInts(ord, b, nW);
+                 Tensor out = gpu.empty(dt, b, k, n, c)) {
+                gpu.windowAttention(q, t, heads, g, o, k, out);
+                fused = gpu.download(out).data();
+            }
+            float[] x = qkv.data();
+            float[] tb = table.data();
+            float scale = (float) (1.0 / Math.sqrt(d));
+            double errFused = 0;
+            double errUnfused = 0;
+            for (int bb = 0; bb < b; bb++) {
+                for (int j = 0; j < k; j++) {
+                    int win0 = ord[bb * nW + j];
+                    int base = (bb * k + j) * n * 3 * c;
+                    for (int hh = 0; hh < heads; hh++) {
+                        for (int qi = 0; qi < n; qi++) {
+                            double[] s64 = new double[n];
+                            float[] s16 = new float[n];
+                            double mx64 = Double.NEGATIVE_INFINITY;
+                            float mx16 = Float.NEGATIVE_INFINITY;
+                            for (int ki = 0; ki < n; ki++) {
+                                double a = 0;
+                                float a16 = 0;
+                                for (int e = 0; e < d; e++) {
+                                    float qv = x[base + qi * 3 * c + hh * d + e];
+                                    float kv = x[base + ki * 3 * c + c + hh * d + e];
+                                    a += (double) qv * scale * kv;
+                                    a16 += store(qv * scale, dt) * kv;
+                                }
+                                float bias = tb[g.biasRow(qi, ki) * heads + hh];
+                                float mask = g.region(win0, qi) != g.region(win0, ki) ? -100f : 0f;
+                                s64[ki] = a + bias + mask;
+                                s16[ki] = store(store(store(a16, dt) + bias, dt) + mask, dt);
+                                mx64 = Math.max(mx64, s64[ki]);
+                                mx16 = Math.max(mx16, s16[ki]);
+                            }
+                            double sum64 = 0;
+                            float sum16 = 0;
+                            for (int ki = 0; ki < n; ki++) {
+                                s64[ki] = Math.exp(s64[ki] - mx64);
+                                sum64 += s64[ki];
+                                s16[ki] = (float) Math.exp(s16[ki] - mx16);
+                                sum16 += s16[ki];
+                            }
+                            for (int e = 0; e < d; e++) {
+                                double o64 = 0;
+                                float o16 = 0;
+                                for (int ki = 0; ki < n; ki++) {
+                                    float vv = x[base + ki * 3 * c + 2 * c + hh * d + e];
+                                    o64 += s64[ki] / sum64 * vv;
+                                    o16 += store(s16[ki] / sum16, dt) * vv;
+                                }
+                                int at = ((bb * k + j) * n + qi) * c + hh * d + e;
+                                errFused = Math.max(errFused, Math.abs(fused[at] - o64));
+                                errUnfused = Math.max(errUnfused, Math.abs(store(o16, dt) - o64));
+                            }
+                        }
+                    }
+                }
+            }
+            assertTrue(errFused <= 2 * errUnfused, String.format(Locale.ROOT,
+                    "%s: fused error %.3g exceeds twice the unfused path's %.3g", dt, errFused, errUnfused));
+        }
+    }
+
+    private static float store(float v, DType dt) {
+        return dt == DType.F16 ? Half.toFloat(Half.fromFloat(v)) : Half.bf16ToFloat(Half.floatToBf16(v));
+    }
+
     @Test
     void attentionLimitsFailWithTheOpName() {
         WindowGrid g = WindowGrid.of(26, 26, 13, 0);
