@@ -39,6 +39,8 @@ public final class SwinModel implements AutoCloseable {
     private boolean closed;
     /** Compiled passes used by {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}, most recent last. */
     private final List<CompiledForward> compiled = new ArrayList<>();
+    /** Configurations forward() has run once (eagerly) and would compile on their next use. */
+    private final List<String> seenOnce = new ArrayList<>();
     private static final int COMPILED_CACHE = 4;
     /** false for a session view (see {@link #session}) */
     private final boolean owner;
@@ -147,7 +149,10 @@ public final class SwinModel implements AutoCloseable {
         double[][] r = ratios == null ? denseRatios() : ratios;
         if (listener == null && observer == null && be.capturesGraphs()
                 && !"false".equalsIgnoreCase(System.getProperty("sparsevit.graphs", "true"))) {
-            return cached(images.shape(), r, padding).run(images);
+            CompiledForward c = cached(images.shape(), r, padding);
+            if (c != null) {
+                return c.run(images);
+            }
         }
         try (Tensor img = be.upload(images, be.storage())) {
             return forward(img, r, padding, listener, observer);
@@ -158,8 +163,8 @@ public final class SwinModel implements AutoCloseable {
      * This configuration (input shape [B, C, H, W], per-block ratios or null for dense, padding) prepared to
      * run many times: captured once as a CUDA graph where the backend can, eager passes otherwise. The
      * caller closes it. {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}
-     * keeps a few of these itself (the {@value #COMPILED_CACHE} most recent configurations; disable with
-     * {@code -Dsparsevit.graphs=false}), so repeated calls with the same configuration replay a graph.
+     * keeps a few of these itself (compiled on a configuration's second use; the {@value #COMPILED_CACHE} most
+     * recent are kept; disable with {@code -Dsparsevit.graphs=false}), so repeated calls replay a graph.
      */
     public CompiledForward compile(int[] inputShape, double[][] ratios, PaddingMode padding) {
         checkOpen();
@@ -167,6 +172,10 @@ public final class SwinModel implements AutoCloseable {
         return new CompiledForward(this, inputShape, ratios == null ? denseRatios() : ratios, padding, true);
     }
 
+    /**
+     * The compiled pass of a configuration, compiled on its second use (a configuration seen once, e.g. one
+     * candidate of a search, runs eagerly: capturing it would cost more than it saves); null for "run eagerly".
+     */
     private synchronized CompiledForward cached(int[] shape, double[][] r, PaddingMode padding) {
         for (int i = 0; i < compiled.size(); i++) {
             CompiledForward c = compiled.get(i);
@@ -175,6 +184,14 @@ public final class SwinModel implements AutoCloseable {
                 compiled.add(c);
                 return c;
             }
+        }
+        String key = Arrays.toString(shape) + Arrays.deepToString(r) + padding;
+        if (!seenOnce.remove(key)) {
+            seenOnce.add(key);
+            if (seenOnce.size() > 16) {
+                seenOnce.remove(0);
+            }
+            return null;
         }
         if (compiled.size() == COMPILED_CACHE) {
             compiled.remove(0).close();

@@ -149,7 +149,7 @@ class CudaModelTest {
         }
     }
 
-    /** forward() replays a cached graph from the second call on: same outputs as eager, no new device allocation. */
+    /** forward() compiles a configuration on its second use and replays it after: same outputs as eager, no new allocation. */
     @Test
     void forwardReplaysCachedGraphs() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
@@ -159,7 +159,9 @@ class CudaModelTest {
         try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu)) {
             SwinOutput eager = m.forward(x, r, PaddingMode.SPARSEVIT, new KeptDump(7, x.dim(0)), null); // a listener: eager
             org.junit.jupiter.api.Assertions.assertEquals(0, m.compiledPasses());
-            SwinOutput first = m.forward(x, r, PaddingMode.SPARSEVIT, null, null);
+            m.forward(x, r, PaddingMode.SPARSEVIT, null, null); // first use: eager
+            org.junit.jupiter.api.Assertions.assertEquals(0, m.compiledPasses());
+            SwinOutput first = m.forward(x, r, PaddingMode.SPARSEVIT, null, null); // second use: compiled
             org.junit.jupiter.api.Assertions.assertEquals(1, m.compiledPasses());
             long allocs = gpu.memoryStats().deviceAllocations();
             SwinOutput second = m.forward(x, r, PaddingMode.SPARSEVIT, null, null);
