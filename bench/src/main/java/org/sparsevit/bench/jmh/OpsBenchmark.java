@@ -42,6 +42,10 @@ public class OpsBenchmark {
     @Param({"1.0", "0.4"})
     public double keep;
 
+    /** fp32 everywhere; fp16/bf16 store the tensors in that type (CUDA; the CPU only emulates it, slowly). */
+    @Param({"fp32"})
+    public String precision;
+
     static final int H = 168;
     static final int W = 168;
     static final int C = 96;
@@ -60,6 +64,9 @@ public class OpsBenchmark {
     Tensor bQkv;
     Tensor wFc1;
     Tensor bFc1;
+    Tensor wFc2;
+    Tensor bFc2;
+    Tensor hidden4;
     Tensor gamma;
     Tensor beta;
     Tensor table;
@@ -77,31 +84,41 @@ public class OpsBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        be = Backends.create(backend, null);
+        be = "cpu".equals(backend) && !"fp32".equals(precision)
+                ? new org.sparsevit.backend.cpu.CpuBackend(org.sparsevit.backend.Precision.parse(precision))
+                : Backends.create(backend, org.sparsevit.backend.Precision.parse(precision), null);
+        DType st = be.storage();
         grid = WindowGrid.of(H, W, 7, 3);
         int nW = grid.numWindows();
         k = (int) (nW * keep);
         int n = grid.windowTokens();
-        map = be.upload(random(1, 1, H * W, C));
+        map = up(random(1, 1, H * W, C));
         int[] ids = new int[nW];
         for (int i = 0; i < nW; i++) {
             ids[i] = (i * 7919) % nW;
         }
         order = be.uploadInts(ids, 1, nW);
-        tile = be.empty(DType.F32, 1, k, n, C);
-        tile2 = be.empty(DType.F32, 1, k, n, C);
-        qkv = be.upload(random(2, 1, k, n, 3 * C));
-        hidden = be.empty(DType.F32, 1, k, n, 4 * C);
-        wQkv = be.upload(random(3, 3 * C, C));
-        bQkv = be.upload(random(4, 3 * C));
-        wFc1 = be.upload(random(5, 4 * C, C));
-        bFc1 = be.upload(random(6, 4 * C));
-        gamma = be.upload(random(7, C));
-        beta = be.upload(random(8, C));
-        table = be.upload(random(9, 169, HEADS));
+        tile = be.empty(st, 1, k, n, C);
+        tile2 = be.empty(st, 1, k, n, C);
+        qkv = up(random(2, 1, k, n, 3 * C));
+        hidden = be.empty(st, 1, k, n, 4 * C);
+        wQkv = up(random(3, 3 * C, C));
+        bQkv = up(random(4, 3 * C));
+        wFc1 = up(random(5, 4 * C, C));
+        bFc1 = up(random(6, 4 * C));
+        wFc2 = up(random(10, C, 4 * C));
+        bFc2 = up(random(11, C));
+        hidden4 = be.empty(st, 1, k, n, C);
+        gamma = up(random(7, C));
+        beta = up(random(8, C));
+        table = up(random(9, 169, HEADS));
         importance = be.empty(DType.F32, 1, H * W);
         scores = be.empty(DType.F32, 1, nW);
         be.gatherWindows(map, grid, order, k, tile);
+    }
+
+    private Tensor up(HostTensor h) {
+        return be.upload(h, be.storage());
     }
 
     @TearDown(Level.Trial)
@@ -143,6 +160,27 @@ public class OpsBenchmark {
     public void fc1Gelu() {
         be.linear(tile, wFc1, bFc1, hidden);
         be.gelu(hidden);
+        be.synchronize();
+    }
+
+    /** The fused block entry: gather + norm1 in one pass. */
+    @Benchmark
+    public void gatherLayerNorm() {
+        be.gatherLayerNorm(map, grid, order, k, gamma, beta, 1e-5f, false, tile2, hidden4);
+        be.synchronize();
+    }
+
+    /** fc1 with bias + exact GELU as the block runs it. */
+    @Benchmark
+    public void linearGelu() {
+        be.linearGelu(tile, wFc1, bFc1, hidden);
+        be.synchronize();
+    }
+
+    /** fc2 accumulating into the residual tile (bias in the epilogue on CUDA). */
+    @Benchmark
+    public void fc2Residual() {
+        be.linearResidual(hidden, wFc2, bFc2, tile2);
         be.synchronize();
     }
 
