@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Backends;
@@ -81,12 +82,61 @@ public final class Benchmark implements AutoCloseable {
         });
     }
 
+    /** What became of one case: "measured", "failed" (with the error) or "skipped" (time budget). */
+    public record Outcome(String label, String status, String reason, double seconds) {
+    }
+
+    private final List<Outcome> outcomes = new ArrayList<>();
+
+    /** The outcome of every case given to {@link #run(List, double, Consumer)}, in order. */
+    public List<Outcome> outcomes() {
+        return List.copyOf(outcomes);
+    }
+
     /** Runs every case; a case that fails is reported on the progress stream and skipped. */
     public List<BenchResult> run(List<BenchCase> cases) {
+        return run(cases, 0, null);
+    }
+
+    /**
+     * Runs the cases in order. A case that throws is reported on the progress stream, recorded as "failed"
+     * and the run goes on. With {@code budgetSeconds > 0}, a case is not started when the time spent so far
+     * plus the longest case so far would exceed the budget (it is recorded as "skipped"), so a caller's hard
+     * time limit does not cut a case off. {@code onRow} (may be null) sees every row as soon as it is measured.
+     */
+    public List<BenchResult> run(List<BenchCase> cases, double budgetSeconds, Consumer<BenchResult> onRow) {
         List<BenchResult> out = new ArrayList<>();
+        long start = System.nanoTime();
+        double longest = 0;
         for (int i = 0; i < cases.size(); i++) {
             BenchCase c = cases.get(i);
-            out.add(run(c, i, cases.size()));
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            if (budgetSeconds > 0 && elapsed + longest > budgetSeconds) {
+                String why = String.format(Locale.ROOT, "time budget: %.0f s spent of %.0f s, the longest case took %.0f s",
+                        elapsed, budgetSeconds, longest);
+                outcomes.add(new Outcome(c.label(), "skipped", why, 0));
+                if (progress != null) {
+                    progress.println("\ncase skipped: " + c.label() + ": " + why);
+                }
+                continue;
+            }
+            long t0 = System.nanoTime();
+            try {
+                BenchResult r = run(c, i, cases.size());
+                out.add(r);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                outcomes.add(new Outcome(c.label(), "measured", "", secs));
+                if (onRow != null) {
+                    onRow.accept(r);
+                }
+            } catch (RuntimeException e) {
+                String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                outcomes.add(new Outcome(c.label(), "failed", msg, (System.nanoTime() - t0) / 1e9));
+                if (progress != null) {
+                    progress.println("\ncase failed: " + c.label() + ": " + msg);
+                }
+            }
+            longest = Math.max(longest, (System.nanoTime() - t0) / 1e9);
         }
         if (progress != null) {
             progress.println();

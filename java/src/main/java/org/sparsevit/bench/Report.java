@@ -21,7 +21,7 @@ public final class Report {
     private Report() {
     }
 
-    static ObjectMapper mapper() {
+    public static ObjectMapper mapper() {
         return new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .enable(SerializationFeature.INDENT_OUTPUT);
     }
@@ -35,23 +35,73 @@ public final class Report {
         }
     }
 
+    /** The outcome of every case of a run (measured, failed, skipped) as a JSON array. */
+    public static void writeOutcomes(Path file, List<Benchmark.Outcome> outcomes) {
+        try {
+            mkdirs(file);
+            mapper().writeValue(file.toFile(), outcomes);
+        } catch (IOException e) {
+            throw new SparseVitException(file + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
     /** Rows from a JSON array (ours or a peer's: at least impl, arch, size, batch, precision, sparsity, p50_ms). */
     public static List<BenchResult> readJson(Path file) {
+        JsonNode arr;
         try {
-            JsonNode arr = new ObjectMapper().readTree(file.toFile());
-            List<BenchResult> out = new ArrayList<>();
-            for (JsonNode n : arr) {
-                out.add(new BenchResult(n.path("impl").asText("?"), n.path("arch").asText(), n.path("task").asText(),
-                        n.path("size").asText(), n.path("batch").asInt(), n.path("precision").asText(),
-                        n.path("backend").asText(), n.path("device").asText(), n.path("sparsity").asText("dense"),
-                        n.path("gmacs").asDouble(), n.path("p50_ms").asDouble(), n.path("p90_ms").asDouble(),
-                        n.path("p99_ms").asDouble(), n.path("mean_ms").asDouble(), n.path("images_per_s").asDouble(),
-                        n.path("iters").asInt(), Map.of(), Map.of(), Map.of()));
-            }
-            return out;
+            arr = new ObjectMapper().readTree(file.toFile());
         } catch (IOException e) {
             throw new SparseVitException(file + ": cannot read benchmark rows (" + e.getMessage() + ")", e);
         }
+        return rows(arr, file.toString());
+    }
+
+    /** Rows from a JSON array node ({@code where} names it in errors); a missing node gives no rows. */
+    public static List<BenchResult> rows(JsonNode arr, String where) {
+        List<BenchResult> out = new ArrayList<>();
+        if (arr == null || arr.isMissingNode() || arr.isNull()) {
+            return out;
+        }
+        if (!arr.isArray()) {
+            throw new SparseVitException(where + ": expected a JSON array of benchmark rows");
+        }
+        for (JsonNode n : arr) {
+            if (!n.isObject() || !n.has("p50_ms") || !n.has("size")) {
+                throw new SparseVitException(where + ": a row without size or p50_ms: " + abbreviate(n.toString()));
+            }
+            out.add(new BenchResult(n.path("impl").asText("?"), n.path("arch").asText(), n.path("task").asText(),
+                    n.path("size").asText(), n.path("batch").asInt(), n.path("precision").asText(),
+                    n.path("backend").asText(), n.path("device").asText(), n.path("sparsity").asText("dense"),
+                    n.path("gmacs").asDouble(), n.path("p50_ms").asDouble(), n.path("p90_ms").asDouble(),
+                    n.path("p99_ms").asDouble(), n.path("mean_ms").asDouble(), n.path("images_per_s").asDouble(),
+                    n.path("iters").asInt(), doubles(n.path("stages_ms")), doubles(n.path("ops_ms")),
+                    longs(n.path("memory"))));
+        }
+        return out;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 80 ? s.substring(0, 77) + "..." : s;
+    }
+
+    private static Map<String, Double> doubles(JsonNode obj) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        obj.fields().forEachRemaining(e -> {
+            if (e.getValue().isNumber()) {
+                m.put(e.getKey(), e.getValue().asDouble());
+            }
+        });
+        return m;
+    }
+
+    private static Map<String, Long> longs(JsonNode obj) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        obj.fields().forEachRemaining(e -> {
+            if (e.getValue().isNumber()) {
+                m.put(e.getKey(), e.getValue().asLong());
+            }
+        });
+        return m;
     }
 
     public static String markdown(List<BenchResult> rows) {

@@ -86,6 +86,15 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--peers", paramLabel = "FILE", description = "Peers' rows (JSON) to put beside ours in the report and plots.")
     Path peers;
 
+    @Option(names = "--time-budget", defaultValue = "0", paramLabel = "SECONDS",
+            description = "Start no case that would end past this many seconds (judged by the longest case so far);"
+                    + " 0: no limit. Cases left out are listed as skipped.")
+    double timeBudget;
+
+    @Option(names = "--cases-json", paramLabel = "FILE",
+            description = "Write what became of every case (measured, failed with the error, skipped) as JSON.")
+    Path casesJson;
+
     static List<String> expand(List<String> specs) {
         List<String> out = new ArrayList<>();
         for (String s : specs) {
@@ -137,9 +146,36 @@ public final class BenchCommand implements Callable<Integer> {
         if (cases.isEmpty()) {
             throw new SparseVitException("no benchmark cases to run");
         }
-        List<BenchResult> rows;
+        if (timeBudget < 0) {
+            throw new SparseVitException("--time-budget must be 0 (no limit) or positive, got " + timeBudget);
+        }
+        List<BenchResult> rows = new ArrayList<>();
+        List<Benchmark.Outcome> outcomes;
         try (Benchmark bm = new Benchmark(backend, weights, warmup, iters, System.err)) {
-            rows = bm.run(cases);
+            // rows are written as they come, so an interrupted run still leaves every finished case
+            bm.run(cases, timeBudget, r -> {
+                rows.add(r);
+                if (json != null) {
+                    Report.writeJson(json, rows);
+                }
+            });
+            outcomes = bm.outcomes();
+        }
+        if (casesJson != null) {
+            Report.writeOutcomes(casesJson, outcomes);
+        }
+        long failed = outcomes.stream().filter(o -> o.status().equals("failed")).count();
+        long skipped = outcomes.stream().filter(o -> o.status().equals("skipped")).count();
+        if (failed + skipped > 0) {
+            System.err.printf(Locale.ROOT, "%d of %d cases measured, %d failed, %d skipped%n", rows.size(), cases.size(),
+                    failed, skipped);
+        }
+        if (rows.isEmpty()) {
+            if (json != null) {
+                Report.writeJson(json, rows);
+            }
+            throw new SparseVitException("no case could be measured (" + outcomes.stream()
+                    .filter(o -> !o.reason().isEmpty()).map(o -> o.reason()).findFirst().orElse("?") + ")");
         }
         List<BenchResult> peerRows = peers == null ? List.of() : Report.readJson(peers);
         System.out.print(Report.markdown(rows));
