@@ -2,6 +2,7 @@ package org.sparsevit.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -74,6 +75,21 @@ public final class LatencyCommand implements Callable<Integer> {
     @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
     String levels;
 
+    @Option(names = "--rounds", defaultValue = "1",
+            description = "Measure the whole table this many times; entries are the medians (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the random validation configurations.")
+    long seed;
+
+    private void writeJson(ObjectMapper om, ObjectNode n) throws java.io.IOException {
+        Path parent = json.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        om.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), n);
+    }
+
     @Override
     public Integer call() throws Exception {
         int[] hw = MacsCommand.parseSize(size);
@@ -89,12 +105,55 @@ public final class LatencyCommand implements Callable<Integer> {
              SwinModel m = new SwinModel(w, be);
              LatencyMeter meter = new LatencyMeter(m, hw[0], hw[1], batch, warmup, iters)) {
             if (table != null) {
+                if (rounds <= 0 || validate < 0) {
+                    throw new SparseVitException("latency: --rounds must be positive and --validate non-negative, got "
+                            + rounds + " and " + validate);
+                }
                 SearchSpace space = new SearchSpace(cfg.depths(), SearchSpace.parseLevels(levels));
-                LatencyTable t = LatencyTable.build(meter, space, arch, precision, System.err::println);
+                long t0 = System.nanoTime();
+                LatencyTable t = LatencyTable.build(meter, space, arch, precision, rounds, System.err::println);
                 t.write(table);
-                double[] err = t.validate(meter, validate, 1, System.err::println);
-                System.out.printf(Locale.ROOT, "table written to %s (dense %.3f ms); prediction error over %d random"
-                        + " configurations: mean %.2f%%, max %.2f%%%n", table, t.denseMs(), validate, 100 * err[0], 100 * err[1]);
+                double buildS = (System.nanoTime() - t0) / 1e9;
+                System.out.printf(Locale.ROOT, "table written to %s (dense %.3f ms, %d round(s), %.1f s)%n", table,
+                        t.denseMs(), rounds, buildS);
+                List<LatencyTable.Check> checks = validate == 0 ? List.of()
+                        : t.validateEach(meter, validate, seed, System.err::println);
+                double mean = checks.stream().mapToDouble(LatencyTable.Check::error).average().orElse(Double.NaN);
+                double max = checks.stream().mapToDouble(LatencyTable.Check::error).max().orElse(Double.NaN);
+                if (!checks.isEmpty()) {
+                    System.out.printf(Locale.ROOT, "prediction error over %d random configurations: mean %.2f%%,"
+                            + " max %.2f%%%n", checks.size(), 100 * mean, 100 * max);
+                }
+                if (json != null) {
+                    ObjectMapper om = new ObjectMapper();
+                    ObjectNode n = om.createObjectNode();
+                    n.put("arch", arch);
+                    n.put("task", cfg.task() == Task.BACKBONE ? "backbone" : "classification");
+                    n.put("size", hw[0] + "x" + hw[1]);
+                    n.put("batch", batch);
+                    n.put("precision", precision);
+                    n.put("device", be.device());
+                    n.put("table", table.toString());
+                    n.put("dense_ms", t.denseMs());
+                    n.put("rounds", rounds);
+                    n.put("iters", iters);
+                    n.put("build_seconds", buildS);
+                    n.put("mode", meter.mode());
+                    n.put("validated", checks.size());
+                    if (!checks.isEmpty()) {
+                        n.put("mean_error", mean);
+                        n.put("max_error", max);
+                    }
+                    var arr = n.putArray("validation");
+                    for (LatencyTable.Check c : checks) {
+                        ObjectNode e = arr.addObject();
+                        e.put("sparsity", c.sparsity());
+                        e.put("predicted_ms", c.predictedMs());
+                        e.put("measured_ms", c.measuredMs());
+                        e.put("error", c.error());
+                    }
+                    writeJson(om, n);
+                }
                 return 0;
             }
             SparsityConfig sp = SparsityConfig.parse(sparsity, cfg);
@@ -107,6 +166,7 @@ public final class LatencyCommand implements Callable<Integer> {
                 ObjectMapper om = new ObjectMapper();
                 ObjectNode n = om.createObjectNode();
                 n.put("arch", arch);
+                n.put("task", cfg.task() == Task.BACKBONE ? "backbone" : "classification");
                 n.put("size", hw[0] + "x" + hw[1]);
                 n.put("batch", batch);
                 n.put("precision", precision);
@@ -118,11 +178,7 @@ public final class LatencyCommand implements Callable<Integer> {
                 n.put("max_ms", r.maxMs());
                 n.put("iters", iters);
                 n.put("mode", meter.mode());
-                Path parent = json.toAbsolutePath().getParent();
-                if (parent != null) {
-                    Files.createDirectories(parent);
-                }
-                om.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), n);
+                writeJson(om, n);
             }
         } catch (IllegalArgumentException e) {
             throw new SparseVitException(e.getMessage(), e);

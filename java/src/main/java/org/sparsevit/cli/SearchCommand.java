@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Backends;
+import org.sparsevit.backend.Precision;
 import org.sparsevit.model.SwinConfig;
 import org.sparsevit.model.SwinModel;
 import org.sparsevit.model.SwinWeights;
@@ -82,6 +83,10 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "auto")
     String backend;
 
+    @Option(names = "--precision", defaultValue = "fp32", description = "fp32, tf32, fp16 or bf16 (the model the"
+            + " evaluator and the latency measurements run; a --table must have been measured at it).")
+    String precision;
+
     @Option(names = "--iters", defaultValue = "20", description = "Timed iterations per latency measurement.")
     int iters;
 
@@ -115,7 +120,25 @@ public final class SearchCommand implements Callable<Integer> {
             opt = opt.withGenerations(generations);
         }
         Path log = logFile != null ? logFile : Path.of(out.toString() + ".log");
-        try (Backend be = Backends.create(backend, System.err::println); SwinModel m = new SwinModel(w, be)) {
+        Precision prec = Precision.parse(precision);
+        LatencyTable tab = null;
+        if (latencyMs != null && table != null) {
+            tab = LatencyTable.read(table);
+            if (!tab.precision().equalsIgnoreCase(precision)) {
+                throw new SparseVitException("search: " + table + " was measured at " + tab.precision()
+                        + ", the search runs at " + precision + " (give --precision " + tab.precision()
+                        + " or build a table at " + precision + ")");
+            }
+            if (!tab.arch().isEmpty() && !tab.arch().equalsIgnoreCase(arch) && weights == null) {
+                throw new SparseVitException("search: " + table + " was measured for " + tab.arch()
+                        + ", the search is for " + arch);
+            }
+        }
+        try (Backend be = Backends.create(backend, prec, System.err::println); SwinModel m = new SwinModel(w, be)) {
+            if (tab != null && !tab.device().equals(be.device())) {
+                System.err.println("search: note: " + table + " was measured on " + tab.device() + ", this run is on "
+                        + be.device());
+            }
             Evaluator ev;
             if (evaluator.equalsIgnoreCase("top1")) {
                 if (images == null) {
@@ -131,8 +154,8 @@ public final class SearchCommand implements Callable<Integer> {
             LatencyMeter meter = null;
             LatencyModel lat = null;
             if (latencyMs != null) {
-                if (table != null) {
-                    lat = LatencyTable.read(table);
+                if (tab != null) {
+                    lat = tab;
                 } else {
                     meter = new LatencyMeter(m, hw[0], hw[1], batch, 3, Math.max(4, iters));
                     lat = meter;

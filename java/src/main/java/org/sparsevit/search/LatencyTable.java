@@ -238,27 +238,44 @@ public final class LatencyTable implements LatencyModel {
      * (may be null).
      */
     public double[] validate(LatencyMeter meter, int n, long seed, Consumer<String> progress) {
+        List<Check> checks = validateEach(meter, n, seed, progress);
+        double sum = 0;
+        double max = 0;
+        for (Check c : checks) {
+            sum += c.error();
+            max = Math.max(max, c.error());
+        }
+        return new double[]{sum / n, max};
+    }
+
+    /**
+     * One configuration of {@link #validateEach}: its compact form, the table's prediction, the direct
+     * measurement (trimmed mean) and the relative error |predicted - measured| / measured.
+     */
+    public record Check(String sparsity, double predictedMs, double measuredMs, double error) {
+    }
+
+    /** {@link #validate}, configuration by configuration. */
+    public List<Check> validateEach(LatencyMeter meter, int n, long seed, Consumer<String> progress) {
         if (n <= 0) {
             throw new IllegalArgumentException("latency table: validate needs at least one configuration");
         }
         Random r = new Random(seed);
-        double sum = 0;
-        double max = 0;
+        List<Check> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Candidate c = space.random(r);
             SparsityConfig sp = space.toSparsity(c);
             double measured = meter.measure(sp).trimmedMeanMs();
             double predicted = latencyMs(c);
             double e = Math.abs(predicted - measured) / measured;
-            sum += e;
-            max = Math.max(max, e);
+            out.add(new Check(sp.toCompact(), predicted, measured, e));
             if (progress != null) {
                 progress.accept(String.format(Locale.ROOT,
                         "validate %d/%d: %s predicted %.3f ms, measured %.3f ms (%.1f%%)", i + 1, n, sp.toCompact(),
                         predicted, measured, 100 * e));
             }
         }
-        return new double[]{sum / n, max};
+        return out;
     }
 
     /** The JSON form (see {@link #write}). */
