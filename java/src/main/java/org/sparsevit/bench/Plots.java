@@ -80,6 +80,104 @@ public final class Plots {
         return written;
     }
 
+    /**
+     * The report's plots: per input size, p50 latency against effective sparsity (1 - GMACs / dense GMACs,
+     * one series per implementation, architecture, batch and precision); our speedup over dense; and how many
+     * times faster ours is than each peer at the same case. Returns the file names written (relative to dir).
+     */
+    public static List<String> report(Path dir, ResultsReport rep) {
+        List<String> names = new ArrayList<>();
+        List<BenchResult> ours = rep.ours();
+        List<BenchResult> all = new ArrayList<>(ours);
+        all.addAll(rep.peers());
+        try {
+            Files.createDirectories(dir);
+            Map<String, Map<String, List<double[]>>> bySize = new LinkedHashMap<>();
+            for (BenchResult r : all) {
+                double dense = ours.stream().filter(o -> sameCase(o, r) && o.sparsity().equals("dense") && o.gmacs() > 0)
+                        .mapToDouble(BenchResult::gmacs).findFirst().orElse(0);
+                double g = rep.gmacs(r);
+                if (dense <= 0 || g <= 0 || r.p50Ms() <= 0) {
+                    continue;
+                }
+                String size = r.task() + " " + r.size();
+                String series = r.impl() + " " + r.arch() + " b" + r.batch() + " " + r.precision()
+                        + (r.backend().contains("cpu") ? " cpu" : "");
+                bySize.computeIfAbsent(size, k -> new LinkedHashMap<>()).computeIfAbsent(series, k -> new ArrayList<>())
+                        .add(new double[]{1 - g / dense, r.p50Ms()});
+            }
+            for (Map.Entry<String, Map<String, List<double[]>>> e : bySize.entrySet()) {
+                boolean any = e.getValue().values().stream().anyMatch(v -> v.size() > 1);
+                if (!any) {
+                    continue;
+                }
+                String name = "latency_vs_sparsity_" + e.getKey().replace(' ', '_') + ".png";
+                ImageIO.write(Charts.line("p50 latency vs sparsity, " + e.getKey(),
+                        "effective sparsity (1 - GMACs / dense GMACs)", "p50 latency (ms)", e.getValue()), "png",
+                        dir.resolve(name).toFile());
+                names.add(name);
+            }
+            List<String> labels = new ArrayList<>();
+            List<Double> vals = new ArrayList<>();
+            List<Integer> groups = new ArrayList<>();
+            List<String> keys = new ArrayList<>();
+            for (BenchResult r : ours) {
+                if (r.sparsity().equals("dense")) {
+                    continue;
+                }
+                ours.stream().filter(o -> sameCase(o, r) && o.backend().equals(r.backend()) && o.sparsity().equals("dense"))
+                        .findFirst().ifPresent(d -> {
+                            String k = key(r);
+                            if (!keys.contains(k)) {
+                                keys.add(k);
+                            }
+                            labels.add(r.arch() + " " + r.size() + " b" + r.batch() + " " + r.precision() + " "
+                                    + shortLabel(r.sparsity()));
+                            vals.add(d.p50Ms() / r.p50Ms());
+                            groups.add(keys.indexOf(k));
+                        });
+            }
+            if (!labels.isEmpty()) {
+                ImageIO.write(Charts.bars("Speedup over our dense (p50)", "x faster than dense", labels,
+                        vals.stream().mapToDouble(Double::doubleValue).toArray(),
+                        groups.stream().mapToInt(Integer::intValue).toArray()), "png",
+                        dir.resolve("speedup_over_dense.png").toFile());
+                names.add("speedup_over_dense.png");
+            }
+            List<String> pl = new ArrayList<>();
+            List<Double> pv = new ArrayList<>();
+            List<Integer> pg = new ArrayList<>();
+            List<String> impls = new ArrayList<>();
+            for (BenchResult p : rep.peers()) {
+                String be = p.backend().contains("cpu") ? "cpu" : p.backend();
+                ours.stream().filter(o -> sameCase(o, p) && o.backend().equals(be) && o.sparsity().equals(p.sparsity()))
+                        .findFirst().ifPresent(o -> {
+                            if (!impls.contains(p.impl())) {
+                                impls.add(p.impl());
+                            }
+                            pl.add("vs " + p.impl() + ": " + p.arch() + " " + p.size() + " b" + p.batch() + " "
+                                    + p.precision() + " " + shortLabel(p.sparsity()));
+                            pv.add(p.p50Ms() / o.p50Ms());
+                            pg.add(impls.indexOf(p.impl()));
+                        });
+            }
+            if (!pl.isEmpty()) {
+                ImageIO.write(Charts.bars("SparseViT-J vs peers: peer p50 / our p50 (above 1: ours faster)",
+                        "x faster than the peer", pl, pv.stream().mapToDouble(Double::doubleValue).toArray(),
+                        pg.stream().mapToInt(Integer::intValue).toArray()), "png", dir.resolve("ours_vs_peers.png").toFile());
+                names.add("ours_vs_peers.png");
+            }
+        } catch (IOException e) {
+            throw new SparseVitException(dir + ": cannot write plots (" + e.getMessage() + ")", e);
+        }
+        return names;
+    }
+
+    private static boolean sameCase(BenchResult a, BenchResult b) {
+        return a.arch().equalsIgnoreCase(b.arch()) && a.task().equals(b.task()) && a.size().equals(b.size())
+                && a.batch() == b.batch() && a.precision().equalsIgnoreCase(b.precision());
+    }
+
     private static String shortLabel(String s) {
         return s.length() > 28 ? s.substring(0, 25) + "..." : s;
     }

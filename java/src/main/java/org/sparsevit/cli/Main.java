@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "sparsevit", mixinStandardHelpOptions = true, version = "sparsevit 0.1.0",
         description = "Swin Transformer backbones with SparseViT window activation pruning (CPU and CUDA).",
-        subcommands = {DemoCommand.class, RunCommand.class, InfoCommand.class, MacsCommand.class, VizCommand.class, BenchCommand.class, SearchCommand.class, LatencyCommand.class})
+        subcommands = {DemoCommand.class, RunCommand.class, InfoCommand.class, MacsCommand.class, VizCommand.class, BenchCommand.class, SearchCommand.class, LatencyCommand.class, ReportCommand.class})
 public final class Main implements Runnable {
 
     /** Shared by every subcommand. */
