@@ -10,10 +10,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparsevit.Fixtures;
 import org.sparsevit.Golden;
+import org.sparsevit.TestImages;
 import org.sparsevit.io.Npy;
 
 /** The command-line contract: outputs, and one clear line for bad input. */
@@ -143,18 +145,13 @@ class CliTest {
     }
 
     static Path png(Path dir, int w, int h) throws Exception {
-        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                img.setRGB(x, y, ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | 90);
-            }
-        }
         Path p = dir.resolve("frame.png");
-        javax.imageio.ImageIO.write(img, "png", p.toFile());
+        TestImages.write(p, w, h, (x, y) -> ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | 90);
         return p;
     }
 
     @Test
+    @Tag("awt")
     void imagesRunThroughTheClassifierAndTheViz() throws Exception {
         Path img = png(tmp, 320, 240);
         Result r = run("run", "--weights", swin("swin-mini-cls.safetensors").toString(), "--input", img.toString(),
@@ -166,8 +163,8 @@ class CliTest {
         Result v = run("viz", "--weights", sv("sparsevit-mini.safetensors").toString(), "--image", img.toString(),
                 "--sparsity", "0.5,0.5/0.5,0.5/0.3,0.3,0.5,0.5/0,0", "--output", kept.toString(), "--backend", "cpu");
         assertEquals(0, v.code(), v.err());
-        java.awt.image.BufferedImage out = javax.imageio.ImageIO.read(kept.toFile());
-        assertTrue(out.getWidth() >= 4 * 320, "one panel per stage, got width " + out.getWidth());
+        int width = TestImages.size(kept)[0];
+        assertTrue(width >= 4 * 320, "one panel per stage, got width " + width);
         Result bad = run("run", "--weights", swin("swin-mini-cls.safetensors").toString(), "--input",
                 tmp.resolve("missing.png").toString(), "--output", tmp.resolve("x").toString());
         assertEquals(1, bad.code());

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,11 +11,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
-import javax.imageio.ImageIO;
-
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparsevit.SparseVitException;
+import org.sparsevit.TestImages;
 import org.sparsevit.backend.cpu.CpuBackend;
 import org.sparsevit.io.Images;
 import org.sparsevit.model.CheckpointLayout;
@@ -74,6 +73,7 @@ class SearchEvaluatorTest {
     }
 
     @Test
+    @Tag("awt")
     void topOneOnALabelledFolder() throws IOException {
         Random r = new Random(3);
         List<Path> files = new ArrayList<>();
@@ -81,14 +81,8 @@ class SearchEvaluatorTest {
         for (String cls : new String[]{"apple", "banana"}) {
             Path dir = Files.createDirectories(tmp.resolve("data").resolve(cls));
             for (int i = 0; i < 3; i++) {
-                BufferedImage img = new BufferedImage(80, 72, BufferedImage.TYPE_INT_RGB);
-                for (int y = 0; y < img.getHeight(); y++) {
-                    for (int x = 0; x < img.getWidth(); x++) {
-                        img.setRGB(x, y, r.nextInt(1 << 24));
-                    }
-                }
                 Path p = dir.resolve("img" + i + ".png");
-                ImageIO.write(img, "png", p.toFile());
+                TestImages.random(p, 80, 72, r);
                 files.add(p);
                 labels.add(cls.equals("apple") ? 0 : 1);
             }
@@ -124,11 +118,11 @@ class SearchEvaluatorTest {
     }
 
     @Test
+    @Tag("awt")
     void calibrationImagesFromAFolder() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("calib/sub"));
         for (int i = 0; i < 3; i++) {
-            BufferedImage img = new BufferedImage(50 + i, 40, BufferedImage.TYPE_INT_RGB);
-            ImageIO.write(img, "png", dir.resolve("c" + i + ".png").toFile());
+            TestImages.write(dir.resolve("c" + i + ".png"), 50 + i, 40, (x, y) -> 0);
         }
         HostTensor t = FidelityEvaluator.images(tmp.resolve("calib"), 32, 2);
         assertEquals(List.of(2, 3, 32, 32), java.util.Arrays.stream(t.shape()).boxed().toList());
