@@ -7,7 +7,7 @@ import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
-import org.bytedeco.openblas.global.openblas;
+import org.bytedeco.openblas.global.openblas_nolapack;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.WindowGrid;
@@ -55,7 +55,7 @@ public final class CpuBackend implements Backend {
         // OpenBLAS runs single-threaded; this backend splits GEMMs over rows on its own threads. Idle
         // OpenBLAS worker threads spin for a while after each call, which on few cores starves the Java
         // threads of the ops in between (measured: GELU 10x slower with 2 OpenBLAS threads on 2 cores).
-        openblas.blas_set_num_threads(1);
+        openblas_nolapack.blas_set_num_threads(1);
     }
 
     CpuMemory memory() {
@@ -70,7 +70,7 @@ public final class CpuBackend implements Backend {
     @Override
     public String device() {
         return String.format(Locale.ROOT, "CPU, %d threads, %s", threads,
-                openblas.OPENBLAS_VERSION.trim());
+                openblas_nolapack.OPENBLAS_VERSION.trim());
     }
 
     @Override
@@ -282,8 +282,8 @@ public final class CpuBackend implements Backend {
         if (m == 0 || n == 0) {
             return;
         }
-        openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans,
-                transB ? openblas.CblasTrans : openblas.CblasNoTrans, m, n, k, alpha,
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
+                transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans, m, n, k, alpha,
                 a.duplicate().position(aOff), lda, b.duplicate().position(bOff), ldb, beta,
                 c.duplicate().position(cOff), ldc);
     }
