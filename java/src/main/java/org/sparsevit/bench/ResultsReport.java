@@ -76,6 +76,33 @@ public final class ResultsReport {
         return this;
     }
 
+    /**
+     * Adds another call's results (run-gpu.sh run once per device call): its rows and peers; the stages and
+     * cases appended; its test counts where this run has none; any other field this run lacks (latency table,
+     * search, ...).
+     */
+    public ResultsReport merge(ResultsReport other) {
+        addRows(other.ours).addRows(other.peers);
+        boolean noTests = !results.has("tests_gpu") && !results.has("tests_cpu");
+        other.results.fields().forEachRemaining(e -> {
+            String k = e.getKey();
+            if (k.equals("rows") || k.equals("peers")) {
+                return;
+            }
+            if ((k.equals("stages") || k.equals("cases")) && e.getValue().isArray()) {
+                ArrayNode mine = results.has(k) && results.get(k).isArray() ? (ArrayNode) results.get(k) : results.putArray(k);
+                e.getValue().forEach(mine::add);
+            } else if (k.startsWith("tests_")) {
+                if (noTests && (other.results.has("tests_gpu") || other.results.has("tests_cpu"))) {
+                    results.set(k, e.getValue());
+                }
+            } else if (!results.has(k) || results.get(k).isNull() || results.get(k).asText().isEmpty()) {
+                results.set(k, e.getValue());
+            }
+        });
+        return this;
+    }
+
     /** Sets a machine fact (date, device, driver, cuda, host, ...). */
     public ResultsReport fact(String key, String value) {
         if (value != null) {
@@ -232,10 +259,21 @@ public final class ResultsReport {
                     results.path("tests_skipped").asInt(), results.hasNonNull("tests_source")
                             ? " (" + results.get("tests_source").asText() + ")" : ""));
         }
-        JsonNode gpuTests = results.path("tests_gpu");
-        if (gpuTests.isObject()) {
-            facts.put("GPU-tagged tests", String.format(Locale.ROOT, "%d passed, %d failed, %d skipped",
-                    gpuTests.path("passed").asInt(), gpuTests.path("failed").asInt(), gpuTests.path("skipped").asInt()));
+        for (String[] k : new String[][]{{"tests_gpu", "GPU-tagged tests"}, {"tests_cpu", "other tests"}}) {
+            JsonNode t = results.path(k[0]);
+            if (t.isObject()) {
+                StringBuilder v = new StringBuilder(String.format(Locale.ROOT, "%d passed, %d failed, %d skipped"
+                                + " (%d of them aborted by an assumption), %d containers failed; read from the %s",
+                        t.path("passed").asInt(), t.path("failed").asInt(), t.path("skipped").asInt() + t.path("aborted").asInt(),
+                        t.path("aborted").asInt(), t.path("containers_failed").asInt(), t.path("source").asText("?")));
+                if (t.path("undiscovered").size() > 0) {
+                    v.append("; classes that could not be loaded: ");
+                    for (JsonNode c : t.path("undiscovered")) {
+                        v.append(c.asText()).append(' ');
+                    }
+                }
+                facts.put(k[1], v.toString().strip());
+            }
         }
         Optional<GpuPeaks> p = peaks();
         p.ifPresent(g -> facts.put("peaks used (dense)", String.format(Locale.ROOT,

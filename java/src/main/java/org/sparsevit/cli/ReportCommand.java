@@ -32,8 +32,9 @@ public final class ReportCommand implements Callable<Integer> {
     Main.Common common;
 
     @Parameters(arity = "1..*", paramLabel = "INPUT",
-            description = "run-gpu.sh's output directory (or its results.json), and/or JSON arrays of benchmark rows"
-                    + " (ours or peers'); the first results.json gives the machine facts.")
+            description = "run-gpu.sh's output directories (or their results.json; one per device call, merged: rows,"
+                    + " peers, stages and cases together, the first one's facts first), and/or JSON arrays of benchmark"
+                    + " rows (ours or peers').")
     List<Path> inputs;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Report directory (created).")
@@ -69,8 +70,7 @@ public final class ReportCommand implements Callable<Integer> {
                 if (rep == null) {
                     rep = ResultsReport.read(p);
                 } else {
-                    ResultsReport other = ResultsReport.read(p);
-                    rep.addRows(other.ours()).addRows(other.peers());
+                    rep.merge(ResultsReport.read(p));
                 }
             } else {
                 rowFiles.add(p);

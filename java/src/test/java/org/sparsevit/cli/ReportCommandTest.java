@@ -1,0 +1,145 @@
+package org.sparsevit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code sparsevit report} on a synthetic run-gpu.sh output, and {@code bench}'s time budget and case log. */
+class ReportCommandTest {
+    @TempDir
+    Path tmp;
+
+    static String row(String impl, String task, String size, int batch, String prec, String sp, double gmacs,
+                      double p50, String ops) {
+        return String.format(java.util.Locale.ROOT, "{\"impl\": \"%s\", \"arch\": \"swin-t\", \"task\": \"%s\", \"size\": \"%s\","
+                        + " \"batch\": %d, \"precision\": \"%s\", \"backend\": \"cuda\", \"device\": \"NVIDIA H100 80GB HBM3\","
+                        + " \"sparsity\": \"%s\", \"gmacs\": %s, \"p50_ms\": %s, \"p90_ms\": %s, \"p99_ms\": %s, \"mean_ms\": %s,"
+                        + " \"images_per_s\": %s, \"iters\": 100, \"ops_ms\": {%s}}", impl, task, size, batch, prec, sp, gmacs,
+                p50, p50, p50, p50, batch * 1000.0 / p50, ops);
+    }
+
+    @Test
+    @Tag("awt")
+    void reportOfASyntheticGpuRun() throws Exception {
+        Path in = tmp.resolve("gpu");
+        Files.createDirectories(in);
+        String rows = String.join(",\n",
+                row("sparsevit-j (graph)", "classification", "224x224", 64, "fp16", "dense", 287.4, 2.5, ""),
+                row("sparsevit-j (graph)", "backbone", "672x672", 4, "fp16", "dense", 161.8, 4.0, ""),
+                row("sparsevit-j (graph)", "backbone", "672x672", 4, "fp16", "uniform:0.6", 70.0, 2.4,
+                        "\"gatherWindows\": 0.05, \"scatterWindows\": 0.05, \"linear\": 1.2"),
+                row("sparsevit-j (graph)", "backbone", "672x672", 4, "fp16", "paper-3", 116.0, 2.5,
+                        "\"tokenImportance\": 0.01, \"gatherWindows\": 0.06, \"scatterWindows\": 0.06, \"linear\": 1.5"));
+        String peers = String.join(",\n",
+                row("timm-compile", "backbone", "672x672", 4, "fp16", "dense", 0, 7.0, ""),
+                row("timm-eager", "backbone", "672x672", 4, "fp16", "dense", 0, 20.0, ""),
+                row("pytorch-sparsevit-eager", "backbone", "672x672", 4, "fp16", "uniform:0.6", 0, 15.0, ""));
+        Files.writeString(in.resolve("results.json"), "{\"date\": \"2026-11-23T10:00:00Z\", \"device\": \"NVIDIA H100 80GB HBM3\","
+                + " \"driver\": \"580.65\", \"cuda\": \"13.0\", \"commit\": \"abc\", \"tests_passed\": 120, \"tests_failed\": 0,"
+                + " \"tests_skipped\": 2, \"rows\": [" + rows + "], \"peers\": [" + peers + "],"
+                + " \"latency_table\": {\"arch\": \"swin-t\", \"task\": \"backbone\", \"size\": \"672x672\", \"batch\": 4,"
+                + " \"precision\": \"fp16\", \"device\": \"NVIDIA H100 80GB HBM3\", \"dense_ms\": 4.0, \"rounds\": 1, \"iters\": 50,"
+                + " \"build_seconds\": 60, \"mode\": \"graph replay\", \"validated\": 2, \"mean_error\": 0.021, \"max_error\": 0.03,"
+                + " \"validation\": [{\"sparsity\": \"0,0/0,0/0,0,0,0,0,0/0,0\", \"predicted_ms\": 4.0, \"measured_ms\": 3.9, \"error\": 0.0256}]},"
+                + " \"search\": {\"compact\": \"0.5,0.5/0,0/0.2,0.2,0.4,0.4,0.4,0.4/0,0\", \"score\": 0.97, \"gmacs\": 110,"
+                + " \"latency_ms\": 2.4, \"candidates\": 800, \"generations\": 9}, \"search_window\": \"2.200:2.600\","
+                + " \"search_measured\": {\"trimmed_mean_ms\": 2.45, \"p50_ms\": 2.45, \"min_ms\": 2.4, \"max_ms\": 2.6},"
+                + " \"stages\": [{\"name\": \"bench\", \"status\": \"ok\", \"seconds\": 250, \"budget\": 320, \"note\": \"4 rows\"}],"
+                + " \"cases\": [{\"label\": \"swin-b cls 224x224 b64 fp16 dense\", \"status\": \"skipped\", \"reason\": \"time budget\"}]}");
+        Path out = tmp.resolve("report");
+        CliTest.Result r = CliTest.run("report", in.toString(), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        // met: b64 throughput (25,600), vs eager (5x), paper-3 (1.6x), overhead (3.25%); missed: vs compile (1.75x),
+        // uniform 0.6 (0.6x dense); not measured: b1 latency and the two CPU targets
+        assertTrue(r.out().contains("targets: 4 met, 2 missed, 3 not measured"), r.out());
+        String md = Files.readString(out.resolve("README.md"));
+        assertTrue(md.contains("| device | NVIDIA H100 80GB HBM3 |"), md);
+        assertTrue(md.contains("120 passed, 0 failed, 2 skipped"), md);
+        // 2 x 287.4 GMACs / 2.5 ms = 229.9 TFLOP/s, 23.2% of the H100 SXM5's 989.5 dense FP16
+        assertTrue(md.contains("| 229.9 (23.2%) |"), md);
+        assertTrue(md.contains("H100 SXM5: FP32 67.0, TF32 494.5, FP16/BF16 989.5 TFLOP/s"), md);
+        assertTrue(md.contains("| timm-compile | dense | 161.80 | 7.000 |"), "a peer gets our GMACs: " + md);
+        assertTrue(md.contains("Prediction error against direct measurement over 2 random configurations: mean **2.10%**"), md);
+        assertTrue(md.contains("(inside the window)"), md);
+        assertTrue(md.contains("swin-b cls 224x224 b64 fp16 dense: skipped (time budget)"), md);
+        for (String png : new String[]{"latency_vs_sparsity_backbone_672x672.png", "speedup_over_dense.png",
+            "ours_vs_peers.png"}) {
+            assertTrue(Files.size(out.resolve(png)) > 1000, png);
+            assertTrue(md.contains("](" + png + ")"), png);
+        }
+        JsonNode j = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        assertEquals(4, j.get("rows").size());
+        assertEquals(3, j.get("peers").size());
+        assertEquals(9, j.get("targets").size());
+        JsonNode compile = null;
+        for (JsonNode t : j.get("targets")) {
+            if (t.get("id").asText().equals("backbone672-vs-timm-compile")) {
+                compile = t;
+            }
+        }
+        assertEquals("missed", compile.get("status").asText());
+        assertEquals(1.75, compile.get("measured").asDouble(), 1e-9);
+        assertEquals("H100 SXM5", j.get("gpu_peaks").get("model").asText());
+        assertFalse(md.contains("NaN"), md);
+    }
+
+    @Test
+    void rowFilesAndFactsFromTheCommandLine() throws Exception {
+        Path rows = tmp.resolve("rows.json");
+        Files.writeString(rows, "[" + row("sparsevit-j", "classification", "224x224", 1, "fp32", "dense", 4.49, 240, "")
+                .replace("\"cuda\"", "\"cpu\"") + ","
+                + row("sparsevit-j", "classification", "224x224", 1, "fp32", "uniform:0.6", 1.29, 100, "")
+                .replace("\"cuda\"", "\"cpu\"") + "]");
+        Path notes = tmp.resolve("notes.md");
+        Files.writeString(notes, "Measured on a shared machine.\n");
+        Path out = tmp.resolve("cpu");
+        CliTest.Result r = CliTest.run("report", rows.toString(), "--out", out.toString(), "--device", "2-core CPU",
+                "--date", "2026-11-22", "--notes", notes.toString(), "--no-plots");
+        assertEquals(0, r.code(), r.err());
+        String md = Files.readString(out.resolve("README.md"));
+        assertTrue(md.startsWith("# Benchmark: 2-core CPU, 2026-11-22"), md);
+        assertTrue(md.contains("| CPU: uniform 0.6 at least 1.8x faster than our dense | **met** | 2.40x |"), md);
+        assertTrue(md.contains("## Notes\n\nMeasured on a shared machine."), md);
+        assertFalse(md.contains("peaks used"), "no GPU peaks for a CPU run: " + md);
+
+        CliTest.Result missing = CliTest.run("report", tmp.resolve("nope").toString(), "--out", out.toString());
+        assertEquals(1, missing.code());
+        assertEquals("error: " + tmp.resolve("nope") + ": no such file or directory", missing.err().strip());
+        Path bad = tmp.resolve("bad.json");
+        Files.writeString(bad, "[{\"impl\": \"x\"}]");
+        CliTest.Result badRows = CliTest.run("report", bad.toString(), "--out", out.toString());
+        assertEquals(1, badRows.code());
+        assertTrue(badRows.err().startsWith("error: " + bad + ": a row without size or p50_ms"), badRows.err());
+        assertEquals(1, badRows.err().strip().lines().count(), badRows.err());
+    }
+
+    @Test
+    void benchKeepsToItsTimeBudgetAndLogsEveryCase() throws Exception {
+        Path json = tmp.resolve("rows.json");
+        Path cases = tmp.resolve("cases.json");
+        CliTest.Result r = CliTest.run("bench", "--backend", "cpu", "--size", "64x64", "--sparsity", "dense;uniform:0.5;uniform:0.8",
+                "--iters", "2", "--warmup", "0", "--time-budget", "0.001", "--json", json.toString(), "--cases-json",
+                cases.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode c = new ObjectMapper().readTree(cases.toFile());
+        assertEquals(3, c.size());
+        assertEquals("measured", c.get(0).get("status").asText());
+        assertEquals("skipped", c.get(1).get("status").asText());
+        assertTrue(c.get(1).get("reason").asText().startsWith("time budget"), c.get(1).toString());
+        assertEquals(1, new ObjectMapper().readTree(json.toFile()).size());
+        assertTrue(r.err().contains("1 of 3 cases measured, 0 failed, 2 skipped"), r.err());
+        CliTest.Result neg = CliTest.run("bench", "--backend", "cpu", "--size", "64x64", "--time-budget", "-1");
+        assertEquals(1, neg.code());
+        assertTrue(neg.err().contains("--time-budget must be 0 (no limit) or positive"), neg.err());
+    }
+}
