@@ -28,15 +28,19 @@ import org.sparsevit.sparse.SparsityConfig;
  * The unit is the block pair because that is what the search space varies: both blocks of a pair always
  * share a level, so the entry of a pair covers both of its blocks.
  *
- * <p>Measurement ({@link #build}): for each pair, the dense model is measured, then the model with only
- * that pair at each level > 0; the entry is the difference. Measuring end to end (rather than timing a
- * block in isolation) keeps everything a pruned pair costs or saves in the entry: the window importance
- * and top-k selection, the gathers and scatters, and the effect on neighbouring kernels. Re-measuring the
- * dense model for every pair keeps slow drift of the device (clocks, temperature) out of the entries; the
+ * <p>Measurement ({@link #build}): per stage, the dense model is measured, then for each level > 0 the
+ * suffixes of the stage's pairs at that level (the last pair alone, the last two, ..., all of them; the other
+ * stages dense). A pair cannot be pruned alone when a later pair of its stage is not (levels never decrease
+ * within a stage: a later block cannot keep windows an earlier one dropped), so a pair's entry is the
+ * difference between the suffix starting at it and the suffix after it (for the last pair: the suffix minus
+ * dense). Measuring end to end (rather than timing a block in isolation) keeps everything a pruned pair
+ * costs or saves in the entry: the gathers and scatters and the effect on neighbouring kernels; the stage's
+ * window importance and sort, computed once at its first pruned block, land in the last pair's entry, which
+ * every configuration that prunes the stage includes (its last pair is then pruned too). Re-measuring the
+ * dense model for every stage keeps slow drift of the device (clocks, temperature) out of the entries; the
  * base is the median of those dense measurements, and with several rounds every entry is the median of its
- * rounds. What the additive model misses: a stage computes its
- * window importance once, at its first pruned block, but every pair's entry includes it, so configurations
- * that prune several pairs of one stage are predicted slightly slow. {@link #validate} measures how far
+ * rounds. What the additive model misses: the pairs of a stage at different levels interact a little (the
+ * entries were measured with the later pairs at the same level). {@link #validate} measures how far
  * predictions are from direct measurements over random configurations.
  */
 public final class LatencyTable implements LatencyModel {
@@ -85,8 +89,8 @@ public final class LatencyTable implements LatencyModel {
     }
 
     /**
-     * Measures a table with {@code meter} (its model, size and batch) over {@code space}: one dense and
-     * {@code levels - 1} pruned measurements per pair. {@code arch} and {@code precision} are recorded as
+     * Measures a table with {@code meter} (its model, size and batch) over {@code space}: one dense
+     * measurement per stage and {@code levels - 1} pruned ones per pair. {@code arch} and {@code precision} are recorded as
      * given; progress lines go to {@code progress} (may be null).
      */
     public static LatencyTable build(LatencyMeter meter, SearchSpace space, String arch, String precision,
@@ -105,26 +109,47 @@ public final class LatencyTable implements LatencyModel {
             throw new IllegalArgumentException("latency table: rounds must be positive, got " + rounds);
         }
         double[] levels = space.levels();
+        // the pairs of each stage, in order
+        List<List<Integer>> stages = new ArrayList<>();
+        for (int g = 0; g < space.genes(); g++) {
+            int s = space.geneBlock(g)[0];
+            while (stages.size() <= s) {
+                stages.add(new ArrayList<>());
+            }
+            stages.get(s).add(g);
+        }
+        stages.removeIf(List::isEmpty);
         double[][][] d = new double[space.genes()][levels.length][rounds];
-        double[] dense = new double[space.genes() * rounds];
-        int total = space.genes() * levels.length * rounds;
+        double[] dense = new double[stages.size() * rounds];
+        int total = (stages.size() + space.genes() * (levels.length - 1)) * rounds;
         int done = 0;
         SparsityConfig denseConfig = space.toSparsity(space.dense());
         for (int round = 0; round < rounds; round++) {
-            for (int g = 0; g < space.genes(); g++) {
+            for (int si = 0; si < stages.size(); si++) {
+                List<Integer> pairs = stages.get(si);
                 double base = meter.measure(denseConfig).trimmedMeanMs();
-                dense[round * space.genes() + g] = base;
+                dense[round * stages.size() + si] = base;
                 done++;
                 for (int l = 1; l < levels.length; l++) {
-                    int[] genes = new int[space.genes()];
-                    genes[g] = l;
-                    d[g][l][round] = meter.measure(space.toSparsity(Candidate.of(genes))).trimmedMeanMs() - base;
-                    done++;
-                    if (progress != null) {
-                        int[] sb = space.geneBlock(g);
-                        progress.accept(String.format(Locale.ROOT,
-                                "table %d/%d: stage %d, blocks %d-%d at %s: %+.3f ms (dense %.3f ms)", done, total,
-                                sb[0], sb[1], sb[1] + 1, levels[l], d[g][l][round], base));
+                    // suffixes of the stage at level l, the last pair alone first: S(g) = pairs g.. of the stage
+                    // at l (a valid configuration: levels never decrease within a stage); entry(g) = S(g) - S(g + 1)
+                    double next = base;
+                    for (int i = pairs.size() - 1; i >= 0; i--) {
+                        int g = pairs.get(i);
+                        int[] genes = new int[space.genes()];
+                        for (int j = i; j < pairs.size(); j++) {
+                            genes[pairs.get(j)] = l;
+                        }
+                        double t = meter.measure(space.toSparsity(Candidate.of(genes))).trimmedMeanMs();
+                        d[g][l][round] = t - next;
+                        next = t;
+                        done++;
+                        if (progress != null) {
+                            int[] sb = space.geneBlock(g);
+                            progress.accept(String.format(Locale.ROOT,
+                                    "table %d/%d: stage %d, blocks %d-%d at %s: %+.3f ms (dense %.3f ms)", done, total,
+                                    sb[0], sb[1], sb[1] + 1, levels[l], d[g][l][round], base));
+                        }
                     }
                 }
             }

@@ -63,6 +63,35 @@ class SearchLatencyTest {
     }
 
     @Test
+    void tableOfAStageWithSeveralPairsMeasuresValidSuffixes() {
+        // Swin-T's third stage has three pairs; a pair cannot be pruned while a later pair of its stage is not
+        SwinConfig deep = new SwinConfig(16, new int[]{2, 2, 6, 2}, new int[]{1, 1, 2, 2}, 7, 4, 4, 3, 0,
+                Task.BACKBONE, 64, CheckpointLayout.SWIN_DETECTION, MergeOrder.CONCAT, 1e-5f);
+        SearchSpace space = new SearchSpace(deep.depths(), new double[]{0, 0.5});
+        List<String> lines = new ArrayList<>();
+        try (SwinModel m = new SwinModel(SwinWeights.random(deep, 2), be);
+             LatencyMeter lm = new LatencyMeter(m, 64, 64, 1, 0, 4)) {
+            LatencyTable t = LatencyTable.build(lm, space, "deep", "fp32", lines::add);
+            // one dense measurement per stage, one per pair and level: 4 + 6
+            assertEquals(6, lines.size());
+            assertTrue(lines.get(lines.size() - 1).startsWith("table 10/10: stage 3, blocks 0-1 at 0.5:"), lines.toString());
+            // within stage 2 the last pair is measured first (alone), then the suffixes that end with it
+            List<String> stage2 = lines.stream().filter(l -> l.contains(": stage 2,")).toList();
+            assertEquals(3, stage2.size());
+            assertTrue(stage2.get(0).contains("blocks 4-5") && stage2.get(2).contains("blocks 0-1"), stage2.toString());
+            double[][] d = t.deltas();
+            for (double[] row : d) {
+                assertEquals(0.0, row[0]);
+                assertTrue(Double.isFinite(row[1]));
+            }
+            // the prediction of the whole stage pruned is the sum of its suffix differences
+            Candidate c = Candidate.of(new int[]{0, 0, 1, 1, 1, 0});
+            assertEquals(t.denseMs() + d[2][1] + d[3][1] + d[4][1], t.latencyMs(c), 1e-12);
+            assertTrue(Double.isFinite(t.validate(lm, 2, 1, null)[0]));
+        }
+    }
+
+    @Test
     void meterReportsTrimmedMeanAndSpread() {
         LatencyMeter.Measurement dense = meter.measure(SparsityConfig.dense(TINY));
         assertEquals(6, dense.iters());
