@@ -1,88 +1,289 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (GPU tests included) and the benchmark from the offline bundle on a machine with only the NVIDIA driver
-# and the CUDA 13 libraries (no Java, no network), and writes a results file.
-#   usage: run-gpu.sh [OUTDIR]   (fixtures: $SVJ_FIXTURES, else ../shared/fixtures or shared/fixtures
-#                                 relative to the current directory)
-# Environment: SVJ_BENCH_ARGS overrides the benchmark cases; SVJ_SKIP_TESTS=1 / SVJ_SKIP_BENCH=1 skip parts;
-# SVJ_PEERS=1 also runs the PyTorch peers (timm) when python3 with torch and timm is available.
+# Runs the GPU evidence of the CUDA, benchmark and search issues from the offline bundle on a machine with only
+# the NVIDIA driver and the CUDA 13 libraries (no Java, no network), in named stages, each under its own
+# wall-clock budget, and writes OUTDIR/results.json after every stage (so a run cut short still leaves it).
+#
+#   usage: run-gpu.sh OUTDIR [STAGE...]      stages, in this order when none are named (all of them):
+#     info     nvidia-smi, host, versions, and a CUDA smoke test (sparsevit demo --backend cuda)
+#     tests    the GPU-tagged tests first, then the rest of the suite (JUnit console launcher)
+#     bench    the benchmark issue's cases on CUDA, the targets' cases first
+#     peers    timm eager / torch.compile and SparseViT-style pruning in PyTorch eager (timm_peers.py)
+#     latency  latency table of Swin-T 672x672 b4 FP16, validated against direct measurement
+#     search   evolutionary search in a latency window with that table, the result measured directly
+#     cpu      our CPU backend beside ONNX Runtime (needs torch + timm for the ONNX export)
+#   Fixtures: $SVJ_FIXTURES, else ../shared/fixtures or shared/fixtures (from the current directory).
+#
+# Budgets (seconds, environment): SVJ_BUDGET_INFO (40), SVJ_BUDGET_TESTS (200), SVJ_BUDGET_BENCH (320),
+# SVJ_BUDGET_PEERS (280), SVJ_BUDGET_LATENCY (170), SVJ_BUDGET_SEARCH (110), SVJ_BUDGET_CPU (150); and
+# SVJ_DEADLINE (570): no stage runs past this many seconds after the script started, whatever its budget, so
+# one call of the device tool (600 s) always ends with results.json written. A stage that runs out of time
+# keeps what it wrote so far (benchmark rows are written case by case, peers row by row).
+# Other knobs: SVJ_BENCH_GROUPS (names of the bench groups to run, e.g. "bb-cam-b48 sb-bb672"; default all,
+# see stage_bench); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case; SVJ_BENCH_ARGS (extra arguments to every
+# bench call); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20); SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65%
+# of the table's dense latency), SVJ_SEARCH_BUDGET (800 candidates); SVJ_PEERS_ARGS (extra timm_peers.py args);
+# SVJ_LAT_ARGS (the latency/search case, default "--arch swin-t --backbone --size 672x672 --batch 4 --precision
+# fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the table's latency call, e.g. "--iters 100 --warmup 20").
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUTDIR=${1:-$PWD/gpu-results}
+[ $# -gt 0 ] && shift
+ALL="info tests bench peers latency search cpu"
+STAGES=${*:-$ALL}
+for s in $STAGES; do
+  case " $ALL " in *" $s "*) ;; *) echo "error: unknown stage '$s' (stages: $ALL)" >&2; exit 2 ;; esac
+done
 mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+T_START=$(date +%s)
+DEADLINE=${SVJ_DEADLINE:-570}
 JAVA="$HERE/runtime/bin/java"
+CP="$HERE/lib/sparsevit.jar"
 # the CUDA 13 libraries (cuBLAS for the GEMMs) where a toolkit installs them
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
   [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 export LD_LIBRARY_PATH
-CP="$HERE/lib/sparsevit.jar"
 FIX=${SVJ_FIXTURES:-}
-for f in "$PWD/../shared/fixtures" "$PWD/shared/fixtures" "$HERE/../shared/fixtures"; do
+for f in "$PWD/../shared/fixtures" "$PWD/shared/fixtures" "$HERE/../shared/fixtures" "$HERE/../../shared/fixtures"; do
   if [ -z "$FIX" ] && [ -d "$f" ]; then FIX=$(cd "$f" && pwd); fi
 done
-DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
-CUDA=$(nvidia-smi 2>/dev/null | grep -o 'CUDA Version: [0-9.]*' | awk '{print $3}')
-echo "[bundle] $DATE on ${GPU:-no GPU}, driver ${DRIVER:-?}, CUDA ${CUDA:-?}, fixtures ${FIX:-none}"
-export JAVA_TOOL_OPTIONS="-Xmx24g"
-PASSED=0; FAILED=0; SKIPPED=0
-if [ "${SVJ_SKIP_TESTS:-0}" != 1 ]; then
-  "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
-    -cp "$CP:$HERE/lib/sparsevit-tests.jar" $(sed 's/^/--select-class /' "$HERE/tests.txt") \
-    --reports-dir "$OUTDIR/junit" --details=tree --disable-banner > "$OUTDIR/tests.log" 2>&1
-  tail -20 "$OUTDIR/tests.log"
-  PASSED=$(grep -o '[0-9]* tests successful' "$OUTDIR/tests.log" | awk '{print $1}' | tail -1)
-  FAILED=$(grep -o '[0-9]* tests failed' "$OUTDIR/tests.log" | awk '{print $1}' | tail -1)
-  SKIPPED=$(( $(grep -o '[0-9]* tests skipped' "$OUTDIR/tests.log" | awk '{print $1}' | tail -1) + \
-              $(grep -o '[0-9]* tests aborted' "$OUTDIR/tests.log" | awk '{print $1}' | tail -1) ))
-fi
-ROWS="$OUTDIR/rows.json"
-echo "[]" > "$ROWS"
-if [ "${SVJ_SKIP_BENCH:-0}" != 1 ]; then
-  ARGS=${SVJ_BENCH_ARGS:-"--backend cuda --precision fp32,tf32 --size 224x224 --batch 1,64 --iters 100 --warmup 10"}
+export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:-} -Xmx24g"
+ITERS=${SVJ_ITERS:-100}
+WARMUP=${SVJ_WARMUP:-10}
+PY=$(command -v python3 || true)
+
+log() { echo "[run-gpu $(( $(date +%s) - T_START ))s] $*"; }
+
+# the budget of a stage: its own, cut to what is left before the deadline (minus 15 s to write results)
+budget() {
+  local own=$1 left
+  left=$(( DEADLINE - ($(date +%s) - T_START) - 15 ))
+  [ "$left" -lt "$own" ] && own=$left
+  echo "$own"
+}
+
+# one line of JSON per stage: name, status, seconds, budget, note
+stage_done() {
+  local name=$1 status=$2 secs=$3 bud=$4 note=${5:-}
+  note=$(printf '%s' "$note" | tr '\n"\\' "  /" | cut -c1-400)
+  printf '{"name": "%s", "status": "%s", "seconds": %s, "budget": %s, "note": "%s"}\n' \
+    "$name" "$status" "$secs" "$bud" "$note" >> "$OUTDIR/stages.jsonl"
+}
+
+# runs a command under a time limit; prints nothing; returns its exit status (124: timed out)
+limited() {
+  local secs=$1; shift
+  if [ "$secs" -le 0 ]; then return 124; fi
+  timeout --kill-after=10 "$secs" "$@"
+}
+
+write_results() {
+  if [ -n "$PY" ] && [ -f "$HERE/results.py" ]; then
+    "$PY" "$HERE/results.py" "$OUTDIR" "$HERE" || echo "[run-gpu] results.py failed" >&2
+  else
+    # no python3: the facts and the counts only
+    printf '{"date": "%s", "device": "%s", "driver": "%s", "cuda": "%s", "tests_passed": 0, "tests_failed": 0, "tests_skipped": 0, "rows": [], "peers": [], "note": "python3 missing: rows are in the rows-*.json files"}\n' \
+      "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" \
+      "$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)" \
+      "$(nvidia-smi 2>/dev/null | grep -o 'CUDA Version: [0-9.]*' | awk '{print $3}')" > "$OUTDIR/results.json"
+  fi
+}
+
+# SVJ_NO_GPU_CHECK=1 runs the GPU stages even where nvidia-smi finds no GPU (to test the plumbing: every case
+# then fails with the CUDA backend's reason, and the files are written all the same)
+have_gpu() {
+  [ "${SVJ_NO_GPU_CHECK:-0}" = 1 ] || nvidia-smi -L >/dev/null 2>&1
+}
+
+# ------------------------------------------------------------------------------------------------ stages
+
+stage_info() {
+  local b=$1
+  {
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(cat "$HERE/COMMIT" 2>/dev/null)"
+    echo "fixtures: ${FIX:-none}"
+    nvidia-smi 2>&1 | head -30
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit,pcie.link.gen.max \
+      --format=csv 2>&1
+    echo "--- host"
+    lscpu 2>/dev/null | grep -E 'Model name|^CPU\(s\)|Thread|Socket' ; free -g 2>/dev/null | head -2
+    echo "--- software"
+    "$JAVA" -version 2>&1 | head -3
+    [ -n "$PY" ] && "$PY" -c 'import sys; print("python", sys.version.split()[0])
+try:
+    import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)
+except Exception as e: print("torch: not importable:", e)
+try:
+    import timm; print("timm", timm.__version__)
+except Exception as e: print("timm: not importable:", e)' 2>&1
+    echo "--- LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    ls /usr/local/cuda/lib64/libcublas.so* /usr/lib/x86_64-linux-gnu/libcublas.so* 2>/dev/null
+  } > "$OUTDIR/info.txt" 2>&1
+  # the CUDA backend end to end (its log says why when it cannot start)
+  limited "$b" "$JAVA" -jar "$CP" demo --backend cuda --iters 3 > "$OUTDIR/demo-cuda.log" 2>&1
+  local rc=$?
+  if [ $rc -eq 0 ]; then echo ok; else echo "demo --backend cuda failed (exit $rc): $(grep -m1 'error' "$OUTDIR/demo-cuda.log")"; fi
+}
+
+# a class that cannot be loaded is logged and the others still run; tests tagged "awt" draw or read images,
+# which this runtime (no java.desktop) cannot: they run in the build's own test phase instead
+JUNIT_OPTS="--config=junit.platform.discovery.listener.default=logging --exclude-tag awt"
+
+stage_tests() {
+  local b=$1
+  local t0 rc note=""
+  local classes; classes=$(sed 's/^/--select-class /' "$HERE/tests.txt")
+  # GPU-tagged tests first, in their own JVM, so a crash there leaves the CPU suite's counts intact
+  t0=$(date +%s)
   # shellcheck disable=SC2086
-  "$JAVA" -jar "$CP" bench $ARGS --json "$OUTDIR/rows-cls.json" --markdown "$OUTDIR/report-cls.md" > "$OUTDIR/bench-cls.log" 2>&1
+  limited "$b" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
+    -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes --include-tag gpu $JUNIT_OPTS \
+    --details=tree --disable-banner --disable-ansi-colors > "$OUTDIR/tests-gpu.log" 2>&1
+  rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="GPU tests cut at the budget (${b}s); "
+  tail -15 "$OUTDIR/tests-gpu.log"
+  b=$(( b - ($(date +%s) - t0) ))
   # shellcheck disable=SC2086
-  "$JAVA" -jar "$CP" bench --backend cuda --backbone --precision fp32,tf32 --size 672x672 --batch 4 --sparsity all \
-    --iters 100 --warmup 10 --json "$OUTDIR/rows-backbone.json" --markdown "$OUTDIR/report-backbone.md" > "$OUTDIR/bench-backbone.log" 2>&1
-  python3 - "$OUTDIR" <<'PY' || true
-import json, sys, os, glob
-out = sys.argv[1]
-rows = []
-for f in sorted(glob.glob(os.path.join(out, "rows-*.json"))):
-    rows += json.load(open(f))
-json.dump(rows, open(os.path.join(out, "rows.json"), "w"), indent=1)
-PY
-fi
+  limited "$b" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
+    -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes --exclude-tag gpu $JUNIT_OPTS \
+    --details=tree --disable-banner --disable-ansi-colors > "$OUTDIR/tests-cpu.log" 2>&1
+  rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}CPU tests cut at the budget; counts are partial"
+  tail -15 "$OUTDIR/tests-cpu.log"
+  echo "${note:-ok}"
+}
+
+# one bench invocation: NAME then bench arguments; rows to rows-NAME.json, outcomes to cases-NAME.json
+bench_group() {
+  local name=$1; shift
+  if [ -n "${SVJ_BENCH_GROUPS:-}" ] && [[ " $SVJ_BENCH_GROUPS " != *" $name "* ]]; then return; fi
+  local left; left=$(( BENCH_END - $(date +%s) ))
+  if [ "$left" -le 20 ]; then
+    echo "{\"label\": \"group $name: $*\", \"status\": \"skipped\", \"reason\": \"bench stage budget spent\", \"seconds\": 0}" \
+      | sed 's/^/[/; s/$/]/' > "$OUTDIR/cases-$name.json"
+    log "bench $name: skipped (budget spent)"
+    return
+  fi
+  log "bench $name: $* (${left}s left)"
+  # shellcheck disable=SC2086
+  limited "$left" "$JAVA" -jar "$CP" bench --backend cuda --iters "$ITERS" --warmup "$WARMUP" "$@" ${SVJ_BENCH_ARGS:-} \
+    --time-budget $(( left - 10 )) --json "$OUTDIR/rows-$name.json" --cases-json "$OUTDIR/cases-$name.json" \
+    --markdown "$OUTDIR/report-$name.md" > "$OUTDIR/bench-$name.log" 2>&1
+  local rc=$?
+  [ $rc -ne 0 ] && log "bench $name: exit $rc ($(grep -m1 '^error' "$OUTDIR/bench-$name.log"))"
+  write_results > /dev/null
+}
+
+stage_bench() {
+  local b=$1
+  BENCH_END=$(( $(date +%s) + b ))
+  have_gpu || { echo "skipped: no GPU (nvidia-smi -L fails)"; return 3; }
+  # the targets first: Swin-T classification 224 FP16 b64 / b1, backbone 672 b4 FP16 dense and pruned
+  bench_group t-cls224-fp16 --precision fp16 --size 224x224 --batch 64,1 --sparsity dense
+  bench_group t-bb672-fp16 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity all
+  bench_group bb672-fp32 --backbone --precision fp32 --size 672x672 --batch 4 --sparsity all
+  bench_group cls224-prec --precision fp32,tf32,bf16 --size 224x224 --batch 64,1 --sparsity dense
+  bench_group cls224-fp16-paper --precision fp16 --size 224x224 --batch 64,1 --sparsity "paper-1;paper-2;paper-3"
+  bench_group bb-cam-b1 --backbone --precision fp16 --size 256x704,1024x2048 --batch 1 --sparsity "dense;uniform:0.6;paper-3"
+  bench_group sb-cls224 --arch swin-s,swin-b --precision fp16 --size 224x224 --batch 64 --sparsity dense
+  bench_group sb-bb672 --arch swin-s,swin-b --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
+  bench_group bb-cam-b48 --backbone --precision fp16 --size 256x704,1024x2048 --batch 4,8 --sparsity "dense;uniform:0.6;paper-3"
+  local n; n=$(cat "$OUTDIR"/rows-*.json 2>/dev/null | grep -c '"p50_ms"')
+  echo "$n rows; $(cat "$OUTDIR"/cases-*.json 2>/dev/null | grep -c '"failed"') failed, $(cat "$OUTDIR"/cases-*.json 2>/dev/null | grep -c '"skipped"') skipped cases"
+  [ "$n" -gt 0 ]
+}
+
+stage_peers() {
+  local b=$1
+  [ -n "$PY" ] || { echo "skipped: no python3"; return 3; }
+  "$PY" -c "import torch, timm" 2>/dev/null || { echo "skipped: torch/timm not importable"; return 3; }
+  have_gpu || { echo "skipped: no GPU"; return 3; }
+  # shellcheck disable=SC2086
+  limited "$b" "$PY" "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" --deadline-s $(( b - 15 )) \
+    --iters "$ITERS" --warmup "$WARMUP" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
+  local rc=$?
+  echo "exit $rc; $(grep -c '"p50_ms"' "$OUTDIR/peers.json" 2>/dev/null || echo 0) peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped"
+}
+
+# the case of the latency table and the search (SVJ_LAT_ARGS replaces it, e.g. a small CPU case to rehearse)
+read -r -a LAT_ARGS <<< "${SVJ_LAT_ARGS:---arch swin-t --backbone --size 672x672 --batch 4 --precision fp16 --backend cuda}"
+
+stage_latency() {
+  local b=$1
+  have_gpu || { echo "skipped: no GPU"; return 3; }
+  # shellcheck disable=SC2086
+  limited "$b" "$JAVA" -jar "$CP" latency "${LAT_ARGS[@]}" ${SVJ_LATENCY_ARGS:-} --table "$OUTDIR/latency-table.json" \
+    --rounds "${SVJ_TABLE_ROUNDS:-1}" --validate "${SVJ_TABLE_VALIDATE:-20}" --json "$OUTDIR/latency-validation.json" \
+    > "$OUTDIR/latency.log" 2>&1
+  local rc=$?
+  echo "exit $rc: $(grep -E 'prediction error|^error' "$OUTDIR/latency.log" | head -1)"
+  [ $rc -eq 0 ]
+}
+
+stage_search() {
+  local b=$1
+  have_gpu || { echo "skipped: no GPU"; return 3; }
+  [ -f "$OUTDIR/latency-table.json" ] || { echo "skipped: no latency table (run the latency stage in the same call)"; return 3; }
+  local win=${SVJ_SEARCH_WINDOW:-}
+  if [ -z "$win" ]; then
+    win=$("$PY" -c "import json,sys; d=json.load(open(sys.argv[1]))['dense_ms']; print('%.3f:%.3f' % (0.55*d, 0.65*d))" \
+      "$OUTDIR/latency-table.json")
+  fi
+  echo "$win" > "$OUTDIR/search-window.txt"
+  local t0; t0=$(date +%s)
+  limited $(( b - 25 )) "$JAVA" -jar "$CP" search "${LAT_ARGS[@]}" --latency-ms "$win" --table "$OUTDIR/latency-table.json" \
+    --evaluator fidelity --budget "${SVJ_SEARCH_BUDGET:-800}" --seed 0 --out "$OUTDIR/search-best.json" \
+    > "$OUTDIR/search.log" 2>&1
+  local rc=$?
+  if [ ! -f "$OUTDIR/search-best.json" ]; then echo "search exit $rc, no result: $(grep -m1 '^error' "$OUTDIR/search.log")"; return 1; fi
+  limited $(( b - ($(date +%s) - t0) )) "$JAVA" -jar "$CP" latency "${LAT_ARGS[@]}" --sparsity "$OUTDIR/search-best.json" \
+    --json "$OUTDIR/search-measured.json" > "$OUTDIR/search-measured.log" 2>&1
+  echo "window $win ms: $(grep -m1 '^best' "$OUTDIR/search.log"); measured: $(grep -m1 'trimmed mean' "$OUTDIR/search-measured.log")"
+}
+
 # CPU: our CPU backend beside ONNX Runtime's Java API on timm's Swin-T exported to ONNX (needs torch + timm)
-if [ "${SVJ_SKIP_CPU:-0}" != 1 ] && [ -f "$HERE/lib/ort-bench.jar" ] && python3 -c "import torch, timm" 2>/dev/null; then
-  python3 "$HERE/export_onnx.py" "$OUTDIR/swin_t_224.onnx" 224x224 1 > "$OUTDIR/cpu.log" 2>&1 && \
-  "$JAVA" -cp "$HERE/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench "$OUTDIR/swin_t_224.onnx" 224x224 1 50 5 \
-    "$OUTDIR/rows-cpu-ort.json" >> "$OUTDIR/cpu.log" 2>&1
-  "$JAVA" -jar "$CP" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
-    --json "$OUTDIR/rows-cpu.json" >> "$OUTDIR/cpu.log" 2>&1
-  rm -f "$OUTDIR/swin_t_224.onnx"
-  python3 - "$OUTDIR" <<'PY' || true
-import json, sys, os, glob
-out = sys.argv[1]
-rows = []
-for f in sorted(glob.glob(os.path.join(out, "rows-*.json"))):
-    rows += json.load(open(f))
-json.dump(rows, open(os.path.join(out, "rows.json"), "w"), indent=1)
-PY
-fi
-if [ "${SVJ_PEERS:-0}" = 1 ] && [ -f "$HERE/timm_peers.py" ]; then
-  python3 "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" > "$OUTDIR/peers.log" 2>&1 || true
-fi
-python3 - "$OUTDIR" "$DATE" "${GPU:-}" "${DRIVER:-}" "${CUDA:-}" "${PASSED:-0}" "${FAILED:-0}" "${SKIPPED:-0}" "$(cat "$HERE/COMMIT")" <<'PY'
-import json, sys, os
-out, date, gpu, driver, cuda, p, f, s, commit = sys.argv[1:10]
-rows = json.load(open(os.path.join(out, "rows.json")))
-peers = os.path.join(out, "peers.json")
-res = {"date": date, "device": gpu, "driver": driver, "cuda": cuda, "commit": commit,
-       "tests_passed": int(p or 0), "tests_failed": int(f or 0), "tests_skipped": int(s or 0),
-       "rows": rows, "peers": json.load(open(peers)) if os.path.exists(peers) else []}
-json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)
-print("[bundle] wrote", os.path.join(out, "results.json"), "tests passed/failed/skipped:", p, f, s, "rows:", len(rows))
-PY
+stage_cpu() {
+  local b=$1
+  [ -f "$HERE/lib/ort-bench.jar" ] || { echo "skipped: no ort-bench.jar in the bundle"; return 3; }
+  "$PY" -c "import torch, timm" 2>/dev/null || { echo "skipped: torch/timm not importable"; return 3; }
+  limited "$b" bash -c '
+  python3 "$1/export_onnx.py" "$2/swin_t_224.onnx" 224x224 1 > "$2/cpu.log" 2>&1 && \
+  "$3" -cp "$1/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench "$2/swin_t_224.onnx" 224x224 1 50 5 \
+    "$2/rows-cpu-ort.json" >> "$2/cpu.log" 2>&1
+  "$3" -jar "$1/lib/sparsevit.jar" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
+    --json "$2/rows-cpu.json" >> "$2/cpu.log" 2>&1
+  rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA"
+  echo "exit $?"
+}
+
+# ------------------------------------------------------------------------------------------------ main
+
+log "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true) stages: $STAGES; deadline ${DEADLINE}s; fixtures ${FIX:-none}"
+trap 'write_results > /dev/null' EXIT
+declare -A DEFAULT_BUDGET=([info]=40 [tests]=200 [bench]=320 [peers]=280 [latency]=170 [search]=110 [cpu]=150)
+for s in $STAGES; do
+  var="SVJ_BUDGET_$(echo "$s" | tr '[:lower:]' '[:upper:]')"
+  own=${!var:-${DEFAULT_BUDGET[$s]}}
+  bud=$(budget "$own")
+  t0=$(date +%s)
+  if [ "$bud" -le 5 ]; then
+    log "$s: not started (deadline)"
+    stage_done "$s" "not run" 0 0 "the call's deadline (${DEADLINE}s) was reached before this stage"
+    continue
+  fi
+  log "$s: start (budget ${bud}s)"
+  "stage_$s" "$bud" 2>&1 | tee "$OUTDIR/stage-$s.out"
+  rc=${PIPESTATUS[0]}
+  note=$(tail -1 "$OUTDIR/stage-$s.out")
+  secs=$(( $(date +%s) - t0 ))
+  status=ok
+  [ "$rc" -ne 0 ] && status=failed
+  [ "$rc" -eq 3 ] && status=skipped
+  case "$note" in *"cut at the budget"*|*"exit 124"*|*"exit 137"*) status=timed-out ;; esac
+  stage_done "$s" "$status" "$secs" "$bud" "$note"
+  log "$s: $status in ${secs}s: $note"
+  write_results > /dev/null
+done
+write_results

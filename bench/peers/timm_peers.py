@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
 """Peers for the SparseViT-J benchmark, run on the GPU machine (PyTorch + timm installed there).
 
-Rows use the same fields as `sparsevit bench --json` plus "impl":
-  timm-eager / timm-compile      timm's Swin (classifier at 224, features_only backbone at 672x672)
-  pytorch-sparsevit-eager        SparseViT-style pruning in PyTorch eager: per stage the windows are scored
-                                 once, sorted once, and each block gathers its kept windows (index_select),
-                                 runs LN/attention/MLP on them and scatters them back (index_copy), as the
-                                 official implementation does.
-Latency: CUDA events around each forward, after warm-up; p50/p90/p99 over --iters passes.
-Weights are random (timm's init); only timing matters here.
+Rows use the same fields as `sparsevit bench --json` plus "impl" (and "compile_s" for compiled models):
+  timm-eager / timm-compile      timm's Swin (classifier at 224; features_only backbone at 672x672, 256x704,
+                                 1024x2048: timm's backbone has no per-stage output norms, ours has four)
+  pytorch-sparsevit-eager        SparseViT-style pruning in PyTorch eager: per stage the windows are scored once
+                                 (L2 over the window of the per-token mean |x|), sorted once per grid parity, and
+                                 each block gathers its kept windows, runs LN/attention/MLP on them and scatters
+                                 them back, as the official implementation does (output norms included).
+Latency: CUDA events around each forward, after warm-up; p50/p90/p99 over --iters passes, each pass waited for.
+Weights are random (timm's init); only timing matters. GMACs are left 0: the report takes ours for the same case.
+
+Cases run in priority order (the targets' cases first). Every case is tried on its own (a failure is logged as
+FAILED and the next case runs), rows are written to --out after every case, and no case starts when fewer
+than its expected seconds are left before --deadline-s (logged as SKIPPED), so a time limit keeps what was done.
 """
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -24,6 +30,18 @@ PAPER = {
     "paper-2": [[0.6, 0.6], [0, 0], [0.2, 0.2, 0.4, 0.4, 0.5, 0.5], [0, 0]],
     "paper-3": [[0.7, 0.7], [0, 0], [0.2, 0.2, 0.4, 0.4, 0.5, 0.5], [0, 0]],
 }
+DEPTHS = (2, 2, 6, 2)
+TIMM = {"swin-t": "swin_tiny_patch4_window7_224", "swin-s": "swin_small_patch4_window7_224",
+        "swin-b": "swin_base_patch4_window7_224"}
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+def ratios_of(name):
+    if name == "dense":
+        return [[0.0] * d for d in DEPTHS]
+    if name.startswith("uniform:"):
+        return [[float(name[8:])] * d for d in DEPTHS]
+    return PAPER[name]
 
 
 def timed(fn, iters, warmup):
@@ -47,23 +65,25 @@ def timed(fn, iters, warmup):
         hi = min(len(ms) - 1, lo + 1)
         return ms[lo] + (pos - lo) * (ms[hi] - ms[lo])
 
-    return pct(50), pct(90), pct(99), sum(ms) / len(ms)
+    return pct(50), pct(90), pct(99), sum(ms) / len(ms), len(ms)
 
 
-def row(impl, task, size, batch, precision, sparsity, stats, device):
-    p50, p90, p99, mean = stats
-    return {"impl": impl, "arch": "swin-t", "task": task, "size": size, "batch": batch, "precision": precision,
-            "backend": "cuda", "device": device, "sparsity": sparsity, "gmacs": 0.0, "p50_ms": round(p50, 4),
-            "p90_ms": round(p90, 4), "p99_ms": round(p99, 4), "mean_ms": round(mean, 4),
-            "images_per_s": round(batch * 1000.0 / p50, 2), "iters": 0}
+def row(impl, arch, task, size, batch, precision, sparsity, stats, device, **extra):
+    p50, p90, p99, mean, n = stats
+    r = {"impl": impl, "arch": arch, "task": task, "size": size, "batch": batch, "precision": precision,
+         "backend": "cuda", "device": device, "sparsity": sparsity, "gmacs": 0.0, "p50_ms": round(p50, 4),
+         "p90_ms": round(p90, 4), "p99_ms": round(p99, 4), "mean_ms": round(mean, 4),
+         "images_per_s": round(batch * 1000.0 / p50, 2), "iters": n}
+    r.update(extra)
+    return r
 
 
-# ----------------------------------------------------------------------------- SparseViT-style pruned Swin-T
+# ----------------------------------------------------------------------------- SparseViT-style pruned Swin
 
 class PrunedSwin(torch.nn.Module):
-    """A Swin-T backbone whose blocks run only their kept windows (gather / compute / scatter)."""
+    """A Swin backbone whose blocks run only their kept windows (gather / compute / scatter)."""
 
-    def __init__(self, dim=96, depths=(2, 2, 6, 2), heads=(3, 6, 12, 24), window=7):
+    def __init__(self, dim=96, depths=DEPTHS, heads=(3, 6, 12, 24), window=7):
         super().__init__()
         self.window, self.depths, self.heads = window, depths, heads
         self.embed = torch.nn.Conv2d(3, dim, 4, 4)
@@ -95,23 +115,32 @@ class PrunedSwin(torch.nn.Module):
         coords = torch.stack(torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")).flatten(1)
         rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (w - 1)
         self.register_buffer("rel_index", (rel[..., 0] * (2 * w - 1) + rel[..., 1]).flatten(), persistent=False)
+        self._masks = {}
 
-    def windows(self, x, h, w, shift):
-        """[B, H, W, C] -> padded, rolled, partitioned [B, nW, N, C] and the mask [nW, N, N] (or None)."""
-        ws = self.window
-        hp, wp = math.ceil(h / ws) * ws, math.ceil(w / ws) * ws
-        x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
-        mask = None
-        if shift:
-            x = torch.roll(x, (-shift, -shift), (1, 2))
-            img = torch.zeros(hp, wp, device=x.device)
+    def mask(self, hp, wp, shift, device):
+        """The shifted-window mask [nW, N, N] of a padded grid (computed once per stage geometry, as Swin does)."""
+        key = (hp, wp, shift, str(device))
+        if key not in self._masks:
+            ws = self.window
+            img = torch.zeros(hp, wp, device=device)
             cnt = 0
             for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
                 for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
                     img[hs, wsl] = cnt
                     cnt += 1
             lab = img.view(hp // ws, ws, wp // ws, ws).permute(0, 2, 1, 3).reshape(-1, ws * ws)
-            mask = (lab[:, :, None] != lab[:, None, :]).float() * -100.0
+            self._masks[key] = (lab[:, :, None] != lab[:, None, :]).float() * -100.0
+        return self._masks[key]
+
+    def windows(self, x, h, w, shift):
+        """[B, H, W, C] -> padded, rolled, partitioned [B, nW, N, C], the mask [nW, N, N] (or None), padded size."""
+        ws = self.window
+        hp, wp = math.ceil(h / ws) * ws, math.ceil(w / ws) * ws
+        x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
+        mask = None
+        if shift:
+            x = torch.roll(x, (-shift, -shift), (1, 2))
+            mask = self.mask(hp, wp, shift, x.device)
         b, c = x.shape[0], x.shape[-1]
         t = x.view(b, hp // ws, ws, wp // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, -1, ws * ws, c)
         return t, mask, hp, wp
@@ -124,13 +153,14 @@ class PrunedSwin(torch.nn.Module):
         return x[:, :h, :w].contiguous()
 
     def block(self, blk, t, mask, heads):
+        """One Swin block on a window tile t [B, k, N, C]; mask [B, k, N, N] or None."""
         b, k, n, c = t.shape
         y = blk.norm1(t)
         qkv = blk.qkv(y).view(b * k, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
         bias = blk.table[self.rel_index].view(n, n, heads).permute(2, 0, 1)
         attn_mask = bias[None]
         if mask is not None:
-            attn_mask = attn_mask + mask.view(b * k, 1, n, n)
+            attn_mask = attn_mask + mask.reshape(b * k, 1, n, n)
         o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask.to(qkv.dtype))
         t = t + blk.proj(o.transpose(1, 2).reshape(b, k, n, c))
         return t + blk.fc2(F.gelu(blk.fc1(blk.norm2(t))))
@@ -140,17 +170,20 @@ class PrunedSwin(torch.nn.Module):
         outs = []
         for s, stage in enumerate(self.blocks):
             b, h, w, c = x.shape
+            # Swin's rule: a stage no larger than the window uses one window of its size and no shift
+            small = h <= self.window and w <= self.window
             act = None
             lists = {}
             for j, blk in enumerate(stage):
-                shift = self.window // 2 if j % 2 else 0
+                shift = self.window // 2 if j % 2 and not small else 0
                 t, mask, hp, wp = self.windows(x, h, w, shift)
                 nw = t.shape[1]
                 r = ratios[s][j]
                 if act is None and r > 0:
-                    act = x.abs().mean(-1, keepdim=True)
+                    act = x.abs().mean(-1, keepdim=True)  # importance once per stage, at its first pruned block
                 if act is None:
-                    t = self.block(blk, t, None if mask is None else mask.repeat(b, 1, 1), self.heads[s])
+                    m = None if mask is None else mask.unsqueeze(0).expand(b, -1, -1, -1)
+                    t = self.block(blk, t, m, self.heads[s])
                 else:
                     if j % 2 not in lists:
                         a, _, _, _ = self.windows(act, h, w, shift)
@@ -158,10 +191,11 @@ class PrunedSwin(torch.nn.Module):
                     k = int(nw * (1.0 - r))
                     if k > 0:
                         idx = lists[j % 2][:, :k]
-                        g = torch.gather(t, 1, idx[:, :, None, None].expand(-1, -1, t.shape[2], c))
+                        ix = idx[:, :, None, None].expand(-1, -1, t.shape[2], c)
+                        g = torch.gather(t, 1, ix)
                         m = None if mask is None else mask[idx]
                         g = self.block(blk, g, m, self.heads[s])
-                        t = t.scatter(1, idx[:, :, None, None].expand(-1, -1, t.shape[2], c), g)
+                        t = t.scatter(1, ix, g)
                 x = self.unwindows(t, b, h, w, hp, wp, shift, c)
             outs.append(self.norms[s](x).permute(0, 3, 1, 2))
             if s < len(self.merges):
@@ -171,60 +205,149 @@ class PrunedSwin(torch.nn.Module):
         return outs
 
 
+# ----------------------------------------------------------------------------- cases
+
+def cases(include_compile):
+    """(impl, arch, task, size, batch, precision, sparsity) in priority order: the targets' cases first."""
+    out = []
+    add = out.append
+    all_sp = ["dense", "uniform:0.3", "uniform:0.5", "uniform:0.6", "uniform:0.8", "paper-1", "paper-2", "paper-3"]
+    add(("timm-eager", "swin-t", "backbone", "672x672", 4, "fp16", "dense"))
+    if include_compile:
+        add(("timm-compile", "swin-t", "backbone", "672x672", 4, "fp16", "dense"))
+    for sp in ["dense", "uniform:0.6", "paper-3"]:
+        add(("pytorch-sparsevit-eager", "swin-t", "backbone", "672x672", 4, "fp16", sp))
+    for b in (64, 1):
+        add(("timm-eager", "swin-t", "classification", "224x224", b, "fp16", "dense"))
+    add(("timm-eager", "swin-t", "backbone", "672x672", 4, "fp32", "dense"))
+    for b in (64, 1):
+        add(("timm-eager", "swin-t", "classification", "224x224", b, "fp32", "dense"))
+    for sp in all_sp:
+        if sp not in ("dense", "uniform:0.6", "paper-3"):
+            add(("pytorch-sparsevit-eager", "swin-t", "backbone", "672x672", 4, "fp16", sp))
+    if include_compile:
+        for b in (64, 1):
+            add(("timm-compile", "swin-t", "classification", "224x224", b, "fp16", "dense"))
+    for size in ("256x704", "1024x2048"):
+        add(("timm-eager", "swin-t", "backbone", size, 1, "fp16", "dense"))
+        for sp in ["dense", "uniform:0.6", "paper-3"]:
+            add(("pytorch-sparsevit-eager", "swin-t", "backbone", size, 1, "fp16", sp))
+    for arch in ("swin-s", "swin-b"):
+        add(("timm-eager", arch, "classification", "224x224", 64, "fp16", "dense"))
+        add(("timm-eager", arch, "backbone", "672x672", 4, "fp16", "dense"))
+    for sp in all_sp:
+        add(("pytorch-sparsevit-eager", "swin-t", "backbone", "672x672", 4, "fp32", sp))
+    if include_compile:
+        add(("timm-compile", "swin-t", "backbone", "672x672", 4, "fp32", "dense"))
+        for b in (64, 1):
+            add(("timm-compile", "swin-t", "classification", "224x224", b, "fp32", "dense"))
+        for arch in ("swin-s", "swin-b"):
+            add(("timm-compile", arch, "classification", "224x224", 64, "fp16", "dense"))
+            add(("timm-compile", arch, "backbone", "672x672", 4, "fp16", "dense"))
+    for size in ("256x704", "1024x2048"):
+        for b in (4, 8):
+            add(("timm-eager", "swin-t", "backbone", size, b, "fp16", "dense"))
+            for sp in ["dense", "uniform:0.6", "paper-3"]:
+                add(("pytorch-sparsevit-eager", "swin-t", "backbone", size, b, "fp16", sp))
+    return out
+
+
+def timm_model(timm, arch, task, h, w):
+    kw = {"pretrained": False}
+    if task == "backbone":
+        kw.update(features_only=True, img_size=(h, w))
+    elif (h, w) != (224, 224):
+        kw.update(img_size=(h, w))
+    return timm.create_model(TIMM[arch], **kw)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="peers.json")
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--compile-mode", default="default", help="torch.compile mode (default, max-autotune, ...)")
+    ap.add_argument("--deadline-s", type=float, default=0, help="start no case past this many seconds (0: none)")
+    ap.add_argument("--compile-reserve-s", type=float, default=90,
+                    help="seconds a torch.compile case needs at least (compilation included)")
+    ap.add_argument("--only", default="", help="comma-separated impl names to run (default: all)")
     args = ap.parse_args()
+    t_start = time.time()
     import timm
     dev = torch.cuda.get_device_name(0)
     torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    meta = {"torch": torch.__version__, "timm": timm.__version__, "cuda": torch.version.cuda, "device": dev,
+            "compile_mode": args.compile_mode, "iters": args.iters, "warmup": args.warmup,
+            "note": "timm features_only backbones have no per-stage output norms; TF32 off for fp32"}
+    meta_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "peers-meta.json")
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1)
+    print("peers:", json.dumps(meta), file=sys.stderr, flush=True)
     rows = []
+    only = set(x for x in args.only.split(",") if x)
+    longest = {}
 
-    def attempt(label, fn):
-        try:
-            rows.extend(fn())
-            print("ok", label, file=sys.stderr)
-        except Exception as e:  # record and go on: one failing peer must not lose the others
-            print("FAILED", label, repr(e), file=sys.stderr)
+    def save():
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(rows, f, indent=1)
+        os.replace(tmp, args.out)
 
+    save()
+    pruned = {}
     with torch.inference_mode():
-        for prec, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
-            for compiled in ((False, True) if not args.no_compile else (False,)):
-                impl = "timm-compile" if compiled else "timm-eager"
-
-                def cls_rows(dtype=dtype, compiled=compiled, impl=impl, prec=prec):
-                    m = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False).cuda().eval().to(dtype)
-                    f = torch.compile(m) if compiled else m
-                    out = []
-                    for b in (1, 64):
-                        x = torch.randn(b, 3, 224, 224, device="cuda", dtype=dtype)
-                        out.append(row(impl, "classification", "224x224", b, prec, "dense",
-                                       timed(lambda: f(x), args.iters, args.warmup), dev))
-                    return out
-
-                def bb_rows(dtype=dtype, compiled=compiled, impl=impl, prec=prec):
-                    m = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, features_only=True,
-                                          img_size=(672, 672)).cuda().eval().to(dtype)
-                    f = torch.compile(m) if compiled else m
-                    x = torch.randn(4, 3, 672, 672, device="cuda", dtype=dtype)
-                    return [row(impl, "backbone", "672x672", 4, prec, "dense",
-                                timed(lambda: f(x), args.iters, args.warmup), dev)]
-
-                attempt(impl + " cls " + prec, cls_rows)
-                attempt(impl + " backbone " + prec, bb_rows)
-            pm = PrunedSwin().cuda().eval().to(dtype)
-            x = torch.randn(4, 3, 672, 672, device="cuda", dtype=dtype)
-            for name, ratios in [("dense", [[0] * d for d in (2, 2, 6, 2)])] + \
-                    [("uniform:%s" % u, [[float(u)] * d for d in (2, 2, 6, 2)]) for u in ("0.3", "0.5", "0.6", "0.8")] + \
-                    list(PAPER.items()):
-                attempt("pytorch-sparsevit " + name + " " + prec, lambda ratios=ratios, name=name, prec=prec: [
-                    row("pytorch-sparsevit-eager", "backbone", "672x672", 4, prec, name,
-                        timed(lambda: pm(x, ratios), args.iters, args.warmup), dev)])
-    json.dump(rows, open(args.out, "w"), indent=1)
-    print("wrote", args.out, len(rows), "rows", file=sys.stderr)
+        for impl, arch, task, size, batch, prec, sp in cases(not args.no_compile):
+            label = "%s %s %s %s b%d %s %s" % (impl, arch, task, size, batch, prec, sp)
+            if only and impl not in only:
+                continue
+            left = args.deadline_s - (time.time() - t_start) if args.deadline_s > 0 else float("inf")
+            need = max(longest.get(impl, 5.0), args.compile_reserve_s if impl == "timm-compile" else 0)
+            if left < need:
+                print("SKIPPED", label, "(%.0f s left, needs about %.0f s)" % (left, need), file=sys.stderr, flush=True)
+                continue
+            h, w = (int(v) for v in size.split("x"))
+            dtype = DTYPES[prec]
+            t0 = time.time()
+            try:
+                x = torch.randn(batch, 3, h, w, device="cuda", dtype=dtype)
+                extra = {}
+                if impl == "pytorch-sparsevit-eager":
+                    if arch != "swin-t":
+                        raise ValueError("the PyTorch SparseViT baseline is Swin-T only")
+                    key = prec
+                    if key not in pruned:
+                        pruned.clear()
+                        pruned[key] = PrunedSwin().cuda().eval().to(dtype)
+                    pm = pruned[key]
+                    ratios = ratios_of(sp)
+                    stats = timed(lambda: pm(x, ratios), args.iters, args.warmup)
+                else:
+                    m = timm_model(timm, arch, task, h, w).cuda().eval().to(dtype)
+                    f = m
+                    if impl == "timm-compile":
+                        torch._dynamo.reset()
+                        f = torch.compile(m, mode=args.compile_mode, dynamic=False)
+                        tc = time.time()
+                        f(x)
+                        torch.cuda.synchronize()
+                        extra["compile_s"] = round(time.time() - tc, 1)
+                    stats = timed(lambda: f(x), args.iters, args.warmup)
+                    del f, m
+                rows.append(row(impl, arch, task, size, batch, prec, sp, stats, dev, **extra))
+                save()
+                print("ok", label, "p50 %.3f ms" % stats[0], extra or "", "(%.0f s)" % (time.time() - t0),
+                      file=sys.stderr, flush=True)
+            except Exception as e:  # record and go on: one failing peer must not lose the others
+                print("FAILED", label, repr(e)[:300], file=sys.stderr, flush=True)
+            finally:
+                longest[impl] = max(longest.get(impl, 0), time.time() - t0)
+                x = None
+                torch.cuda.empty_cache()
+    save()
+    print("wrote", args.out, len(rows), "rows in %.0f s" % (time.time() - t_start), file=sys.stderr)
 
 
 if __name__ == "__main__":
