@@ -11,7 +11,9 @@
 #     latency  latency table of Swin-T 672x672 b4 FP16, validated against direct measurement
 #     search   evolutionary search in a latency window with that table, the result measured directly
 #     cpu      our CPU backend beside ONNX Runtime (needs torch + timm for the ONNX export)
-#   Fixtures: $SVJ_FIXTURES, else ../shared/fixtures or shared/fixtures (from the current directory).
+#   Fixtures: $SVJ_FIXTURES, else .fixtures, ../shared/fixtures or shared/fixtures (from the current directory).
+#   SVJ_PACK_DIR=DIR (e.g. the device tool's $OUT, which returns at most 8 files): after every stage, DIR gets
+#   NAME-results.json and NAME.tar.gz (all of OUTDIR), NAME being OUTDIR's last component.
 #
 # Budgets (seconds, environment): SVJ_BUDGET_INFO (40), SVJ_BUDGET_TESTS (200), SVJ_BUDGET_BENCH (320),
 # SVJ_BUDGET_PEERS (280), SVJ_BUDGET_LATENCY (170), SVJ_BUDGET_SEARCH (110), SVJ_BUDGET_CPU (150); and
@@ -43,9 +45,21 @@ CP="$HERE/lib/sparsevit.jar"
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
   [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
+# or where PyTorch's pip packages keep them (nvidia/cu13/lib, nvidia/cublas/lib, ...)
+HAVE_CUBLAS=0
+IFS=: read -r -a LIBDIRS <<< "${LD_LIBRARY_PATH:-}"
+for d in "${LIBDIRS[@]}"; do [ -e "$d/libcublas.so.13" ] && HAVE_CUBLAS=1; done
+ldconfig -p 2>/dev/null | grep -q 'libcublas.so.13 ' && HAVE_CUBLAS=1
+if [ "$HAVE_CUBLAS" = 0 ] && command -v python3 >/dev/null; then
+  for d in $(python3 -c 'import site, glob
+for p in site.getsitepackages():
+    for d in sorted(glob.glob(p + "/nvidia/*/lib")): print(d)' 2>/dev/null); do
+    LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+  done
+fi
 export LD_LIBRARY_PATH
 FIX=${SVJ_FIXTURES:-}
-for f in "$PWD/../shared/fixtures" "$PWD/shared/fixtures" "$HERE/../shared/fixtures" "$HERE/../../shared/fixtures"; do
+for f in "$PWD/.fixtures" "$PWD/../shared/fixtures" "$PWD/shared/fixtures" "$HERE/../shared/fixtures" "$HERE/../../shared/fixtures"; do
   if [ -z "$FIX" ] && [ -d "$f" ]; then FIX=$(cd "$f" && pwd); fi
 done
 export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:-} -Xmx24g"
@@ -79,6 +93,16 @@ limited() {
 }
 
 write_results() {
+  write_results_file
+  if [ -n "${SVJ_PACK_DIR:-}" ]; then
+    local name; name=$(basename "$OUTDIR")
+    mkdir -p "$SVJ_PACK_DIR"
+    cp "$OUTDIR/results.json" "$SVJ_PACK_DIR/$name-results.json" 2>/dev/null
+    tar -C "$OUTDIR" -czf "$SVJ_PACK_DIR/$name.tar.gz.tmp" . 2>/dev/null && mv "$SVJ_PACK_DIR/$name.tar.gz.tmp" "$SVJ_PACK_DIR/$name.tar.gz"
+  fi
+}
+
+write_results_file() {
   if [ -n "$PY" ] && [ -f "$HERE/results.py" ]; then
     "$PY" "$HERE/results.py" "$OUTDIR" "$HERE" || echo "[run-gpu] results.py failed" >&2
   else
@@ -134,6 +158,7 @@ JUNIT_OPTS="--config=junit.platform.discovery.listener.default=logging --exclude
 stage_tests() {
   local b=$1
   local t0 rc note=""
+  [ -n "$FIX" ] || note="no fixtures found (the golden tests fail); "
   local classes; classes=$(sed 's/^/--select-class /' "$HERE/tests.txt")
   # GPU-tagged tests first, in their own JVM, so a crash there leaves the CPU suite's counts intact
   t0=$(date +%s)
