@@ -23,7 +23,7 @@
 # Other knobs: SVJ_BENCH_GROUPS (names of the bench groups to run, e.g. "bb-cam-b48 sb-bb672"; default all,
 # see stage_bench); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case; SVJ_BENCH_ARGS (extra arguments to every
 # bench call); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20); SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65%
-# of the table's dense latency), SVJ_SEARCH_BUDGET (800 candidates); SVJ_PEERS_ARGS (extra timm_peers.py args);
+# of the table's dense latency), SVJ_SEARCH_BUDGET (500 candidates); SVJ_PEERS_ARGS (extra timm_peers.py args);
 # SVJ_LAT_ARGS (the latency/search case, default "--arch swin-t --backbone --size 672x672 --batch 4 --precision
 # fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the table's latency call, e.g. "--iters 100 --warmup 20").
 set -uo pipefail
@@ -259,7 +259,7 @@ stage_search() {
   echo "$win" > "$OUTDIR/search-window.txt"
   local t0; t0=$(date +%s)
   limited $(( b - 25 )) "$JAVA" -jar "$CP" search "${LAT_ARGS[@]}" --latency-ms "$win" --table "$OUTDIR/latency-table.json" \
-    --evaluator fidelity --budget "${SVJ_SEARCH_BUDGET:-800}" --seed 0 --out "$OUTDIR/search-best.json" \
+    --evaluator fidelity --budget "${SVJ_SEARCH_BUDGET:-500}" --seed 0 --out "$OUTDIR/search-best.json" \
     > "$OUTDIR/search.log" 2>&1
   local rc=$?
   if [ ! -f "$OUTDIR/search-best.json" ]; then echo "search exit $rc, no result: $(grep -m1 '^error' "$OUTDIR/search.log")"; return 1; fi
