@@ -226,7 +226,7 @@ stage_peers() {
   "$PY" -c "import torch, timm" 2>/dev/null || { echo "skipped: torch/timm not importable"; return 3; }
   have_gpu || { echo "skipped: no GPU"; return 3; }
   # shellcheck disable=SC2086
-  limited "$b" "$PY" "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" --deadline-s $(( b - 15 )) \
+  limited "$b" "$PY" "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" --deadline-s $(( b > 30 ? b - 15 : 15 )) \
     --iters "$ITERS" --warmup "$WARMUP" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
   local rc=$?
   echo "exit $rc; $(grep -c '"p50_ms"' "$OUTDIR/peers.json" 2>/dev/null || echo 0) peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped"
