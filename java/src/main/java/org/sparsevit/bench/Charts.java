@@ -126,10 +126,18 @@ public final class Charts {
     /** Horizontal bars: one per label, with its value printed; colors index into the palette per bar group. */
     public static BufferedImage bars(String title, String valueLabel, List<String> labels, double[] values, int[] group) {
         int rowH = 26;
-        int l = 360;
         int r = 90;
         int t = 56;
-        int w = 1000;
+        // the left margin fits the longest label
+        Graphics2D probe = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB).createGraphics();
+        probe.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        int longest = 0;
+        for (String s : labels) {
+            longest = Math.max(longest, probe.getFontMetrics().stringWidth(s));
+        }
+        probe.dispose();
+        int l = Math.max(200, longest + 20);
+        int w = l + 640;
         int h = t + 40 + rowH * Math.max(1, labels.size());
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = canvas(img);
