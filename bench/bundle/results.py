@@ -37,11 +37,11 @@ def cuda_version():
 
 
 SUMMARY = re.compile(r"^\[\s*(\d+)\s+(containers|tests)\s+(found|skipped|started|aborted|successful|failed)\s*\]")
-MARKS = {"\u2714": "successful", "\u2718": "failed", "\u21b7": "skipped", "\u25a0": "aborted"}
+FEED = re.compile(r"^(.+?) :: (SUCCESSFUL|FAILED|SKIPPED|ABORTED)\b")
 
 
 def junit_counts(log):
-    """Counts of one JUnit console launcher log: its summary when it got that far, else the tree's leaves.
+    """Counts of one JUnit console launcher log: its summary when it got that far, else its test feed.
 
     Returns (dict with passed, failed, skipped, aborted, containers_failed, source) or None without a log.
     GPU tests whose assumption fails (no GPU) are 'aborted': they count as skipped, as Maven reports them.
@@ -59,22 +59,23 @@ def junit_counts(log):
         return {"passed": s.get(("tests", "successful"), 0), "failed": s.get(("tests", "failed"), 0),
                 "skipped": s.get(("tests", "skipped"), 0), "aborted": s.get(("tests", "aborted"), 0),
                 "containers_failed": s.get(("containers", "failed"), 0), "source": "summary"}
-    # no summary (the JVM died or was stopped): count the leaves of the tree printed so far
-    entries = []
+    # no summary (the JVM died or was stopped): the test feed printed so far (--details=testfeed writes one line
+    # per finished test or container, "Engine > Class > method() :: STATUS", a container after its children)
+    done = {}
     for line in text.splitlines():
-        i = line.find("\u2500 ")
-        if i < 0:
-            continue
-        mark = next((v for k, v in MARKS.items() if k in line[i:]), None)
-        entries.append((i, mark))
+        m = FEED.match(line)
+        if m and " > " in m.group(1):
+            done[m.group(1)] = m.group(2)
     c = {"passed": 0, "failed": 0, "skipped": 0, "aborted": 0, "containers_failed": 0,
-         "source": "tree (no summary: the run ended early)"}
-    top = min((d for d, _ in entries), default=0)  # the engines (JUnit Jupiter, ...), not tests
-    for j, (depth, mark) in enumerate(entries):
-        leaf = j + 1 == len(entries) or entries[j + 1][0] <= depth
-        if not leaf or mark is None or depth == top:
-            continue
-        c[{"successful": "passed"}.get(mark, mark)] += 1
+         "source": "test feed (no summary: the run ended early)"}
+    names = sorted(done)
+    for i, name in enumerate(names):
+        container = i + 1 < len(names) and names[i + 1].startswith(name + " > ")
+        status = done[name]
+        if container:
+            c["containers_failed"] += status == "FAILED"
+        else:
+            c[{"SUCCESSFUL": "passed", "FAILED": "failed", "SKIPPED": "skipped", "ABORTED": "aborted"}[status]] += 1
     if "hs_err" in text or "A fatal error has been detected" in text:
         c["source"] += "; the JVM crashed"
     return c

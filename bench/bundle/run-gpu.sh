@@ -165,19 +165,28 @@ stage_tests() {
   # shellcheck disable=SC2086
   limited "$b" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
     -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes --include-tag gpu $JUNIT_OPTS \
-    --details=tree --disable-banner --disable-ansi-colors > "$OUTDIR/tests-gpu.log" 2>&1
+    --details=testfeed --disable-banner --disable-ansi-colors > "$OUTDIR/tests-gpu.log" 2>&1
   rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="GPU tests cut at the budget (${b}s); "
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}GPU tests cut at the budget (${b}s); "
   tail -15 "$OUTDIR/tests-gpu.log"
   b=$(( b - ($(date +%s) - t0) ))
+  if [ "$b" -le 5 ]; then
+    echo "${note}no time left for the other tests"
+    return
+  fi
   # shellcheck disable=SC2086
   limited "$b" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
     -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes --exclude-tag gpu $JUNIT_OPTS \
-    --details=tree --disable-banner --disable-ansi-colors > "$OUTDIR/tests-cpu.log" 2>&1
+    --details=testfeed --disable-banner --disable-ansi-colors > "$OUTDIR/tests-cpu.log" 2>&1
   rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}CPU tests cut at the budget; counts are partial"
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}CPU tests cut at the budget; counts are partial; "
   tail -15 "$OUTDIR/tests-cpu.log"
-  echo "${note:-ok}"
+  # the counts, as the launcher summed them up (results.py reads the test feed when a summary is missing)
+  local k counts=""
+  for k in gpu cpu; do
+    counts="$counts$k: $(grep -oE '[0-9]+ tests (successful|failed|aborted)' "$OUTDIR/tests-$k.log" 2>/dev/null | tr '\n' ' ')"
+  done
+  echo "${note}${counts}"
 }
 
 # one bench invocation: NAME then bench arguments; rows to rows-NAME.json, outcomes to cases-NAME.json
