@@ -33,7 +33,8 @@ import ai.onnxruntime.OrtSession;
  *
  * {@code check} runs the model once on {@code input.npy} (float32 [B, 3, H, W]) and compares the output with
  * {@code expected.npy} (our CPU backend's logits): max |diff| / max |expected| must be at most the tolerance
- * (default 1e-4); exit code 0 when it is, 1 when not, 2 for bad arguments or files.
+ * (default 1e-4); exit code 0 when it is, 1 when not, 2 for bad arguments or files. With the environment
+ * variable {@code SVJ_ORT_PROFILE=prefix} the timing mode also writes ONNX Runtime's per-node profile.
  */
 public final class OrtBench {
     private OrtBench() {
@@ -66,8 +67,10 @@ public final class OrtBench {
         int threads = a.length > 6 ? Integer.parseInt(a[6]) : Runtime.getRuntime().availableProcessors();
         double gmacs = a.length > 7 ? Double.parseDouble(a[7]) : 0;
         OrtEnvironment env = OrtEnvironment.getEnvironment();
+        String profile = System.getenv("SVJ_ORT_PROFILE");
+        boolean profiling = profile != null && !profile.isBlank();
         try (OrtSession.SessionOptions o = options(threads);
-             OrtSession s = env.createSession(a[0], o)) {
+             OrtSession s = env.createSession(a[0], profiling ? profiled(o, profile) : o)) {
             String input = s.getInputNames().iterator().next();
             float[] x = new float[batch * 3 * h * w];
             Random r = new Random(11);
@@ -98,6 +101,9 @@ public final class OrtBench {
                     f.write(row);
                 }
                 System.out.print(row);
+            }
+            if (profiling) {
+                System.err.println("profile: " + s.endProfiling());
             }
         }
         return 0;
@@ -148,6 +154,12 @@ public final class OrtBench {
         o.setIntraOpNumThreads(threads);
         o.setInterOpNumThreads(1);
         o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        return o;
+    }
+
+    /** Session options that also write ONNX Runtime's profile (a Chrome-trace JSON, one event per node run). */
+    static OrtSession.SessionOptions profiled(OrtSession.SessionOptions o, String prefix) throws OrtException {
+        o.enableProfiling(prefix);
         return o;
     }
 
