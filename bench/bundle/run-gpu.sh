@@ -55,9 +55,21 @@ for f in sorted(glob.glob(os.path.join(out, "rows-*.json"))):
 json.dump(rows, open(os.path.join(out, "rows.json"), "w"), indent=1)
 PY
 fi
-# CPU: our CPU backend beside ONNX Runtime's Java API on timm's Swin-T exported to ONNX (needs torch + timm)
-if [ "${SVJ_SKIP_CPU:-0}" != 1 ] && [ -f "$HERE/lib/ort-bench.jar" ] && python3 -c "import torch, timm" 2>/dev/null; then
-  python3 "$HERE/export_onnx.py" "$OUTDIR/swin_t_224.onnx" 224x224 1 > "$OUTDIR/cpu.log" 2>&1 && \
+# CPU: our CPU backend beside ONNX Runtime's Java API on Swin-T in ONNX: timm's export where torch + timm are
+# installed, else swin_to_onnx.py (python3 standard library) on our seeded weights, checked against our logits
+if [ "${SVJ_SKIP_CPU:-0}" != 1 ] && [ -f "$HERE/lib/ort-bench.jar" ] && command -v python3 >/dev/null; then
+  if python3 -c "import torch, timm" 2>/dev/null; then
+    python3 "$HERE/export_onnx.py" "$OUTDIR/swin_t_224.onnx" 224x224 1 > "$OUTDIR/cpu.log" 2>&1
+  else
+    "$JAVA" -jar "$CP" demo --save-weights "$OUTDIR/swin_t.safetensors" --save-input "$OUTDIR/cpu-input.npy" \
+      > "$OUTDIR/cpu.log" 2>&1 && \
+    python3 "$HERE/swin_to_onnx.py" "$OUTDIR/swin_t.safetensors" "$OUTDIR/swin_t_224.onnx" >> "$OUTDIR/cpu.log" 2>&1 && \
+    "$JAVA" -jar "$CP" run --backend cpu --weights "$OUTDIR/swin_t.safetensors" --input "$OUTDIR/cpu-input.npy" \
+      --output "$OUTDIR/cpu-ours" >> "$OUTDIR/cpu.log" 2>&1 && \
+    "$JAVA" -cp "$HERE/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench check "$OUTDIR/swin_t_224.onnx" \
+      "$OUTDIR/cpu-input.npy" "$OUTDIR/cpu-ours/logits.npy" > "$OUTDIR/cpu-check.txt" 2>&1
+    rm -rf "$OUTDIR/swin_t.safetensors" "$OUTDIR/cpu-input.npy" "$OUTDIR/cpu-ours"
+  fi
   "$JAVA" -cp "$HERE/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench "$OUTDIR/swin_t_224.onnx" 224x224 1 50 5 \
     "$OUTDIR/rows-cpu-ort.json" >> "$OUTDIR/cpu.log" 2>&1
   "$JAVA" -jar "$CP" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
