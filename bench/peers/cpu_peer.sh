@@ -73,7 +73,7 @@ SVJ_ORT_PROFILE="$WORK/ort-profile" "$JAVA" -cp "$ORT_CP" org.sparsevit.bench.or
 python3 -B - "$WORK" "$OUT/ort_ops.json" 23 <<'PY'
 import glob, json, sys
 work, out, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-trace = json.load(open(sorted(glob.glob(work + "/ort-profile*.json"))[-1]))
+trace = json.load(open(sorted(glob.glob(work + "/ort-profile_*.json"))[-1]))
 ops = {}
 for e in trace:
     if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
