@@ -4,7 +4,8 @@
 #   usage: bench/peers/cpu_peer.sh OUTDIR      (after ./mvnw -B -ntp -P '!cuda' -DskipTests package)
 # Needs: java 17+, python3 (standard library only), the ONNX Runtime jar (taken from ~/.m2 or
 # java/target/bundle-deps; fetched with Maven when neither has it).
-# Environment: ITERS (100), WARMUP (10), REPEATS (2: the whole set of runs, interleaved), SIZE (224x224),
+# Environment: ITERS (100), WARMUP (10), REPEATS (2: the whole set of runs, interleaved; 0: the correctness
+#   check only, seconds), SIZE (224x224),
 #   ARCH (swin-t), THREADS ("1 2": intra-op threads of ONNX Runtime and Java threads of our backend).
 # Writes OUTDIR/rows.json (our bench JSON layout, plus "threads" and "repeat"; our rows carry the per-op
 # breakdown), OUTDIR/check.txt, OUTDIR/ort_ops.json (ONNX Runtime's time per op type, from its profiler),
@@ -53,6 +54,10 @@ echo "[cpu-peer] correctness: ONNX Runtime vs our CPU backend on the same weight
 "$JAVA" -jar "$JAR" run --weights "$W" --input "$X" --output "$WORK/ours" --backend cpu
 "$JAVA" -cp "$ORT_CP" org.sparsevit.bench.ort.OrtBench check "$M" "$X" "$WORK/ours/logits.npy" 1e-4 | tee "$OUT/check.txt"
 
+if [ "$REPEATS" = 0 ]; then
+  echo "[cpu-peer] REPEATS=0: correctness check only, wrote $OUT/check.txt"
+  exit 0
+fi
 GMACS=$("$JAVA" -jar "$JAR" macs --arch "$ARCH" --size "$SIZE" --batch $B | awk '/total GMACs/ {print $3}')
 for r in $(seq 1 "$REPEATS"); do
   for t in $THREADS; do
