@@ -26,7 +26,8 @@ fi
 cp "$ROOT/java/target/sparsevit.jar" "$OUT/lib/"
 cp "$ROOT/java/target/sparsevit-tests.jar" "$OUT/lib/"
 cp "$ROOT"/java/target/bundle-deps/junit-platform-console-standalone-*.jar "$OUT/lib/junit-console.jar"
-# the ONNX Runtime CPU peer: its classes and linux-x64 natives only, plus our small timing driver
+# the ONNX Runtime CPU peer: its classes and linux-x64 natives only, plus our small timing driver (the ONNX
+# model is made on the target: export_onnx.py with torch + timm, else swin_to_onnx.py, copied below with *.py)
 ORT=$(ls "$ROOT"/java/target/bundle-deps/onnxruntime-*.jar 2>/dev/null | head -1 || true)
 if [ -n "$ORT" ]; then
   JDK_BIN=$(dirname "$(readlink -f "$(command -v javac)")")

@@ -1,12 +1,15 @@
 package org.sparsevit.cli;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Backends;
+import org.sparsevit.io.Npy;
 import org.sparsevit.macs.MacCounter;
 import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinConfig;
@@ -23,7 +26,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sparsevit demo}: builds a Swin with seeded random weights (no download), runs the classifier
- * and then the backbone dense and pruned, and prints what it did and how long it took.
+ * and then the backbone dense and pruned, and prints what it did and how long it took. With
+ * {@code --save-weights} / {@code --save-input} it only writes the classifier's weights and an input, for
+ * runs elsewhere (e.g. the ONNX Runtime peer: {@code bench/peers/cpu_peer.sh}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Build a Swin with seeded random weights, run it dense and pruned, and time it.")
@@ -51,9 +56,27 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Pruned configuration for the backbone part (default: the SparseViT paper's second).")
     String sparsity;
 
+    @Option(names = "--save-weights", paramLabel = "W.safetensors",
+            description = "Write the classifier's seeded random weights (F32 safetensors with metadata that "
+                    + "'run --weights' and bench/peers/swin_to_onnx.py read) and exit without running anything.")
+    Path saveWeights;
+
+    @Option(names = "--save-input", paramLabel = "X.npy",
+            description = "Write seeded random images [batch, 3, H, W] (float32 .npy, seed + 1) and exit.")
+    Path saveInput;
+
+    @Option(names = "--input-size", paramLabel = "HxW", description = "Size of --save-input (default: the architecture's).")
+    String inputSize;
+
+    @Option(names = "--input-batch", defaultValue = "1", description = "Batch of --save-input (default ${DEFAULT-VALUE}).")
+    int inputBatch;
+
     @Override
     public Integer call() {
         SwinConfig cls = SwinConfig.preset(arch);
+        if (saveWeights != null || saveInput != null) {
+            return save(cls);
+        }
         try (Backend be = Backends.create(backend, System.out::println)) {
             System.out.println("backend:      " + be.name() + " (" + be.device() + ")");
             System.out.println("architecture: " + cls);
@@ -92,6 +115,25 @@ public final class DemoCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "pruning: %.2fx fewer MACs, %.2fx faster; outputs %s%n", gd / gs,
                         median(dense) / median(pruned), shapes.toString().trim());
             }
+        }
+        return 0;
+    }
+
+    /** --save-weights / --save-input: write the files, run nothing. */
+    private int save(SwinConfig cls) {
+        if (saveWeights != null) {
+            SwinWeights.random(cls, seed).save(saveWeights);
+            System.out.printf(Locale.ROOT, "wrote %s: %s, seeded random (seed %d), %,d parameters%n", saveWeights, arch,
+                    seed, cls.parameterCount());
+        }
+        if (saveInput != null) {
+            if (inputBatch <= 0) {
+                throw new SparseVitException("--input-batch must be positive, got " + inputBatch);
+            }
+            int[] hw = inputSize == null ? new int[]{cls.imgSize(), cls.imgSize()} : MacsCommand.parseSize(inputSize);
+            Npy.write(saveInput, randomImages(inputBatch, hw[0], hw[1], seed + 1));
+            System.out.printf(Locale.ROOT, "wrote %s: images [%d, 3, %d, %d], seeded random (seed %d)%n", saveInput,
+                    inputBatch, hw[0], hw[1], seed + 1);
         }
         return 0;
     }

@@ -684,6 +684,49 @@ public final class SwinWeights {
         sb.append(");");
     }
 
+    // ------------------------------------------------------------------------------------- saving
+
+    /**
+     * The {@code __metadata__} {@link #save} writes: format (swin-classification or swin-backbone),
+     * embed_dim, depths, num_heads, window_size, patch_size, mlp_ratio, in_chans, num_classes, img_size,
+     * layer_norm_eps, qkv_bias, patch_norm, ape; everything {@link #load} cross-checks or reads.
+     */
+    public static Map<String, String> metadata(SwinConfig cfg) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("format", cfg.isBackbone() ? "swin-backbone" : "swin-classification");
+        m.put("embed_dim", Integer.toString(cfg.embedDim()));
+        m.put("depths", Arrays.toString(cfg.depths()));
+        m.put("num_heads", Arrays.toString(cfg.heads()));
+        m.put("window_size", Integer.toString(cfg.window()));
+        m.put("patch_size", Integer.toString(cfg.patchSize()));
+        m.put("mlp_ratio", Integer.toString(cfg.mlpRatio()));
+        m.put("in_chans", Integer.toString(cfg.inChans()));
+        m.put("num_classes", Integer.toString(cfg.numClasses()));
+        m.put("img_size", Integer.toString(cfg.imgSize()));
+        m.put("layer_norm_eps", Float.toString(cfg.eps()));
+        m.put("qkv_bias", "true");
+        m.put("patch_norm", "true");
+        m.put("ape", "false");
+        return m;
+    }
+
+    /**
+     * Writes these weights as F32 safetensors under the canonical names, with {@link #metadata}, so that
+     * {@link #load} gives back the same architecture and values (the Microsoft classification layout, or
+     * the Swin detection layout for a backbone).
+     *
+     * @throws SparseVitException for mmdet-layout weights, whose patch-merging channel order the canonical
+     *                            names cannot carry
+     * @throws SafetensorsException when the file cannot be written
+     */
+    public void save(Path file) {
+        if (config.layout() == CheckpointLayout.MMDET || config.mergeOrder() != MergeOrder.CONCAT) {
+            throw new SparseVitException("weights: cannot save " + describe(config) + " with " + config.mergeOrder()
+                    + " patch merging under the Microsoft names (only the concat order is theirs)");
+        }
+        Safetensors.write(file, tensors, metadata(config), org.sparsevit.tensor.DType.F32);
+    }
+
     // ------------------------------------------------------------------------------------- random
 
     /**

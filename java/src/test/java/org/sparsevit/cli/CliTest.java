@@ -1,5 +1,6 @@
 package org.sparsevit.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -169,6 +170,29 @@ class CliTest {
                 tmp.resolve("missing.png").toString(), "--output", tmp.resolve("x").toString());
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("no such image file"), bad.err());
+    }
+
+    @Test
+    void demoSavesWeightsAndAnInputThatRunReads() {
+        Path w = tmp.resolve("t.safetensors");
+        Path x = tmp.resolve("x.npy");
+        Result r = run("demo", "--save-weights", w.toString(), "--save-input", x.toString(), "--input-size", "64x48",
+                "--input-batch", "2", "--seed", "9");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("28,288,354 parameters"), r.out());
+        assertFalse(r.out().contains("classify"), "nothing is run when saving: " + r.out());
+        org.sparsevit.model.SwinWeights loaded = org.sparsevit.model.SwinWeights.load(w);
+        assertEquals(org.sparsevit.model.SwinConfig.preset("swin-t"), loaded.config());
+        org.sparsevit.model.SwinWeights seeded = org.sparsevit.model.SwinWeights.random(loaded.config(), 9);
+        assertEquals(seeded.get("head.weight"), loaded.get("head.weight"));
+        assertEquals(DemoCommand.randomImages(2, 64, 48, 10), Npy.read(x));
+        Path out = tmp.resolve("out");
+        r = run("run", "--weights", w.toString(), "--input", x.toString(), "--output", out.toString(), "--backend", "cpu");
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(new int[]{2, 1000}, Npy.read(out.resolve("logits.npy")).shape());
+        r = run("demo", "--save-input", x.toString(), "--input-batch", "0");
+        assertEquals(1, r.code());
+        assertEquals("error: --input-batch must be positive, got 0", r.err().strip());
     }
 
     @Test

@@ -159,6 +159,28 @@ class SwinWeightsTest {
 
     /** Every fixture, copied without metadata (and with assorted prefixes), infers the same configuration. */
     @Test
+    void savedWeightsLoadBackWithTheirArchitectureAndValues() {
+        // a non-default eps and image size: only the metadata can carry them
+        SwinConfig cls = new SwinConfig(16, new int[]{2, 1, 3}, new int[]{1, 2, 4}, 5, 2, 3, 3, 7,
+                Task.CLASSIFICATION, 160, CheckpointLayout.MICROSOFT, MergeOrder.CONCAT, 1e-6f);
+        SwinConfig backbone = SwinConfig.preset("swin-t").withTask(Task.BACKBONE, 0);
+        for (SwinConfig cfg : new SwinConfig[]{cls, backbone}) {
+            SwinWeights w = SwinWeights.random(cfg, 3);
+            Path f = tmp.resolve((cfg.isBackbone() ? "bb" : "cls") + ".safetensors");
+            w.save(f);
+            SwinWeights back = SwinWeights.load(f);
+            assertEquals(cfg, back.config());
+            assertEquals(cfg.imgSize(), back.config().imgSize());
+            assertEquals(w.all().keySet(), back.all().keySet());
+            w.all().forEach((k, v) -> assertEquals(v, back.get(k), k));
+        }
+        // mmdet weights keep the nn.Unfold merge order, which the Microsoft names cannot say
+        SwinWeights mm = SwinWeights.random(backbone.withLayout(CheckpointLayout.MMDET, MergeOrder.UNFOLD), 3);
+        Exception e = assertThrows(org.sparsevit.SparseVitException.class, () -> mm.save(tmp.resolve("mm.safetensors")));
+        assertTrue(e.getMessage().contains("UNFOLD"), e.getMessage());
+    }
+
+    @Test
     void everyFixtureInfersTheSameConfigWithoutMetadata() {
         String[][] fixtures = {{"swin-reference", "swin-mini-cls.safetensors"},
             {"swin-reference", "swin-mini-backbone.safetensors"}, {"sparsevit-reference", "sparsevit-mini.safetensors"}};
