@@ -22,6 +22,23 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// The rest of a warp's LayerNorm of one row r of C values, once each lane has summed its elements (lane, lane + 32,
+// ...) into s: the mean, the variance of the deviations (second pass), and out = (r - mean) / sqrt(var + eps) *
+// gamma + beta. out may be r: each lane reads an element before it writes it.
+template <typename T>
+__device__ __forceinline__ void normalize_row(const T* r, float s, const T* gamma, const T* beta, T* out, int C,
+                                              float eps, int lane) {
+    const float mean = warp_sum(s) / C;
+    float v = 0.f;
+    for (int c = lane; c < C; c += 32) {
+        const float dl = to_float(r[c]) - mean;
+        v = fmaf(dl, dl, v);
+    }
+    const float inv = rsqrtf(warp_sum(v) / C + eps);
+    for (int c = lane; c < C; c += 32)
+        out[c] = from_float<T>((to_float(r[c]) - mean) * inv * to_float(gamma[c]) + to_float(beta[c]));
+}
+
 template <typename T, bool ADD>
 __global__ void __launch_bounds__(LN_WARPS * 32) layer_norm_kernel(LayerNormParams<T> p) {
     const long long row = (long long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
@@ -41,16 +58,7 @@ __global__ void __launch_bounds__(LN_WARPS * 32) layer_norm_kernel(LayerNormPara
     } else {
         for (int c = lane; c < C; c += 32) s += to_float(r[c]);
     }
-    const float mean = warp_sum(s) / C;
-    float v = 0.f;
-    for (int c = lane; c < C; c += 32) {
-        const float dl = to_float(r[c]) - mean;
-        v = fmaf(dl, dl, v);
-    }
-    const float inv = rsqrtf(warp_sum(v) / C + p.eps);
-    T* o = p.out + row * C;
-    for (int c = lane; c < C; c += 32)
-        o[c] = from_float<T>((to_float(r[c]) - mean) * inv * to_float(p.gamma[c]) + to_float(p.beta[c]));
+    normalize_row(r, s, p.gamma, p.beta, p.out + row * C, C, p.eps, lane);
 }
 
 // ------------------------------------------------------------------ gather + LayerNorm
@@ -103,15 +111,7 @@ __global__ void __launch_bounds__(LN_WARPS * 32) gather_layer_norm_kernel(Gather
         tr[c] = v;
         s += to_float(v);
     }
-    const float mean = warp_sum(s) / C;
-    float v = 0.f;
-    for (int c = lane; c < C; c += 32) {
-        const float dl = to_float(r[c]) - mean;
-        v = fmaf(dl, dl, v);
-    }
-    const float inv = rsqrtf(warp_sum(v) / C + p.eps);
-    for (int c = lane; c < C; c += 32)
-        o[c] = from_float<T>((to_float(r[c]) - mean) * inv * to_float(p.gamma[c]) + to_float(p.beta[c]));
+    normalize_row(r, s, p.gamma, p.beta, o, C, p.eps, lane);
 }
 
 template <typename T>

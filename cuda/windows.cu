@@ -28,8 +28,9 @@ __device__ __forceinline__ int tile_source(const WindowMoveParams& p, long long 
     return source_token(p.g, window_of(p.order, p.g.nW, bb, j), t);
 }
 
-template <typename U>
-__global__ void gather_windows_kernel(WindowMoveParams p) {
+// One kernel for the three moves: a thread per copy unit of a tile row, grid-stride.
+template <typename U, MoveKind KIND>
+__global__ void move_windows_kernel(WindowMoveParams p) {
     const long long total = p.rows * p.units;
     const long long hw = (long long)p.g.H * p.g.W;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
@@ -38,34 +39,15 @@ __global__ void gather_windows_kernel(WindowMoveParams p) {
         int u = (int)(i - row * p.units);
         int b;
         int s = tile_source(p, row, &b);
-        U v{};
-        if (s >= 0) v = ((const U*)p.src)[((long long)b * hw + s) * p.units + u];
-        ((U*)p.dst)[i] = v;
-    }
-}
-
-template <typename U>
-__global__ void scatter_windows_kernel(WindowMoveParams p) {
-    const long long total = p.rows * p.units;
-    const long long hw = (long long)p.g.H * p.g.W;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-         i += (long long)gridDim.x * blockDim.x) {
-        long long row = i / p.units;
-        int u = (int)(i - row * p.units);
-        int b;
-        int s = tile_source(p, row, &b);
-        if (s >= 0) ((U*)p.dst)[((long long)b * hw + s) * p.units + u] = ((const U*)p.src)[i];
-    }
-}
-
-template <typename U>
-__global__ void zero_padding_kernel(WindowMoveParams p) {
-    const long long total = p.rows * p.units;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-         i += (long long)gridDim.x * blockDim.x) {
-        long long row = i / p.units;
-        int b;
-        if (tile_source(p, row, &b) < 0) ((U*)p.dst)[i] = U{};
+        if (KIND == GATHER) {
+            U v{};
+            if (s >= 0) v = ((const U*)p.src)[((long long)b * hw + s) * p.units + u];
+            ((U*)p.dst)[i] = v;
+        } else if (KIND == SCATTER) {
+            if (s >= 0) ((U*)p.dst)[((long long)b * hw + s) * p.units + u] = ((const U*)p.src)[i];
+        } else {
+            if (s < 0) ((U*)p.dst)[i] = U{};
+        }
     }
 }
 
@@ -74,9 +56,9 @@ static int launch_move(MoveKind kind, WindowMoveParams p, int row_bytes, cudaStr
     p.units = row_bytes / (int)sizeof(U);
     unsigned blocks = blocks_for(p.rows * p.units, 256);
     switch (kind) {
-        case GATHER: gather_windows_kernel<U><<<blocks, 256, 0, s>>>(p); break;
-        case SCATTER: scatter_windows_kernel<U><<<blocks, 256, 0, s>>>(p); break;
-        case ZERO_PADDING: zero_padding_kernel<U><<<blocks, 256, 0, s>>>(p); break;
+        case GATHER: move_windows_kernel<U, GATHER><<<blocks, 256, 0, s>>>(p); break;
+        case SCATTER: move_windows_kernel<U, SCATTER><<<blocks, 256, 0, s>>>(p); break;
+        case ZERO_PADDING: move_windows_kernel<U, ZERO_PADDING><<<blocks, 256, 0, s>>>(p); break;
     }
     return svj_launch(op);
 }

@@ -2,13 +2,13 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
-import org.bytedeco.openblas.global.openblas;
+import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
  * Single-threaded OpenBLAS on every linear layer of dense Swin-T at 224, batch 1 (out = x w^T, the CPU
- * backend's call), as whole calls and cut into the row blocks the CPU backend makes on one thread
- * (max(1, min(M / 64, 8)) calls, each packing the weight again). Used by the CPU peer report to separate
- * OpenBLAS's own speed from the cost of how the backend calls it.
+ * backend's call), as whole calls (what the backend makes on one thread since the second CPU peer report) and
+ * cut into the row blocks it made before (max(1, min(M / 64, 8)) calls, each packing the weight again). Used
+ * by the CPU peer reports to separate OpenBLAS's own speed from the cost of how the backend calls it.
  *
  * <pre>java -cp java/target/sparsevit.jar bench/peers/GemmShapes.java</pre>
  */
@@ -25,13 +25,14 @@ public class GemmShapes {
         for (int c = 0; c < calls; c++) {
             int lo = (int) ((long) m * c / calls);
             int hi = (int) ((long) m * (c + 1) / calls);
-            openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, hi - lo, n, k, 1f,
+            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
+                    openblas_nolapack.CblasTrans, hi - lo, n, k, 1f,
                     x.duplicate().position(lo * k), k, w, k, 0f, o.duplicate().position(lo * n), n);
         }
     }
 
     public static void main(String[] a) {
-        openblas.blas_set_num_threads(1);
+        openblas_nolapack.blas_set_num_threads(1);
         // {M tokens, N out, K in, layers}: patch embedding, then per stage qkv, proj, fc1, fc2 (x depth), merge; head
         int[][] shapes = {{3136, 96, 48, 1},
             {3136, 288, 96, 2}, {3136, 96, 96, 2}, {3136, 384, 96, 2}, {3136, 96, 384, 2}, {784, 192, 384, 1},

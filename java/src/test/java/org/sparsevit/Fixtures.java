@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import org.sparsevit.io.Npy;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.tensor.HostTensor;
+
 /**
  * The shared golden fixtures, beside the clone ({@code ../shared/fixtures}); surefire passes the path as
  * the system property {@code sparsevit.fixtures}. Missing fixtures fail the test (never skip it).
@@ -25,5 +29,15 @@ public final class Fixtures {
         Path f = dir().resolve(subdir).resolve(name);
         assertTrue(Files.isRegularFile(f), "golden fixture missing: " + f);
         return f;
+    }
+
+    /** A fixture's .npy array. */
+    public static HostTensor npy(String subdir, String name) {
+        return Npy.read(file(subdir, name));
+    }
+
+    /** A fixture's weights. */
+    public static SwinWeights weights(String subdir, String name) {
+        return SwinWeights.load(file(subdir, name));
     }
 }

@@ -21,8 +21,8 @@ class CompiledForwardTest {
 
     @Test
     void compiledPassComputesWhatForwardComputes() {
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        HostTensor x = Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
         HostTensor other = new HostTensor(x.data().clone(), x.shape());
         for (int i = 0; i < other.data().length; i++) {
             other.data()[i] = -other.data()[i];
@@ -55,7 +55,7 @@ class CompiledForwardTest {
 
     @Test
     void invalidConfigurationsFailAtCompileTime() {
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
         try (CpuBackend be = new CpuBackend(); SwinModel m = new SwinModel(w, be)) {
             double[][] bad = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5/0,0").ratios();
             Exception e = assertThrows(RuntimeException.class,

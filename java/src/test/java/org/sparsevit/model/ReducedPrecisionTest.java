@@ -33,10 +33,10 @@ class ReducedPrecisionTest {
     @ParameterizedTest
     @CsvSource({"FP16, 2e-2", "BF16, 6e-2"})
     void classifierLogitsWithinTolerance(Precision p, double tol) {
-        HostTensor x = Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.input.npy"));
-        HostTensor ref = Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.logits.npy"));
+        HostTensor x = Fixtures.npy("swin-reference", "swin-mini-cls.input.npy");
+        HostTensor ref = Fixtures.npy("swin-reference", "swin-mini-cls.logits.npy");
         try (CpuBackend be = new CpuBackend(p);
-             SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-cls.safetensors")), be)) {
+             SwinModel m = new SwinModel(Fixtures.weights("swin-reference", "swin-mini-cls.safetensors"), be)) {
             HostTensor got = m.forward(x).logits();
             Golden.assertClose(p + " logits", ref, got, tol);
             // really reduced: the result differs from FP32 and every value is representable in the storage type
@@ -51,8 +51,8 @@ class ReducedPrecisionTest {
     @CsvSource({"sv-224-cfg", "sv-224-dense", "sv-200x300-cfg"})
     void prunedBackboneWithinFp16ToleranceAndSameKeptWindows(String name) {
         SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", name + ".input.npy"));
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        HostTensor x = Fixtures.npy("sparsevit-reference", name + ".input.npy");
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
         KeptDump half = new KeptDump(7, x.dim(0));
         KeptDump full = new KeptDump(7, x.dim(0));
         try (CpuBackend be = new CpuBackend(Precision.FP16); SwinModel m = new SwinModel(w, be);
@@ -61,7 +61,7 @@ class ReducedPrecisionTest {
             m32.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, full, null);
             double worst = 0;
             for (int s = 0; s < 4; s++) {
-                HostTensor ref = Npy.read(Fixtures.file("sparsevit-reference", name + ".out" + s + ".npy"));
+                HostTensor ref = Fixtures.npy("sparsevit-reference", name + ".out" + s + ".npy");
                 Golden.assertClose(name + " FP16 out" + s, ref, out.features().get(s), 2e-2);
                 worst = Math.max(worst, Golden.maxAbsDiff(ref, out.features().get(s)) / Math.max(1, ref.maxAbs()));
             }
@@ -73,8 +73,8 @@ class ReducedPrecisionTest {
 
     @Test
     void everyAllocatedFloatingTensorHasTheStorageType() {
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        HostTensor x = Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
         try (CpuBackend be = new CpuBackend(Precision.BF16); SwinModel m = new SwinModel(w, be);
              Tensor img = be.upload(x, DType.BF16)) {
             assertEquals(DType.BF16, be.storage());
@@ -91,8 +91,8 @@ class ReducedPrecisionTest {
 
     @Test
     void mismatchedInputAndSessionDtypesAreRejectedWithAMessage() {
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        HostTensor x = Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
         try (CpuBackend be = new CpuBackend(Precision.FP16); SwinModel m = new SwinModel(w, be);
              CpuBackend be32 = new CpuBackend(); Tensor img32 = be32.upload(x)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

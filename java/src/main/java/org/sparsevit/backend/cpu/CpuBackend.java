@@ -292,7 +292,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
-        gemm("linear", x, w, bias, out, 0f);
+        gemm("linear", x, w, bias, out, 0f, false);
     }
 
     @Override
@@ -300,11 +300,30 @@ public final class CpuBackend implements Backend {
         if (x == residual) {
             throw new IllegalArgumentException("linearResidual: the input cannot be the residual it accumulates into");
         }
-        gemm("linearResidual", x, w, bias, residual, 1f);
+        gemm("linearResidual", x, w, bias, residual, 1f, false);
     }
 
-    /** out = x w^T + bias + beta * out (beta 0 or 1). */
-    private void gemm(String op, Tensor x, Tensor w, Tensor bias, Tensor out, float beta) {
+    @Override
+    public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        if (storage != DType.F32) {
+            // the reduced-precision twin rounds the GEMM's output before GELU, as the GPU stores it
+            Backend.super.linearGelu(x, w, bias, out);
+            return;
+        }
+        gemm("linearGelu", x, w, bias, out, 0f, true);
+    }
+
+    /** GEMMs smaller than this many multiply-adds run on the calling thread alone. */
+    private static final long PARALLEL_MACS = 1L << 20;
+
+    /**
+     * out = x w^T + bias + beta * out (beta 0 or 1), then GELU if asked. One OpenBLAS call per thread: each call
+     * packs the weight again, so cutting a GEMM into more pieces than threads only costs. Rows are split where
+     * each thread gets at least 64 of them, columns otherwise (the late stages at small batch: 49 or 196
+     * tokens against wide weights). Bias and GELU run on each piece's output right after its GEMM, while
+     * it is still in cache, in one pass written so that the JIT vectorises it.
+     */
+    private void gemm(String op, Tensor x, Tensor w, Tensor bias, Tensor out, float beta, boolean gelu) {
         CpuTensor xt = cpu(x, op);
         CpuTensor wt = cpu(w, op);
         CpuTensor ot = cpu(out, op);
@@ -328,23 +347,51 @@ public final class CpuBackend implements Backend {
         }
         FloatBuffer xf = xt.f();
         FloatBuffer wf = wt.f();
-        // row blocks of at least 64 rows, one single-threaded GEMM each
-        parallel(m, 64, (lo, hi) -> sgemm(true, hi - lo, n, k, 1f, xf, lo * k, k, wf, 0, k, beta, o, lo * n, n));
+        float[] bv = new float[n];
         if (bias != null) {
-            float[] bv = new float[n];
             ((CpuTensor) bias).f().get(0, bv);
-            parallel(m, 64, (lo, hi) -> {
-                float[] row = new float[n];
-                for (int r = lo; r < hi; r++) {
-                    o.get(r * n, row);
-                    for (int j = 0; j < n; j++) {
-                        row[j] += bv[j];
-                    }
-                    o.put(r * n, row);
-                }
-            });
         }
+        boolean epilogue = bias != null || gelu;
+        int pieces = (long) m * n * k < PARALLEL_MACS ? 1 : threads;
+        boolean byRows = m >= 64 * pieces || n < 32 * pieces;
+        if (!byRows) {
+            pieces = Math.min(pieces, n / 16);
+        }
+        int count = pieces;
+        parallelPieces(count, piece -> {
+            int r0 = byRows ? (int) ((long) m * piece / count) : 0;
+            int r1 = byRows ? (int) ((long) m * (piece + 1) / count) : m;
+            // column pieces on 16-column boundaries (whole SIMD vectors in OpenBLAS's packed panels)
+            int c0 = byRows ? 0 : n * piece / count / 16 * 16;
+            int c1 = byRows ? n : piece == count - 1 ? n : n * (piece + 1) / count / 16 * 16;
+            sgemm(true, r1 - r0, c1 - c0, k, 1f, xf, r0 * k, k, wf, c0 * k, k, beta, o, r0 * n + c0, n);
+            if (epilogue) {
+                int len = c1 - c0;
+                float[] row = new float[len];
+                float[] bs = Arrays.copyOfRange(bv, c0, c1);
+                for (int r = r0; r < r1; r++) {
+                    o.get(r * n + c0, row);
+                    if (gelu) {
+                        Erf.biasGelu(row, bs, len);
+                    } else {
+                        for (int j = 0; j < len; j++) {
+                            row[j] += bs[j];
+                        }
+                    }
+                    o.put(r * n + c0, row);
+                }
+            }
+        });
         stored(ot);
+    }
+
+    /** Runs body(piece) for piece in [0, pieces), one piece per thread (the caller takes one). */
+    private static void parallelPieces(int pieces, java.util.function.IntConsumer body) {
+        if (pieces <= 1) {
+            body.accept(0);
+            return;
+        }
+        IntStream.range(0, pieces).parallel().forEach(body);
     }
 
     @Override
@@ -381,16 +428,41 @@ public final class CpuBackend implements Backend {
     /** LayerNorm of one row in place; mean and variance in double (biased variance, as PyTorch). */
     static void normalizeRow(float[] row, float[] g, float[] b, float eps) {
         int c = row.length;
-        double s = 0;
-        for (int j = 0; j < c; j++) {
-            s += row[j];
+        // sums in double, in four independent chains (one chain waits on the adder's latency every element)
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int j4 = c & ~3;
+        for (int j = 0; j < j4; j += 4) {
+            s0 += row[j];
+            s1 += row[j + 1];
+            s2 += row[j + 2];
+            s3 += row[j + 3];
         }
-        double mean = s / c;
-        double v = 0;
-        for (int j = 0; j < c; j++) {
+        for (int j = j4; j < c; j++) {
+            s0 += row[j];
+        }
+        double mean = (s0 + s1 + s2 + s3) / c;
+        double v0 = 0;
+        double v1 = 0;
+        double v2 = 0;
+        double v3 = 0;
+        for (int j = 0; j < j4; j += 4) {
+            double d0 = row[j] - mean;
+            double d1 = row[j + 1] - mean;
+            double d2 = row[j + 2] - mean;
+            double d3 = row[j + 3] - mean;
+            v0 += d0 * d0;
+            v1 += d1 * d1;
+            v2 += d2 * d2;
+            v3 += d3 * d3;
+        }
+        for (int j = j4; j < c; j++) {
             double d = row[j] - mean;
-            v += d * d;
+            v0 += d * d;
         }
+        double v = v0 + v1 + v2 + v3;
         float inv = (float) (1.0 / Math.sqrt(v / c + eps));
         float mf = (float) mean;
         for (int j = 0; j < c; j++) {
@@ -410,9 +482,7 @@ public final class CpuBackend implements Backend {
                 int off = blk * block;
                 int len = Math.min(block, n - off);
                 f.get(off, buf, 0, len);
-                for (int i = 0; i < len; i++) {
-                    buf[i] = gelu(buf[i]);
-                }
+                Erf.gelu(buf, len);
                 f.put(off, buf, 0, len);
             }
         });
@@ -421,7 +491,7 @@ public final class CpuBackend implements Backend {
 
     /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)), erf from {@link Erf}. */
     static float gelu(float x) {
-        return 0.5f * x * (1f + Erf.erf(x * 0.70710678f));
+        return Erf.gelu(x);
     }
 
     @Override
@@ -759,60 +829,69 @@ public final class CpuBackend implements Backend {
         // bias[h][q][k] expanded once per call
         float[] table = new float[tw * tw * heads];
         cpu(biasTable, "windowAttention").f().get(0, table);
-        float[] bias = new float[heads * n * n];
+        float[][] bias = new float[heads][n * n];
         for (int q = 0; q < n; q++) {
             for (int kk = 0; kk < n; kk++) {
                 int row = grid.biasRow(q, kk);
                 for (int h = 0; h < heads; h++) {
-                    bias[(h * n + q) * n + kk] = table[row * heads + h];
+                    bias[h][q * n + kk] = table[row * heads + h];
                 }
             }
         }
         FloatBuffer in = qt.f();
         FloatBuffer o = ot.f();
-        parallel(b * k, 1, (lo, hi) -> {
+        // one item per (window, head): the late stages have few windows but many heads
+        parallel(b * k * heads, 1, (lo, hi) -> {
             FloatBuffer s = java.nio.ByteBuffer.allocateDirect(n * n * 4).order(java.nio.ByteOrder.nativeOrder())
                     .asFloatBuffer();
             float[] srow = new float[n * n];
+            // the shift mask of the current window as an addend (0 or NEG_MASK per query and key), so that the
+            // score loop has no branch and vectorises
+            float[] mask = new float[n * n];
             int[] region = new int[n];
-            for (int bj = lo; bj < hi; bj++) {
-                int w = window(ids, nW, bj / k, bj % k);
-                boolean masked = grid.shifted();
-                if (masked) {
+            int maskOf = -1;
+            for (int item = lo; item < hi; item++) {
+                int bj = item / heads;
+                int h = item % heads;
+                if (grid.shifted() && maskOf != bj) {
+                    int w = window(ids, nW, bj / k, bj % k);
                     for (int t = 0; t < n; t++) {
                         region[t] = grid.region(w, t);
                     }
-                }
-                int base = bj * n * c3;
-                for (int h = 0; h < heads; h++) {
-                    sgemm(true, n, n, d, scale, in, base + h * d, c3, in, base + c + h * d, c3, 0f, s, 0, n);
-                    s.get(0, srow);
-                    int hb = h * n * n;
                     for (int q = 0; q < n; q++) {
-                        int r = q * n;
-                        float max = Float.NEGATIVE_INFINITY;
                         for (int kk = 0; kk < n; kk++) {
-                            float v = srow[r + kk] + bias[hb + r + kk];
-                            if (masked && region[q] != region[kk]) {
-                                v += NEG_MASK;
-                            }
-                            srow[r + kk] = v;
-                            max = Math.max(max, v);
-                        }
-                        double sum = 0;
-                        for (int kk = 0; kk < n; kk++) {
-                            float e = FastExp.exp(srow[r + kk] - max);
-                            srow[r + kk] = e;
-                            sum += e;
-                        }
-                        float inv = (float) (1.0 / sum);
-                        for (int kk = 0; kk < n; kk++) {
-                            srow[r + kk] *= inv;
+                            mask[q * n + kk] = region[q] != region[kk] ? NEG_MASK : 0f;
                         }
                     }
-                    s.put(0, srow);
-                    sgemm(false, n, d, n, 1f, s, 0, n, in, base + 2 * c + h * d, c3, 0f, o, bj * n * c + h * d, c);
+                    maskOf = bj;
                 }
+                int base = bj * n * c3;
+                sgemm(true, n, n, d, scale, in, base + h * d, c3, in, base + c + h * d, c3, 0f, s, 0, n);
+                s.get(0, srow);
+                // scores + bias + mask over the whole window at once (arrays indexed alike: the JIT vectorises it)
+                float[] bh = bias[h];
+                for (int i = 0; i < n * n; i++) {
+                    srow[i] = srow[i] + bh[i] + mask[i];
+                }
+                for (int q = 0; q < n; q++) {
+                    int r = q * n;
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int kk = 0; kk < n; kk++) {
+                        max = Math.max(max, srow[r + kk]);
+                    }
+                    double sum = 0;
+                    for (int kk = 0; kk < n; kk++) {
+                        float e = FastExp.exp(srow[r + kk] - max);
+                        srow[r + kk] = e;
+                        sum += e;
+                    }
+                    float inv = (float) (1.0 / sum);
+                    for (int kk = 0; kk < n; kk++) {
+                        srow[r + kk] *= inv;
+                    }
+                }
+                s.put(0, srow);
+                sgemm(false, n, d, n, 1f, s, 0, n, in, base + 2 * c + h * d, c3, 0f, o, bj * n * c + h * d, c);
             }
         });
         stored(ot);

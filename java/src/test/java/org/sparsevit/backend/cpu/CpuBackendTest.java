@@ -259,6 +259,43 @@ class CpuBackendTest {
         }
     }
 
+    /**
+     * The GEMM's pieces: small GEMMs on one thread, row pieces where every thread gets 64 rows, column pieces
+     * on 16-column boundaries otherwise (the widths here do not divide evenly); bias, GELU and the residual
+     * in each piece's epilogue.
+     */
+    @ParameterizedTest
+    @CsvSource({"5,7,9", "300,96,48", "49,768,64", "3,1000,384", "130,40,300"})
+    void linearPiecesAndEpiloguesMatchNaive(int m, int n, int k) {
+        HostTensor x = random(7, m, k);
+        HostTensor w = random(8, n, k);
+        HostTensor bias = random(9, n);
+        HostTensor r = random(10, m, n);
+        try (Tensor xt = be.upload(x); Tensor wt = be.upload(w); Tensor bt = be.upload(bias); Tensor res = be.upload(r);
+             Tensor lin = be.empty(DType.F32, m, n); Tensor gel = be.empty(DType.F32, m, n)) {
+            be.linear(xt, wt, bt, lin);
+            be.linearGelu(xt, wt, bt, gel);
+            be.linearResidual(xt, wt, bt, res);
+            float[] gotLin = be.download(lin).data();
+            float[] gotGelu = be.download(gel).data();
+            float[] gotRes = be.download(res).data();
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double s = bias.data()[j];
+                    for (int q = 0; q < k; q++) {
+                        s += (double) x.data()[i * k + q] * w.data()[j * k + q];
+                    }
+                    double tol = 1e-5 * Math.sqrt(k) * Math.max(1, Math.abs(s));
+                    String at = m + "x" + n + "x" + k + " row " + i + " col " + j;
+                    assertEquals(s, gotLin[i * n + j], tol, "linear " + at);
+                    double g = 0.5 * s * (1 + erfSeries(s / Math.sqrt(2)));
+                    assertEquals(g, gotGelu[i * n + j], tol + 1e-6 * Math.abs(s), "linearGelu " + at);
+                    assertEquals(s + r.data()[i * n + j], gotRes[i * n + j], tol, "linearResidual " + at);
+                }
+            }
+        }
+    }
+
     @Test
     void linearResidualAccumulatesIntoTheResidual() {
         HostTensor x = random(1, 200, 20);

@@ -29,14 +29,14 @@ class CudaModelTest {
     void swinFixtures() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         try (CudaBackend gpu = new CudaBackend()) {
-            try (SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-cls.safetensors")), gpu)) {
-                SwinOutput out = m.forward(Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.input.npy")));
-                Golden.assertClose("logits", Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.logits.npy")), out.logits(), 1e-4);
+            try (SwinModel m = new SwinModel(Fixtures.weights("swin-reference", "swin-mini-cls.safetensors"), gpu)) {
+                SwinOutput out = m.forward(Fixtures.npy("swin-reference", "swin-mini-cls.input.npy"));
+                Golden.assertClose("logits", Fixtures.npy("swin-reference", "swin-mini-cls.logits.npy"), out.logits(), 1e-4);
             }
-            try (SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-backbone.safetensors")), gpu)) {
-                SwinOutput out = m.forward(Npy.read(Fixtures.file("swin-reference", "swin-mini-backbone.input.npy")));
+            try (SwinModel m = new SwinModel(Fixtures.weights("swin-reference", "swin-mini-backbone.safetensors"), gpu)) {
+                SwinOutput out = m.forward(Fixtures.npy("swin-reference", "swin-mini-backbone.input.npy"));
                 for (int s = 0; s < 4; s++) {
-                    Golden.assertClose("out" + s, Npy.read(Fixtures.file("swin-reference", "swin-mini-backbone.out" + s + ".npy")),
+                    Golden.assertClose("out" + s, Fixtures.npy("swin-reference", "swin-mini-backbone.out" + s + ".npy"),
                             out.features().get(s), 1e-4);
                 }
             }
@@ -48,8 +48,8 @@ class CudaModelTest {
     void sparseVitFixtures(String name) {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", name + ".input.npy"));
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        HostTensor x = Fixtures.npy("sparsevit-reference", name + ".input.npy");
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
         KeptDump gk = new KeptDump(7, x.dim(0));
         KeptDump ck = new KeptDump(7, x.dim(0));
         try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu);
@@ -58,7 +58,7 @@ class CudaModelTest {
             SwinOutput out = m.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, gk, null);
             mc.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, ck, null);
             for (int s = 0; s < 4; s++) {
-                Golden.assertClose(name + " out" + s, Npy.read(Fixtures.file("sparsevit-reference", name + ".out" + s + ".npy")),
+                Golden.assertClose(name + " out" + s, Fixtures.npy("sparsevit-reference", name + ".out" + s + ".npy"),
                         out.features().get(s), 1e-4);
             }
             List<BlockRecord> g = gk.records();
@@ -76,8 +76,8 @@ class CudaModelTest {
     @Test
     void graphReplayReproducesTheEagerForward() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        HostTensor x = Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
         double[][] r = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5,0.5/0,0").ratios();
         try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu);
              org.sparsevit.tensor.Tensor img = gpu.upload(x)) {
@@ -100,8 +100,8 @@ class CudaModelTest {
     void reducedPrecisionSparseVitFixtures(org.sparsevit.backend.Precision p, String name, double tol) {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", name + ".input.npy"));
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        HostTensor x = Fixtures.npy("sparsevit-reference", name + ".input.npy");
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
         KeptDump gk = new KeptDump(7, x.dim(0));
         KeptDump ref = new KeptDump(7, x.dim(0));
         try (CudaBackend gpu = new CudaBackend(p); SwinModel m = new SwinModel(w, gpu);
@@ -114,7 +114,7 @@ class CudaModelTest {
             mc.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, ref, null);
             for (int s = 0; s < 4; s++) {
                 Golden.assertClose(p + " " + name + " out" + s,
-                        Npy.read(Fixtures.file("sparsevit-reference", name + ".out" + s + ".npy")), out.features().get(s), tol);
+                        Fixtures.npy("sparsevit-reference", name + ".out" + s + ".npy"), out.features().get(s), tol);
                 Golden.assertClose(p + " " + name + " out" + s + " vs the CPU twin", emulated.features().get(s),
                         out.features().get(s), tol / 2);
             }
@@ -127,9 +127,9 @@ class CudaModelTest {
     void reducedPrecisionClassifier(org.sparsevit.backend.Precision p, double tol) {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         try (CudaBackend gpu = new CudaBackend(p);
-             SwinModel m = new SwinModel(SwinWeights.load(Fixtures.file("swin-reference", "swin-mini-cls.safetensors")), gpu)) {
-            SwinOutput out = m.forward(Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.input.npy")));
-            Golden.assertClose(p + " logits", Npy.read(Fixtures.file("swin-reference", "swin-mini-cls.logits.npy")), out.logits(), tol);
+             SwinModel m = new SwinModel(Fixtures.weights("swin-reference", "swin-mini-cls.safetensors"), gpu)) {
+            SwinOutput out = m.forward(Fixtures.npy("swin-reference", "swin-mini-cls.input.npy"));
+            Golden.assertClose(p + " logits", Fixtures.npy("swin-reference", "swin-mini-cls.logits.npy"), out.logits(), tol);
         }
     }
 
@@ -153,8 +153,8 @@ class CudaModelTest {
     @Test
     void forwardReplaysCachedGraphs() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
-        SwinWeights w = SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
-        HostTensor x = Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        HostTensor x = Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
         double[][] r = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5,0.5/0,0").ratios();
         try (CudaBackend gpu = new CudaBackend(); SwinModel m = new SwinModel(w, gpu)) {
             SwinOutput eager = m.forward(x, r, PaddingMode.SPARSEVIT, new KeptDump(7, x.dim(0)), null); // a listener: eager

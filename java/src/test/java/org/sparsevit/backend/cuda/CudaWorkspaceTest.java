@@ -34,11 +34,11 @@ class CudaWorkspaceTest {
     static final PaddingMode PAD = PaddingMode.SPARSEVIT;
 
     static SwinWeights weights() {
-        return SwinWeights.load(Fixtures.file("sparsevit-reference", "sparsevit-mini.safetensors"));
+        return Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
     }
 
     static HostTensor input() {
-        return Npy.read(Fixtures.file("sparsevit-reference", "sv-224-cfg.input.npy"));
+        return Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
     }
 
     static final double[][] PRUNED = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5,0.5/0,0").ratios();
