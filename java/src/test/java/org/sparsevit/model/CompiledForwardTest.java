@@ -11,7 +11,6 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.sparsevit.Fixtures;
 import org.sparsevit.backend.cpu.CpuBackend;
-import org.sparsevit.io.Npy;
 import org.sparsevit.sparse.SparsityConfig;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;

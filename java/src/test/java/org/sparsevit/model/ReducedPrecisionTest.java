@@ -15,7 +15,6 @@ import org.sparsevit.Golden;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.cpu.CpuBackend;
 import org.sparsevit.io.Half;
-import org.sparsevit.io.Npy;
 import org.sparsevit.sparse.KeptDump;
 import org.sparsevit.sparse.SparsityConfig;
 import org.sparsevit.tensor.DType;

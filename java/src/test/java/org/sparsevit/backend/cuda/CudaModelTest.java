@@ -11,7 +11,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.sparsevit.Fixtures;
 import org.sparsevit.Golden;
-import org.sparsevit.io.Npy;
 import org.sparsevit.model.KeptListener.BlockRecord;
 import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinModel;

@@ -17,7 +17,6 @@ import org.sparsevit.Fixtures;
 import org.sparsevit.backend.MemoryStats;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.Workspace;
-import org.sparsevit.io.Npy;
 import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinModel;
 import org.sparsevit.model.SwinWeights;
