@@ -10,7 +10,7 @@
 #     peers    timm eager / torch.compile and SparseViT-style pruning in PyTorch eager (timm_peers.py)
 #     latency  latency table of Swin-T 672x672 b4 FP16, validated against direct measurement
 #     search   evolutionary search in a latency window with that table, the result measured directly
-#     cpu      our CPU backend beside ONNX Runtime (needs torch + timm for the ONNX export)
+#     cpu      our CPU backend beside ONNX Runtime (ONNX from timm where torch + timm import, else swin_to_onnx.py)
 #   Fixtures: $SVJ_FIXTURES, else .fixtures, ../shared/fixtures or shared/fixtures (from the current directory).
 #   SVJ_PACK_DIR=DIR (e.g. the device tool's $OUT, which returns at most 8 files): after every stage, DIR gets
 #   NAME-results.json and NAME.tar.gz (all of OUTDIR), NAME being OUTDIR's last component.
@@ -277,15 +277,15 @@ stage_search() {
   echo "window $win ms: $(grep -m1 '^best' "$OUTDIR/search.log"); measured: $(grep -m1 'trimmed mean' "$OUTDIR/search-measured.log")"
 }
 
-# CPU: our CPU backend beside ONNX Runtime's Java API on timm's Swin-T exported to ONNX (needs torch + timm)
+# CPU: our CPU backend beside ONNX Runtime's Java API on the same Swin-T in ONNX
 stage_cpu() {
   local b=$1
   [ -f "$HERE/lib/ort-bench.jar" ] || { echo "skipped: no ort-bench.jar in the bundle"; return 3; }
   [ -n "$PY" ] || { echo "skipped: no python3 to write the ONNX model"; return 3; }
   # Swin-T in ONNX: timm's export where torch + timm are installed, else swin_to_onnx.py (python3 standard
   # library) on our seeded weights, checked against our CPU logits first (cpu-check.txt)
-  local export=timm
-  "$PY" -c "import torch, timm" 2>/dev/null || export=ours
+  local onnx_from=timm
+  "$PY" -c "import torch, timm" 2>/dev/null || onnx_from=ours
   limited "$b" bash -c '
   if [ "$4" = timm ]; then
     python3 "$1/export_onnx.py" "$2/swin_t_224.onnx" 224x224 1 > "$2/cpu.log" 2>&1 || exit 1
@@ -305,8 +305,8 @@ stage_cpu() {
     "$2/rows-cpu-ort.json" >> "$2/cpu.log" 2>&1
   "$3" -jar "$1/lib/sparsevit.jar" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
     --json "$2/rows-cpu.json" >> "$2/cpu.log" 2>&1
-  rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA" "$export"
-  echo "exit $? (ONNX model: $export)"
+  rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA" "$onnx_from"
+  echo "exit $? (ONNX model: $onnx_from)"
 }
 
 # ------------------------------------------------------------------------------------------------ main

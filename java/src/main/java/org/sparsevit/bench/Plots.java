@@ -149,17 +149,16 @@ public final class Plots {
             List<Integer> pg = new ArrayList<>();
             List<String> impls = new ArrayList<>();
             for (BenchResult p : rep.peers()) {
-                String be = p.backend().contains("cpu") ? "cpu" : p.backend();
-                ours.stream().filter(o -> sameCase(o, p) && o.backend().equals(be) && o.sparsity().equals(p.sparsity()))
-                        .findFirst().ifPresent(o -> {
-                            if (!impls.contains(p.impl())) {
-                                impls.add(p.impl());
-                            }
-                            pl.add("vs " + p.impl() + ": " + p.arch() + " " + p.size() + " b" + p.batch() + " "
-                                    + p.precision() + " " + shortLabel(p.sparsity()));
-                            pv.add(p.p50Ms() / o.p50Ms());
-                            pg.add(impls.indexOf(p.impl()));
-                        });
+                ResultsReport.ourRowFor(p, ours).ifPresent(o -> {
+                    if (!impls.contains(p.impl())) {
+                        impls.add(p.impl());
+                    }
+                    int th = ResultsReport.threadsOf(p);
+                    pl.add("vs " + p.impl() + ": " + p.arch() + " " + p.size() + " b" + p.batch() + " " + p.precision()
+                            + " " + shortLabel(p.sparsity()) + (th > 0 ? ", " + th + " thr." : ""));
+                    pv.add(p.p50Ms() / o.p50Ms());
+                    pg.add(impls.indexOf(p.impl()));
+                });
             }
             if (!pl.isEmpty()) {
                 ImageIO.write(Charts.bars("SparseViT-J vs peers: peer p50 / our p50 (above 1: ours faster)",

@@ -187,6 +187,24 @@ public final class ResultsReport {
         return r.backend() + " | " + r.arch() + " " + r.task() + " " + r.size() + " b" + r.batch() + " " + r.precision();
     }
 
+    private static final java.util.regex.Pattern THREADS = java.util.regex.Pattern.compile("(\\d+) threads?\\b");
+
+    /** The thread count a CPU row's device names ("CPU, 2 threads, ..."), or -1. */
+    static int threadsOf(BenchResult r) {
+        java.util.regex.Matcher m = THREADS.matcher(r.device() == null ? "" : r.device());
+        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /**
+     * Our row to put beside a peer's: the same case, backend and sparsity, on as many threads where both rows name
+     * a thread count (CPU peers); of several such rows (repeats, or the same case in two runs), the median by p50
+     * (the lower of the two middle ones).
+     */
+    public static Optional<BenchResult> ourRowFor(BenchResult peer, List<BenchResult> ours) {
+        return median(ours.stream().filter(o -> sameCase(o, peer) && ourBackend(o).equals(ourBackend(peer))
+                && o.sparsity().equalsIgnoreCase(peer.sparsity()) && sameThreads(o, peer)).toList());
+    }
+
     private static boolean sameCase(BenchResult a, BenchResult b) {
         return a.arch().equalsIgnoreCase(b.arch()) && a.task().equals(b.task()) && a.size().equals(b.size())
                 && a.batch() == b.batch() && a.precision().equalsIgnoreCase(b.precision());
@@ -197,9 +215,33 @@ public final class ResultsReport {
         return i < 0 ? SPARSITY_ORDER.size() : i;
     }
 
+    /**
+     * Our dense row for a row's "vs dense": the same case on as many threads; for one of ours, the nearest before it
+     * (its own run), else the first; for a peer's, the median of them.
+     */
     private Optional<BenchResult> ourDense(BenchResult r) {
-        return ours.stream().filter(o -> sameCase(o, r) && o.backend().equals(ourBackend(r))
-                && o.sparsity().equalsIgnoreCase("dense")).findFirst();
+        java.util.function.Predicate<BenchResult> like = o -> sameCase(o, r) && o.backend().equals(ourBackend(r))
+                && o.sparsity().equalsIgnoreCase("dense") && sameThreads(o, r);
+        if (!Targets.ours(r)) {
+            return median(ours.stream().filter(like).toList());
+        }
+        int at = ours.indexOf(r);
+        for (int i = at; i >= 0; i--) {
+            if (like.test(ours.get(i))) {
+                return Optional.of(ours.get(i));
+            }
+        }
+        return ours.stream().filter(like).findFirst();
+    }
+
+    private static boolean sameThreads(BenchResult a, BenchResult b) {
+        return threadsOf(a) < 0 || threadsOf(b) < 0 || threadsOf(a) == threadsOf(b);
+    }
+
+    /** The median row by p50 (the lower of the two middle ones), or empty. */
+    private static Optional<BenchResult> median(List<BenchResult> rows) {
+        List<BenchResult> sorted = rows.stream().sorted(Comparator.comparingDouble(BenchResult::p50Ms)).toList();
+        return sorted.isEmpty() ? Optional.empty() : Optional.of(sorted.get((sorted.size() - 1) / 2));
     }
 
     /** The backend our rows of a peer's case have (peers run on cuda, or on the CPU for ONNX Runtime). */
@@ -323,7 +365,9 @@ public final class ResultsReport {
         Optional<GpuPeaks> pk = peaks();
         pk.ifPresent(g -> sb.append(" (% of the ").append(g.model()).append("'s dense peak for the precision)"));
         sb.append("; \"vs dense\" = our dense p50 / this p50; for a peer, \"ours x faster\" = its p50 / our p50 at the"
-                + " same sparsity. Peers' GMACs are ours for the same case.\n\n");
+                + " same sparsity (on as many threads for CPU peers; of several rows of ours, the median). Peers' GMACs are"
+                + " ours for the same case. Where a case has rows from more than one device (CPU thread counts), the impl"
+                + " column names the device.\n\n");
         Map<String, List<BenchResult>> groups = new LinkedHashMap<>();
         List<BenchResult> all = new ArrayList<>(ours);
         all.addAll(peers);
@@ -336,6 +380,7 @@ public final class ResultsReport {
             List<BenchResult> rs = new ArrayList<>(e.getValue());
             rs.sort(Comparator.comparingInt((BenchResult r) -> sparsityRank(r.sparsity()))
                     .thenComparing(r -> Targets.ours(r) ? 0 : 1).thenComparing(BenchResult::impl));
+            boolean manyDevices = rs.stream().map(BenchResult::device).distinct().count() > 1;
             sb.append("### ").append(e.getKey().replace(" | ", ": ")).append("\n\n");
             sb.append("| impl | sparsity | GMACs | p50 ms | p90 ms | p99 ms | images/s | TFLOP/s | vs dense | ours x faster |\n");
             sb.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
@@ -353,11 +398,11 @@ public final class ResultsReport {
                 String vsDense = dense.map(d -> f(d.p50Ms() / r.p50Ms(), 2)).orElse("-");
                 String oursFaster = "-";
                 if (!Targets.ours(r)) {
-                    Optional<BenchResult> mine = ours.stream().filter(o -> sameCase(o, r)
-                            && o.backend().equals(ourBackend(r)) && o.sparsity().equalsIgnoreCase(r.sparsity())).findFirst();
+                    Optional<BenchResult> mine = ourRowFor(r, ours);
                     oursFaster = mine.map(m -> f(r.p50Ms() / m.p50Ms(), 2)).orElse("-");
                 }
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.impl(),
+                String impl = manyDevices ? r.impl() + " (" + r.device() + ")" : r.impl();
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", impl,
                         r.sparsity(), g > 0 ? f(g, 2) : "-", f(r.p50Ms(), 3), f(r.p90Ms(), 3), f(r.p99Ms(), 3),
                         f(r.imagesPerS(), 1), tfs, vsDense, oursFaster));
             }
@@ -387,8 +432,10 @@ public final class ResultsReport {
             r.opsMs().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(4)
                     .forEach(e -> top.append(top.length() == 0 ? "" : ", ").append(e.getKey()).append(' ')
                             .append(f(100 * e.getValue() / sum, 0)).append('%'));
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s |%n", group(r).replace(" | ", " "),
-                    r.sparsity(), f(sum, 3), f(ov, 3), dense.map(d -> f(100 * ov / d.p50Ms(), 2)).orElse("-"), top));
+            int th = threadsOf(r);
+            String kase = group(r).replace(" | ", " ") + (th > 0 ? ", " + th + " thread" + (th == 1 ? "" : "s") : "");
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s |%n", kase, r.sparsity(), f(sum, 3),
+                    f(ov, 3), dense.map(d -> f(100 * ov / d.p50Ms(), 2)).orElse("-"), top));
         }
         sb.append("\nFull per-op and per-node breakdowns of every row: `results.json` (`ops_ms`, `stages_ms`).\n\n");
     }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -203,24 +204,39 @@ public final class Targets {
                 .mapToDouble(e -> e.getValue()).sum();
     }
 
+    /**
+     * Every uniform:0.6 row on the CPU against its dense row: the same case on the same device (the device string
+     * carries the thread count), the nearest one before it in the rows (the same run), else the first after it.
+     */
     private static Result cpuUniform(List<BenchResult> rows) {
         String id = "cpu-uniform0.6-speedup";
         String t = "CPU: uniform 0.6 at least 1.8x faster than our dense";
         List<String> parts = new ArrayList<>();
         double worst = Double.POSITIVE_INFINITY;
-        for (BenchResult d : rows) {
-            if (!ours(d) || !"cpu".equals(d.backend()) || !d.sparsity().equalsIgnoreCase("dense") || d.p50Ms() <= 0) {
+        for (int i = 0; i < rows.size(); i++) {
+            BenchResult u = rows.get(i);
+            if (!ours(u) || !"cpu".equals(u.backend()) || !u.sparsity().equalsIgnoreCase("uniform:0.6") || u.p50Ms() <= 0) {
                 continue;
             }
-            Optional<BenchResult> u = rows.stream().filter(Targets::ours)
-                    .filter(r -> "cpu".equals(r.backend()) && r.sparsity().equalsIgnoreCase("uniform:0.6")
-                            && r.arch().equals(d.arch()) && r.task().equals(d.task()) && r.size().equals(d.size())
-                            && r.batch() == d.batch() && r.precision().equals(d.precision()) && r.p50Ms() > 0)
-                    .findFirst();
-            if (u.isPresent()) {
-                double s = d.p50Ms() / u.get().p50Ms();
+            BenchResult dense = null;
+            for (int j = 0; j < rows.size(); j++) {
+                BenchResult d = rows.get(j);
+                boolean partner = ours(d) && "cpu".equals(d.backend()) && d.sparsity().equalsIgnoreCase("dense")
+                        && d.p50Ms() > 0 && d.arch().equals(u.arch()) && d.task().equals(u.task())
+                        && d.size().equals(u.size()) && d.batch() == u.batch() && d.precision().equals(u.precision())
+                        && Objects.equals(d.device(), u.device());
+                if (partner && (j < i || dense == null)) {
+                    dense = d;
+                }
+                if (j > i && dense != null) {
+                    break;
+                }
+            }
+            if (dense != null) {
+                double s = dense.p50Ms() / u.p50Ms();
                 worst = Math.min(worst, s);
-                parts.add(String.format(Locale.ROOT, "%s %s %s b%d: %.2fx", d.arch(), d.task(), d.size(), d.batch(), s));
+                parts.add(String.format(Locale.ROOT, "%s %s %s b%d (%s): %.2fx", u.arch(), u.task(), u.size(), u.batch(),
+                        u.device(), s));
             }
         }
         if (parts.isEmpty()) {

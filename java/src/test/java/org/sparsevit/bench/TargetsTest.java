@@ -1,6 +1,7 @@
 package org.sparsevit.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -15,7 +16,12 @@ import org.junit.jupiter.api.Test;
 class TargetsTest {
     static BenchResult row(String impl, String backend, String task, String size, int batch, String prec, String sp,
                            double p50, Map<String, Double> ops) {
-        return new BenchResult(impl, "swin-t", task, size, batch, prec, backend, "dev", sp, 1.0, p50, p50, p50, p50,
+        return row(impl, backend, "dev", task, size, batch, prec, sp, p50, ops);
+    }
+
+    static BenchResult row(String impl, String backend, String device, String task, String size, int batch, String prec,
+                           String sp, double p50, Map<String, Double> ops) {
+        return new BenchResult(impl, "swin-t", task, size, batch, prec, backend, device, sp, 1.0, p50, p50, p50, p50,
                 batch * 1000.0 / p50, 100, Map.of(), ops, Map.of());
     }
 
@@ -130,6 +136,25 @@ class TargetsTest {
         r.remove(3);
         r.add(ours("cpu", "backbone", "448x448", 1, "fp32", "uniform:0.6", 350));
         assertEquals(Targets.Status.MET, byId(r).get("cpu-uniform0.6-speedup").status());
+    }
+
+    /** A dense row pairs with uniform 0.6 only on the same device (thread count) and, of several, the same run. */
+    @Test
+    void cpuSpeedupPairsRowsOfTheSameDeviceAndRun() {
+        String one = "CPU, 1 threads, OpenBLAS";
+        String two = "CPU, 2 threads, OpenBLAS";
+        List<BenchResult> r = new ArrayList<>();
+        r.add(row("sparsevit-j", "cpu", one, "classification", "224x224", 1, "fp32", "dense", 300, Map.of()));
+        r.add(row("sparsevit-j", "cpu", two, "classification", "224x224", 1, "fp32", "dense", 100, Map.of()));
+        r.add(row("sparsevit-j", "cpu", two, "classification", "224x224", 1, "fp32", "uniform:0.6", 50, Map.of()));
+        r.add(row("sparsevit-j", "cpu", two, "classification", "224x224", 1, "fp32", "dense", 90, Map.of()));
+        r.add(row("sparsevit-j", "cpu", two, "classification", "224x224", 1, "fp32", "uniform:0.6", 60, Map.of()));
+        Targets.Result res = byId(r).get("cpu-uniform0.6-speedup");
+        // 100 / 50 = 2.0 and 90 / 60 = 1.5: the one-thread dense row (300) pairs with nothing
+        assertEquals(1.5, res.measured(), 1e-9);
+        assertEquals(Targets.Status.MISSED, res.status());
+        assertTrue(res.detail().contains("(" + two + "): 2.00x"), res.detail());
+        assertFalse(res.detail().contains("6.00x"), res.detail());
     }
 
     @Test
