@@ -155,6 +155,15 @@ except Exception as e: print("timm: not importable:", e)' 2>&1
 # which this runtime (no java.desktop) cannot: they run in the build's own test phase instead
 JUNIT_OPTS="--config=junit.platform.discovery.listener.default=logging --exclude-tag awt"
 
+# the test classes of tests.txt in one JVM under a time limit, one line per finished test: junit SECONDS CLASSES TAG-OPTION...
+junit() {
+  local secs=$1 classes=$2; shift 2
+  # shellcheck disable=SC2086
+  limited "$secs" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
+    -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes "$@" $JUNIT_OPTS \
+    --details=testfeed --disable-banner --disable-ansi-colors
+}
+
 stage_tests() {
   local b=$1
   local t0 rc note=""
@@ -162,10 +171,7 @@ stage_tests() {
   local classes; classes=$(sed 's/^/--select-class /' "$HERE/tests.txt")
   # GPU-tagged tests first, in their own JVM, so a crash there leaves the CPU suite's counts intact
   t0=$(date +%s)
-  # shellcheck disable=SC2086
-  limited "$b" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
-    -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes --include-tag gpu $JUNIT_OPTS \
-    --details=testfeed --disable-banner --disable-ansi-colors > "$OUTDIR/tests-gpu.log" 2>&1
+  junit "$b" "$classes" --include-tag gpu > "$OUTDIR/tests-gpu.log" 2>&1
   rc=$?
   [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}GPU tests cut at the budget (${b}s); "
   tail -15 "$OUTDIR/tests-gpu.log"
@@ -174,10 +180,7 @@ stage_tests() {
     echo "${note}no time left for the other tests"
     return
   fi
-  # shellcheck disable=SC2086
-  limited "$b" "$JAVA" -Dsparsevit.fixtures="${FIX:-missing}" -jar "$HERE/lib/junit-console.jar" execute \
-    -cp "$CP:$HERE/lib/sparsevit-tests.jar" $classes --exclude-tag gpu $JUNIT_OPTS \
-    --details=testfeed --disable-banner --disable-ansi-colors > "$OUTDIR/tests-cpu.log" 2>&1
+  junit "$b" "$classes" --exclude-tag gpu > "$OUTDIR/tests-cpu.log" 2>&1
   rc=$?
   [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}CPU tests cut at the budget; counts are partial; "
   tail -15 "$OUTDIR/tests-cpu.log"

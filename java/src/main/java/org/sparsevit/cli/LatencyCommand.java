@@ -82,6 +82,18 @@ public final class LatencyCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random validation configurations.")
     long seed;
 
+    /** The measured case's fields, first in both JSON forms. */
+    private ObjectNode caseNode(ObjectMapper om, SwinConfig cfg, int[] hw, String device) {
+        ObjectNode n = om.createObjectNode();
+        n.put("arch", arch);
+        n.put("task", cfg.task() == Task.BACKBONE ? "backbone" : "classification");
+        n.put("size", hw[0] + "x" + hw[1]);
+        n.put("batch", batch);
+        n.put("precision", precision);
+        n.put("device", device);
+        return n;
+    }
+
     private void writeJson(ObjectMapper om, ObjectNode n) throws java.io.IOException {
         Path parent = json.toAbsolutePath().getParent();
         if (parent != null) {
@@ -126,13 +138,7 @@ public final class LatencyCommand implements Callable<Integer> {
                 }
                 if (json != null) {
                     ObjectMapper om = new ObjectMapper();
-                    ObjectNode n = om.createObjectNode();
-                    n.put("arch", arch);
-                    n.put("task", cfg.task() == Task.BACKBONE ? "backbone" : "classification");
-                    n.put("size", hw[0] + "x" + hw[1]);
-                    n.put("batch", batch);
-                    n.put("precision", precision);
-                    n.put("device", be.device());
+                    ObjectNode n = caseNode(om, cfg, hw, be.device());
                     n.put("table", table.toString());
                     n.put("dense_ms", t.denseMs());
                     n.put("rounds", rounds);
@@ -164,13 +170,7 @@ public final class LatencyCommand implements Callable<Integer> {
             System.out.println("measured as " + meter.mode());
             if (json != null) {
                 ObjectMapper om = new ObjectMapper();
-                ObjectNode n = om.createObjectNode();
-                n.put("arch", arch);
-                n.put("task", cfg.task() == Task.BACKBONE ? "backbone" : "classification");
-                n.put("size", hw[0] + "x" + hw[1]);
-                n.put("batch", batch);
-                n.put("precision", precision);
-                n.put("device", be.device());
+                ObjectNode n = caseNode(om, cfg, hw, be.device());
                 n.put("sparsity", sp.toCompact());
                 n.put("trimmed_mean_ms", r.trimmedMeanMs());
                 n.put("p50_ms", r.p50Ms());
