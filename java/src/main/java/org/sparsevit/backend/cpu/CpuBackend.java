@@ -320,8 +320,8 @@ public final class CpuBackend implements Backend {
      * out = x w^T + bias + beta * out (beta 0 or 1), then GELU if asked. One OpenBLAS call per thread: each call
      * packs the weight again, so cutting a GEMM into more pieces than threads only costs. Rows are split where
      * each thread gets at least 64 of them, columns otherwise (the late stages at small batch: 49 or 196
-     * tokens against wide weights). Bias and GELU run on each piece's output right after its GEMM, while
-     * it is still in cache, in one pass written so that the JIT vectorises it.
+     * tokens against wide weights). Bias and GELU run on each piece's output right after its GEMM, on the same
+     * thread, in one pass written so that the JIT vectorises it.
      */
     private void gemm(String op, Tensor x, Tensor w, Tensor bias, Tensor out, float beta, boolean gelu) {
         CpuTensor xt = cpu(x, op);
@@ -353,17 +353,14 @@ public final class CpuBackend implements Backend {
         }
         boolean epilogue = bias != null || gelu;
         int pieces = (long) m * n * k < PARALLEL_MACS ? 1 : threads;
+        // column pieces are at least 32 columns wide before rounding to 16
         boolean byRows = m >= 64 * pieces || n < 32 * pieces;
-        if (!byRows) {
-            pieces = Math.min(pieces, n / 16);
-        }
-        int count = pieces;
-        parallelPieces(count, piece -> {
-            int r0 = byRows ? (int) ((long) m * piece / count) : 0;
-            int r1 = byRows ? (int) ((long) m * (piece + 1) / count) : m;
+        parallelPieces(pieces, piece -> {
+            int r0 = byRows ? (int) ((long) m * piece / pieces) : 0;
+            int r1 = byRows ? (int) ((long) m * (piece + 1) / pieces) : m;
             // column pieces on 16-column boundaries (whole SIMD vectors in OpenBLAS's packed panels)
-            int c0 = byRows ? 0 : n * piece / count / 16 * 16;
-            int c1 = byRows ? n : piece == count - 1 ? n : n * (piece + 1) / count / 16 * 16;
+            int c0 = byRows ? 0 : n * piece / pieces / 16 * 16;
+            int c1 = byRows ? n : piece == pieces - 1 ? n : n * (piece + 1) / pieces / 16 * 16;
             sgemm(true, r1 - r0, c1 - c0, k, 1f, xf, r0 * k, k, wf, c0 * k, k, beta, o, r0 * n + c0, n);
             if (epilogue) {
                 int len = c1 - c0;
