@@ -694,10 +694,11 @@ public final class CudaBackend implements Backend {
             disableLt(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + ": cuBLASLt status " + rc);
         }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
-        checkBlas(cublas.cublasGemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, n, (int) m, k, one,
-                new Address(wt.ptr()), type, k, new Address(xt.ptr()), type, k, beta, new Address(ot.ptr()), type, n,
-                computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n + "x" + m + "x" + k
-                + ", " + xt.dtype() + ", " + precision + ")");
+        RowMajorGemm.GemmEx g = RowMajorGemm.gemmEx((int) m, n, k);
+        checkBlas(cublas.cublasGemmEx(handle, g.transa(), g.transb(), g.m(), g.n(), g.k(), one,
+                new Address(wt.ptr()), type, g.lda(), new Address(xt.ptr()), type, g.ldb(), beta, new Address(ot.ptr()),
+                type, g.ldc(), computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n
+                + "x" + m + "x" + k + ", " + xt.dtype() + ", " + precision + ")");
         if (addBias && bias != null) {
             check(CudaNative.svj_bias_add(ot.ptr(), ptr(bias, op), code(ot.dtype()), m, n, stream), op + " (bias)");
         }
