@@ -111,7 +111,16 @@ int svj_set_device(int device) { return svj_rt(cudaSetDevice(device), "cudaSetDe
 int svj_malloc(void** ptr, long long bytes) {
     SVJ_REQUIRE(ptr && bytes >= 0, "svj_malloc: null output or negative size %lld", bytes);
     *ptr = nullptr;
-    return svj_rt(cudaMalloc(ptr, (size_t)(bytes > 0 ? bytes : 1)), "cudaMalloc");
+    // While this thread captures a graph (begun in thread-local mode, see svj_graph_begin_capture), cudaMalloc
+    // counts as "potentially unsafe": it would fail with cudaErrorStreamCaptureUnsupported and invalidate the
+    // capture. The session does allocate during a capture (a pool miss) and keeps such memory for the graph's
+    // lifetime, so this one call runs with the thread's capture mode relaxed, then the mode is put back.
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    int rc = svj_rt(cudaThreadExchangeStreamCaptureMode(&mode), "cudaThreadExchangeStreamCaptureMode");
+    if (rc) return rc;
+    cudaError_t e = cudaMalloc(ptr, (size_t)(bytes > 0 ? bytes : 1));
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    return svj_rt(e, "cudaMalloc");
 }
 
 int svj_free(void* ptr) { return ptr ? svj_rt(cudaFree(ptr), "cudaFree") : 0; }

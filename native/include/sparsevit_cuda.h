@@ -55,6 +55,7 @@ const char* svj_error_string(int code);
 /* Detail of the calling thread's last failure ("svj_gather_windows: k = 9 outside [0, nW = 8]"), or "". */
 const char* svj_last_error_string(void);
 
+/* cudaMalloc; allowed while the calling thread captures a graph (the memory is not part of the graph). */
 int svj_malloc(void** ptr, long long bytes);
 int svj_free(void* ptr);
 /* Copies that return when the copy is complete (they synchronise the stream). */

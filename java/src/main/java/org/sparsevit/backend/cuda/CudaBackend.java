@@ -209,21 +209,25 @@ public final class CudaBackend implements Backend {
         check(CudaNative.svj_stream_create(s), "cudaStreamCreate");
         this.stream = s[0];
         long[] ws = new long[1];
+        cublasContext h = new cublasContext();
         try {
-            this.handle = new cublasContext();
-            checkBlas(cublas.cublasCreate_v2(handle), "cublasCreate");
-            checkBlas(cublas.cublasSetStream_v2(handle, new CUstream_st(new Address(stream))), "cublasSetStream");
-            checkBlas(cublas.cublasSetMathMode(handle, cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+            checkBlas(cublas.cublasCreate_v2(h), "cublasCreate");
+            // the stream first: cublasSetStream puts the handle back on cuBLAS's default workspace
+            checkBlas(cublas.cublasSetStream_v2(h, new CUstream_st(new Address(stream))), "cublasSetStream");
+            checkBlas(cublas.cublasSetMathMode(h, cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
             // a workspace of our own, so cuBLAS never allocates (required inside CUDA-graph capture)
             check(CudaNative.svj_malloc(ws, CUBLAS_WORKSPACE), "cuBLAS workspace");
-            this.workspace = ws[0];
-            checkBlas(cublas.cublasSetWorkspace_v2(handle, new Address(workspace), CUBLAS_WORKSPACE),
-                    "cublasSetWorkspace");
-        } catch (RuntimeException e) {
+            checkBlas(cublas.cublasSetWorkspace_v2(h, new Address(ws[0]), CUBLAS_WORKSPACE), "cublasSetWorkspace");
+        } catch (RuntimeException | LinkageError e) {
+            if (!h.isNull()) {
+                cublas.cublasDestroy_v2(h);
+            }
             CudaNative.svj_free(ws[0]);
             CudaNative.svj_stream_destroy(stream);
             throw e;
         }
+        this.handle = h;
+        this.workspace = ws[0];
         // host scalars for the GEMMs, allocated once (cuBLAS reads them when the call is enqueued)
         this.one = new FloatPointer(1f);
         this.zero = new FloatPointer(0f);
@@ -690,10 +694,11 @@ public final class CudaBackend implements Backend {
             disableLt(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + ": cuBLASLt status " + rc);
         }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
-        checkBlas(cublas.cublasGemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, n, (int) m, k, one,
-                new Address(wt.ptr()), type, k, new Address(xt.ptr()), type, k, beta, new Address(ot.ptr()), type, n,
-                computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n + "x" + m + "x" + k
-                + ", " + xt.dtype() + ", " + precision + ")");
+        RowMajorGemm.GemmEx g = RowMajorGemm.gemmEx((int) m, n, k);
+        checkBlas(cublas.cublasGemmEx(handle, g.transa(), g.transb(), g.m(), g.n(), g.k(), one,
+                new Address(wt.ptr()), type, g.lda(), new Address(xt.ptr()), type, g.ldb(), beta, new Address(ot.ptr()),
+                type, g.ldc(), computeType(xt.dtype()), cublas.CUBLAS_GEMM_DEFAULT), op + " GEMM (cublasGemmEx " + n
+                + "x" + m + "x" + k + ", " + xt.dtype() + ", " + precision + ")");
         if (addBias && bias != null) {
             check(CudaNative.svj_bias_add(ot.ptr(), ptr(bias, op), code(ot.dtype()), m, n, stream), op + " (bias)");
         }

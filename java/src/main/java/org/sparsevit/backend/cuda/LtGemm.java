@@ -144,11 +144,12 @@ final class LtGemm implements AutoCloseable {
             return p;
         }
         p.desc = new cublasLtMatmulDescOpaque_t(pp.get(0));
+        RowMajorGemm.Lt args = RowMajorGemm.lt(key.m(), key.n(), key.k());
         try (IntPointer v = new IntPointer(1)) {
-            v.put(cublas.CUBLAS_OP_T);
+            v.put(args.transa());
             rc = cublas.cublasLtMatmulDescSetAttribute(p.desc, cublas.CUBLASLT_MATMUL_DESC_TRANSA, v, 4);
             if (rc == 0) {
-                v.put(cublas.CUBLAS_OP_N);
+                v.put(args.transb());
                 rc = cublas.cublasLtMatmulDescSetAttribute(p.desc, cublas.CUBLASLT_MATMUL_DESC_TRANSB, v, 4);
             }
             if (rc == 0) {
@@ -158,15 +159,15 @@ final class LtGemm implements AutoCloseable {
         }
         // column-major: A = w as K x N (used transposed), B = x as K x M, C = D = out^T as N x M
         if (rc == 0) {
-            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), key.k(), key.n(), key.k());
+            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), args.a().rows(), args.a().cols(), args.a().ld());
             p.a = rc == 0 ? new cublasLtMatrixLayoutOpaque_t(pp.get(0)) : null;
         }
         if (rc == 0) {
-            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), key.k(), key.m(), key.k());
+            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), args.b().rows(), args.b().cols(), args.b().ld());
             p.b = rc == 0 ? new cublasLtMatrixLayoutOpaque_t(pp.get(0)) : null;
         }
         if (rc == 0) {
-            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), key.n(), key.m(), key.n());
+            rc = cublas.cublasLtMatrixLayoutCreate(pp, key.type(), args.c().rows(), args.c().cols(), args.c().ld());
             p.c = rc == 0 ? new cublasLtMatrixLayoutOpaque_t(pp.get(0)) : null;
         }
         if (rc == 0) {
