@@ -46,10 +46,15 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib
   [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 # or where PyTorch's pip packages keep them (nvidia/cu13/lib, nvidia/cublas/lib, ...)
-HAVE_CUBLAS=0
+# (the cuBLAS presets need libcudart, libcublas and libcublasLt of CUDA 13; all three, or the pip directories too)
+HAVE_CUBLAS=1
 IFS=: read -r -a LIBDIRS <<< "${LD_LIBRARY_PATH:-}"
-for d in "${LIBDIRS[@]}"; do [ -e "$d/libcublas.so.13" ] && HAVE_CUBLAS=1; done
-ldconfig -p 2>/dev/null | grep -q 'libcublas.so.13 ' && HAVE_CUBLAS=1
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+  found=0
+  for d in "${LIBDIRS[@]}"; do [ -e "$d/$lib" ] && found=1; done
+  ldconfig -p 2>/dev/null | grep -q "$lib " && found=1
+  [ "$found" = 1 ] || HAVE_CUBLAS=0
+done
 if [ "$HAVE_CUBLAS" = 0 ] && command -v python3 >/dev/null; then
   for d in $(python3 -c 'import site, glob
 for p in site.getsitepackages():

@@ -179,6 +179,9 @@ final class LtGemm implements AutoCloseable {
                 if (rc == 0 && found.get() == 0) {
                     rc = cublas.CUBLAS_STATUS_NOT_SUPPORTED;
                 }
+                if (rc == 0 && p.heuristic.state() != 0) {
+                    rc = p.heuristic.state(); // the algorithm found cannot run this problem
+                }
             }
         }
         p.status = rc;
