@@ -433,11 +433,20 @@ class CudaOpsTest {
 
     // ------------------------------------------------------------------------------------- dense math
 
-    /** The cuBLASLt bias epilogue is on by default and agrees with cublasGemmEx + our bias kernel. */
+    /**
+     * The cuBLASLt bias epilogue is on by default and agrees with cublasGemmEx + our bias kernel. A fresh session
+     * each time: a cuBLASLt failure in another test switches only that test's session to GemmEx.
+     */
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16"})
     void cublasLtBiasEpilogueMatchesGemmExPlusBiasKernel(DType dt) {
-        assertTrue(gpu.gemmPath().startsWith("cuBLASLt"), "cuBLASLt is not in use: " + gpu.gemmPath());
+        try (CudaBackend lt = new CudaBackend()) {
+            cublasLtAgreesWithGemmEx(lt, dt);
+        }
+    }
+
+    private void cublasLtAgreesWithGemmEx(CudaBackend lt, DType dt) {
+        assertTrue(lt.gemmPath().startsWith("cuBLASLt"), "cuBLASLt is not in use: " + lt.gemmPath());
         String before = System.getProperty("sparsevit.cublaslt");
         System.setProperty("sparsevit.cublaslt", "false");
         CudaBackend plain;
@@ -457,7 +466,7 @@ class CudaOpsTest {
             HostTensor b = random(33, 288);
             HostTensor r = random(34, 2, 49, 288);
             HostTensor[] got = new HostTensor[2];
-            CudaBackend[] sessions = {gpu, plain};
+            CudaBackend[] sessions = {lt, plain};
             for (int i = 0; i < 2; i++) {
                 CudaBackend be = sessions[i];
                 try (Tensor xt = be.upload(x, dt); Tensor wt = be.upload(w, dt); Tensor bt = be.upload(b, dt);
@@ -468,6 +477,7 @@ class CudaOpsTest {
                     got[i] = be.download(out);
                 }
             }
+            assertTrue(lt.gemmPath().startsWith("cuBLASLt"), "cuBLASLt failed on " + dt + ": " + lt.gemmPath());
             close("cuBLASLt vs cublasGemmEx " + dt, got, tol(dt));
         }
     }
