@@ -260,12 +260,12 @@ class CpuBackendTest {
     }
 
     /**
-     * The GEMM's pieces: small GEMMs on one thread, row pieces where every thread gets 64 rows, column pieces
+     * The GEMM's pieces: small GEMMs on one thread, row pieces where every thread gets 192 rows, column pieces
      * on 16-column boundaries otherwise (the widths here do not divide evenly); bias, GELU and the residual
      * in each piece's epilogue.
      */
     @ParameterizedTest
-    @CsvSource({"5,7,9", "300,96,48", "49,768,64", "3,1000,384", "130,40,300"})
+    @CsvSource({"5,7,9", "400,64,48", "300,96,48", "49,768,64", "3,1000,384", "130,40,300"})
     void linearPiecesAndEpiloguesMatchNaive(int m, int n, int k) {
         HostTensor x = random(7, m, k);
         HostTensor w = random(8, n, k);
