@@ -3,7 +3,7 @@ package org.sparsevit.backend.cpu;
 /**
  * The error function for exact GELU, in float, branch-free so that the JIT vectorises the loops over rows:
  * erf(z) = z P(s) / Q(s) with s = z^2 / 16 on z clamped to [-4, 4] (beyond 4, erf is 1 to within 1.6e-8), P of
- * degree 6 and Q of degree 5. The coefficients were fitted here (weighted least squares iterated towards the
+ * degree 6 and Q of degree 5. The coefficients come from bench/tools/fit_erf.py (weighted least squares towards the
  * minimax, numpy, 40,001 points on [0, 4]; Q has no zero there): the rational function is within 6.4e-9 of
  * erf in exact arithmetic, and evaluated in float within 4.1e-7 (a few units in the last place near 1, from
  * rounding in the two Horner chains; so erf(x) for x &gt;= 4 is 0.9999999, two units below 1). Over a row of a
