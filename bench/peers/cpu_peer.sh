@@ -100,9 +100,9 @@ for r in range(1, int(repeats) + 1):
             for row in json.load(open(os.path.join(work, "%s-t%s-r%d.json" % (who, t, r)))):
                 row["threads"] = int(t)
                 row["repeat"] = r
-                if who == "ours":
-                    # the backend's device line counts the common pool's minimum of one worker
-                    row["device"] = re.sub(r"CPU, \d+ threads", "CPU, %s threads" % t, row["device"])
+                found = re.search(r"CPU, (\d+) threads?\b", row["device"])
+                if not found or int(found.group(1)) != int(t):
+                    sys.exit("error: %s run for %s thread(s) reports device '%s'" % (who, t, row["device"]))
                 rows.append(row)
 json.dump(rows, open(os.path.join(out, "rows.json"), "w"), indent=1)
 cpu = ""

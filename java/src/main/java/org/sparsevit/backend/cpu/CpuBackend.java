@@ -26,10 +26,13 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class CpuBackend implements Backend {
     private static final float NEG_MASK = -100f;
+    private static final int THREADS = threads();
 
     private final CpuMemory memory;
     private final int threads;
     private final DType storage;
+    /** Linear layers and window attention in the native AVX2 kernels (F32 only), else Java + OpenBLAS. */
+    private final boolean nativeKernels;
 
     /** The FP32 reference backend. */
     public CpuBackend() {
@@ -44,14 +47,25 @@ public final class CpuBackend implements Backend {
      * GPU's F16/BF16 path; it is not faster than FP32. TF32 (a GEMM mode) is not emulated.
      */
     public CpuBackend(Precision precision) {
+        this(precision, true);
+    }
+
+    /**
+     * As {@link #CpuBackend(Precision)}; {@code allowNative} false keeps every op on the Java + OpenBLAS path
+     * (which is also what runs where the native kernels are unavailable), so tests can hold the two against
+     * each other.
+     */
+    CpuBackend(Precision precision, boolean allowNative) {
+        CpuNative.checkProperty();
         this.storage = switch (precision) {
             case FP32 -> DType.F32;
             case FP16 -> DType.F16;
             case BF16 -> DType.BF16;
             case TF32 -> throw new IllegalArgumentException("the CPU backend does not emulate TF32 GEMMs");
         };
+        this.nativeKernels = allowNative && storage == DType.F32 && CpuNative.available();
         this.memory = new CpuMemory(4L << 30);
-        this.threads = ForkJoinPool.getCommonPoolParallelism() + 1;
+        this.threads = THREADS;
         // OpenBLAS runs single-threaded; this backend splits GEMMs over rows on its own threads. Idle
         // OpenBLAS worker threads spin for a while after each call, which on few cores starves the Java
         // threads of the ops in between (measured: GELU 10x slower with 2 OpenBLAS threads on 2 cores).
@@ -62,6 +76,23 @@ public final class CpuBackend implements Backend {
         return memory;
     }
 
+    /**
+     * Threads the ops run on: the calling thread plus the common fork-join pool's workers. A pool parallelism
+     * set to 0 means no workers (callers run every task), although the pool then reports a parallelism of 1.
+     */
+    static int threads() {
+        String set = System.getProperty("java.util.concurrent.ForkJoinPool.common.parallelism");
+        if (set != null && set.trim().equals("0")) {
+            return 1;
+        }
+        return ForkJoinPool.getCommonPoolParallelism() + 1;
+    }
+
+    /** Whether linear layers and window attention run in the native kernels (else Java + OpenBLAS). */
+    public boolean nativeKernels() {
+        return nativeKernels;
+    }
+
     @Override
     public String name() {
         return "cpu";
@@ -69,8 +100,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String device() {
-        return String.format(Locale.ROOT, "CPU, %d threads, %s", threads,
-                openblas_nolapack.OPENBLAS_VERSION.trim());
+        return String.format(Locale.ROOT, "CPU, %d thread%s, %s, %s", threads, threads == 1 ? "" : "s",
+                nativeKernels ? "native AVX2 kernels" : "Java kernels", openblas_nolapack.OPENBLAS_VERSION.trim());
     }
 
     @Override
@@ -183,7 +214,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void copy(Tensor src, Tensor dst) {
         CpuTensor s = cpu(src, "copy");
-        CpuTensor d = cpu(dst, "copy");
+        CpuTensor d = out(dst, "copy");
         if (s.numel() != d.numel() || s.dtype() != d.dtype()) {
             throw new IllegalArgumentException("copy: " + s + " into " + d);
         }
@@ -201,6 +232,13 @@ public final class CpuBackend implements Backend {
         }
         throw new IllegalArgumentException(op + ": tensor " + (t == null ? "null" : t.toString())
                 + " does not belong to the CPU backend");
+    }
+
+    /** An op's output (or in-place operand): as {@link #cpu}, and marks the tensor written. */
+    private CpuTensor out(Tensor t, String op) {
+        CpuTensor c = cpu(t, op);
+        c.written();
+        return c;
     }
 
     // ------------------------------------------------------------------------------------- helpers
@@ -252,7 +290,7 @@ public final class CpuBackend implements Backend {
         if (n <= 0) {
             return;
         }
-        int chunks = Math.max(1, Math.min(n / Math.max(1, grain), 4 * (ForkJoinPool.getCommonPoolParallelism() + 1)));
+        int chunks = Math.max(1, Math.min(n / Math.max(1, grain), 4 * THREADS));
         if (chunks == 1) {
             body.run(0, n);
             return;
@@ -317,8 +355,10 @@ public final class CpuBackend implements Backend {
     private static final long PARALLEL_MACS = 1L << 20;
 
     /**
-     * out = x w^T + bias + beta * out (beta 0 or 1), then GELU if asked. One OpenBLAS call per thread: each call
-     * packs the weight again, so cutting a GEMM into more pieces than threads only costs. Rows are split where
+     * out = x w^T + bias + beta * out (beta 0 or 1), then GELU if asked. With the native kernels: the weight is
+     * packed once (cached with the tensor) and bias, residual and GELU are applied in the GEMM's registers
+     * before the single store. Otherwise one OpenBLAS call per thread: each call packs the weight again, so
+     * cutting a GEMM into more pieces than threads only costs. Either way rows are split where
      * each thread gets at least 192 of them, columns otherwise (the late stages at small batch: 49 or 196
      * tokens against wide weights). Bias and GELU run on each piece's output right after its GEMM, on the same
      * thread, in one pass written so that the JIT vectorises it.
@@ -326,7 +366,7 @@ public final class CpuBackend implements Backend {
     private void gemm(String op, Tensor x, Tensor w, Tensor bias, Tensor out, float beta, boolean gelu) {
         CpuTensor xt = cpu(x, op);
         CpuTensor wt = cpu(w, op);
-        CpuTensor ot = cpu(out, op);
+        CpuTensor ot = out(out, op);
         if (wt.rank() < 2) {
             throw new IllegalArgumentException(op + ": weight must be [N, K], got " + Arrays.toString(wt.shape()));
         }
@@ -346,30 +386,40 @@ public final class CpuBackend implements Backend {
             return;
         }
         FloatBuffer xf = xt.f();
+        int pieces = (long) m * n * k < PARALLEL_MACS ? 1 : threads;
+        // rows where each thread gets 192 of them (measured at 2 threads: Swin-T's 196-token GEMMs run 7% faster
+        // split over columns, its 784- and 3136-token ones faster over rows); column pieces are at least 32
+        // columns wide before rounding to 16
+        boolean byRows = m >= 192 * pieces || n < 32 * pieces;
+        if (nativeKernels) {
+            FloatBuffer packed = wt.packedWeights(n, k);
+            FloatBuffer bf = bias == null ? null : ((CpuTensor) bias).f();
+            parallelPieces(pieces, piece -> {
+                int[] r = piece(m, n, pieces, piece, byRows);
+                CpuNative.check(CpuNative.svj_cpu_linear(xf, k, packed, n, bf, o, beta != 0 ? 1 : 0, gelu ? 1 : 0,
+                        r[0], r[1], r[2], r[3]), "linear");
+            });
+            return;
+        }
         FloatBuffer wf = wt.f();
         float[] bv = new float[n];
         if (bias != null) {
             ((CpuTensor) bias).f().get(0, bv);
         }
         boolean epilogue = bias != null || gelu;
-        int pieces = (long) m * n * k < PARALLEL_MACS ? 1 : threads;
-        // rows where each thread gets 192 of them (measured at 2 threads: Swin-T's 196-token GEMMs run 7% faster
-        // split over columns, its 784- and 3136-token ones faster over rows); column pieces are at least 32
-        // columns wide before rounding to 16
-        boolean byRows = m >= 192 * pieces || n < 32 * pieces;
         parallelPieces(pieces, piece -> {
-            int r0 = byRows ? (int) ((long) m * piece / pieces) : 0;
-            int r1 = byRows ? (int) ((long) m * (piece + 1) / pieces) : m;
-            // column pieces on 16-column boundaries (whole SIMD vectors in OpenBLAS's packed panels)
-            int c0 = byRows ? 0 : n * piece / pieces / 16 * 16;
-            int c1 = byRows ? n : piece == pieces - 1 ? n : n * (piece + 1) / pieces / 16 * 16;
+            int[] r = piece(m, n, pieces, piece, byRows);
+            int r0 = r[0];
+            int r1 = r[1];
+            int c0 = r[2];
+            int c1 = r[3];
             sgemm(true, r1 - r0, c1 - c0, k, 1f, xf, r0 * k, k, wf, c0 * k, k, beta, o, r0 * n + c0, n);
             if (epilogue) {
                 int len = c1 - c0;
                 float[] row = new float[len];
                 float[] bs = Arrays.copyOfRange(bv, c0, c1);
-                for (int r = r0; r < r1; r++) {
-                    o.get(r * n + c0, row);
+                for (int i = r0; i < r1; i++) {
+                    o.get(i * n + c0, row);
                     if (gelu) {
                         Erf.biasGelu(row, bs, len);
                     } else {
@@ -377,11 +427,29 @@ public final class CpuBackend implements Backend {
                             row[j] += bs[j];
                         }
                     }
-                    o.put(r * n + c0, row);
+                    o.put(i * n + c0, row);
                 }
             }
         });
         stored(ot);
+    }
+
+    /**
+     * A GEMM piece's {row0, row1, col0, col1}: whole rows, or whole columns on 16-column boundaries (whole SIMD
+     * vectors of OpenBLAS's packed panels, and the native kernels' panel width).
+     */
+    private static int[] piece(int m, int n, int pieces, int piece, boolean byRows) {
+        if (byRows) {
+            return new int[] {(int) ((long) m * piece / pieces), (int) ((long) m * (piece + 1) / pieces), 0, n};
+        }
+        int c0 = n * piece / pieces / 16 * 16;
+        int c1 = piece == pieces - 1 ? n : n * (piece + 1) / pieces / 16 * 16;
+        return new int[] {0, m, c0, c1};
+    }
+
+    /** A direct buffer of {@code values} 4-byte values in native order (native kernels' scratch). */
+    private static java.nio.ByteBuffer direct(int values) {
+        return java.nio.ByteBuffer.allocateDirect(values * 4).order(java.nio.ByteOrder.nativeOrder());
     }
 
     /** Runs body(piece) for piece in [0, pieces), one piece per thread (the caller takes one). */
@@ -396,7 +464,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
         CpuTensor xt = cpu(x, "layerNorm");
-        CpuTensor ot = cpu(out, "layerNorm");
+        CpuTensor ot = out(out, "layerNorm");
         int c = xt.dim(-1);
         int m = rows(xt, c, "layerNorm", "input");
         if (ot.numel() != xt.numel() || ot.dim(-1) != c) {
@@ -471,7 +539,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gelu(Tensor x) {
-        CpuTensor xt = cpu(x, "gelu");
+        CpuTensor xt = out(x, "gelu");
         FloatBuffer f = xt.f();
         int n = Math.toIntExact(xt.numel());
         int block = 4096;
@@ -495,7 +563,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b) {
-        CpuTensor at = cpu(a, "add");
+        CpuTensor at = out(a, "add");
         CpuTensor bt = cpu(b, "add");
         if (at.numel() != bt.numel()) {
             throw new IllegalArgumentException("add: shapes " + Arrays.toString(at.shape()) + " and "
@@ -584,7 +652,7 @@ public final class CpuBackend implements Backend {
         Shapes.check("patchMerge: output", out.shape(), b, h2 * w2, 4 * c);
         sameType("patchMerge", xt, out);
         FloatBuffer src = xt.f();
-        FloatBuffer dst = cpu(out, "patchMerge").f();
+        FloatBuffer dst = out(out, "patchMerge").f();
         parallel(b * h2, 2, (lo, hi) -> {
             float[] tok = new float[c];
             float[] vec = new float[4 * c];
@@ -630,7 +698,7 @@ public final class CpuBackend implements Backend {
         Shapes.check("meanPool: output", out.shape(), b, c);
         sameType("meanPool", xt, out);
         FloatBuffer src = xt.f();
-        FloatBuffer dst = cpu(out, "meanPool").f();
+        FloatBuffer dst = out(out, "meanPool").f();
         float[] row = new float[c];
         for (int bb = 0; bb < b; bb++) {
             double[] acc = new double[c];
@@ -660,7 +728,7 @@ public final class CpuBackend implements Backend {
         Shapes.check("toChannelsFirst: output", out.shape(), b, c, height, width);
         sameType("toChannelsFirst", xt, out);
         FloatBuffer src = xt.f();
-        FloatBuffer dst = cpu(out, "toChannelsFirst").f();
+        FloatBuffer dst = out(out, "toChannelsFirst").f();
         parallel(b * c, 8, (lo, hi) -> {
             float[] plane = new float[l];
             for (int bc = lo; bc < hi; bc++) {
@@ -725,7 +793,7 @@ public final class CpuBackend implements Backend {
         int c = checkMap(xt, grid, "gatherWindows");
         int b = xt.dim(0);
         int[] ids = orderRows(order, b, grid, k, "gatherWindows");
-        CpuTensor ot = cpu(out, "gatherWindows");
+        CpuTensor ot = out(out, "gatherWindows");
         checkTile(ot, b, k, grid, c, "gatherWindows");
         sameType("gatherWindows", xt, ot);
         int nW = grid.numWindows();
@@ -752,7 +820,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void scatterWindows(Tensor tile, WindowGrid grid, Tensor order, int k, Tensor x) {
-        CpuTensor xt = cpu(x, "scatterWindows");
+        CpuTensor xt = out(x, "scatterWindows");
         int c = checkMap(xt, grid, "scatterWindows");
         int b = xt.dim(0);
         int[] ids = orderRows(order, b, grid, k, "scatterWindows");
@@ -780,7 +848,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void zeroPadding(Tensor tile, WindowGrid grid, Tensor order, int k) {
-        CpuTensor tt = cpu(tile, "zeroPadding");
+        CpuTensor tt = out(tile, "zeroPadding");
         int b = tt.dim(0);
         int c = tt.dim(-1);
         checkTile(tt, b, k, grid, c, "zeroPadding");
@@ -807,7 +875,7 @@ public final class CpuBackend implements Backend {
     public void windowAttention(Tensor qkv, Tensor biasTable, int heads, WindowGrid grid, Tensor order, int k,
                                 Tensor out) {
         CpuTensor qt = cpu(qkv, "windowAttention");
-        CpuTensor ot = cpu(out, "windowAttention");
+        CpuTensor ot = out(out, "windowAttention");
         sameType("windowAttention", qt, biasTable, ot);
         int b = qt.dim(0);
         int c3 = qt.dim(-1);
@@ -839,6 +907,26 @@ public final class CpuBackend implements Backend {
         }
         FloatBuffer in = qt.f();
         FloatBuffer o = ot.f();
+        if (nativeKernels && d % 8 == 0) {
+            FloatBuffer biasBuf = direct(heads * n * n).asFloatBuffer();
+            for (int h = 0; h < heads; h++) {
+                biasBuf.put(h * n * n, bias[h]);
+            }
+            IntBuffer regions = null;
+            if (grid.shifted()) {
+                regions = direct(b * k * n).asIntBuffer();
+                for (int bj = 0; bj < b * k; bj++) {
+                    int w = window(ids, nW, bj / k, bj % k);
+                    for (int t = 0; t < n; t++) {
+                        regions.put(bj * n + t, grid.region(w, t));
+                    }
+                }
+            }
+            IntBuffer reg = regions;
+            parallel(b * k * heads, 1, (lo, hi) -> CpuNative.check(CpuNative.svj_cpu_window_attention(in, o, n, heads,
+                    d, scale, biasBuf, reg, NEG_MASK, lo, hi), "window_attention"));
+            return;
+        }
         // one item per (window, head): the late stages have few windows but many heads
         parallel(b * k * heads, 1, (lo, hi) -> {
             FloatBuffer s = java.nio.ByteBuffer.allocateDirect(n * n * 4).order(java.nio.ByteOrder.nativeOrder())
@@ -912,7 +1000,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("tokenImportance: output must be F32, got " + out);
         }
         FloatBuffer src = xt.f();
-        FloatBuffer dst = cpu(out, "tokenImportance").f();
+        FloatBuffer dst = out(out, "tokenImportance").f();
         parallel(b * l, 256, (lo, hi) -> {
             float[] row = new float[c];
             for (int t = lo; t < hi; t++) {
@@ -942,7 +1030,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("windowScores: importance map and output must be F32, got " + at + ", " + out);
         }
         FloatBuffer src = at.f();
-        FloatBuffer dst = cpu(out, "windowScores").f();
+        FloatBuffer dst = out(out, "windowScores").f();
         parallel(b * nW, 16, (lo, hi) -> {
             for (int bw = lo; bw < hi; bw++) {
                 int bb = bw / nW;
@@ -963,7 +1051,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void sortWindows(Tensor scores, Tensor order) {
         CpuTensor st = cpu(scores, "sortWindows");
-        CpuTensor ot = cpu(order, "sortWindows");
+        CpuTensor ot = out(order, "sortWindows");
         if (st.rank() != 2 || ot.dtype() != DType.I32) {
             throw new IllegalArgumentException("sortWindows: scores must be F32 [B, nW] and order I32 [B, nW]");
         }

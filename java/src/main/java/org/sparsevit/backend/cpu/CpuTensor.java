@@ -23,6 +23,11 @@ final class CpuTensor implements Tensor {
     private CpuMemory.Block block;
     private final FloatBuffer floats;
     private final IntBuffer ints;
+    /** Bumped by every op that writes this tensor (so a packed copy of older values is never used). */
+    private volatile long version;
+    /** This tensor as a linear layer's weight, packed for the native kernels; null until first needed. */
+    private FloatBuffer packed;
+    private long packedVersion = -1;
 
     CpuTensor(CpuBackend backend, CpuMemory.Block block, DType dtype, int[] shape) {
         this.backend = backend;
@@ -100,8 +105,28 @@ final class CpuTensor implements Tensor {
         return block == null;
     }
 
+    /** Records that an op is about to write this tensor. */
+    void written() {
+        version++;
+    }
+
+    /**
+     * This [n, k] tensor packed by {@code CpuNative.svj_cpu_pack_weights}, from a cache kept with the tensor:
+     * packed on first use and again only after the tensor was written. Safe to call from several threads.
+     */
+    synchronized FloatBuffer packedWeights(int n, int k) {
+        checkOpen();
+        long v = version;
+        if (packed == null || packedVersion != v) {
+            packed = CpuNative.pack(f(), n, k);
+            packedVersion = v;
+        }
+        return packed;
+    }
+
     @Override
     public synchronized void close() {
+        packed = null;
         if (block != null) {
             backend.memory().release(block);
             block = null;

@@ -24,7 +24,8 @@ import org.sparsevit.tensor.Tensor;
 /**
  * The CPU backend's ops against naive re-implementations written the way the official PyTorch code
  * computes them (pad, roll, partition as separate steps; the mask from region slices). Data movement is
- * compared bitwise.
+ * compared bitwise. Runs on the default backend (native kernels where available);
+ * {@link CpuBackendJavaKernelsTest} runs the same tests on the Java + OpenBLAS path.
  */
 class CpuBackendTest {
     static CpuBackend be;
@@ -265,7 +266,7 @@ class CpuBackendTest {
      * in each piece's epilogue.
      */
     @ParameterizedTest
-    @CsvSource({"5,7,9", "400,64,48", "300,96,48", "49,768,64", "3,1000,384", "130,40,300"})
+    @CsvSource({"5,7,9", "400,64,48", "300,96,48", "49,768,64", "3,1000,384", "130,40,300", "70,33,513"})
     void linearPiecesAndEpiloguesMatchNaive(int m, int n, int k) {
         HostTensor x = random(7, m, k);
         HostTensor w = random(8, n, k);
@@ -378,7 +379,7 @@ class CpuBackendTest {
 
     /** Naive attention in double with the mask built the official way (img_mask slices, partition, compare). */
     @ParameterizedTest
-    @CsvSource({"14,14,7,3,2", "13,19,7,3,1", "14,14,7,0,4", "7,10,7,3,2"})
+    @CsvSource({"14,14,7,3,2", "13,19,7,3,1", "14,14,7,0,4", "7,10,7,3,2", "24,30,12,6,2"})
     void windowAttentionMatchesNaive(int h, int w, int win, int shift, int heads) {
         int b = 2;
         int d = 8;
