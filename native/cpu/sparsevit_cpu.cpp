@@ -21,8 +21,6 @@ constexpr int MR = 6;    // rows per micro-tile: 12 accumulators + 2 panel vecto
 constexpr int KC = 256;  // depth block: a panel's 256 x 16 floats (16 KB) stay in L1 while the row block streams
 constexpr int MC = 120;  // row block: 120 x 256 floats (120 KB) of x stay in L2 across the panels
 
-alignas(32) const float kZeros[KC] = {};
-
 bool detect() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -90,39 +88,56 @@ struct Epilogue {
     bool gelu;
 };
 
-// A 6 x 16 tile of out (rows a0..a5 of x, one weight panel) over kc steps of depth. Rows past `rows` read
-// kZeros and are not stored. load: add the tile's current contents; ep (last depth block only): bias, GELU.
-// next (or null): the panel to come, fetched into L1 a line per step while this one is used.
-SVJ_AVX2 inline void micro_tile(int kc, const float* a0, const float* a1, const float* a2, const float* a3,
-                                const float* a4, const float* a5, const float* b, const float* next, float* c,
-                                int ldc, int rows, bool load, const Epilogue* ep) {
+// An R x 16 tile of out (R <= 6 rows of x at a[0..R), one weight panel) over kc steps of depth. load: add the
+// tile's current contents; ep (last depth block only): bias, GELU. next (or null): the panel to come, fetched
+// into L1 a line per step while this one is used. Rows R..5 are compiled out, so a 5-row tile costs 5/6 of a
+// 6-row one.
+template <int R>
+SVJ_AVX2 inline void micro_tile(int kc, const float* const* a, const float* b, const float* next, float* c, int ldc,
+                                bool load, const Epilogue* ep) {
     // named accumulators, not an array: GCC keeps an array of vectors on the stack inside the loop
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float* a0 = a[0];
+    const float* a1 = R > 1 ? a[1] : nullptr;
+    const float* a2 = R > 2 ? a[2] : nullptr;
+    const float* a3 = R > 3 ? a[3] : nullptr;
+    const float* a4 = R > 4 ? a[4] : nullptr;
+    const float* a5 = R > 5 ? a[5] : nullptr;
     for (int k = 0; k < kc; k++) {
         if (next != nullptr) {
             _mm_prefetch(reinterpret_cast<const char*>(next + k * NR), _MM_HINT_T0);
         }
-        __m256 b0 = _mm256_load_ps(b + k * NR);
-        __m256 b1 = _mm256_load_ps(b + k * NR + 8);
+        const __m256 b0 = _mm256_load_ps(b + k * NR);
+        const __m256 b1 = _mm256_load_ps(b + k * NR + 8);
         __m256 av = _mm256_broadcast_ss(a0 + k);
         c00 = _mm256_fmadd_ps(av, b0, c00);
         c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + k);
-        c10 = _mm256_fmadd_ps(av, b0, c10);
-        c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + k);
-        c20 = _mm256_fmadd_ps(av, b0, c20);
-        c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + k);
-        c30 = _mm256_fmadd_ps(av, b0, c30);
-        c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + k);
-        c40 = _mm256_fmadd_ps(av, b0, c40);
-        c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + k);
-        c50 = _mm256_fmadd_ps(av, b0, c50);
-        c51 = _mm256_fmadd_ps(av, b1, c51);
+        if constexpr (R > 1) {
+            av = _mm256_broadcast_ss(a1 + k);
+            c10 = _mm256_fmadd_ps(av, b0, c10);
+            c11 = _mm256_fmadd_ps(av, b1, c11);
+        }
+        if constexpr (R > 2) {
+            av = _mm256_broadcast_ss(a2 + k);
+            c20 = _mm256_fmadd_ps(av, b0, c20);
+            c21 = _mm256_fmadd_ps(av, b1, c21);
+        }
+        if constexpr (R > 3) {
+            av = _mm256_broadcast_ss(a3 + k);
+            c30 = _mm256_fmadd_ps(av, b0, c30);
+            c31 = _mm256_fmadd_ps(av, b1, c31);
+        }
+        if constexpr (R > 4) {
+            av = _mm256_broadcast_ss(a4 + k);
+            c40 = _mm256_fmadd_ps(av, b0, c40);
+            c41 = _mm256_fmadd_ps(av, b1, c41);
+        }
+        if constexpr (R > 5) {
+            av = _mm256_broadcast_ss(a5 + k);
+            c50 = _mm256_fmadd_ps(av, b0, c50);
+            c51 = _mm256_fmadd_ps(av, b1, c51);
+        }
     }
     const __m256 acc[2 * MR] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
     __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
@@ -130,7 +145,7 @@ SVJ_AVX2 inline void micro_tile(int kc, const float* a0, const float* a1, const 
         bias0 = _mm256_loadu_ps(ep->bias);
         bias1 = _mm256_loadu_ps(ep->bias + 8);
     }
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < R; r++) {
         float* cr = c + static_cast<std::ptrdiff_t>(r) * ldc;
         __m256 v0 = acc[2 * r];
         __m256 v1 = acc[2 * r + 1];
@@ -148,6 +163,18 @@ SVJ_AVX2 inline void micro_tile(int kc, const float* a0, const float* a1, const 
         }
         _mm256_storeu_ps(cr, v0);
         _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+SVJ_AVX2 inline void tile(int rows, int kc, const float* const* a, const float* b, const float* next, float* c,
+                          int ldc, bool load, const Epilogue* ep) {
+    switch (rows) {
+        case 6: micro_tile<6>(kc, a, b, next, c, ldc, load, ep); break;
+        case 5: micro_tile<5>(kc, a, b, next, c, ldc, load, ep); break;
+        case 4: micro_tile<4>(kc, a, b, next, c, ldc, load, ep); break;
+        case 3: micro_tile<3>(kc, a, b, next, c, ldc, load, ep); break;
+        case 2: micro_tile<2>(kc, a, b, next, c, ldc, load, ep); break;
+        default: micro_tile<1>(kc, a, b, next, c, ldc, load, ep); break;
     }
 }
 
@@ -173,28 +200,31 @@ SVJ_AVX2 void linear_avx2(const float* x, int k, const float* packed, int n, con
                     std::memcpy(tailBias, bias + c0, sizeof(float) * width);
                     ep.bias = tailBias;
                 }
-                for (int r = 0; r < mc; r += MR) {
-                    const int rows = std::min(MR, mc - r);
+                // ceil(mc / 6) tiles with rows spread evenly (49 rows: four of 6 and five of 5, not eight of 6
+                // and one of 1, which runs at the FMA latency)
+                const int tiles = (mc + MR - 1) / MR;
+                for (int t = 0, r = 0; t < tiles; t++) {
+                    const int rows = mc * (t + 1) / tiles - mc * t / tiles;
                     const float* a[MR];
-                    for (int i = 0; i < MR; i++) {
-                        a[i] = i < rows ? x + static_cast<std::ptrdiff_t>(m0 + r + i) * k + k0 : kZeros;
+                    for (int i = 0; i < rows; i++) {
+                        a[i] = x + static_cast<std::ptrdiff_t>(m0 + r + i) * k + k0;
                     }
                     float* c = out + static_cast<std::ptrdiff_t>(m0 + r) * n + c0;
+                    const Epilogue* e = last ? &ep : nullptr;
                     if (width == NR) {
-                        micro_tile(kc, a[0], a[1], a[2], a[3], a[4], a[5], b, r == 0 ? next : nullptr, c, n, rows, load,
-                                   last ? &ep : nullptr);
+                        tile(rows, kc, a, b, t == 0 ? next : nullptr, c, n, load, e);
                     } else {
                         for (int i = 0; i < rows; i++) {
                             if (load) {
                                 std::memcpy(tail + i * NR, c + static_cast<std::ptrdiff_t>(i) * n, sizeof(float) * width);
                             }
                         }
-                        micro_tile(kc, a[0], a[1], a[2], a[3], a[4], a[5], b, nullptr, tail, NR, rows, load,
-                                   last ? &ep : nullptr);
+                        tile(rows, kc, a, b, nullptr, tail, NR, load, e);
                         for (int i = 0; i < rows; i++) {
                             std::memcpy(c + static_cast<std::ptrdiff_t>(i) * n, tail + i * NR, sizeof(float) * width);
                         }
                     }
+                    r += rows;
                 }
             }
         }
@@ -371,6 +401,44 @@ SVJ_AVX2 void attention_avx2(const float* qkv, float* out, int n, int heads, int
     }
 }
 
+// ------------------------------------------------------------------------------------- LayerNorm
+
+SVJ_AVX2 inline double hsum_pd(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+SVJ_AVX2 void layer_norm_avx2(const float* x, const float* gamma, const float* beta, float eps, int c, float* out,
+                              int row0, int row1) {
+    for (int r = row0; r < row1; r++) {
+        const float* xr = x + static_cast<std::ptrdiff_t>(r) * c;
+        float* orow = out + static_cast<std::ptrdiff_t>(r) * c;
+        __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+        for (int j = 0; j < c; j += 8) {
+            __m256 v = _mm256_loadu_ps(xr + j);
+            s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+        }
+        const double mean = hsum_pd(_mm256_add_pd(s0, s1)) / c;
+        const __m256d md = _mm256_set1_pd(mean);
+        __m256d v0 = _mm256_setzero_pd(), v1 = v0;
+        for (int j = 0; j < c; j += 8) {
+            __m256 v = _mm256_loadu_ps(xr + j);
+            __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), md);
+            __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), md);
+            v0 = _mm256_fmadd_pd(d0, d0, v0);
+            v1 = _mm256_fmadd_pd(d1, d1, v1);
+        }
+        const double var = hsum_pd(_mm256_add_pd(v0, v1));
+        const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / std::sqrt(var / c + eps)));
+        const __m256 mf = _mm256_set1_ps(static_cast<float>(mean));
+        for (int j = 0; j < c; j += 8) {
+            __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), mf), inv);
+            _mm256_storeu_ps(orow + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma + j), _mm256_loadu_ps(beta + j)));
+        }
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -438,6 +506,20 @@ int svj_cpu_window_attention(const float* qkv, float* out, int n, int heads, int
     }
     FlushDenormals ftz;
     attention_avx2(qkv, out, n, heads, d, scale, bias, regions, masked, item0, item1);
+    return 0;
+}
+
+int svj_cpu_layer_norm(const float* x, const float* gamma, const float* beta, float eps, int c, float* out,
+                       int row0, int row1) {
+    if (x == nullptr || gamma == nullptr || beta == nullptr || out == nullptr || c <= 0 || c % 8 != 0 || row0 < 0
+            || row1 < row0 || !(eps >= 0.f)) {
+        return SVJ_CPU_EINVAL;
+    }
+    if (!kSupported) {
+        return SVJ_CPU_EUNSUPPORTED;
+    }
+    FlushDenormals ftz;
+    layer_norm_avx2(x, gamma, beta, eps, c, out, row0, row1);
     return 0;
 }
 

@@ -59,6 +59,13 @@ int svj_cpu_linear(const float* x, int k, const float* packed, int n, const floa
 int svj_cpu_window_attention(const float* qkv, float* out, int n, int heads, int d, float scale,
                              const float* bias, const int* regions, float masked, int item0, int item1);
 
+/*
+ * LayerNorm of rows [row0, row1) of x [m, c] into out (may be x): mean and variance over the row in double (two
+ * passes), then (x - mean) / sqrt(var + eps) * gamma + beta in float, as the Java path. c a multiple of 8.
+ */
+int svj_cpu_layer_norm(const float* x, const float* gamma, const float* beta, float eps, int c, float* out,
+                       int row0, int row1);
+
 #ifdef __cplusplus
 }
 #endif

@@ -479,8 +479,19 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("layerNorm: gamma/beta must have " + c + " values");
         }
         sameType("layerNorm", xt, gamma, beta, ot);
+        if (!(eps >= 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("layerNorm: eps must be a finite value >= 0, got " + eps);
+        }
         FloatBuffer in = xt.f();
         FloatBuffer o = ot.f();
+        if (nativeKernels && c % 8 == 0) {
+            FloatBuffer gf = cpu(gamma, "layerNorm").f();
+            FloatBuffer bf = cpu(beta, "layerNorm").f();
+            // pieces of at least 64K values: a row of Swin-T takes tens of nanoseconds here, less than waking a thread
+            parallel(m, Math.max(32, (1 << 16) / c), (lo, hi) -> CpuNative.check(
+                    CpuNative.svj_cpu_layer_norm(in, gf, bf, eps, c, o, lo, hi), "layer_norm"));
+            return;
+        }
         parallel(m, 32, (lo, hi) -> {
             float[] row = new float[c];
             for (int r = lo; r < hi; r++) {
@@ -893,25 +904,20 @@ public final class CpuBackend implements Backend {
         int n = grid.windowTokens();
         int d = c / heads;
         float scale = (float) (1.0 / Math.sqrt(d));
-        // bias[h][q][k] expanded once per call
-        float[] table = new float[tw * tw * heads];
-        cpu(biasTable, "windowAttention").f().get(0, table);
-        float[][] bias = new float[heads][n * n];
-        for (int q = 0; q < n; q++) {
-            for (int kk = 0; kk < n; kk++) {
-                int row = grid.biasRow(q, kk);
-                for (int h = 0; h < heads; h++) {
-                    bias[h][q * n + kk] = table[row * heads + h];
-                }
-            }
-        }
+        CpuTensor tt = cpu(biasTable, "windowAttention");
         FloatBuffer in = qt.f();
         FloatBuffer o = ot.f();
         if (nativeKernels && d % 8 == 0) {
-            FloatBuffer biasBuf = direct(heads * n * n).asFloatBuffer();
-            for (int h = 0; h < heads; h++) {
-                biasBuf.put(h * n * n, bias[h]);
-            }
+            // the table expanded to [heads, N, N] once per table and window size (the table is a weight)
+            FloatBuffer biasBuf = tt.derived("attention bias " + grid.window() + " " + grid.biasWindow() + " " + heads,
+                    () -> {
+                        float[][] bias = expandBias(tt, grid, heads);
+                        FloatBuffer e = direct(heads * n * n).asFloatBuffer();
+                        for (int h = 0; h < heads; h++) {
+                            e.put(h * n * n, bias[h]);
+                        }
+                        return e;
+                    });
             IntBuffer regions = null;
             if (grid.shifted()) {
                 regions = direct(b * k * n).asIntBuffer();
@@ -927,6 +933,7 @@ public final class CpuBackend implements Backend {
                     d, scale, biasBuf, reg, NEG_MASK, lo, hi), "window_attention"));
             return;
         }
+        float[][] bias = expandBias(tt, grid, heads);
         // one item per (window, head): the late stages have few windows but many heads
         parallel(b * k * heads, 1, (lo, hi) -> {
             FloatBuffer s = java.nio.ByteBuffer.allocateDirect(n * n * 4).order(java.nio.ByteOrder.nativeOrder())
@@ -982,6 +989,23 @@ public final class CpuBackend implements Backend {
             }
         });
         stored(ot);
+    }
+
+    /** The relative position bias table [(2 Wb - 1)^2, heads] expanded to bias[head][query * N + key]. */
+    private static float[][] expandBias(CpuTensor table, WindowGrid grid, int heads) {
+        int n = grid.windowTokens();
+        float[] t = new float[(int) table.numel()];
+        table.f().get(0, t);
+        float[][] bias = new float[heads][n * n];
+        for (int q = 0; q < n; q++) {
+            for (int kk = 0; kk < n; kk++) {
+                int row = grid.biasRow(q, kk);
+                for (int h = 0; h < heads; h++) {
+                    bias[h][q * n + kk] = t[row * heads + h];
+                }
+            }
+        }
+        return bias;
     }
 
     // ------------------------------------------------------------------------------------- importance

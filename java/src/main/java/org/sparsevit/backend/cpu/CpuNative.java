@@ -11,7 +11,7 @@ import org.bytedeco.javacpp.annotation.Platform;
 
 /**
  * The JavaCPP binding over {@code native/include/sparsevit_cpu.h} (see there for every entry's contract): the
- * CPU backend's linear layers and window attention in AVX2/FMA code. Package-private; {@link CpuBackend} checks
+ * CPU backend's linear layers, window attention and LayerNorm in AVX2/FMA code. Package-private; {@link CpuBackend} checks
  * arguments before calling and falls back to its Java + OpenBLAS path where {@link #available()} is false: no
  * JNI library for this platform, a CPU without AVX2 and FMA, or {@code -Dsparsevit.cpu.kernels=java}.
  *
@@ -102,4 +102,8 @@ final class CpuNative {
     static native int svj_cpu_window_attention(@Cast("const float*") FloatBuffer qkv, FloatBuffer out, int n, int heads,
                                                int d, float scale, @Cast("const float*") FloatBuffer bias,
                                                @Cast("const int*") IntBuffer regions, float masked, int item0, int item1);
+
+    static native int svj_cpu_layer_norm(@Cast("const float*") FloatBuffer x, @Cast("const float*") FloatBuffer gamma,
+                                         @Cast("const float*") FloatBuffer beta, float eps, int c, FloatBuffer out,
+                                         int row0, int row1);
 }

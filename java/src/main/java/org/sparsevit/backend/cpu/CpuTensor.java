@@ -25,9 +25,9 @@ final class CpuTensor implements Tensor {
     private final IntBuffer ints;
     /** Bumped by every op that writes this tensor (so a packed copy of older values is never used). */
     private volatile long version;
-    /** This tensor as a linear layer's weight, packed for the native kernels; null until first needed. */
-    private FloatBuffer packed;
-    private long packedVersion = -1;
+    /** Forms of this tensor derived for the native kernels (a packed weight, an expanded bias), by key. */
+    private final java.util.Map<String, Object> derived = new java.util.HashMap<>();
+    private long derivedVersion;
 
     CpuTensor(CpuBackend backend, CpuMemory.Block block, DType dtype, int[] shape) {
         this.backend = backend;
@@ -111,22 +111,33 @@ final class CpuTensor implements Tensor {
     }
 
     /**
-     * This [n, k] tensor packed by {@code CpuNative.svj_cpu_pack_weights}, from a cache kept with the tensor:
-     * packed on first use and again only after the tensor was written. Safe to call from several threads.
+     * A form of this tensor derived by {@code make} (a packed weight, an expanded bias table), from a cache kept
+     * with the tensor: made on first use and again only after the tensor was written. Safe from several threads.
      */
-    synchronized FloatBuffer packedWeights(int n, int k) {
+    synchronized <T> T derived(String key, java.util.function.Supplier<T> make) {
         checkOpen();
         long v = version;
-        if (packed == null || packedVersion != v) {
-            packed = CpuNative.pack(f(), n, k);
-            packedVersion = v;
+        if (v != derivedVersion) {
+            derived.clear();
+            derivedVersion = v;
         }
-        return packed;
+        @SuppressWarnings("unchecked")
+        T value = (T) derived.get(key);
+        if (value == null) {
+            value = make.get();
+            derived.put(key, value);
+        }
+        return value;
+    }
+
+    /** This [n, k] tensor packed by {@code CpuNative.svj_cpu_pack_weights}, cached as {@link #derived}. */
+    FloatBuffer packedWeights(int n, int k) {
+        return derived("packed " + n + "x" + k, () -> CpuNative.pack(f(), n, k));
     }
 
     @Override
     public synchronized void close() {
-        packed = null;
+        derived.clear();
         if (block != null) {
             backend.memory().release(block);
             block = null;

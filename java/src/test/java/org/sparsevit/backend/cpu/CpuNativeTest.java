@@ -167,6 +167,68 @@ class CpuNativeTest {
         }
     }
 
+    /** Swin-T's LayerNorm widths (and one that is not a multiple of 8, which stays on the Java path). */
+    @ParameterizedTest
+    @CsvSource({"3136,96", "49,768", "196,384", "5,36"})
+    void layerNormMatchesTheJavaPath(int m, int c) {
+        HostTensor x = random(21, m, c);
+        for (int i = 0; i < x.data().length; i += 7) {
+            x.data()[i] += 30; // a mean far from 0, as in residual streams
+        }
+        HostTensor g = random(22, c);
+        HostTensor b = random(23, c);
+        float[][] outs = new float[2][];
+        CpuBackend[] backends = {fast, java};
+        for (int i = 0; i < 2; i++) {
+            CpuBackend be = backends[i];
+            try (Tensor xt = be.upload(x); Tensor gt = be.upload(g); Tensor bt = be.upload(b);
+                 Tensor out = be.empty(DType.F32, m, c)) {
+                be.layerNorm(xt, gt, bt, 1e-5f, out);
+                outs[i] = be.download(out).data();
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> be.layerNorm(xt, gt, bt, -1f, out));
+                assertTrue(e.getMessage().startsWith("layerNorm: eps"), e.getMessage());
+            }
+        }
+        for (int i = 0; i < outs[0].length; i++) {
+            assertEquals(outs[1][i], outs[0][i], 1e-6 * Math.max(1, Math.abs(outs[1][i])), "element " + i);
+        }
+    }
+
+    /** The expanded bias table is cached with the table and made again after the table is written. */
+    @Test
+    void attentionFollowsAWrittenBiasTable() {
+        WindowGrid g = WindowGrid.of(14, 14, 7, 3);
+        int heads = 2;
+        int c = heads * 32;
+        int nW = g.numWindows();
+        HostTensor qkv = random(31, 1, nW, 49, 3 * c);
+        HostTensor t1 = random(32, 169, heads);
+        HostTensor t2 = random(33, 169, heads);
+        int[] order = {0, 1, 2, 3};
+        float[][] got = new float[2][];
+        float[] want;
+        try (Tensor qt = fast.upload(qkv); Tensor tt = fast.upload(t1); Tensor t2t = fast.upload(t2);
+             Tensor ot = fast.uploadInts(order, 1, nW); Tensor out = fast.empty(DType.F32, 1, nW, 49, c)) {
+            fast.windowAttention(qt, tt, heads, g, ot, nW, out);
+            got[0] = fast.download(out).data();
+            fast.copy(t2t, tt);
+            fast.windowAttention(qt, tt, heads, g, ot, nW, out);
+            got[1] = fast.download(out).data();
+        }
+        try (Tensor qt = java.upload(qkv); Tensor tt = java.upload(t2); Tensor ot = java.uploadInts(order, 1, nW);
+             Tensor out = java.empty(DType.F32, 1, nW, 49, c)) {
+            java.windowAttention(qt, tt, heads, g, ot, nW, out);
+            want = java.download(out).data();
+        }
+        double changed = 0;
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(want[i], got[1][i], 2e-6 * Math.max(1, Math.abs(want[i])), "element " + i);
+            changed = Math.max(changed, Math.abs(got[0][i] - got[1][i]));
+        }
+        assertTrue(changed > 1e-3, "the second table changed nothing");
+    }
+
     @Test
     void anInvalidKernelChoiceIsRejected() {
         String old = System.getProperty(CpuNative.PROPERTY);
