@@ -205,7 +205,7 @@ SVJ_AVX2 void linear_avx2(const float* x, int k, const float* packed, int n, con
                 const int tiles = (mc + MR - 1) / MR;
                 for (int t = 0, r = 0; t < tiles; t++) {
                     const int rows = mc * (t + 1) / tiles - mc * t / tiles;
-                    const float* a[MR];
+                    const float* a[MR] = {};
                     for (int i = 0; i < rows; i++) {
                         a[i] = x + static_cast<std::ptrdiff_t>(m0 + r + i) * k + k0;
                     }

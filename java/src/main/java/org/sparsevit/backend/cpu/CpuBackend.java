@@ -5,7 +5,6 @@ import java.nio.IntBuffer;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
 
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.sparsevit.backend.Backend;
@@ -19,14 +18,16 @@ import org.sparsevit.tensor.Shapes;
 import org.sparsevit.tensor.Tensor;
 
 /**
- * The reference backend: plain Java for everything except GEMMs, which go to OpenBLAS (through the
- * JavaCPP presets, on off-heap memory without copies). Multithreaded over all cores with the common
- * fork-join pool. Stateless apart from its memory pool, so one instance may be shared by threads.
+ * The reference backend: Java, with native AVX2/FMA kernels ({@link CpuNative}) for the linear layers, window
+ * attention and LayerNorm where they run, and OpenBLAS GEMMs (through the JavaCPP presets, on off-heap memory
+ * without copies) otherwise. Multithreaded over all cores with {@link CpuPool}. Stateless apart from its memory
+ * pool and caches of weights derived for the kernels, so one instance may be shared by threads.
  * Never touches a CUDA class.
  */
 public final class CpuBackend implements Backend {
     private static final float NEG_MASK = -100f;
     private static final int THREADS = threads();
+    private static final CpuPool POOL = new CpuPool(THREADS - 1);
 
     private final CpuMemory memory;
     private final int threads;
@@ -77,8 +78,10 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Threads the ops run on: the calling thread plus the common fork-join pool's workers. A pool parallelism
-     * set to 0 means no workers (callers run every task), although the pool then reports a parallelism of 1.
+     * Threads the ops run on: the calling thread plus one worker per unit of the common fork-join pool's
+     * parallelism (the setting Java users know: cores - 1 by default, set with
+     * -Djava.util.concurrent.ForkJoinPool.common.parallelism). Set to 0 it means no workers, although the
+     * pool then reports a parallelism of 1.
      */
     static int threads() {
         String set = System.getProperty("java.util.concurrent.ForkJoinPool.common.parallelism");
@@ -295,7 +298,7 @@ public final class CpuBackend implements Backend {
             body.run(0, n);
             return;
         }
-        IntStream.range(0, chunks).parallel().forEach(c -> {
+        POOL.run(chunks, c -> {
             int lo = (int) ((long) n * c / chunks);
             int hi = (int) ((long) n * (c + 1) / chunks);
             body.run(lo, hi);
@@ -458,7 +461,7 @@ public final class CpuBackend implements Backend {
             body.accept(0);
             return;
         }
-        IntStream.range(0, pieces).parallel().forEach(body);
+        POOL.run(pieces, body);
     }
 
     @Override

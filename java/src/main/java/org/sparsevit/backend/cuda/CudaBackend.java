@@ -179,8 +179,26 @@ public final class CudaBackend implements Backend {
 
     private static void checkBlas(int rc, String op) {
         if (rc != 0) {
-            throw new SparseVitException("cuBLAS " + op + " failed with status " + rc);
+            throw new SparseVitException("cuBLAS " + op + " failed with status " + blasStatus(rc));
         }
+    }
+
+    /** A cuBLAS status as "number (CUBLAS_STATUS_NAME)", the names of cublas_api.h. */
+    static String blasStatus(int rc) {
+        String name = switch (rc) {
+            case 0 -> "SUCCESS";
+            case 1 -> "NOT_INITIALIZED";
+            case 3 -> "ALLOC_FAILED";
+            case 7 -> "INVALID_VALUE";
+            case 8 -> "ARCH_MISMATCH";
+            case 11 -> "MAPPING_ERROR";
+            case 13 -> "EXECUTION_FAILED";
+            case 14 -> "INTERNAL_ERROR";
+            case 15 -> "NOT_SUPPORTED";
+            case 16 -> "LICENSE_ERROR";
+            default -> null;
+        };
+        return name == null ? Integer.toString(rc) : rc + " (CUBLAS_STATUS_" + name + ")";
     }
 
     // ------------------------------------------------------------------------------------- lifecycle
@@ -691,7 +709,7 @@ public final class CudaBackend implements Backend {
             if (rc == 0) {
                 return m;
             }
-            disableLt(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + ": cuBLASLt status " + rc);
+            disableLt(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + ": cuBLASLt status " + blasStatus(rc));
         }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
         RowMajorGemm.GemmEx g = RowMajorGemm.gemmEx((int) m, n, k);

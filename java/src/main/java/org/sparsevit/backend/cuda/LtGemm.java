@@ -80,14 +80,14 @@ final class LtGemm implements AutoCloseable {
         cublasLtContext h = new cublasLtContext();
         int rc = cublas.cublasLtCreate(h);
         if (rc != 0) {
-            why[0] = "cublasLtCreate failed with status " + rc;
+            why[0] = "cublasLtCreate failed with status " + CudaBackend.blasStatus(rc);
             return null;
         }
         PointerPointer<Pointer> pp = new PointerPointer<>(1);
         rc = cublas.cublasLtMatmulPreferenceCreate(pp);
         if (rc != 0) {
             cublas.cublasLtDestroy(h);
-            why[0] = "cublasLtMatmulPreferenceCreate failed with status " + rc;
+            why[0] = "cublasLtMatmulPreferenceCreate failed with status " + CudaBackend.blasStatus(rc);
             return null;
         }
         cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(pp.get(0));
@@ -99,7 +99,7 @@ final class LtGemm implements AutoCloseable {
         if (rc != 0) {
             cublas.cublasLtMatmulPreferenceDestroy(pref);
             cublas.cublasLtDestroy(h);
-            why[0] = "setting the cuBLASLt workspace failed with status " + rc;
+            why[0] = "setting the cuBLASLt workspace failed with status " + CudaBackend.blasStatus(rc);
             return null;
         }
         return new LtGemm(h, pref, workspace, workspaceBytes, stream);

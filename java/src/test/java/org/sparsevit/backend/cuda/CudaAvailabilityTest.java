@@ -26,6 +26,14 @@ class CudaAvailabilityTest {
     /** A fake, suitably aligned device address: every call below fails its checks before touching it. */
     static final long P = 1L << 20;
 
+    /** cuBLAS failures name the status (cuBLASLt's NOT_SUPPORTED was reported as a bare 15). */
+    @Test
+    void cublasStatusesAreNamed() {
+        assertEquals("15 (CUBLAS_STATUS_NOT_SUPPORTED)", CudaBackend.blasStatus(15));
+        assertEquals("7 (CUBLAS_STATUS_INVALID_VALUE)", CudaBackend.blasStatus(7));
+        assertEquals("99", CudaBackend.blasStatus(99));
+    }
+
     @Test
     void nativeLibraryIsBuiltAndLoadsWhereverNvccIs() {
         assumeTrue(NVCC, "nvcc is not installed: this build is CPU-only");
