@@ -88,6 +88,13 @@ struct Epilogue {
     bool gelu;
 };
 
+// One row of a tile, one step of depth: both halves of the row += x[row, k] * the panel's row k.
+SVJ_AVX2 inline void row_fma(const float* a, __m256 b0, __m256 b1, __m256& c0, __m256& c1) {
+    const __m256 av = _mm256_broadcast_ss(a);
+    c0 = _mm256_fmadd_ps(av, b0, c0);
+    c1 = _mm256_fmadd_ps(av, b1, c1);
+}
+
 // An R x 16 tile of out (R <= 6 rows of x at a[0..R), one weight panel) over kc steps of depth. load: add the
 // tile's current contents; ep (last depth block only): bias, GELU. next (or null): the panel to come, fetched
 // into L1 a line per step while this one is used. Rows R..5 are compiled out, so a 5-row tile costs 5/6 of a
@@ -110,33 +117,21 @@ SVJ_AVX2 inline void micro_tile(int kc, const float* const* a, const float* b, c
         }
         const __m256 b0 = _mm256_load_ps(b + k * NR);
         const __m256 b1 = _mm256_load_ps(b + k * NR + 8);
-        __m256 av = _mm256_broadcast_ss(a0 + k);
-        c00 = _mm256_fmadd_ps(av, b0, c00);
-        c01 = _mm256_fmadd_ps(av, b1, c01);
+        row_fma(a0 + k, b0, b1, c00, c01);
         if constexpr (R > 1) {
-            av = _mm256_broadcast_ss(a1 + k);
-            c10 = _mm256_fmadd_ps(av, b0, c10);
-            c11 = _mm256_fmadd_ps(av, b1, c11);
+            row_fma(a1 + k, b0, b1, c10, c11);
         }
         if constexpr (R > 2) {
-            av = _mm256_broadcast_ss(a2 + k);
-            c20 = _mm256_fmadd_ps(av, b0, c20);
-            c21 = _mm256_fmadd_ps(av, b1, c21);
+            row_fma(a2 + k, b0, b1, c20, c21);
         }
         if constexpr (R > 3) {
-            av = _mm256_broadcast_ss(a3 + k);
-            c30 = _mm256_fmadd_ps(av, b0, c30);
-            c31 = _mm256_fmadd_ps(av, b1, c31);
+            row_fma(a3 + k, b0, b1, c30, c31);
         }
         if constexpr (R > 4) {
-            av = _mm256_broadcast_ss(a4 + k);
-            c40 = _mm256_fmadd_ps(av, b0, c40);
-            c41 = _mm256_fmadd_ps(av, b1, c41);
+            row_fma(a4 + k, b0, b1, c40, c41);
         }
         if constexpr (R > 5) {
-            av = _mm256_broadcast_ss(a5 + k);
-            c50 = _mm256_fmadd_ps(av, b0, c50);
-            c51 = _mm256_fmadd_ps(av, b1, c51);
+            row_fma(a5 + k, b0, b1, c50, c51);
         }
     }
     const __m256 acc[2 * MR] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
