@@ -8,8 +8,9 @@
  *    or aborts. Callers check arguments first, so -1 means a caller bug.
  *  - The kernels need AVX2 and FMA; svj_cpu_supported() says whether this CPU has them. Called without them,
  *    the compute entries return SVJ_CPU_EUNSUPPORTED (-2) and touch nothing.
- *  - All tensors are float32, dense and row-major. Nothing here allocates or starts threads: the Java side
- *    cuts the work into pieces (row or column ranges, item ranges) and runs one call per thread.
+ *  - All tensors are float32, dense and row-major. Nothing here starts threads or allocates beyond a call's own
+ *    scratch: the Java side cuts the work into pieces (row or column ranges, item ranges) and runs one call per
+ *    thread. Inside a call denormals are flushed to zero; the caller's floating-point mode is restored.
  */
 #ifndef SPARSEVIT_CPU_H
 #define SPARSEVIT_CPU_H
