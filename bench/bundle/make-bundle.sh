@@ -23,6 +23,10 @@ COMPRESS=zip-9
 if command -v strip >/dev/null; then
   find "$OUT/runtime" -name '*.so' -exec strip --strip-unneeded {} + 2>/dev/null || true
 fi
+# the shaded jar (with its dependencies), not the plain one that exists before the shade step has run
+unzip -l "$ROOT/java/target/sparsevit.jar" org/bytedeco/javacpp/Loader.class > /dev/null 2>&1 || {
+  echo "error: $ROOT/java/target/sparsevit.jar is not the shaded jar (no JavaCPP inside): did shade run first?" >&2
+  exit 1; }
 cp "$ROOT/java/target/sparsevit.jar" "$OUT/lib/"
 cp "$ROOT/java/target/sparsevit-tests.jar" "$OUT/lib/"
 cp "$ROOT"/java/target/bundle-deps/junit-platform-console-standalone-*.jar "$OUT/lib/junit-console.jar"
