@@ -72,6 +72,8 @@ public final class CudaBackend implements Backend {
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
     private long pooledBytes;
     private boolean closed;
+    /** close() has begun (the arena is being closed outside this session's lock). */
+    private boolean closing;
     /** While a graph is being captured: blocks released during capture stay with the graph. */
     private List<long[]> captureHeld;
     /** Workspace slabs (device addresses) planned per key; it also keeps the session's memory counters. */
@@ -335,25 +337,33 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
-        }
-        CudaNative.svj_stream_synchronize(stream);
-        trim();
-        arena.close(); // slabs still held by graphs are freed when the graphs close
-        closed = true;
-        for (LtGemm l : new LtGemm[]{lt, ltClosed}) {
-            if (l != null) {
-                l.close();
+    public void close() {
+        synchronized (this) {
+            if (closed || closing) {
+                return;
             }
+            closing = true;
+            CudaNative.svj_stream_synchronize(stream);
+            trim();
         }
-        lt = null;
-        cublas.cublasDestroy_v2(handle);
-        one.close();
-        zero.close();
-        CudaNative.svj_free(workspace);
-        CudaNative.svj_stream_destroy(stream);
+        // outside this session's lock: the arena takes its own lock and then calls into the session to free slabs,
+        // as a tensor closed on another thread does; holding ours here would take the two in the opposite order.
+        // Slabs still held by graphs are freed when the graphs close.
+        arena.close();
+        synchronized (this) {
+            closed = true;
+            for (LtGemm l : new LtGemm[]{lt, ltClosed}) {
+                if (l != null) {
+                    l.close();
+                }
+            }
+            lt = null;
+            cublas.cublasDestroy_v2(handle);
+            one.close();
+            zero.close();
+            CudaNative.svj_free(workspace);
+            CudaNative.svj_stream_destroy(stream);
+        }
     }
 
     private void ensureOpen() {
