@@ -1,6 +1,7 @@
 package org.sparsevit.cli;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -93,6 +94,10 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--log", paramLabel = "FILE", description = "Evaluation log (JSON lines); an existing log is resumed. Default: OUT.log")
     Path logFile;
 
+    @Option(names = "--time-limit", paramLabel = "SECONDS", description = "Stop after the first generation that ends"
+            + " this long after the start, writing the best so far (run the same command again to go on from the log).")
+    Double timeLimit;
+
     @Option(names = "--out", required = true, paramLabel = "best.json")
     Path out;
 
@@ -100,6 +105,9 @@ public final class SearchCommand implements Callable<Integer> {
     public Integer call() {
         if (gmacs == null && latencyMs == null) {
             throw new SparseVitException("search: give a constraint window, --gmacs MIN:MAX and/or --latency-ms MIN:MAX");
+        }
+        if (timeLimit != null && !(timeLimit >= 0 && timeLimit < 1e9)) {
+            throw new SparseVitException("search: --time-limit must be a number of seconds >= 0, got " + timeLimit);
         }
         int[] hw = MacsCommand.parseSize(size);
         SwinConfig cfg;
@@ -165,16 +173,19 @@ public final class SearchCommand implements Callable<Integer> {
             EvolutionarySearch s = new EvolutionarySearch(cfg, hw[0], hw[1], batch, space, opt,
                     gmacs == null ? null : Range.parse(gmacs, "--gmacs"),
                     latencyMs == null ? null : Range.parse(latencyMs, "--latency-ms"), lat, ev)
-                    .onProgress(System.out::println).logTo(log);
+                    .onProgress(System.out::println).logTo(log)
+                    .timeLimit(timeLimit == null ? null : Duration.ofMillis(Math.round(timeLimit * 1000)));
             SearchResult r = s.run();
             if (meter != null) {
                 meter.close();
             }
             EvolutionarySearch.writeResult(out, r);
-            System.out.printf(Locale.ROOT, "best: %s score %.6f, %.2f GMACs%s; %d candidates (%d from the log) in %.1f s; wrote %s%n",
-                    r.sparsity().toCompact(), r.score(), r.gmacs(),
+            System.out.printf(Locale.ROOT, "best: %s score %.6f, %.2f GMACs%s; %d candidates (%d from the log) in %.1f s%s;"
+                    + " wrote %s%n", r.sparsity().toCompact(), r.score(), r.gmacs(),
                     Double.isNaN(r.latencyMs()) ? "" : String.format(Locale.ROOT, ", %.3f ms", r.latencyMs()),
-                    r.evaluated(), s.resumedCandidates(), (System.nanoTime() - t0) / 1e9, out);
+                    r.evaluated(), s.resumedCandidates(), (System.nanoTime() - t0) / 1e9,
+                    s.stoppedByTime() ? " (stopped by the time limit; the same command goes on from " + log + ")" : "",
+                    out);
         }
         return 0;
     }

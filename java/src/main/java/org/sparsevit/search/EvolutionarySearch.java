@@ -3,6 +3,7 @@ package org.sparsevit.search;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -38,7 +39,8 @@ import org.sparsevit.sparse.SparsityConfig;
  * by crossover (two different random parents, each gene from either); the next population is the parents
  * plus the children. Genes are re-sorted within stages after every operator, so ratios stay
  * non-decreasing within a stage. The run ends when the candidate budget is spent, after the generation
- * limit, or when {@code staleGenerations} generations in a row bring no new candidate.
+ * limit, when {@code staleGenerations} generations in a row bring no new candidate, or at the end of the
+ * first generation that finishes past the {@link #timeLimit time limit}.
  *
  * <p>Constraints: every candidate is drawn by rejection sampling, so candidates outside the MACs window
  * (analytic, {@link MacCounter}) or the latency window ({@link LatencyModel}: a {@link LatencyTable} or
@@ -58,7 +60,8 @@ import org.sparsevit.sparse.SparsityConfig;
  * the start with the same seed: the generator makes the same draws, the logged candidates are not
  * evaluated again and the logged measurements are reused, so the continued run takes exactly the course
  * of an uninterrupted one, and the log file ends up identical to it (see {@link SearchLog}). The budget,
- * the generation limit and the evaluation batch may change between runs; anything else is refused.
+ * the generation limit, the time limit and the evaluation batch may change between runs; anything else is
+ * refused. A run stopped by its time limit is thus continued by running it again with the same log.
  */
 public final class EvolutionarySearch {
     private static final ObjectMapper OM = new ObjectMapper();
@@ -76,6 +79,8 @@ public final class EvolutionarySearch {
 
     private Consumer<String> progress = s -> { };
     private Path logFile;
+    private Duration timeLimit;
+    private boolean stoppedByTime;
 
     // state of one run (lookup-only maps are still insertion-ordered, so nothing depends on hash order)
     private final Map<Candidate, Evaluation> known = new LinkedHashMap<>();
@@ -158,6 +163,27 @@ public final class EvolutionarySearch {
         return this;
     }
 
+    /**
+     * Ends a run at the end of the first generation that finishes this long after the run started (null: no
+     * limit), with the best candidate so far: for callers that must get a result within a wall-clock budget
+     * (a device lease, a job slot). The limit is checked between generations, never inside one, so the log
+     * always ends on a whole generation; a later run with the same log takes the candidates evaluated so far
+     * from it and goes on. Not part of the options (it does not change the course of the search, only where
+     * it stops).
+     */
+    public EvolutionarySearch timeLimit(Duration limit) {
+        if (limit != null && limit.isNegative()) {
+            throw new SparseVitException("search: the time limit must not be negative, got " + limit);
+        }
+        this.timeLimit = limit;
+        return this;
+    }
+
+    /** Whether the last run ended because of its {@link #timeLimit time limit}. */
+    public boolean stoppedByTime() {
+        return stoppedByTime;
+    }
+
     /** Candidates the last run visited whose scores came from the log rather than the evaluator. */
     public int resumedCandidates() {
         return fromLog;
@@ -177,6 +203,7 @@ public final class EvolutionarySearch {
         visited.clear();
         fromLog = 0;
         generation = 0;
+        stoppedByTime = false;
         drawn = 0;
         feasibleDrawn = 0;
         rng = new Random(opt.seed());
@@ -307,6 +334,7 @@ public final class EvolutionarySearch {
     // ------------------------------------------------------------------ evolution
 
     private SearchResult evolve() {
+        long start = System.nanoTime();
         Set<Candidate> taken = new LinkedHashSet<>();
         List<Candidate> pop = new ArrayList<>();
         for (int i = 0; i < opt.population(); i++) {
@@ -320,6 +348,13 @@ public final class EvolutionarySearch {
             List<Candidate> ranked = rank(pop);
             report();
             if (spent || generation >= opt.generations() || stale >= opt.staleGenerations()) {
+                break;
+            }
+            if (timeLimit != null && System.nanoTime() - start >= timeLimit.toNanos()) {
+                stoppedByTime = true;
+                progress.accept(String.format(Locale.ROOT, "time limit (%.1f s) reached after generation %d: the best"
+                        + " so far is the result%s", timeLimit.toMillis() / 1e3, generation,
+                        log != null ? "; run again with the same log to go on" : ""));
                 break;
             }
             List<Candidate> parents = ranked.subList(0, Math.min(opt.parents(), ranked.size()));

@@ -119,6 +119,9 @@ class CliTest {
         Result bad = run("search", "--size", "64x64", "--out", best.toString());
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("give a constraint window"), bad.err());
+        bad = run("search", "--size", "64x64", "--gmacs", "0.1:0.3", "--time-limit", "-1", "--out", best.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("--time-limit must be a number of seconds >= 0, got -1.0"), bad.err());
     }
 
     @Test

@@ -186,6 +186,42 @@ class SearchTest {
     }
 
     @Test
+    void aTimeLimitEndsOnAWholeGenerationAndTheLogGoesOn() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(5, 0, 1, 3, 6, 2));
+        Range w = new Range(95, 145);
+        Path full = tmp.resolve("full.log");
+        SearchResult uninterrupted = search(500, 4, w, ev, full).run();
+
+        // a limit already spent when the first generation ends: the run stops there, with the best of it
+        Path cut = tmp.resolve("cut.log");
+        List<String> progress = new ArrayList<>();
+        EvolutionarySearch first = search(500, 4, w, ev, cut).timeLimit(java.time.Duration.ZERO)
+                .onProgress(progress::add);
+        SearchResult partial = first.run();
+        assertTrue(first.stoppedByTime());
+        assertEquals(100, partial.evaluated(), "the initial population only");
+        assertEquals(0, partial.generations());
+        assertTrue(progress.get(progress.size() - 1).startsWith("time limit (0.0 s) reached after generation 0"),
+                progress.toString());
+        assertTrue(partial.score() <= uninterrupted.score());
+        assertTrue(w.contains(partial.gmacs()), "within the window: " + partial.gmacs());
+        List<String> fullLines = Files.readAllLines(full);
+        List<String> cutLines = Files.readAllLines(cut);
+        assertEquals(fullLines.subList(0, cutLines.size()), cutLines, "the log is a prefix of the uninterrupted one");
+        assertTrue(cutLines.get(cutLines.size() - 1).contains("\"type\":\"generation\""), "ends on a whole generation");
+
+        // without the limit, the same log goes on to the uninterrupted run's result and log
+        EvolutionarySearch resumed = search(500, 4, w, ev, cut);
+        assertEquals(uninterrupted, resumed.run());
+        assertFalse(resumed.stoppedByTime());
+        assertEquals(100, resumed.resumedCandidates());
+        assertEquals(fullLines, Files.readAllLines(cut));
+        // a generous limit changes nothing
+        assertEquals(uninterrupted, search(500, 4, w, ev, null).timeLimit(java.time.Duration.ofHours(1)).run());
+        assertThrows(SparseVitException.class, () -> search(500, 4, w, ev, null).timeLimit(java.time.Duration.ofSeconds(-1)));
+    }
+
+    @Test
     void resumeAfterACrashMidLine() throws IOException {
         Evaluator ev = distanceTo(Candidate.of(8, 0, 0, 4, 4, 2));
         Range w = new Range(90, 140);
