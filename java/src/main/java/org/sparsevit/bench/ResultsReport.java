@@ -63,6 +63,15 @@ public final class ResultsReport {
             throw new SparseVitException(f + ": expected a JSON object with date, device, rows, ...");
         }
         ResultsReport r = new ResultsReport((ObjectNode) n);
+        // which device call ran a stage (run-gpu.sh's OUTDIR is named after it: call1, call2, ...)
+        Path dir = f.toAbsolutePath().getParent();
+        if (dir != null && dir.getFileName() != null && n.path("stages").isArray()) {
+            for (JsonNode st : n.get("stages")) {
+                if (st.isObject() && !st.has("call")) {
+                    ((ObjectNode) st).put("call", dir.getFileName().toString());
+                }
+            }
+        }
         r.addRows(Report.rows(n.path("rows"), f + ": rows"));
         r.addRows(Report.rows(n.path("peers"), f + ": peers"));
         return r;
@@ -78,12 +87,15 @@ public final class ResultsReport {
 
     /**
      * Adds another call's results (run-gpu.sh run once per device call): its rows and peers; the stages and
-     * cases appended; its test counts where this run has none; any other field this run lacks (latency table,
-     * search, ...).
+     * cases appended; its test parts (one JUnit JVM each, {@code tests_parts}) beside this run's, the other
+     * call's counts replacing a part both ran (a rerun), and the totals ({@code tests_passed, tests_failed,
+     * tests_skipped, tests_source}) summed again over the parts; any other field this run lacks (latency
+     * table, search, ...).
      */
     public ResultsReport merge(ResultsReport other) {
         addRows(other.ours).addRows(other.peers);
-        boolean noTests = !results.has("tests_gpu") && !results.has("tests_cpu");
+        ObjectNode parts = testParts(results);
+        ObjectNode otherParts = testParts(other.results);
         other.results.fields().forEachRemaining(e -> {
             String k = e.getKey();
             if (k.equals("rows") || k.equals("peers")) {
@@ -93,14 +105,67 @@ public final class ResultsReport {
                 ArrayNode mine = results.has(k) && results.get(k).isArray() ? (ArrayNode) results.get(k) : results.putArray(k);
                 e.getValue().forEach(mine::add);
             } else if (k.startsWith("tests_")) {
-                if (noTests && (other.results.has("tests_gpu") || other.results.has("tests_cpu"))) {
-                    results.set(k, e.getValue());
+                if (otherParts.isEmpty() && parts.isEmpty() && !results.has(k)) {
+                    results.set(k, e.getValue());    // totals without parts (a hand-made file): kept as they are
                 }
             } else if (!results.has(k) || results.get(k).isNull() || results.get(k).asText().isEmpty()) {
                 results.set(k, e.getValue());
             }
         });
+        if (!otherParts.isEmpty()) {
+            parts.setAll(otherParts);
+            results.set("tests_parts", parts);
+            int passed = 0;
+            int failed = 0;
+            int skipped = 0;
+            List<String> sources = new ArrayList<>();
+            for (var it = parts.fields(); it.hasNext(); ) {
+                var e = it.next();
+                JsonNode c = e.getValue();
+                passed += c.path("passed").asInt();
+                failed += c.path("failed").asInt() + c.path("containers_failed").asInt();
+                skipped += c.path("skipped").asInt() + c.path("aborted").asInt();
+                sources.add(e.getKey() + ": " + c.path("source").asText("?"));
+            }
+            results.put("tests_passed", passed);
+            results.put("tests_failed", failed);
+            results.put("tests_skipped", skipped);
+            results.put("tests_source", String.join("; ", sources));
+            for (String k : new String[]{"gpu", "cpu"}) {
+                if (parts.has(k)) {
+                    results.set("tests_" + k, parts.get(k));
+                }
+            }
+        }
         return this;
+    }
+
+    /** How the machine section names a test part (run-gpu.sh's SVJ_TESTS). */
+    static String partLabel(String part) {
+        return switch (part) {
+            case "gpu" -> "GPU-tagged tests";
+            case "cpu" -> "other tests";
+            case "gpu-ops" -> "GPU tests without fixtures";
+            case "gpu-golden" -> "GPU tests on the fixtures";
+            case "gpu-sv" -> "GPU tests but those on swin-reference";
+            case "gpu-swin" -> "GPU tests on swin-reference";
+            default -> "tests, part " + part;
+        };
+    }
+
+    /** A run's test parts: {@code tests_parts}, or for files written before it existed tests_gpu / tests_cpu. */
+    private static ObjectNode testParts(ObjectNode r) {
+        ObjectNode parts = new ObjectMapper().createObjectNode();
+        if (r.path("tests_parts").isObject()) {
+            parts.setAll((ObjectNode) r.get("tests_parts").deepCopy());
+        } else {
+            for (String k : new String[]{"gpu", "cpu"}) {
+                if (r.path("tests_" + k).isObject()) {
+                    parts.set(k, r.get("tests_" + k).deepCopy());
+                }
+            }
+        }
+        return parts;
     }
 
     /** Sets a machine fact (date, device, driver, cuda, host, ...). */
@@ -301,8 +366,9 @@ public final class ResultsReport {
                     results.path("tests_skipped").asInt(), results.hasNonNull("tests_source")
                             ? " (" + results.get("tests_source").asText() + ")" : ""));
         }
-        for (String[] k : new String[][]{{"tests_gpu", "GPU-tagged tests"}, {"tests_cpu", "other tests"}}) {
-            JsonNode t = results.path(k[0]);
+        for (var part = testParts(results).fields(); part.hasNext(); ) {
+            var e = part.next();
+            JsonNode t = e.getValue();
             if (t.isObject()) {
                 StringBuilder v = new StringBuilder(String.format(Locale.ROOT, "%d passed, %d failed, %d skipped"
                                 + " (%d of them aborted by an assumption), %d containers failed; read from the %s",
@@ -314,7 +380,7 @@ public final class ResultsReport {
                         v.append(c.asText()).append(' ');
                     }
                 }
-                facts.put(k[1], v.toString().strip());
+                facts.put(partLabel(e.getKey()), v.toString().strip());
             }
         }
         Optional<GpuPeaks> p = peaks();
@@ -520,11 +586,11 @@ public final class ResultsReport {
         }
         sb.append("## What ran\n\n");
         if (stages.isArray() && stages.size() > 0) {
-            sb.append("| stage | status | seconds | budget s | note |\n| --- | --- | ---: | ---: | --- |\n");
+            sb.append("| call | stage | status | seconds | budget s | note |\n| --- | --- | --- | ---: | ---: | --- |\n");
             for (JsonNode st : stages) {
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", st.path("name").asText(),
-                        st.path("status").asText(), st.path("seconds").asText("-"), st.path("budget").asText("-"),
-                        st.path("note").asText("").replace("|", "/").replace("\n", " ")));
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s |%n", st.path("call").asText("-"),
+                        st.path("name").asText(), st.path("status").asText(), st.path("seconds").asText("-"),
+                        st.path("budget").asText("-"), st.path("note").asText("").replace("|", "/").replace("\n", " ")));
             }
             sb.append('\n');
         }

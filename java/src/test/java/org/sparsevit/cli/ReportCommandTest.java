@@ -93,6 +93,58 @@ class ReportCommandTest {
         assertFalse(md.contains("NaN"), md);
     }
 
+    static String part(int passed, int failed, int aborted, String source) {
+        return String.format(java.util.Locale.ROOT, "{\"passed\": %d, \"failed\": %d, \"skipped\": 0, \"aborted\": %d,"
+                + " \"containers_failed\": 0, \"source\": \"%s\", \"undiscovered\": []}", passed, failed, aborted, source);
+    }
+
+    static Path call(Path dir, String name, String parts, String extra) throws Exception {
+        Path d = dir.resolve(name);
+        Files.createDirectories(d);
+        Files.writeString(d.resolve("results.json"), "{\"date\": \"2026-12-02T10:00:00Z\", \"device\": \"NVIDIA H200\","
+                + " \"tests_parts\": {" + parts + "}, \"rows\": [], \"peers\": []" + extra + "}");
+        return d;
+    }
+
+    /** The device calls' test parts side by side; a part run again replaces the earlier counts; totals over all. */
+    @Test
+    void testPartsOfSeveralCallsAreMerged() throws Exception {
+        Path c1 = call(tmp, "call1", "\"gpu-sv\": " + part(70, 0, 0, "summary"),
+                ", \"tests_passed\": 70, \"tests_failed\": 0, \"tests_skipped\": 0, \"stages\": [{\"name\": \"tests\","
+                        + " \"status\": \"ok\", \"seconds\": 3, \"budget\": 100, \"note\": \"gpu-sv\"}]");
+        Path c2 = call(tmp, "call2", "\"gpu-swin\": " + part(2, 1, 0, "test feed (the JVM was stopped)"),
+                ", \"tests_passed\": 2, \"tests_failed\": 1, \"tests_skipped\": 0");
+        Path out = tmp.resolve("rep");
+        CliTest.Result r = CliTest.run("report", c1.toString(), c2.toString(), "--out", out.toString(), "--no-plots");
+        assertEquals(0, r.code(), r.err());
+        String md = Files.readString(out.resolve("README.md"));
+        assertTrue(md.contains("| tests | 72 passed, 1 failed, 0 skipped (gpu-sv: summary; gpu-swin: test feed (the JVM was"
+                + " stopped)) |"), md);
+        assertTrue(md.contains("| GPU tests but those on swin-reference | 70 passed, 0 failed, 0 skipped"), md);
+        assertTrue(md.contains("| GPU tests on swin-reference | 2 passed, 1 failed, 0 skipped"), md);
+        assertTrue(md.contains("| call1 | tests | ok | 3 | 100 | gpu-sv |"), "the stage names its call: " + md);
+        JsonNode j = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        assertEquals(72, j.get("tests_passed").asInt());
+        assertEquals(1, j.get("tests_failed").asInt());
+
+        // a third call ran gpu-swin again (after a fix): its counts replace the second call's
+        Path c3 = call(tmp, "call3", "\"gpu-swin\": " + part(2, 0, 1, "summary"), "");
+        r = CliTest.run("report", c1.toString(), c2.toString(), c3.toString(), "--out", out.toString(), "--no-plots");
+        assertEquals(0, r.code(), r.err());
+        j = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        assertEquals(72, j.get("tests_passed").asInt());
+        assertEquals(0, j.get("tests_failed").asInt());
+        assertEquals(1, j.get("tests_skipped").asInt());
+        assertEquals(2, j.get("tests_parts").size());
+        // a call without tests changes nothing
+        Path c4 = call(tmp, "call4", "", "");
+        r = CliTest.run("report", c1.toString(), c4.toString(), "--out", out.toString(), "--no-plots");
+        assertEquals(0, r.code(), r.err());
+        j = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        assertEquals(70, j.get("tests_passed").asInt());
+        assertEquals(1, j.get("tests_parts").size());
+    }
+
     @Test
     void rowFilesAndFactsFromTheCommandLine() throws Exception {
         Path rows = tmp.resolve("rows.json");
