@@ -4,9 +4,11 @@
     python3 results.py OUTDIR BUNDLE_DIR
 
 Fields: date, device, driver, cuda (from nvidia-smi), commit, host, software, tests_passed / tests_failed /
-tests_skipped (all test JVMs together), tests_gpu and tests_cpu (each JVM), tests_source (how the counts were
-read), rows (our benchmark rows, rows-*.json), peers (peers.json), cases (every benchmark case's outcome),
-latency_table (the table's validation), search, search_window, search_measured, stages. Standard library only.
+tests_skipped (all test JVMs together), tests_parts (each JVM's counts by part, tests-PART.log: gpu, cpu, gpu-sv,
+gpu-swin, ...; see run-gpu.sh's SVJ_TESTS; also as tests_gpu / tests_cpu for those two), tests_source (how the
+counts were read), rows (our benchmark rows, rows-*.json), peers (peers.json), cases (every benchmark case's
+outcome), latency_table (the table's validation), search, search_window, search_measured, stages. Standard
+library only.
 """
 import glob
 import json
@@ -115,18 +117,25 @@ def main():
                                              (mem.group(1) + " GB RAM") if mem else ""] if x)
         sw = [l.strip() for l in text.splitlines() if re.match(r"^(openjdk|torch|timm|python) ", l.strip())]
         res["software"] = "; ".join(sw)
+    # one JUnit JVM per test part (tests-PART.log; see run-gpu.sh's SVJ_TESTS)
     total = {"passed": 0, "failed": 0, "skipped": 0}
     sources = []
-    for kind in ("gpu", "cpu"):
-        c = junit_counts(os.path.join(out, "tests-%s.log" % kind))
+    parts = {}
+    for log in sorted(glob.glob(os.path.join(out, "tests-*.log"))):
+        part = os.path.basename(log)[len("tests-"):-len(".log")]
+        c = junit_counts(log)
         if c is None:
             continue
-        c["undiscovered"] = undiscovered(os.path.join(out, "tests-%s.log" % kind))
-        res["tests_" + kind] = c
+        c["undiscovered"] = undiscovered(log)
+        parts[part] = c
+        if part in ("gpu", "cpu"):
+            res["tests_" + part] = c
         total["passed"] += c["passed"]
         total["failed"] += c["failed"] + c["containers_failed"]
         total["skipped"] += c["skipped"] + c["aborted"]
-        sources.append(kind + ": " + c["source"])
+        sources.append(part + ": " + c["source"])
+    if parts:
+        res["tests_parts"] = parts
     res["tests_passed"], res["tests_failed"], res["tests_skipped"] = total["passed"], total["failed"], total["skipped"]
     res["tests_source"] = "; ".join(sources) if sources else "tests not run in this call"
     rows, cases = [], []

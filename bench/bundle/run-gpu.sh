@@ -3,35 +3,71 @@
 # the NVIDIA driver and the CUDA 13 libraries (no Java, no network), in named stages, each under its own
 # wall-clock budget, and writes OUTDIR/results.json after every stage (so a run cut short still leaves it).
 #
-#   usage: run-gpu.sh OUTDIR [STAGE...]      stages, in this order when none are named (all of them):
+#   usage: run-gpu.sh [--plan call1|call2] [OUTDIR [STAGE...]]
+#   stages, in this order when none are named (all of them; a plan names its own):
 #     info     nvidia-smi, host, versions, and a CUDA smoke test (sparsevit demo --backend cuda)
-#     tests    the GPU-tagged tests first, then the rest of the suite (JUnit console launcher)
+#     tests    the test parts of SVJ_TESTS (default "gpu cpu"; see tag_option), each in its own JVM
 #     bench    the benchmark issue's cases on CUDA, the targets' cases first
 #     peers    timm eager / torch.compile and SparseViT-style pruning in PyTorch eager (timm_peers.py)
 #     latency  latency table of Swin-T 672x672 b4 FP16, validated against direct measurement
 #     search   evolutionary search in a latency window with that table, the result measured directly
-#     cpu      our CPU backend beside ONNX Runtime (ONNX from timm where torch + timm import, else swin_to_onnx.py)
+#     cpu      our CPU backend beside ONNX Runtime (needs sparsevit-bundle-cpu-peer.tar.gz unpacked over the bundle)
+#   --plan call1 / call2: the two device calls of a 15-minute session (bench/bundle/README.md): their stages, test
+#   parts, budgets and deadline as defaults (the environment overrides each), OUTDIR /tmp/call1 or /tmp/call2,
+#   SVJ_PACK_DIR=$OUT; call2 skips what call1 finished (SVJ_PREVIOUS=/tmp/call1: bench groups, peer cases).
 #   Fixtures: $SVJ_FIXTURES, else .fixtures, ../shared/fixtures or shared/fixtures (from the current directory).
 #   SVJ_PACK_DIR=DIR (e.g. the device tool's $OUT, which returns at most 8 files): after every stage, DIR gets
 #   NAME-results.json and NAME.tar.gz (all of OUTDIR), NAME being OUTDIR's last component.
+#   If the smoke test fails on a machine where nvidia-smi sees a GPU, the other stages are not run (they would
+#   fail one after the other on device time); SVJ_SMOKE_GATE=0 runs them anyway.
 #
 # Budgets (seconds, environment): SVJ_BUDGET_INFO (40), SVJ_BUDGET_TESTS (200), SVJ_BUDGET_BENCH (320),
 # SVJ_BUDGET_PEERS (280), SVJ_BUDGET_LATENCY (170), SVJ_BUDGET_SEARCH (110), SVJ_BUDGET_CPU (150); and
 # SVJ_DEADLINE (570): no stage runs past this many seconds after the script started, whatever its budget, so
 # one call of the device tool (600 s) always ends with results.json written. A stage that runs out of time
-# keeps what it wrote so far (benchmark rows are written case by case, peers row by row).
-# Other knobs: SVJ_BENCH_GROUPS (names of the bench groups to run, e.g. "bb-cam-b48 sb-bb672"; default all,
-# see stage_bench); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case; SVJ_BENCH_ARGS (extra arguments to every
-# bench call); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20); SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65%
-# of the table's dense latency), SVJ_SEARCH_BUDGET (500 candidates); SVJ_PEERS_ARGS (extra timm_peers.py args);
-# SVJ_LAT_ARGS (the latency/search case, default "--arch swin-t --backbone --size 672x672 --batch 4 --precision
-# fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the table's latency call, e.g. "--iters 100 --warmup 20").
+# keeps what it wrote so far (benchmark rows are written case by case, peers row by row, the search ends with
+# its best so far).
+# Other knobs: SVJ_TESTS (test parts); SVJ_BENCH_GROUPS (names of the bench groups to run, e.g. "bb-cam-b48
+# sb-bb672"; default all, see stage_bench); SVJ_PREVIOUS (an earlier OUTDIR on this machine: bench groups it
+# finished and peer cases it measured are not run again); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case;
+# SVJ_BENCH_ARGS (extra arguments to every bench call); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
+# SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65% of the table's dense latency), SVJ_SEARCH_BUDGET (500
+# candidates); SVJ_PEERS_ARGS (extra timm_peers.py args); SVJ_LAT_ARGS (the latency/search case, default "--arch
+# swin-t --backbone --size 672x672 --batch 4 --precision fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the
+# table's latency call, e.g. "--iters 100 --warmup 20").
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUTDIR=${1:-$PWD/gpu-results}
-[ $# -gt 0 ] && shift
 ALL="info tests bench peers latency search cpu"
-STAGES=${*:-$ALL}
+# --plan call1|call2: the two device calls of a 15-minute GPU session (bench/bundle/README.md), as defaults that the
+# environment still overrides. call1 carries the bundle and sparsevit-reference: smoke test (the call stops there
+# if it fails), the GPU tests but those on swin-reference, the targets' benchmark cases, the peers' target cases.
+# call2, made while the machine is warm, carries swin-reference: the rest of the GPU tests, latency table, search,
+# then the bench groups and peer cases call1 did not finish.
+PLAN=""
+if [ "${1:-}" = --plan ]; then
+  PLAN=${2:-}
+  shift 2 || { echo "error: --plan needs call1 or call2" >&2; exit 2; }
+  case "$PLAN" in
+    call1)
+      : "${SVJ_TESTS:=gpu-sv}" "${SVJ_DEADLINE:=390}" "${SVJ_BUDGET_INFO:=45}" "${SVJ_BUDGET_TESTS:=100}"
+      : "${SVJ_BUDGET_BENCH:=100}" "${SVJ_BUDGET_PEERS:=130}"
+      : "${SVJ_BENCH_GROUPS:=t-cls224-fp16 t-bb672-fp16 cls224-fp16-paper bb672-fp32}"
+      PLAN_STAGES="info tests bench peers" ;;
+    call2)
+      : "${SVJ_TESTS:=gpu-swin}" "${SVJ_DEADLINE:=400}" "${SVJ_BUDGET_TESTS:=45}" "${SVJ_BUDGET_LATENCY:=90}"
+      : "${SVJ_BUDGET_SEARCH:=75}" "${SVJ_BUDGET_BENCH:=120}" "${SVJ_BUDGET_PEERS:=120}" "${SVJ_TABLE_VALIDATE:=12}"
+      [ -d /tmp/call1 ] && : "${SVJ_PREVIOUS:=/tmp/call1}"
+      PLAN_STAGES="tests latency search bench peers" ;;
+    *) echo "error: unknown plan '$PLAN' (call1 or call2)" >&2; exit 2 ;;
+  esac
+  : "${SVJ_PACK_DIR:=${OUT:-}}"
+  [ -z "$SVJ_PACK_DIR" ] && unset SVJ_PACK_DIR
+  OUTDIR=${1:-/tmp/$PLAN}
+else
+  OUTDIR=${1:-$PWD/gpu-results}
+fi
+[ $# -gt 0 ] && shift
+STAGES=${*:-${PLAN_STAGES:-$ALL}}
 for s in $STAGES; do
   case " $ALL " in *" $s "*) ;; *) echo "error: unknown stage '$s' (stages: $ALL)" >&2; exit 2 ;; esac
 done
@@ -153,7 +189,9 @@ except Exception as e: print("timm: not importable:", e)' 2>&1
   # the CUDA backend end to end (its log says why when it cannot start)
   limited "$b" "$JAVA" -jar "$CP" demo --backend cuda --iters 3 > "$OUTDIR/demo-cuda.log" 2>&1
   local rc=$?
-  if [ $rc -eq 0 ]; then echo ok; else echo "demo --backend cuda failed (exit $rc): $(grep -m1 'error' "$OUTDIR/demo-cuda.log")"; fi
+  if [ $rc -eq 0 ]; then echo ok; return 0; fi
+  echo "demo --backend cuda failed (exit $rc): $(grep -m1 'error' "$OUTDIR/demo-cuda.log")"
+  return 1
 }
 
 # a class that cannot be loaded is logged and the others still run; tests tagged "awt" draw or read images,
@@ -169,30 +207,61 @@ junit() {
     --details=testfeed --disable-banner --disable-ansi-colors
 }
 
+# the test parts (SVJ_TESTS, default "gpu cpu"), each in its own JVM, so a crash in one keeps the others' counts:
+#   gpu         every GPU-tagged test                      cpu         the rest of the suite (CI runs it on every commit)
+#   gpu-ops     GPU tests that need no fixtures            gpu-golden  GPU tests on the fixtures
+#   gpu-sv      all GPU tests but those on swin-reference  gpu-swin    GPU tests on swin-reference (the other two
+#               (needs sparsevit-reference only)                       parts make up "gpu": the plans' split)
+tag_option() {
+  case "$1" in
+    gpu) echo "--include-tag gpu" ;;
+    gpu-ops) echo "--include-tag gpu&!fixtures" ;;
+    gpu-golden) echo "--include-tag gpu&fixtures" ;;
+    gpu-sv) echo "--include-tag gpu&!swin-fixtures" ;;
+    gpu-swin) echo "--include-tag gpu&swin-fixtures" ;;
+    cpu) echo "--exclude-tag gpu" ;;
+    *) return 1 ;;
+  esac
+}
+
+# the fixture folders a test part reads (the CPU part reads both: the golden tests of the foundation issues)
+part_fixtures() {
+  case "$1" in
+    gpu-ops) ;;
+    gpu-sv) echo sparsevit-reference ;;
+    gpu-swin) echo swin-reference ;;
+    *) echo sparsevit-reference swin-reference ;;
+  esac
+}
+
 stage_tests() {
   local b=$1
-  local t0 rc note=""
-  [ -n "$FIX" ] || note="no fixtures found (the golden tests fail); "
+  local t_end=$(( $(date +%s) + b )) note="" part parts=${SVJ_TESTS:-gpu cpu} rc left tags
   local classes; classes=$(sed 's/^/--select-class /' "$HERE/tests.txt")
-  # GPU-tagged tests first, in their own JVM, so a crash there leaves the CPU suite's counts intact
-  t0=$(date +%s)
-  junit "$b" "$classes" --include-tag gpu > "$OUTDIR/tests-gpu.log" 2>&1
-  rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}GPU tests cut at the budget (${b}s); "
-  tail -15 "$OUTDIR/tests-gpu.log"
-  b=$(( b - ($(date +%s) - t0) ))
-  if [ "$b" -le 5 ]; then
-    echo "${note}no time left for the other tests"
-    return
-  fi
-  junit "$b" "$classes" --exclude-tag gpu > "$OUTDIR/tests-cpu.log" 2>&1
-  rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="${note}CPU tests cut at the budget; counts are partial; "
-  tail -15 "$OUTDIR/tests-cpu.log"
+  for part in $parts; do
+    tag_option "$part" > /dev/null || {
+      echo "unknown test part '$part' (SVJ_TESTS: gpu cpu gpu-ops gpu-golden gpu-sv gpu-swin)"; return 2; }
+  done
+  local sub
+  for part in $parts; do
+    for sub in $(part_fixtures "$part"); do
+      [ -d "${FIX:-/nonexistent}/$sub" ] || note="${note}$part: fixtures $sub not found (its golden tests fail); "
+    done
+    left=$(( t_end - $(date +%s) ))
+    if [ "$left" -le 5 ]; then note="${note}$part: not run (budget spent); "; continue; fi
+    tags=$(tag_option "$part")
+    # shellcheck disable=SC2086
+    junit "$left" "$classes" $tags > "$OUTDIR/tests-$part.log" 2>&1
+    rc=$?
+    { [ $rc -eq 124 ] || [ $rc -eq 137 ]; } && note="${note}$part tests cut at the budget; counts are partial; "
+    tail -15 "$OUTDIR/tests-$part.log"
+    write_results > /dev/null
+  done
   # the counts, as the launcher summed them up (results.py reads the test feed when a summary is missing)
-  local k counts=""
-  for k in gpu cpu; do
-    counts="$counts$k: $(grep -oE '[0-9]+ tests (successful|failed|aborted)' "$OUTDIR/tests-$k.log" 2>/dev/null | tr '\n' ' ')"
+  local counts=""
+  for part in $parts; do
+    [ -f "$OUTDIR/tests-$part.log" ] && \
+      counts="$counts$part: $(grep -oE '[0-9]+ tests (successful|failed|aborted)' "$OUTDIR/tests-$part.log" | tr '\n' ' ')"
   done
   echo "${note}${counts}"
 }
@@ -201,6 +270,13 @@ stage_tests() {
 bench_group() {
   local name=$1; shift
   if [ -n "${SVJ_BENCH_GROUPS:-}" ] && [[ " $SVJ_BENCH_GROUPS " != *" $name "* ]]; then return; fi
+  # done by the previous call (SVJ_PREVIOUS, its OUTDIR on this machine): every case measured or failed, none
+  # skipped for want of time (a failed case is not tried again: the same build fails the same way)
+  local prev=${SVJ_PREVIOUS:+$SVJ_PREVIOUS/cases-$name.json}
+  if [ -n "$prev" ] && [ -s "$prev" ] && ! grep -q '"skipped"' "$prev"; then
+    log "bench $name: done in $SVJ_PREVIOUS"
+    return
+  fi
   local left; left=$(( BENCH_END - $(date +%s) ))
   if [ "$left" -le 20 ]; then
     echo "{\"label\": \"group $name: $*\", \"status\": \"skipped\", \"reason\": \"bench stage budget spent\", \"seconds\": 0}" \
@@ -243,8 +319,10 @@ stage_peers() {
   "$PY" -c "import torch, timm" 2>/dev/null || { echo "skipped: torch/timm not importable"; return 3; }
   have_gpu || { echo "skipped: no GPU"; return 3; }
   # shellcheck disable=SC2086
+  local skip=()
+  [ -n "${SVJ_PREVIOUS:-}" ] && [ -s "$SVJ_PREVIOUS/peers.json" ] && skip=(--skip-done "$SVJ_PREVIOUS/peers.json")
   limited "$b" "$PY" "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" --deadline-s $(( b > 30 ? b - 15 : 15 )) \
-    --iters "$ITERS" --warmup "$WARMUP" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
+    --iters "$ITERS" --warmup "$WARMUP" "${skip[@]}" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
   local rc=$?
   echo "exit $rc; $(grep -c '"p50_ms"' "$OUTDIR/peers.json" 2>/dev/null || echo 0) peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped"
 }
@@ -275,9 +353,11 @@ stage_search() {
   fi
   echo "$win" > "$OUTDIR/search-window.txt"
   local t0; t0=$(date +%s)
+  # --time-limit: the search ends with its best so far 35 s before the stage's budget, leaving time to measure
+  # it; the hard limit (25 s before) only catches a generation that overruns
   limited $(( b - 25 )) "$JAVA" -jar "$CP" search "${LAT_ARGS[@]}" --latency-ms "$win" --table "$OUTDIR/latency-table.json" \
-    --evaluator fidelity --budget "${SVJ_SEARCH_BUDGET:-500}" --seed 0 --out "$OUTDIR/search-best.json" \
-    > "$OUTDIR/search.log" 2>&1
+    --evaluator fidelity --budget "${SVJ_SEARCH_BUDGET:-500}" --seed 0 --time-limit $(( b > 45 ? b - 35 : 10 )) \
+    --out "$OUTDIR/search-best.json" > "$OUTDIR/search.log" 2>&1
   local rc=$?
   if [ ! -f "$OUTDIR/search-best.json" ]; then echo "search exit $rc, no result: $(grep -m1 '^error' "$OUTDIR/search.log")"; return 1; fi
   limited $(( b - ($(date +%s) - t0) )) "$JAVA" -jar "$CP" latency "${LAT_ARGS[@]}" --sparsity "$OUTDIR/search-best.json" \
@@ -288,7 +368,7 @@ stage_search() {
 # CPU: our CPU backend beside ONNX Runtime's Java API on the same Swin-T in ONNX
 stage_cpu() {
   local b=$1
-  [ -f "$HERE/lib/ort-bench.jar" ] || { echo "skipped: no ort-bench.jar in the bundle"; return 3; }
+  [ -f "$HERE/lib/ort-bench.jar" ] || { echo "skipped: no ort-bench.jar in the bundle (the CPU peer travels apart: tar xzf sparsevit-bundle-cpu-peer.tar.gz above sparsevit-bundle/)"; return 3; }
   [ -n "$PY" ] || { echo "skipped: no python3 to write the ONNX model"; return 3; }
   # Swin-T in ONNX: timm's export where torch + timm are installed, else swin_to_onnx.py (python3 standard
   # library) on our seeded weights, checked against our CPU logits first (cpu-check.txt)
@@ -321,12 +401,17 @@ stage_cpu() {
 
 log "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true) stages: $STAGES; deadline ${DEADLINE}s; fixtures ${FIX:-none}"
 trap 'write_results > /dev/null' EXIT
+GATED=
 declare -A DEFAULT_BUDGET=([info]=40 [tests]=200 [bench]=320 [peers]=280 [latency]=170 [search]=110 [cpu]=150)
 for s in $STAGES; do
   var="SVJ_BUDGET_$(echo "$s" | tr '[:lower:]' '[:upper:]')"
   own=${!var:-${DEFAULT_BUDGET[$s]}}
   bud=$(budget "$own")
   t0=$(date +%s)
+  if [ -n "$GATED" ]; then
+    stage_done "$s" "not run" 0 0 "$GATED"
+    continue
+  fi
   if [ "$bud" -le 5 ]; then
     log "$s: not started (deadline)"
     stage_done "$s" "not run" 0 0 "the call's deadline (${DEADLINE}s) was reached before this stage"
@@ -344,5 +429,12 @@ for s in $STAGES; do
   stage_done "$s" "$status" "$secs" "$bud" "$note"
   log "$s: $status in ${secs}s: $note"
   write_results > /dev/null
+  # a GPU that nvidia-smi sees but our CUDA backend cannot use: the other stages would only fail one after the
+  # other, so the call ends here (seconds, not minutes, of device time) with the reason in info's note
+  if [ "$s" = info ] && [ "$status" = failed ] && [ "${SVJ_SMOKE_GATE:-1}" = 1 ] && [ "${SVJ_NO_GPU_CHECK:-0}" != 1 ] \
+      && nvidia-smi -L > /dev/null 2>&1; then
+    GATED="the CUDA smoke test failed (info: $note)"
+    log "stopping: $GATED; SVJ_SMOKE_GATE=0 runs the other stages anyway"
+  fi
 done
 write_results

@@ -252,6 +252,10 @@ def cases(include_compile):
     return out
 
 
+def case_key(impl, arch, task, size, batch, precision, sparsity):
+    return (impl, arch, task, size, int(batch), precision, sparsity)
+
+
 def timm_model(timm, arch, task, h, w):
     kw = {"pretrained": False}
     if task == "backbone":
@@ -272,6 +276,8 @@ def main():
     ap.add_argument("--compile-reserve-s", type=float, default=90,
                     help="seconds a torch.compile case needs at least (compilation included)")
     ap.add_argument("--only", default="", help="comma-separated impl names to run (default: all)")
+    ap.add_argument("--skip-done", default="", metavar="PEERS_JSON",
+                    help="a previous run's peers.json: its cases are not measured again (a later device call)")
     args = ap.parse_args()
     t_start = time.time()
     import timm
@@ -297,11 +303,23 @@ def main():
         os.replace(tmp, args.out)
 
     save()
+    done = set()
+    if args.skip_done:
+        try:
+            with open(args.skip_done) as f:
+                prev = json.load(f)
+            done = {case_key(r["impl"], r["arch"], r["task"], r["size"], r["batch"], r["precision"], r["sparsity"])
+                    for r in (prev if isinstance(prev, list) else prev.get("rows", []))}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print("note: --skip-done %s not read (%r): every case runs" % (args.skip_done, e), file=sys.stderr)
     pruned = {}
     with torch.inference_mode():
         for impl, arch, task, size, batch, prec, sp in cases(not args.no_compile):
             label = "%s %s %s %s b%d %s %s" % (impl, arch, task, size, batch, prec, sp)
             if only and impl not in only:
+                continue
+            if case_key(impl, arch, task, size, batch, prec, sp) in done:
+                print("DONE", label, "(in %s)" % args.skip_done, file=sys.stderr, flush=True)
                 continue
             left = args.deadline_s - (time.time() - t_start) if args.deadline_s > 0 else float("inf")
             need = max(longest.get(impl, 5.0), args.compile_reserve_s if impl == "timm-compile" else 0)

@@ -20,11 +20,19 @@ import org.sparsevit.sparse.KeptDump;
 import org.sparsevit.sparse.SparsityConfig;
 import org.sparsevit.tensor.HostTensor;
 
-/** Whole models on the GPU against the shared fixtures: FP32 within 1e-4, and identical kept windows. */
+/**
+ * Whole models on the GPU against the shared fixtures: FP32 within 1e-4, and identical kept windows. Tagged
+ * {@code fixtures}, and the tests on {@code swin-reference} also {@code swin-fixtures}: the offline bundle and all
+ * the fixtures do not fit in one device call's transfer, so its first call carries the bundle with
+ * {@code sparsevit-reference} and runs {@code gpu & !swin-fixtures}, and its second call brings
+ * {@code swin-reference} for the rest (bench/bundle/README.md).
+ */
 @Tag("gpu")
+@Tag("fixtures")
 class CudaModelTest {
 
     @Test
+    @Tag("swin-fixtures")
     void swinFixtures() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         try (CudaBackend gpu = new CudaBackend()) {
@@ -123,6 +131,7 @@ class CudaModelTest {
 
     @ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"FP16, 2e-2", "BF16, 6e-2"})
+    @Tag("swin-fixtures")
     void reducedPrecisionClassifier(org.sparsevit.backend.Precision p, double tol) {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         try (CudaBackend gpu = new CudaBackend(p);

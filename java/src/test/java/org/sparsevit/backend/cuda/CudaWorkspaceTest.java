@@ -26,9 +26,11 @@ import org.sparsevit.tensor.Tensor;
 
 /**
  * The workspace arena on the GPU: a steady-state forward pass performs no cudaMalloc, its outputs are bitwise
- * equal to those computed without the arena, and captured graphs of different keys keep their own slabs.
+ * equal to those computed without the arena, and captured graphs of different keys keep their own slabs. Tagged
+ * {@code fixtures}: it runs the fixtures' model (see CudaModelTest).
  */
 @Tag("gpu")
+@Tag("fixtures")
 class CudaWorkspaceTest {
     static final PaddingMode PAD = PaddingMode.SPARSEVIT;
 
