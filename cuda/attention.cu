@@ -38,7 +38,7 @@ static size_t attention_smem(int n, int d, int bias_window) {
 
 template <typename T>
 __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_kernel(AttnParams<T> p) {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(128) float smem[];   // WMMA pointers must be 32-byte aligned
     const int N = p.g.N;
     const int d = p.d;
     const int ld = d + 1;
@@ -159,7 +159,7 @@ template <typename T>
 __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_mma_kernel(AttnParams<T> p, int np, int ldq,
                                                                                   int lds) {
     using namespace nvcuda;
-    extern __shared__ float smem[];
+    extern __shared__ __align__(128) float smem[];   // WMMA pointers must be 32-byte aligned
     const int N = p.g.N;
     const int d = p.d;
     const int tw = 2 * p.bias_window - 1;
@@ -280,7 +280,7 @@ __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_mma_kernel(A
 template <typename T>
 static int launch_attention(const void* qkv, const void* table, void* out, const int* order, const GridParams& g,
                             int batch, int channels, int heads, int bias_window, int k, cudaStream_t stream) {
-    static int smem_raised = 48 * 1024;
+    static SvjSmemRaised smem_raised;
     const char* op = "svj_window_attention";
     AttnParams<T> p;
     p.qkv = (const T*)qkv;
@@ -297,7 +297,7 @@ static int launch_attention(const void* qkv, const void* table, void* out, const
     dim3 grid((unsigned)((long long)batch * k), (unsigned)heads);
     if constexpr (!std::is_same<T, float>::value) {
         if (p.d % 16 == 0) {
-            static int mma_raised = 48 * 1024;
+            static SvjSmemRaised mma_raised;
             int np, ldq, lds;
             size_t smem = attention_mma_smem(g.N, p.d, bias_window, &np, &ldq, &lds);
             int rc = svj_smem_optin((const void*)window_attention_mma_kernel<T>, smem, &mma_raised, op);

@@ -150,5 +150,10 @@ static inline unsigned blocks_for(long long n, int threads) {
 }
 
 // Raises a kernel's dynamic shared memory limit when it needs more than the default 48 KB, once per
-// kernel and size (cheap, and legal during graph capture). Fails with the device limit when too large.
-int svj_smem_optin(const void* kernel, size_t bytes, int* raised_to, const char* op);
+// kernel, device and size (the attribute is per device; cheap, and legal during graph capture). Fails with
+// the device limit when too large. One SvjSmemRaised per kernel, zero-initialised (a static).
+#define SVJ_MAX_DEVICES 64
+struct SvjSmemRaised {
+    int bytes[SVJ_MAX_DEVICES];   // the limit raised so far on each device (0: the default)
+};
+int svj_smem_optin(const void* kernel, size_t bytes, SvjSmemRaised* raised, const char* op);

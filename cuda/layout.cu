@@ -99,13 +99,14 @@ struct MeanPoolParams {
 template <typename T>
 __global__ void mean_pool_kernel(MeanPoolParams a) {
     const T* x = (const T*)a.x;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long long)a.batch * a.channels) return;
-    int b = (int)(i / a.channels), c = (int)(i - (long long)b * a.channels);
-    const T* p = x + (long long)b * a.tokens * a.channels + c;
-    double s = 0.0;
-    for (int t = 0; t < a.tokens; t++) s += (double)to_float(p[(long long)t * a.channels]);
-    ((T*)a.out)[i] = from_float<T>((float)(s / a.tokens));
+    const long long n = (long long)a.batch * a.channels;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        int b = (int)(i / a.channels), c = (int)(i - (long long)b * a.channels);
+        const T* p = x + (long long)b * a.tokens * a.channels + c;
+        double s = 0.0;
+        for (int t = 0; t < a.tokens; t++) s += (double)to_float(p[(long long)t * a.channels]);
+        ((T*)a.out)[i] = from_float<T>((float)(s / a.tokens));
+    }
 }
 
 // ------------------------------------------------------------------ channels-first transpose

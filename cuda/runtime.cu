@@ -28,13 +28,14 @@ int svj_launch(const char* op) {
     return svj_fail((int)e, "%s: kernel launch failed: %s (%s)", op, cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
-int svj_smem_optin(const void* kernel, size_t bytes, int* raised_to, const char* op) {
+int svj_smem_optin(const void* kernel, size_t bytes, SvjSmemRaised* raised, const char* op) {
     if (bytes <= 48 * 1024) return 0;
-    // a benign race: two threads may both raise the limit
-    if ((int)bytes <= __atomic_load_n(raised_to, __ATOMIC_RELAXED)) return 0;
     int dev = 0, optin = 0;
     int rc = svj_rt(cudaGetDevice(&dev), op);
     if (rc) return rc;
+    // beyond SVJ_MAX_DEVICES the attribute is set on every launch; a benign race: two threads may both raise it
+    int* raised_to = dev >= 0 && dev < SVJ_MAX_DEVICES ? &raised->bytes[dev] : nullptr;
+    if (raised_to && (int)bytes <= __atomic_load_n(raised_to, __ATOMIC_RELAXED)) return 0;
     rc = svj_rt(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), op);
     if (rc) return rc;
     if ((long long)bytes > optin)
@@ -42,7 +43,7 @@ int svj_smem_optin(const void* kernel, size_t bytes, int* raised_to, const char*
                         (long long)bytes, optin);
     rc = svj_rt(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes), op);
     if (rc) return rc;
-    __atomic_store_n(raised_to, (int)bytes, __ATOMIC_RELAXED);
+    if (raised_to) __atomic_store_n(raised_to, (int)bytes, __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -93,7 +93,8 @@ void exchange(const void* v, size_t n, int src, void* out) {
     memcpy(out, &y, n);
 }
 
-void* dyn_smem() { return dyn.data(); }
+// 256-byte aligned, as the hardware's shared window (the kernels align their arrays to at most 128)
+void* dyn_smem() { return (void*)(((uintptr_t)dyn.data() + 255) & ~(uintptr_t)255); }
 
 static void entry() {
     (*body)();
@@ -136,7 +137,7 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::functio
     for (unsigned by = 0; by < grid.y; by++)
     for (unsigned bx = 0; bx < grid.x; bx++) {
         bIdx = dim3(bx, by, bz);
-        dyn.assign(smem + 16, (char)0xAB);   // garbage, as real shared memory
+        dyn.assign(smem + 256 + 16, (char)0xFF);   // garbage, as real shared memory: NaN in F32, F16 and BF16
         block_gen = block_arrived = 0;
         warp_gen.assign(warps, 0);
         warp_arrived.assign(warps, 0);
@@ -168,6 +169,8 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::functio
 }
 
 void set_attr(const void* k, int bytes) { smem_attr[k] = bytes; }
+int smem_optin = 101376;   // sm_86's; set_smem_optin(232448) for sm_90's
+void set_smem_optin(int bytes) { smem_optin = bytes; }
 }  // namespace emu
 
 extern "C" {
@@ -176,7 +179,7 @@ const char* cudaGetErrorString(cudaError_t e) { return e ? "emulated error" : "n
 const char* cudaGetErrorName(cudaError_t e) { return e ? "cudaErrorEmu" : "cudaSuccess"; }
 cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
-    *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? 101376 : 0;   // an sm_86-like limit
+    *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? emu::smem_optin : 0;
     return cudaSuccess;
 }
 cudaError_t cudaFuncSetAttribute(const void* f, cudaFuncAttribute a, int v) {

@@ -4,7 +4,8 @@
 // at one), so a missing barrier or a wrong shuffle shows up as wrong results. Blocks run one after another,
 // so `__shared__` (mapped to `static`) arrays are per block; dynamic shared memory is filled with garbage.
 // Launch limits (1024 threads, grid y/z, 48 KB of dynamic shared memory unless raised with
-// cudaFuncSetAttribute, 99 KB opt-in as on sm_86) are enforced. Not emulated: timing, memory races between
+// cudaFuncSetAttribute, 99 KB opt-in as on sm_86 unless set_smem_optin says otherwise) are enforced; dynamic
+// shared memory is 256-byte aligned and starts as NaN bytes (0xFF). Not emulated: timing, memory races between
 // blocks, real fp16 tensor cores, CUB (fakecub.h stands in for it).
 #pragma once
 #include <cuda_runtime.h>
@@ -40,6 +41,8 @@ void sync_block();
 void sync_warp();
 void exchange(const void* v, size_t n, int src, void* out);
 void* dyn_smem();
+// the device's opt-in shared memory limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
+void set_smem_optin(int bytes);
 void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::function<void()> body);
 inline dim3 d3(dim3 d) { return d; }
 inline dim3 d3(unsigned x) { return dim3(x); }

@@ -2,8 +2,12 @@
 // warp in an unspecified layout; here every thread holds the whole 16x16 tile and computes the whole
 // product (the API's results are the same; kernels must not index fragment elements, which this does not
 // emulate). Products are exact float products of the stored inputs, accumulated in float, as on tensor
-// cores with float accumulation (the order of the additions differs).
+// cores with float accumulation (the order of the additions differs). The API's alignment rules are
+// checked: pointers 256-bit aligned, ldm a multiple of 16 bytes (8 half/bf16 elements, 4 floats).
 #pragma once
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 namespace nvcuda {
 namespace wmma {
 struct matrix_a {};
@@ -23,14 +27,24 @@ inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
     for (auto& e : f.x) e = (T)v;
 }
 
+inline void check_alignment(const char* op, const void* p, unsigned ld, size_t elem) {
+    if ((uintptr_t)p % 32 != 0 || (ld * elem) % 16 != 0) {
+        fprintf(stderr, "%s: pointer %p must be 32-byte aligned and ldm %u x %zu bytes a multiple of 16\n", op, p, ld,
+                elem);
+        abort();
+    }
+}
+
 // matrix_a: element (row m, col k); matrix_b: element (row k, col n). Row-major: p[r * ld + c]; column-major:
 // p[c * ld + r].
 template <class Use, class T>
 inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, row_major>& f, const T* p, unsigned ld) {
+    check_alignment("load_matrix_sync", p, ld, sizeof(T));
     for (int r = 0; r < 16; r++) for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)r * ld + c];
 }
 template <class Use, class T>
 inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, col_major>& f, const T* p, unsigned ld) {
+    check_alignment("load_matrix_sync", p, ld, sizeof(T));
     for (int r = 0; r < 16; r++) for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)c * ld + r];
 }
 
@@ -48,6 +62,7 @@ inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment
 }
 
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ld, layout_t l) {
+    check_alignment("store_matrix_sync", p, ld, sizeof(float));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) {
             if (l == mem_row_major) p[(size_t)r * ld + c] = f.x[r * 16 + c];

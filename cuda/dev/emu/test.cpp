@@ -313,6 +313,16 @@ int main() {
     test_attention({14,14,7,3,7}, 72, 3, SVJ_F16, 5);    // d = 24: F16 on the CUDA-core kernel
     test_attention({24,24,12,6,12}, 128, 2, SVJ_BF16, 3); // d = 64 on tensor cores, window 12
     test_attention({7,10,7,3,7}, 256, 2, SVJ_F16, 2);    // d = 128 on tensor cores
+    test_attention({24,24,12,6,12}, 128, 4, SVJ_F16, 2);  // d = 32 (Swin-T/S/B's) at window 12: 79 KB, opt-in
+    test_attention({24,24,12,6,12}, 128, 4, SVJ_BF16, 2);
+    test_attention({14,14,7,3,7}, 96, 3, SVJ_F16, 2);     // d = 32 at window 7
+    test_attention({7,7,5,0,12}, 64, 2, SVJ_F16, -1);     // a bias table of a larger window (12) than the grid's (5)
+    test_attention({9,9,9,4,9}, 64, 2, SVJ_BF16, -1);     // odd window, shifted
+    // sm_90's opt-in limit (227 KB): window 12 with d = 128 stays on the kernels with the larger footprint
+    emu::set_smem_optin(232448);
+    test_attention({24,24,12,6,12}, 256, 2, SVJ_F16, 1);
+    test_attention({24,24,12,6,12}, 256, 2, SVJ_F32, 1);
+    emu::set_smem_optin(101376);
     fprintf(stderr, "attention done\n");
     for (int dt = 0; dt < 3; dt++) { test_layernorm(13, 96, dt, false); test_layernorm(13, 96, dt, true); test_layernorm(3, 1536, dt, false); test_layernorm(9, 7, dt, true); }
     for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_layout(dt); }

@@ -20,7 +20,7 @@ for f in os.listdir(src_dir):
     s = s.replace('#include "common.cuh"', '#include "emu.h"\n#include "common.cuh"')
     s = s.replace('#include <cub/device/device_radix_sort.cuh>', '#include "fakecub.h"')
     s = s.replace('#include <mma.h>', '#include "fakewmma.h"')
-    s = re.sub(r'extern __shared__ ([\w ]+?) (\w+)\[\];', r'\1* \2 = (\1*)emu::dyn_smem();', s)
+    s = re.sub(r'extern __shared__ (?:__align__\(\d+\) )?([\w ]+?) (\w+)\[\];', r'\1* \2 = (\1*)emu::dyn_smem();', s)
     def launch(m):
         k, cfg, args = m.group(1), m.group(2), m.group(3)
         p = split_top(cfg)
