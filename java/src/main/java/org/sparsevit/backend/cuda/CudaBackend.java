@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -67,8 +68,9 @@ public final class CudaBackend implements Backend {
     private final String deviceName;
     /** Bias-epilogue GEMMs; null when off (property {@code sparsevit.cublaslt=false}) or after a failure. */
     private LtGemm lt;
-    private LtGemm ltClosed;
     private String ltOff;
+    /** Linear-layer shapes cuBLASLt cannot run here (shape -> status): cublasGemmEx + the bias kernel for those. */
+    private final Map<String, String> ltUnsupported = new LinkedHashMap<>();
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
     private long pooledBytes;
     private boolean closed;
@@ -267,18 +269,27 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * How linear layers with a bias run: "cuBLASLt bias epilogue", or "cublasGemmEx + bias kernel (reason)"
-     * when cuBLASLt is off or failed (then it stays off for this session).
+     * How linear layers with a bias run: "cuBLASLt bias epilogue", "cublasGemmEx + bias kernel (reason)" when
+     * cuBLASLt is off or could not be set up, or the former with the shapes cuBLASLt could not run, which take
+     * the GemmEx path (from their first call on, so every pass of one shape runs the same kernels).
      */
-    public String gemmPath() {
-        return lt != null ? "cuBLASLt bias epilogue" : "cublasGemmEx + bias kernel (" + ltOff + ")";
+    public synchronized String gemmPath() {
+        if (lt == null) {
+            return "cublasGemmEx + bias kernel (" + ltOff + ")";
+        }
+        if (ltUnsupported.isEmpty()) {
+            return "cuBLASLt bias epilogue";
+        }
+        Map.Entry<String, String> first = ltUnsupported.entrySet().iterator().next();
+        return "cuBLASLt bias epilogue; cublasGemmEx + bias kernel for " + ltUnsupported.size() + " shape(s) cuBLASLt"
+                + " cannot run (first: " + first.getKey() + ", " + first.getValue() + ")";
     }
 
-    private void disableLt(String why) {
-        ltOff = "cuBLASLt failed: " + why;
-        System.err.println("sparsevit: " + ltOff + "; this session uses cublasGemmEx + the bias kernel from now on");
-        ltClosed = lt; // closed with the session: a captured graph may still reference its plans
-        lt = null;
+    private synchronized void ltCannotRun(String shape, int status) {
+        if (ltUnsupported.put(shape, "cuBLASLt status " + blasStatus(status)) == null) {
+            System.err.println("sparsevit: cuBLASLt cannot run " + shape + " (status " + blasStatus(status)
+                    + "): cublasGemmEx + the bias kernel for this shape");
+        }
     }
 
     public Precision precision() {
@@ -352,10 +363,8 @@ public final class CudaBackend implements Backend {
         arena.close();
         synchronized (this) {
             closed = true;
-            for (LtGemm l : new LtGemm[]{lt, ltClosed}) {
-                if (l != null) {
-                    l.close();
-                }
+            if (lt != null) {
+                lt.close();
             }
             lt = null;
             cublas.cublasDestroy_v2(handle);
@@ -719,7 +728,7 @@ public final class CudaBackend implements Backend {
             if (rc == 0) {
                 return m;
             }
-            disableLt(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + ": cuBLASLt status " + blasStatus(rc));
+            ltCannotRun(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + (beta == one ? " accumulating" : ""), rc);
         }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
         RowMajorGemm.GemmEx g = RowMajorGemm.gemmEx((int) m, n, k);
@@ -1064,6 +1073,12 @@ public final class CudaBackend implements Backend {
             if (exec == 0) {
                 throw new IllegalStateException("graph is closed");
             }
+            synchronized (CudaBackend.this) {
+                // its stream is gone and its nodes point at freed memory (the cuBLAS workspace among it)
+                if (closed || closing) {
+                    throw new IllegalStateException("the CUDA session of this graph is closed");
+                }
+            }
             slabs.checkIdle();
             check(CudaNative.svj_graph_launch(exec, stream), "graph launch");
         }
@@ -1154,6 +1169,9 @@ public final class CudaBackend implements Backend {
         int rc = CudaNative.svj_graph_end_capture(stream, exec);
         WorkspaceArena<Long>.Hold slabs = endCapture();
         if (rc != 0) {
+            if (outs != null) {
+                outs.forEach(Tensor::close); // no graph owns them: back to the pool (capture has ended)
+            }
             synchronized (this) {
                 for (long[] b : held) {
                     release(b[0], (int) b[1]);

@@ -110,7 +110,8 @@ final class LtGemm implements AutoCloseable {
      *
      * @param type     cuBLAS data type of x, w, bias and out
      * @param compute  cuBLAS compute type
-     * @return 0, or the cuBLAS status of the step that failed (nothing was enqueued then)
+     * @return 0, or the cuBLAS status of the step that failed (nothing was enqueued then); a shape that failed
+     *         once fails at once from then on, so the caller's fallback serves all its calls alike
      */
     int run(int n, int m, int k, int type, int compute, long w, long x, long bias, long out, FloatPointer alpha,
             FloatPointer beta, boolean accumulate) {
@@ -131,8 +132,12 @@ final class LtGemm implements AutoCloseable {
         Address wa = new Address(w);
         Address xa = new Address(x);
         Address oa = new Address(out);
-        return cublas.cublasLtMatmul(handle, p.desc, alpha, wa, p.a, xa, p.b, beta, oa, p.c, oa, p.c, p.heuristic.algo(),
+        rc = cublas.cublasLtMatmul(handle, p.desc, alpha, wa, p.a, xa, p.b, beta, oa, p.c, oa, p.c, p.heuristic.algo(),
                 new Address(workspace), workspaceBytes, stream);
+        if (rc != 0) {
+            p.status = rc; // this shape takes the caller's other path from now on, in every pass alike
+        }
+        return rc;
     }
 
     private Plan plan(Key key) {

@@ -434,8 +434,8 @@ class CudaOpsTest {
     // ------------------------------------------------------------------------------------- dense math
 
     /**
-     * The cuBLASLt bias epilogue is on by default and agrees with cublasGemmEx + our bias kernel. A fresh session
-     * each time: a cuBLASLt failure in another test switches only that test's session to GemmEx.
+     * The cuBLASLt bias epilogue is on by default, runs these shapes, and agrees with cublasGemmEx + our bias
+     * kernel. A fresh session each time.
      */
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16"})
@@ -477,7 +477,7 @@ class CudaOpsTest {
                     got[i] = be.download(out);
                 }
             }
-            assertTrue(lt.gemmPath().startsWith("cuBLASLt"), "cuBLASLt failed on " + dt + ": " + lt.gemmPath());
+            assertEquals("cuBLASLt bias epilogue", lt.gemmPath(), "cuBLASLt failed on " + dt);
             close("cuBLASLt vs cublasGemmEx " + dt, got, tol(dt));
         }
     }
@@ -695,6 +695,29 @@ class CudaOpsTest {
                 bitwise("replay 2", new HostTensor[]{eager2, gpu.download(graph.outputs().get(0))});
             }
         }
+    }
+
+    /** A graph outliving its session refuses to replay (its stream and workspace are gone) and still closes. */
+    @Test
+    void aGraphOfAClosedSessionDoesNotReplay() {
+        CudaBackend s = new CudaBackend();
+        CudaBackend.Graph graph;
+        try (Tensor x = s.upload(random(41, 4, 96))) {
+            Supplier<List<Tensor>> work = () -> {
+                Tensor y = s.empty(DType.F32, 4, 96);
+                s.copy(x, y);
+                s.gelu(y);
+                return List.of(y);
+            };
+            downloadAndClose(work.get());
+            graph = s.capture(work);
+            graph.replay();
+            s.synchronize();
+        }
+        s.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, graph::replay);
+        assertEquals("the CUDA session of this graph is closed", e.getMessage());
+        graph.close();
     }
 
     private static HostTensor downloadAndClose(List<Tensor> ts) {
