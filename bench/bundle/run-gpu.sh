@@ -19,7 +19,8 @@
 #   SVJ_PACK_DIR=DIR (e.g. the device tool's $OUT, which returns at most 8 files): after every stage, DIR gets
 #   NAME-results.json and NAME.tar.gz (all of OUTDIR), NAME being OUTDIR's last component.
 #   If the smoke test fails on a machine where nvidia-smi sees a GPU, the other stages are not run (they would
-#   fail one after the other on device time); SVJ_SMOKE_GATE=0 runs them anyway.
+#   fail one after the other on device time); SVJ_SMOKE_GATE=0 runs them anyway. Instead the demo runs again with
+#   CUDA_LAUNCH_BLOCKING=1 and under compute-sanitizer's memcheck (SVJ_BUDGET_DIAGNOSE, 150 s, for both).
 #
 # Budgets (seconds, environment): SVJ_BUDGET_INFO (40), SVJ_BUDGET_TESTS (200), SVJ_BUDGET_BENCH (320),
 # SVJ_BUDGET_PEERS (280), SVJ_BUDGET_LATENCY (170), SVJ_BUDGET_SEARCH (110), SVJ_BUDGET_CPU (150); and
@@ -110,6 +111,11 @@ PY=$(command -v python3 || true)
 
 log() { echo "[run-gpu $(( $(date +%s) - T_START ))s] $*"; }
 
+# the first line of a log that names an error, else its last line
+first_error() {
+  grep -m1 -i -E 'error|exception' "$1" 2>/dev/null || tail -n1 "$1" 2>/dev/null
+}
+
 # the budget of a stage: its own, cut to what is left before the deadline (minus 15 s to write results)
 budget() {
   local own=$1 left
@@ -190,8 +196,24 @@ except Exception as e: print("timm: not importable:", e)' 2>&1
   limited "$b" "$JAVA" -jar "$CP" demo --backend cuda --iters 3 > "$OUTDIR/demo-cuda.log" 2>&1
   local rc=$?
   if [ $rc -eq 0 ]; then echo ok; return 0; fi
-  echo "demo --backend cuda failed (exit $rc): $(grep -m1 'error' "$OUTDIR/demo-cuda.log")"
+  echo "demo --backend cuda failed (exit $rc): $(first_error "$OUTDIR/demo-cuda.log")"
   return 1
+}
+
+# after a failed smoke test on a machine with a GPU, the evidence a fix needs, in the same call: the demo again
+# with synchronous launches (an error is then reported by the operation that caused it, not by the next check),
+# then under compute-sanitizer's memcheck where installed (out-of-bounds or misaligned accesses, with the kernel)
+diagnose() {
+  local b=$1 t0 cs
+  t0=$(date +%s)
+  CUDA_LAUNCH_BLOCKING=1 limited $(( b / 3 )) "$JAVA" -jar "$CP" demo --backend cuda --iters 1 \
+    > "$OUTDIR/demo-cuda-blocking.log" 2>&1
+  echo "blocking launches: exit $?: $(first_error "$OUTDIR/demo-cuda-blocking.log")"
+  cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+  if [ -z "$cs" ]; then echo "; no compute-sanitizer"; return; fi
+  limited $(( b - ($(date +%s) - t0) )) "$cs" --tool memcheck --print-limit 20 "$JAVA" -jar "$CP" demo --backend cuda \
+    --iters 1 > "$OUTDIR/sanitizer-memcheck.log" 2>&1
+  echo "; memcheck: exit $?: $(grep -m1 -E 'ERROR SUMMARY|Invalid|error' "$OUTDIR/sanitizer-memcheck.log")"
 }
 
 # a class that cannot be loaded is logged and the others still run; tests tagged "awt" draw or read images,
@@ -435,6 +457,14 @@ for s in $STAGES; do
       && nvidia-smi -L > /dev/null 2>&1; then
     GATED="the CUDA smoke test failed (info: $note)"
     log "stopping: $GATED; SVJ_SMOKE_GATE=0 runs the other stages anyway"
+    bud=$(budget "${SVJ_BUDGET_DIAGNOSE:-150}")
+    if [ "$bud" -gt 20 ]; then
+      t0=$(date +%s)
+      note=$(diagnose "$bud" | tr -d '\n')
+      stage_done diagnose done $(( $(date +%s) - t0 )) "$bud" "$note"
+      log "diagnose: $note (demo-cuda-blocking.log, sanitizer-memcheck.log)"
+      write_results > /dev/null
+    fi
   fi
 done
 write_results

@@ -1,6 +1,7 @@
 package org.sparsevit.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -126,7 +127,7 @@ class BundleScriptsTest {
 
     Proc runGpu(Map<String, String> env, String... args) {
         Map<String, String> e = new HashMap<>(env);
-        e.put("PATH", "/usr/bin:/bin");   // no nvidia-smi, whatever the machine has
+        e.putIfAbsent("PATH", "/usr/bin:/bin");   // no nvidia-smi, whatever the machine has
         List<String> cmd = new ArrayList<>(List.of("bash", scripts().resolve("run-gpu.sh").toString()));
         cmd.addAll(List.of(args));
         return run(e, cmd.toArray(String[]::new));
@@ -162,5 +163,41 @@ class BundleScriptsTest {
         JsonNode t = OM.readTree(tmp.resolve("z").resolve("results.json").toFile());
         assertTrue(t.at("/stages/0/note").asText().contains("unknown test part 'gpu-foo'"), t + "\n" + part.out);
         assertEquals("failed", t.at("/stages/0/status").asText(), t.toString());
+    }
+
+    /**
+     * A GPU that nvidia-smi lists but the smoke test cannot use (here: a stand-in nvidia-smi, and no Java runtime
+     * beside the script): the call stops after info, gathers the diagnosis, and says why the rest did not run.
+     */
+    @Test
+    void aFailedSmokeTestOnAGpuStopsTheCallWithADiagnosis() throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path smi = bin.resolve("nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\ncase \"$*\" in *-L*) echo 'GPU 0: Test GPU (UUID: GPU-0)' ;; *) echo 'Test GPU' ;; esac\n");
+        assertTrue(smi.toFile().setExecutable(true));
+        String path = bin + ":/usr/bin:/bin";
+        Proc p = runGpu(Map.of("PATH", path), "--plan", "call1", tmp.resolve("g").toString());
+        assertEquals(0, p.code, p.out);
+        assertTrue(p.out.contains("stopping: the CUDA smoke test failed"), p.out);
+        JsonNode st = OM.readTree(tmp.resolve("g").resolve("results.json").toFile()).get("stages");
+        List<String> seen = new ArrayList<>();
+        for (JsonNode s : st) {
+            seen.add(s.get("name").asText() + " " + s.get("status").asText());
+        }
+        assertEquals(List.of("info failed", "diagnose done", "tests not run", "bench not run", "peers not run"), seen);
+        assertTrue(st.get(0).get("note").asText().contains("runtime/bin/java"), "the demo's own error: " + st.get(0));
+        assertTrue(st.get(1).get("note").asText().startsWith("blocking launches: exit 127"), st.get(1).toString());
+        assertTrue(st.get(2).get("note").asText().startsWith("the CUDA smoke test failed (info: demo --backend cuda failed"),
+                st.get(2).toString());
+        assertTrue(Files.exists(tmp.resolve("g").resolve("demo-cuda-blocking.log")));
+
+        // SVJ_SMOKE_GATE=0: the other stages run all the same (and fail or skip on their own)
+        Proc open = runGpu(Map.of("PATH", path, "SVJ_SMOKE_GATE", "0"), "--plan", "call1", tmp.resolve("h").toString(),
+                "info", "peers");
+        assertEquals(0, open.code, open.out);
+        JsonNode st2 = OM.readTree(tmp.resolve("h").resolve("results.json").toFile()).get("stages");
+        assertEquals(2, st2.size(), st2.toString());
+        assertEquals("peers", st2.get(1).get("name").asText());
+        assertNotEquals("not run", st2.get(1).get("status").asText(), st2.toString());
     }
 }
