@@ -50,13 +50,14 @@ if [ "${1:-}" = --plan ]; then
   shift 2 || { echo "error: --plan needs call1 or call2" >&2; exit 2; }
   case "$PLAN" in
     call1)
-      : "${SVJ_TESTS:=gpu-sv}" "${SVJ_DEADLINE:=390}" "${SVJ_BUDGET_INFO:=45}" "${SVJ_BUDGET_TESTS:=100}"
-      : "${SVJ_BUDGET_BENCH:=100}" "${SVJ_BUDGET_PEERS:=130}"
+      # peers last, with whatever the deadline leaves (at least 110 s when the others use their whole budgets)
+      : "${SVJ_TESTS:=gpu-sv}" "${SVJ_DEADLINE:=390}" "${SVJ_BUDGET_INFO:=45}" "${SVJ_BUDGET_TESTS:=90}"
+      : "${SVJ_BUDGET_BENCH:=130}" "${SVJ_BUDGET_PEERS:=400}"
       : "${SVJ_BENCH_GROUPS:=t-cls224-fp16 t-bb672-fp16 cls224-fp16-paper bb672-fp32}"
       PLAN_STAGES="info tests bench peers" ;;
     call2)
       : "${SVJ_TESTS:=gpu-swin}" "${SVJ_DEADLINE:=400}" "${SVJ_BUDGET_TESTS:=45}" "${SVJ_BUDGET_LATENCY:=90}"
-      : "${SVJ_BUDGET_SEARCH:=75}" "${SVJ_BUDGET_BENCH:=120}" "${SVJ_BUDGET_PEERS:=120}" "${SVJ_TABLE_VALIDATE:=12}"
+      : "${SVJ_BUDGET_SEARCH:=75}" "${SVJ_BUDGET_BENCH:=120}" "${SVJ_BUDGET_PEERS:=400}" "${SVJ_TABLE_VALIDATE:=12}"
       [ -d /tmp/call1 ] && : "${SVJ_PREVIOUS:=/tmp/call1}"
       PLAN_STAGES="tests latency search bench peers" ;;
     *) echo "error: unknown plan '$PLAN' (call1 or call2)" >&2; exit 2 ;;
