@@ -66,7 +66,7 @@ public final class CudaBackend implements Backend {
     private final FloatPointer zero;
     private final Precision precision;
     private final String deviceName;
-    /** Bias-epilogue GEMMs; null when off (property {@code sparsevit.cublaslt=false}) or not set up here ({@link #ltOff}). */
+    /** Bias-epilogue GEMMs; null when off ({@code sparsevit.cublaslt=false}) or not set up here (see ltOff). */
     private LtGemm lt;
     private String ltOff;
     /** Linear-layer shapes cuBLASLt cannot run here (shape -> status): cublasGemmEx + the bias kernel for those. */
