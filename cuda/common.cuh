@@ -149,9 +149,10 @@ static inline unsigned blocks_for(long long n, int threads) {
     return (unsigned)(b > cap ? cap : (b < 1 ? 1 : b));
 }
 
-// Raises a kernel's dynamic shared memory limit when it needs more than the default 48 KB, once per
-// kernel, device and size (the attribute is per device; cheap, and legal during graph capture). Fails with
-// the device limit when too large. One SvjSmemRaised per kernel, zero-initialised (a static).
+// Raises a kernel's dynamic shared memory limit to the device's whole opt-in limit when it needs more than
+// the default 48 KB, once per kernel and device (the attribute is per device; cheap, and legal during graph
+// capture). Fails with the device limit when too large. One SvjSmemRaised per kernel, zero-initialised (a
+// static).
 #define SVJ_MAX_DEVICES 64
 struct SvjSmemRaised {
     int bytes[SVJ_MAX_DEVICES];   // the limit raised so far on each device (0: the default)

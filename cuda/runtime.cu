@@ -33,17 +33,23 @@ int svj_smem_optin(const void* kernel, size_t bytes, SvjSmemRaised* raised, cons
     int dev = 0, optin = 0;
     int rc = svj_rt(cudaGetDevice(&dev), op);
     if (rc) return rc;
-    // beyond SVJ_MAX_DEVICES the attribute is set on every launch; a benign race: two threads may both raise it
+    // beyond SVJ_MAX_DEVICES the attribute is set on every launch
     int* raised_to = dev >= 0 && dev < SVJ_MAX_DEVICES ? &raised->bytes[dev] : nullptr;
     if (raised_to && (int)bytes <= __atomic_load_n(raised_to, __ATOMIC_RELAXED)) return 0;
     rc = svj_rt(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), op);
     if (rc) return rc;
-    if ((long long)bytes > optin)
-        return svj_fail(SVJ_EINVAL, "%s: needs %lld bytes of shared memory, the device allows %d", op,
-                        (long long)bytes, optin);
-    rc = svj_rt(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes), op);
+    cudaFuncAttributes fa;
+    rc = svj_rt(cudaFuncGetAttributes(&fa, kernel), op);
     if (rc) return rc;
-    if (raised_to) __atomic_store_n(raised_to, (int)bytes, __ATOMIC_RELAXED);
+    int limit = optin - (int)fa.sharedSizeBytes;   // dynamic shared memory beside the kernel's static arrays
+    if ((long long)bytes > limit)
+        return svj_fail(SVJ_EINVAL, "%s: needs %lld bytes of shared memory, the device allows %d", op,
+                        (long long)bytes, limit);
+    // always the device's whole limit, never the size at hand: threads raising it for different sizes at once
+    // then all set the same value, and none can lower it under another's launch
+    rc = svj_rt(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit), op);
+    if (rc) return rc;
+    if (raised_to) __atomic_store_n(raised_to, limit, __ATOMIC_RELAXED);
     return 0;
 }
 

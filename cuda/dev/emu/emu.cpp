@@ -182,6 +182,10 @@ cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
     *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? emu::smem_optin : 0;
     return cudaSuccess;
 }
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, const void*) {
+    *a = cudaFuncAttributes();   // no static shared memory, as the kernels that raise their limit
+    return cudaSuccess;
+}
 cudaError_t cudaFuncSetAttribute(const void* f, cudaFuncAttribute a, int v) {
     if (a == cudaFuncAttributeMaxDynamicSharedMemorySize) emu::set_attr(f, v);
     return cudaSuccess;
