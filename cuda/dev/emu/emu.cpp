@@ -1,7 +1,9 @@
-// The fiber scheduler behind emu.h, plus the few CUDA runtime functions the kernel files call.
+// The fiber scheduler behind emu.h, plus the CUDA runtime functions the kernel files call (rt.cpp has those
+// of runtime.cu: devices, memory, streams, graphs, events).
 #include "emu.h"
+#include <mutex>
 namespace emu {
-thread_local dim3 tIdx, bIdx, bDim, gDim;
+dim3 tIdx, bIdx, bDim, gDim;   // one grid runs at a time (device_lock)
 
 // Minimal x86-64 context switch: saves the callee-saved registers on the old stack, swaps stacks.
 extern "C" void emu_switch(void** from_sp, void* to_sp);
@@ -33,28 +35,35 @@ struct Fiber {
     dim3 t;
     int wait_kind = 0;      // 0 none, 1 block barrier, 2 warp barrier
     long gen = 0;
+    long shuffles = 0;
 };
 
 static std::vector<Fiber>* fibers;
 static void* sched_sp;
 static int cur;
-static std::function<void()>* body;
-static long block_gen, block_arrived;
-static std::vector<long> warp_gen, warp_arrived;
+static const std::function<void()>* body;
+static long block_gen, block_arrived, block_live;
+static std::vector<long> warp_gen, warp_arrived, warp_live;
 static std::vector<std::vector<unsigned long long>> slots;
 static std::vector<char> dyn;
 
-static int live_in_block() { int n = 0; for (auto& f : *fibers) n += !f.done; return n; }
-static int live_in_warp(int w) {
-    int n = 0;
-    for (size_t i = w * 32; i < std::min(fibers->size(), (size_t)(w * 32 + 32)); i++) n += !(*fibers)[i].done;
-    return n;
+static int live_in_block() { return (int)block_live; }
+static int live_in_warp(int w) { return (int)warp_live[w]; }
+
+// Waits at a barrier of the given kind until its generation moves on; the scheduler does not resume a fiber
+// whose barrier has not been released.
+static void wait_for(int kind, long gen) {
+    Fiber& f = (*fibers)[cur];
+    f.wait_kind = kind;
+    f.gen = gen;
+    emu_switch(&f.sp, sched_sp);
+    Fiber& g = (*fibers)[cur];
+    g.wait_kind = 0;
+    tIdx = g.t;
 }
 
-static void yield() {
-    emu_switch(&(*fibers)[cur].sp, sched_sp);
-    Fiber& f = (*fibers)[cur];
-    tIdx = f.t;
+static bool blocked(const Fiber& f, int i) {
+    return (f.wait_kind == 1 && block_gen == f.gen) || (f.wait_kind == 2 && warp_gen[i / 32] == f.gen);
 }
 
 void sync_block() {
@@ -64,7 +73,7 @@ void sync_block() {
         block_gen++;
         return;
     }
-    while (block_gen == g) yield();
+    wait_for(1, g);
 }
 
 void sync_warp() {
@@ -75,7 +84,7 @@ void sync_warp() {
         warp_gen[w]++;
         return;
     }
-    while (warp_gen[w] == g) yield();
+    wait_for(2, g);
 }
 
 void exchange(const void* v, size_t n, int src, void* out) {
@@ -84,12 +93,15 @@ void exchange(const void* v, size_t n, int src, void* out) {
         fprintf(stderr, "EMU ERROR: shuffle with exited lanes\n");
         abort();
     }
+    // two sets of slots used in turn: a lane writes a set again only two shuffles later, after the barrier of
+    // the shuffle in between, which every lane reaches only once it has read the set
+    Fiber& f = (*fibers)[cur];
+    int set = f.shuffles++ & 1;
     unsigned long long x = 0;
     memcpy(&x, v, n);
-    slots[w][cur % 32] = x;
+    slots[w][set * 32 + cur % 32] = x;
     sync_warp();
-    unsigned long long y = slots[w][src];
-    sync_warp();
+    unsigned long long y = slots[w][set * 32 + src];
     memcpy(out, &y, n);
 }
 
@@ -100,6 +112,8 @@ static void entry() {
     (*body)();
     Fiber& f = (*fibers)[cur];
     f.done = true;
+    block_live--;
+    warp_live[cur / 32]--;
     // an exiting thread no longer counts at barriers: release waiters if it completed one
     if (block_arrived > 0 && block_arrived == live_in_block()) { block_arrived = 0; block_gen++; }
     int w = cur / 32;
@@ -109,21 +123,15 @@ static void entry() {
 }
 
 static std::map<const void*, int> smem_attr;
-cudaError_t last_error = cudaSuccess;
+thread_local cudaError_t last_error = cudaSuccess;   // per thread, as the runtime's
 long launches = 0;
 long cub_calls = 0;
 
-void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::function<void()> b) {
-    launches++;
+std::recursive_mutex device_lock;   // one grid (or copy) at a time: the scheduler's state is global
+
+static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()>& b) {
+    std::lock_guard<std::recursive_mutex> lock(device_lock);
     unsigned threads = block.x * block.y * block.z;
-    int allowed = smem_attr.count(kernel) ? smem_attr[kernel] : 48 * 1024;
-    if (threads == 0 || threads > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
-        grid.z > 65535 || (long)smem > allowed) {
-        fprintf(stderr, "EMU: launch rejected (grid %u %u %u, block %u %u %u, smem %zu, allowed %d)\n", grid.x, grid.y,
-                grid.z, block.x, block.y, block.z, smem, allowed);
-        last_error = cudaErrorInvalidValue;
-        return;
-    }
     body = &b;
     gDim = grid;
     bDim = block;
@@ -139,12 +147,17 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::functio
         bIdx = dim3(bx, by, bz);
         dyn.assign(smem + 256 + 16, (char)0xFF);   // garbage, as real shared memory: NaN in F32, F16 and BF16
         block_gen = block_arrived = 0;
+        block_live = threads;
         warp_gen.assign(warps, 0);
         warp_arrived.assign(warps, 0);
-        slots.assign(warps, std::vector<unsigned long long>(32));
+        warp_live.assign(warps, 32);
+        if (threads % 32) warp_live[warps - 1] = threads % 32;
+        slots.assign(warps, std::vector<unsigned long long>(64));
         for (unsigned i = 0; i < threads; i++) {
             Fiber& f = fs[i];
             f.done = false;
+            f.wait_kind = 0;
+            f.shuffles = 0;
             f.t = dim3(i % block.x, (i / block.x) % block.y, i / (block.x * block.y));
             const size_t size = 128 * 1024;
             void** sp = (void**)(((uintptr_t)(f.stack + size)) & ~(uintptr_t)15);
@@ -156,27 +169,73 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::functio
         int remaining = threads;
         while (remaining > 0) {
             remaining = 0;
+            bool ran = false;
             for (unsigned i = 0; i < threads; i++) {
                 if (fs[i].done) continue;
+                if (blocked(fs[i], i)) {
+                    remaining++;
+                    continue;
+                }
+                ran = true;
                 cur = i;
                 tIdx = fs[i].t;
                 emu_switch(&sched_sp, fs[i].sp);
                 remaining += !fs[i].done;
+            }
+            if (!ran && remaining > 0) {
+                fprintf(stderr, "EMU ERROR: deadlock: %d threads of block (%u, %u, %u) wait at barriers no one else reaches\n",
+                        remaining, bx, by, bz);
+                abort();
             }
         }
     }
     fibers = nullptr;
 }
 
-void set_attr(const void* k, int bytes) { smem_attr[k] = bytes; }
+void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> b) {
+    int allowed;
+    {
+        std::lock_guard<std::recursive_mutex> lock(device_lock);
+        launches++;
+        allowed = smem_attr.count(kernel) ? smem_attr[kernel] : 48 * 1024;
+    }
+    unsigned threads = block.x * block.y * block.z;
+    if (threads == 0 || threads > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
+        grid.z > 65535 || (long)smem > allowed) {
+        fprintf(stderr, "EMU: launch rejected (grid %u %u %u, block %u %u %u, smem %zu, allowed %d)\n", grid.x, grid.y,
+                grid.z, block.x, block.y, block.z, smem, allowed);
+        last_error = cudaErrorInvalidValue;
+        return;
+    }
+    enqueue(stream, [grid, block, smem, b] { run_grid(grid, block, smem, b); });
+}
+
+void set_attr(const void* k, int bytes) {
+    std::lock_guard<std::recursive_mutex> lock(device_lock);
+    smem_attr[k] = bytes;
+}
 int smem_optin = 101376;   // sm_86's; set_smem_optin(232448) for sm_90's
 void set_smem_optin(int bytes) { smem_optin = bytes; }
 }  // namespace emu
 
 extern "C" {
 cudaError_t cudaGetLastError(void) { cudaError_t e = emu::last_error; emu::last_error = cudaSuccess; return e; }
-const char* cudaGetErrorString(cudaError_t e) { return e ? "emulated error" : "no error"; }
-const char* cudaGetErrorName(cudaError_t e) { return e ? "cudaErrorEmu" : "cudaSuccess"; }
+const char* cudaGetErrorName(cudaError_t e) {
+    switch ((int)e) {
+        case 0: return "cudaSuccess";
+        case 1: return "cudaErrorInvalidValue";
+        case 2: return "cudaErrorMemoryAllocation";
+        case 101: return "cudaErrorInvalidDevice";
+        case 400: return "cudaErrorInvalidResourceHandle";
+        case 401: return "cudaErrorIllegalState";
+        case 801: return "cudaErrorNotSupported";
+        case 900: return "cudaErrorStreamCaptureUnsupported";
+        case 901: return "cudaErrorStreamCaptureInvalidated";
+        case 908: return "cudaErrorStreamCaptureWrongThread";
+        default: return "cudaErrorUnknown";
+    }
+}
+const char* cudaGetErrorString(cudaError_t e) { return e ? cudaGetErrorName(e) : "no error"; }
 cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
     *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? emu::smem_optin : 0;

@@ -3,6 +3,7 @@
 // __syncthreads, __syncwarp and shuffles are barriers of the fiber scheduler (a thread runs until it waits
 // at one), so a missing barrier or a wrong shuffle shows up as wrong results. Blocks run one after another,
 // so `__shared__` (mapped to `static`) arrays are per block; dynamic shared memory is filled with garbage.
+// Launches go through emu::enqueue, so a stream under graph capture records them (rt.cpp emulates the runtime).
 // Launch limits (1024 threads, grid y/z, 48 KB of dynamic shared memory unless raised with
 // cudaFuncSetAttribute, 99 KB opt-in as on sm_86 unless set_smem_optin says otherwise) are enforced; dynamic
 // shared memory is 256-byte aligned and starts as NaN bytes (0xFF). Not emulated: timing, memory races between
@@ -29,7 +30,7 @@
 #define __restrict__
 
 namespace emu {
-extern thread_local dim3 tIdx, bIdx, bDim, gDim;
+extern dim3 tIdx, bIdx, bDim, gDim;
 }
 #define threadIdx emu::tIdx
 #define blockIdx emu::bIdx
@@ -43,7 +44,12 @@ void exchange(const void* v, size_t n, int src, void* out);
 void* dyn_smem();
 // the device's opt-in shared memory limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 void set_smem_optin(int bytes);
-void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, std::function<void()> body);
+// Checks the launch configuration (an error is left for cudaGetLastError, as the runtime does) and enqueues
+// the grid on `stream` (see enqueue).
+void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body);
+// Work on a stream: run at once (the emulated device is synchronous), or recorded into the graph when the
+// stream is being captured (rt.cpp; without it, always at once). One piece of work runs at a time.
+void enqueue(cudaStream_t stream, std::function<void()> work);
 inline dim3 d3(dim3 d) { return d; }
 inline dim3 d3(unsigned x) { return dim3(x); }
 inline dim3 d3(int x) { return dim3((unsigned)x); }

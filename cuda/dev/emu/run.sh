@@ -9,17 +9,10 @@ B=${1:-${TMPDIR:-/tmp}/svj-emu}
 CUDA_INC=${CUDA_HOME:-/usr/local/cuda}/include
 rm -rf "$B" && mkdir -p "$B/gen"
 python3 "$HERE/transform.py" "$ROOT/cuda" "$B/gen" > /dev/null
-# only the error helpers of runtime.cu: the device/memory/stream wrappers need the real runtime
-python3 - "$B/gen/runtime.cpp" <<'P'
-import sys
-p = sys.argv[1]
-s = open(p).read()
-open(p, 'w').write(s[:s.index('// ------------------------------------------------------------------ devices')] + '}\n')
-P
 CXX="g++ -std=c++17 -O1 -g -w -I$HERE -I$ROOT/cuda -I$ROOT/native/include -I$CUDA_INC"
-for f in "$B"/gen/*.cpp; do $CXX -c "$f" -o "${f%.cpp}.o" & done
-$CXX -c "$HERE/emu.cpp" -o "$B/emu.o" &
-$CXX -c "$HERE/test.cpp" -o "$B/test.o" &
-wait
-g++ -o "$B/emutest" "$B/test.o" "$B/emu.o" "$B"/gen/*.o
+pids=()
+for f in "$B"/gen/*.cpp; do $CXX -c "$f" -o "${f%.cpp}.o" & pids+=($!); done
+for f in emu rt test; do $CXX -c "$HERE/$f.cpp" -o "$B/$f.o" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p"; done   # a failed compile fails the script
+g++ -o "$B/emutest" "$B/test.o" "$B/emu.o" "$B/rt.o" "$B"/gen/*.o -lpthread
 "$B/emutest"

@@ -1,5 +1,5 @@
 # Turns cuda/*.cu into host C++ for the emulator: includes emu.h, maps dynamic shared memory to
-# emu::dyn_smem(), rewrites kernel<<<grid, block, smem, stream>>>(args) into emu::launch(...), and swaps
+# emu::dyn_smem(), rewrites kernel<<<grid, block, smem, stream>>>(args) into emu::launch(...) on that stream, and swaps
 # CUB for fakecub.h and nvcuda::wmma (<mma.h>) for fakewmma.h.   usage: transform.py <cuda dir> <out dir>
 import re, sys, os
 src_dir, out_dir = sys.argv[1], sys.argv[2]
@@ -25,7 +25,8 @@ for f in os.listdir(src_dir):
         k, cfg, args = m.group(1), m.group(2), m.group(3)
         p = split_top(cfg)
         while len(p) < 4: p.append('0')
-        return 'emu::launch((const void*)%s, emu::d3(%s), emu::d3(%s), %s, [=]{ %s(%s); });' % (k, p[0], p[1], p[2], k, args)
+        return 'emu::launch((const void*)%s, emu::d3(%s), emu::d3(%s), %s, (cudaStream_t)(%s), [=]{ %s(%s); });' % (
+            k, p[0], p[1], p[2], p[3], k, args)
     s, n = re.subn(r'(\w+(?:<[\w:<>, ]*?>)?)<<<(.+?)>>>\((.*?)\);', launch, s, flags=re.S)
     open(os.path.join(out_dir, f[:-3] + '.cpp'), 'w').write(s)
     print(f, n, 'launches')

@@ -1,0 +1,355 @@
+// The CUDA runtime functions runtime.cu calls, emulated on the host for the emulator (emu.h): one device
+// (named "SparseViT-J emulator", an sm_90 with the H200's shared-memory limit), whose work runs at once on
+// the calling thread. What the emulation keeps of the real runtime, so that host code which breaks its rules
+// fails here too:
+//  - device memory: every allocation is its own mapping, ends right before an inaccessible page (a kernel or
+//    copy running past the end faults) and starts as 0xFF bytes (NaN); copies and memsets must stay inside
+//    one live allocation; freeing an unknown or freed pointer fails;
+//  - streams and graphs: work enqueued on a stream under capture is recorded, not run, and runs each time
+//    the instantiated graph is launched; synchronising a capturing stream, copying from or to host memory
+//    in a capture, and cudaMalloc/cudaFree while the calling thread captures (unless its capture mode was
+//    exchanged for relaxed) fail and invalidate the capture, whose end then fails;
+//  - events: elapsed time needs both events recorded and not under capture.
+// Not emulated: concurrency between streams, pinned memory, timing (events measure host time).
+#include "emu.h"
+#include <mutex>
+#include <set>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <chrono>
+
+namespace emu {
+extern std::recursive_mutex device_lock;
+}
+
+namespace {
+
+struct Stream {
+    bool capturing = false;
+    bool invalidated = false;
+    const void* capturer = nullptr;   // the capturing thread's marker (address of a thread_local)
+    std::vector<std::function<void()>> recorded;
+};
+
+struct Graph {
+    std::vector<std::function<void()>> work;
+};
+
+struct Event {
+    bool recorded = false;
+    bool in_capture = false;
+    double ms = 0;
+};
+
+std::mutex rt_lock;                     // the tables below
+std::map<uintptr_t, size_t> allocations;   // start -> requested size
+std::map<uintptr_t, std::pair<void*, size_t>> mappings;   // start -> (mapping, mapping size)
+std::set<Stream*> streams;
+std::set<Graph*> graphs;               // both the captured graphs and their instantiations
+std::set<Event*> events;
+size_t allocated = 0;
+const size_t TOTAL = 141ull << 30;     // an H200's memory
+
+thread_local int thread_marker;
+thread_local int captures_here = 0;    // streams this thread is capturing
+thread_local cudaStreamCaptureMode thread_mode = cudaStreamCaptureModeGlobal;
+
+const void* me() { return &thread_marker; }
+
+Stream* as_stream(cudaStream_t s) { return reinterpret_cast<Stream*>(s); }
+
+// The capture a stream is in, or null (the legacy default stream is never captured).
+Stream* capturing(cudaStream_t s) {
+    Stream* st = as_stream(s);
+    return st && st->capturing ? st : nullptr;
+}
+
+// A rule of stream capture broken on stream s (or, with s null, by this thread's captures): the capture is
+// invalidated, as the runtime does, and the error returned.
+cudaError_t break_capture(Stream* s, const char* what) {
+    fprintf(stderr, "EMU: %s during stream capture: the capture is invalidated\n", what);
+    if (s) {
+        s->invalidated = true;
+    } else {
+        for (Stream* st : streams)
+            if (st->capturing && st->capturer == me()) st->invalidated = true;
+    }
+    return cudaErrorStreamCaptureUnsupported;
+}
+
+bool unsafe_call_blocked() { return captures_here > 0 && thread_mode != cudaStreamCaptureModeRelaxed; }
+
+// Is [p, p + n) inside one live allocation?
+bool inside(const void* p, size_t n) {
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocations.upper_bound(a);
+    if (it == allocations.begin()) return false;
+    --it;
+    return a >= it->first && a + n <= it->first + it->second;
+}
+
+}  // namespace
+
+namespace emu {
+void enqueue(cudaStream_t s, std::function<void()> work) {
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        if (Stream* st = capturing(s)) {
+            st->recorded.push_back(std::move(work));
+            return;
+        }
+    }
+    std::lock_guard<std::recursive_mutex> lock(device_lock);
+    work();
+}
+
+// Is [p, p + n) inside one live device allocation? (for the fake cuBLAS)
+bool device_range(const void* p, size_t n) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    return n == 0 || inside(p, n);
+}
+}  // namespace emu
+
+extern "C" {
+
+cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
+cudaError_t cudaDriverGetVersion(int* v) { *v = 13000; return cudaSuccess; }
+cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
+    if (d != 0) return cudaErrorInvalidDevice;
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "SparseViT-J emulator");
+    p->major = 9;
+    p->minor = 0;
+    p->totalGlobalMem = TOTAL;
+    p->sharedMemPerBlockOptin = 232448;
+    p->multiProcessorCount = 132;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* f, size_t* t) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    *t = TOTAL;
+    *f = TOTAL - allocated;
+    return cudaSuccess;
+}
+
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
+    cudaStreamCaptureMode old = thread_mode;
+    thread_mode = *mode;
+    *mode = old;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    *p = nullptr;
+    if (unsafe_call_blocked()) return break_capture(nullptr, "cudaMalloc");
+    if (bytes > TOTAL - allocated) return cudaErrorMemoryAllocation;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t rounded = (bytes + 255) / 256 * 256;        // the end of the allocation, 256-byte aligned as cudaMalloc
+    size_t data = (rounded + page - 1) / page * page;
+    void* m = mmap(nullptr, data + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return cudaErrorMemoryAllocation;
+    mprotect((char*)m + data, page, PROT_NONE);        // the guard page right after the allocation
+    char* start = (char*)m + data - rounded;
+    memset(start, 0xFF, rounded);
+    allocations[(uintptr_t)start] = bytes;
+    mappings[(uintptr_t)start] = {m, data + page};
+    allocated += bytes;
+    *p = start;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* p) {
+    if (!p) return cudaSuccess;
+    std::lock_guard<std::mutex> lock(rt_lock);
+    if (unsafe_call_blocked()) return break_capture(nullptr, "cudaFree");
+    auto it = mappings.find((uintptr_t)p);
+    if (it == mappings.end()) {
+        fprintf(stderr, "EMU: cudaFree of %p, which is not a live allocation\n", p);
+        return cudaErrorInvalidValue;
+    }
+    munmap(it->second.first, it->second.second);
+    allocated -= allocations[(uintptr_t)p];
+    allocations.erase((uintptr_t)p);
+    mappings.erase(it);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t s) {
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        bool dev_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+        bool dev_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+        if ((dev_dst && !inside(dst, n)) || (dev_src && !inside(src, n))) {
+            fprintf(stderr, "EMU: cudaMemcpyAsync of %zu bytes (kind %d) outside a live allocation: %p -> %p\n", n,
+                    (int)kind, src, dst);
+            return cudaErrorInvalidValue;
+        }
+        Stream* st = capturing(s);
+        if (st && kind != cudaMemcpyDeviceToDevice) return break_capture(st, "a copy to or from pageable host memory");
+    }
+    emu::enqueue(s, [=] { memcpy(dst, src, n); });
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* dst, int v, size_t n, cudaStream_t s) {
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        if (!inside(dst, n)) {
+            fprintf(stderr, "EMU: cudaMemsetAsync of %zu bytes at %p outside a live allocation\n", n, dst);
+            return cudaErrorInvalidValue;
+        }
+    }
+    emu::enqueue(s, [=] { memset(dst, v, n); });
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Stream* st = new Stream();
+    streams.insert(st);
+    *s = reinterpret_cast<cudaStream_t>(st);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Stream* st = as_stream(s);
+    if (!streams.count(st)) return cudaErrorInvalidResourceHandle;
+    if (st->capturing) return break_capture(st, "cudaStreamDestroy");
+    streams.erase(st);
+    delete st;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    if (s && !streams.count(as_stream(s))) return cudaErrorInvalidResourceHandle;
+    if (Stream* st = capturing(s)) return break_capture(st, "cudaStreamSynchronize");
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Stream* st = as_stream(s);
+    if (!st || !streams.count(st)) return cudaErrorStreamCaptureUnsupported;
+    if (st->capturing) return cudaErrorIllegalState;
+    if (mode != cudaStreamCaptureModeThreadLocal) {
+        fprintf(stderr, "EMU: only thread-local capture mode is emulated\n");
+        return cudaErrorNotSupported;
+    }
+    st->capturing = true;
+    st->invalidated = false;
+    st->capturer = me();
+    st->recorded.clear();
+    captures_here++;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    *g = nullptr;
+    Stream* st = as_stream(s);
+    if (!st || !streams.count(st) || !st->capturing) return cudaErrorIllegalState;
+    if (st->capturer != me()) return cudaErrorStreamCaptureWrongThread;
+    st->capturing = false;
+    captures_here--;
+    std::vector<std::function<void()>> work;
+    work.swap(st->recorded);
+    if (st->invalidated) return cudaErrorStreamCaptureInvalidated;
+    Graph* graph = new Graph{std::move(work)};
+    graphs.insert(graph);
+    *g = reinterpret_cast<cudaGraph_t>(graph);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Graph* graph = reinterpret_cast<Graph*>(g);
+    if (!graphs.count(graph)) return cudaErrorInvalidValue;
+    Graph* exec = new Graph{graph->work};
+    graphs.insert(exec);
+    *e = reinterpret_cast<cudaGraphExec_t>(exec);
+    return cudaSuccess;
+}
+
+static cudaError_t destroy_graph(void* g) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Graph* graph = reinterpret_cast<Graph*>(g);
+    if (!graphs.erase(graph)) {
+        fprintf(stderr, "EMU: destroying graph %p, which does not exist (destroyed twice?)\n", g);
+        return cudaErrorInvalidValue;
+    }
+    delete graph;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t g) { return destroy_graph(g); }
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { return destroy_graph(e); }
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
+    std::vector<std::function<void()>> work;
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        Graph* graph = reinterpret_cast<Graph*>(e);
+        if (!graphs.count(graph)) return cudaErrorInvalidValue;
+        if (s && !streams.count(as_stream(s))) return cudaErrorInvalidResourceHandle;
+        work = graph->work;
+    }
+    for (auto& w : work) emu::enqueue(s, w);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* e) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Event* ev = new Event();
+    events.insert(ev);
+    *e = reinterpret_cast<cudaEvent_t>(ev);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Event* ev = reinterpret_cast<Event*>(e);
+    if (!events.erase(ev)) return cudaErrorInvalidResourceHandle;
+    delete ev;
+    return cudaSuccess;
+}
+
+static double now_ms() {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    Event* ev = reinterpret_cast<Event*>(e);
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        if (!events.count(ev)) return cudaErrorInvalidResourceHandle;
+        ev->in_capture = capturing(s) != nullptr;
+    }
+    emu::enqueue(s, [ev] { ev->recorded = true; ev->ms = now_ms(); });
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Event* ev = reinterpret_cast<Event*>(e);
+    if (!events.count(ev)) return cudaErrorInvalidResourceHandle;
+    return ev->in_capture ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    Event* ea = reinterpret_cast<Event*>(a);
+    Event* eb = reinterpret_cast<Event*>(b);
+    if (!events.count(ea) || !events.count(eb)) return cudaErrorInvalidResourceHandle;
+    if (!ea->recorded || !eb->recorded || ea->in_capture || eb->in_capture) return cudaErrorInvalidResourceHandle;
+    *ms = (float)(eb->ms - ea->ms);
+    return cudaSuccess;
+}
+
+}  // extern "C"
