@@ -101,9 +101,12 @@ class CudaModelTest {
         }
     }
 
-    /** FP16/BF16 storage on the GPU: within 2e-2 (FP16) of the official outputs, near its CPU twin, same kept windows up to near-ties. */
+    /**
+     * FP16/BF16 storage on the GPU: within 2e-2 (FP16) of the official outputs, near its CPU twin, same kept windows
+     * up to near-ties. BF16 against the official outputs only dense: see {@link #bf16PrunedFollowsItsCpuTwin}.
+     */
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource({"FP16, sv-224-cfg, 2e-2", "FP16, sv-200x300-cfg, 2e-2", "BF16, sv-224-cfg, 6e-2"})
+    @org.junit.jupiter.params.provider.CsvSource({"FP16, sv-224-cfg, 2e-2", "FP16, sv-200x300-cfg, 2e-2", "BF16, sv-224-dense, 6e-2"})
     void reducedPrecisionSparseVitFixtures(org.sparsevit.backend.Precision p, String name, double tol) {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
@@ -129,6 +132,36 @@ class CudaModelTest {
         }
     }
 
+    /**
+     * BF16 storage with pruning: the same function as the CPU backend in BF16 (within 3e-2, kept windows the same up to
+     * near-ties of their BF16 scores), but not the official FP32 outputs. Window scores computed from BF16 activations
+     * (8 significant bits) reorder near-ties of the FP32 ranking, so other windows are processed: on this fixture both
+     * backends keep different windows than the reference from stage 0 on and end up 2.4 of max|ref| = 4.95 away from it
+     * (first seen on the emulated device, cuda/dev/emu/jni.sh). FP16's 11 bits keep the reference's windows here.
+     */
+    @Test
+    void bf16PrunedFollowsItsCpuTwin() {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        String name = "sv-224-cfg";
+        SparsityConfig sp = SparsityConfig.parse(Fixtures.file("sparsevit-reference", name + ".sparsity.json").toString(), null);
+        HostTensor x = Fixtures.npy("sparsevit-reference", name + ".input.npy");
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        KeptDump gk = new KeptDump(7, x.dim(0));
+        KeptDump tk = new KeptDump(7, x.dim(0));
+        org.sparsevit.backend.Precision p = org.sparsevit.backend.Precision.BF16;
+        try (CudaBackend gpu = new CudaBackend(p); SwinModel m = new SwinModel(w, gpu);
+             org.sparsevit.backend.cpu.CpuBackend twin = new org.sparsevit.backend.cpu.CpuBackend(p);
+             SwinModel mt = new SwinModel(w, twin)) {
+            SwinOutput out = m.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, gk, null);
+            SwinOutput emulated = mt.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, tk, null);
+            for (int s = 0; s < 4; s++) {
+                Golden.assertClose("BF16 " + name + " out" + s + " vs the CPU twin", emulated.features().get(s),
+                        out.features().get(s), 3e-2);
+            }
+            Golden.assertSameKeptUpToTies("BF16 " + name + " vs the CPU twin", tk.records(), gk.records(), 1e-2);
+        }
+    }
+
     @ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"FP16, 2e-2", "BF16, 6e-2"})
     @Tag("swin-fixtures")
@@ -141,8 +174,12 @@ class CudaModelTest {
         }
     }
 
-    /** The latency service times graph replays on the GPU, and a pruned configuration is faster than dense. */
+    /**
+     * The latency service times graph replays on the GPU, and a pruned configuration is faster than dense. Tagged
+     * {@code timing}: its assertion is about speed, which only a real GPU has (the emulated device leaves it out).
+     */
     @org.junit.jupiter.api.Test
+    @Tag("timing")
     void latencyMeterReplaysGraphs() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         org.sparsevit.model.SwinConfig cfg = org.sparsevit.model.SwinConfig.preset("swin-t")
