@@ -105,6 +105,23 @@ void exchange(const void* v, size_t n, int src, void* out) {
     memcpy(out, &y, n);
 }
 
+int lane_id() { return cur % 32; }
+
+static std::vector<std::vector<char>> gather;   // per warp
+
+void warp_allgather(const void* mine, size_t bytes, void* all) {
+    int w = cur / 32;
+    if (live_in_warp(w) != 32) {
+        fprintf(stderr, "EMU ERROR: warp-wide operation with fewer than 32 running lanes\n");
+        abort();
+    }
+    if (gather[w].size() < 32 * bytes) gather[w].resize(32 * bytes);   // only the first lane there grows it
+    memcpy(gather[w].data() + (cur % 32) * bytes, mine, bytes);
+    sync_warp();
+    memcpy(all, gather[w].data(), 32 * bytes);
+    sync_warp();   // every lane has read before any lane writes again
+}
+
 // 256-byte aligned, as the hardware's shared window (the kernels align their arrays to at most 128)
 void* dyn_smem() { return (void*)(((uintptr_t)dyn.data() + 255) & ~(uintptr_t)255); }
 
@@ -153,6 +170,7 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
         warp_live.assign(warps, 32);
         if (threads % 32) warp_live[warps - 1] = threads % 32;
         slots.assign(warps, std::vector<unsigned long long>(64));
+        gather.assign(warps, std::vector<char>());
         for (unsigned i = 0; i < threads; i++) {
             Fiber& f = fs[i];
             f.done = false;

@@ -41,6 +41,11 @@ namespace emu {
 void sync_block();
 void sync_warp();
 void exchange(const void* v, size_t n, int src, void* out);
+// The calling thread's lane (its index in the block modulo 32).
+int lane_id();
+// Warp-wide all-gather: every lane gives `bytes` bytes, and gets all 32 contributions in lane order (a barrier
+// of the warp; all 32 lanes must be running).
+void warp_allgather(const void* mine, size_t bytes, void* all);
 void* dyn_smem();
 // the device's opt-in shared memory limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 void set_smem_optin(int bytes);

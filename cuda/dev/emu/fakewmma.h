@@ -1,9 +1,10 @@
 // Stand-in for <mma.h> (nvcuda::wmma) in the emulation. A real fragment is spread over the 32 lanes of a
-// warp in an unspecified layout; here every thread holds the whole 16x16 tile and computes the whole
-// product (the API's results are the same; kernels must not index fragment elements, which this does not
-// emulate). Products are exact float products of the stored inputs, accumulated in float, as on tensor
-// cores with float accumulation (the order of the additions differs). The API's alignment rules are
-// checked: pointers 256-bit aligned, ldm a multiple of 16 bytes (8 half/bf16 elements, 4 floats).
+// warp in an unspecified layout; here every thread holds the whole 16x16 tile (the API's results are the
+// same; kernels must not index fragment elements, which this does not emulate). mma_sync shares the product
+// out over the warp's lanes, so all 32 must call it, as on the hardware. Products are exact float products of
+// the stored inputs, accumulated in float, as on tensor cores with float accumulation (the order of the
+// additions differs). The API's alignment rules are checked: pointers 256-bit aligned, ldm a multiple of 16
+// bytes (8 half/bf16 elements, 4 floats).
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -51,13 +52,17 @@ inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, col_major>& f, const T
 template <class TA, class LA, class LB>
 inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, TA, LA>& a,
                      const fragment<matrix_b, 16, 16, 16, TA, LB>& b, const fragment<accumulator, 16, 16, 16, float>& c) {
+    // each lane computes 8 of the 256 results, and the warp shares them (as the hardware, a warp-wide operation)
+    float mine[8];
+    int lane = emu::lane_id();
+    for (int e = 0; e < 8; e++) {
+        int m = (lane * 8 + e) / 16, n = (lane * 8 + e) % 16;
+        float acc = c.x[m * 16 + n];
+        for (int k = 0; k < 16; k++) acc += (float)a.x[m * 16 + k] * (float)b.x[k * 16 + n];
+        mine[e] = acc;
+    }
     float out[256];
-    for (int m = 0; m < 16; m++)
-        for (int n = 0; n < 16; n++) {
-            float acc = c.x[m * 16 + n];
-            for (int k = 0; k < 16; k++) acc += (float)a.x[m * 16 + k] * (float)b.x[k * 16 + n];
-            out[m * 16 + n] = acc;
-        }
+    emu::warp_allgather(mine, sizeof mine, out);
     for (int i = 0; i < 256; i++) d.x[i] = out[i];
 }
 
