@@ -294,7 +294,49 @@ static void test_sort(int b, int nW) {
     }
 }
 
+// rt.cpp's rules, which the Java tests on the emulated device rely on (cuda/dev/emu/jni.sh): device memory, graph
+// capture and replay through the svj_* runtime entries, and what a capture forbids.
+static void test_runtime() {
+    void* s = nullptr;
+    RC(svj_stream_create(&s));
+    void* d = nullptr;
+    RC(svj_malloc(&d, 1000));
+    std::vector<float> host(250, 1.5f), back(250, 0.f);
+    RC(svj_memcpy_h2d(d, host.data(), 1000, s));
+    CHECK(svj_memcpy_h2d(d, host.data(), 1004, s) != 0, "a copy past the end of an allocation must fail");
+    CHECK(svj_memcpy_d2d((char*)d + 8, d, 1000, s) != 0, "a copy ending past an allocation must fail");
+    // capture: the kernel is recorded, not run; replays run it each time
+    RC(svj_graph_begin_capture(s));
+    RC(svj_add(d, d, SVJ_F32, 250, s));
+    void* scratch = nullptr;
+    RC(svj_malloc(&scratch, 64));   // relaxed for the call: allowed
+    void* exec = nullptr;
+    RC(svj_graph_end_capture(s, &exec));
+    RC(svj_memcpy_d2h(back.data(), d, 1000, s));
+    CHECK(back[0] == 1.5f, "a captured kernel ran at capture: %g", back[0]);
+    RC(svj_graph_launch(exec, s));
+    RC(svj_graph_launch(exec, s));
+    RC(svj_memcpy_d2h(back.data(), d, 1000, s));
+    CHECK(back[0] == 6.f && back[249] == 6.f, "two replays of x += x: %g %g", back[0], back[249]);
+    // what a capture forbids invalidates it, and its end fails
+    const char* what[] = {"synchronize", "host copy", "free"};
+    for (int i = 0; i < 3; i++) {
+        RC(svj_graph_begin_capture(s));
+        int rc = i == 0 ? svj_stream_synchronize(s) : i == 1 ? svj_memcpy_h2d(d, host.data(), 4, s) : svj_free(scratch);
+        CHECK(rc != 0, "%s during capture must fail", what[i]);
+        void* g = nullptr;
+        CHECK(svj_graph_end_capture(s, &g) != 0 && g == nullptr, "a capture broken by %s must not end in a graph", what[i]);
+    }
+    RC(svj_free(scratch));
+    CHECK(svj_free(scratch) != 0, "freeing twice must fail");
+    RC(svj_graph_destroy(exec));
+    RC(svj_free(d));
+    RC(svj_stream_destroy(s));
+}
+
 int main() {
+    test_runtime();
+    fprintf(stderr, "runtime done\n");
     std::vector<G> grids = {{14,14,7,0,7},{14,14,7,3,7},{13,19,7,0,7},{13,19,7,3,7},{24,24,12,6,12},{25,38,12,6,12},{7,10,7,3,7},{5,5,5,0,7},{3,9,7,0,7}};
     for (auto g : grids) for (int dt = 0; dt < 3; dt++) test_windows(g, dt == 0 ? 40 : 6, dt);
     test_windows({13,19,7,3,7}, 3, SVJ_F32);
