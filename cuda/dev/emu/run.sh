@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the CUDA kernels without a GPU: cuda/*.cu -> host C++ (transform.py) -> run on the fiber
-# emulator (emu.h) against host references (test.cpp). Needs g++, python3 and the CUDA headers. ~1 minute.
+# emulator (emu.h) against host references (test.cpp), under UBSan. Needs g++, python3 and the CUDA headers.
+# ~1 minute.
 #   usage: cuda/dev/emu/run.sh [build dir]      (prints ALL OK, or the failing cases and exits 1)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -9,10 +10,13 @@ B=${1:-${TMPDIR:-/tmp}/svj-emu}
 CUDA_INC=${CUDA_HOME:-/usr/local/cuda}/include
 rm -rf "$B" && mkdir -p "$B/gen"
 python3 "$HERE/transform.py" "$ROOT/cuda" "$B/gen" > /dev/null
-CXX="g++ -std=c++17 -O1 -g -w -I$HERE -I$ROOT/cuda -I$ROOT/native/include -I$CUDA_INC"
+# UndefinedBehaviorSanitizer: signed overflow in index arithmetic, misaligned pointers, out-of-bounds indexing of
+# fixed-size arrays and the like stop the run
+UBSAN="-fsanitize=undefined -fno-sanitize-recover=undefined"
+CXX="g++ -std=c++17 -O1 -g -w $UBSAN -I$HERE -I$ROOT/cuda -I$ROOT/native/include -I$CUDA_INC"
 pids=()
 for f in "$B"/gen/*.cpp; do $CXX -c "$f" -o "${f%.cpp}.o" & pids+=($!); done
 for f in emu rt test; do $CXX -c "$HERE/$f.cpp" -o "$B/$f.o" & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p"; done   # a failed compile fails the script
-g++ -o "$B/emutest" "$B/test.o" "$B/emu.o" "$B/rt.o" "$B"/gen/*.o -lpthread
+g++ $UBSAN -o "$B/emutest" "$B/test.o" "$B/emu.o" "$B/rt.o" "$B"/gen/*.o -lpthread
 "$B/emutest"
