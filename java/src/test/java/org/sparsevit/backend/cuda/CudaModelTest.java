@@ -194,6 +194,53 @@ class CudaModelTest {
         }
     }
 
+    /**
+     * One loaded model served by sessions on several threads: each thread's own CudaBackend (stream, cuBLAS handle,
+     * slabs) runs a view of the owner's weights (not copied), eagerly and then as graph replays, and computes what
+     * the owner computes; closing the views releases nothing of the owner's.
+     */
+    @Test
+    void sessionsOnThreadsShareOneLoadedModel() throws Exception {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
+        HostTensor x = Fixtures.npy("sparsevit-reference", "sv-224-cfg.input.npy");
+        double[][] r = SparsityConfig.parseCompact("0.5,0.5/0.25,0.25/0.2,0.2,0.5,0.5/0,0").ratios();
+        try (CudaBackend owner = new CudaBackend(); SwinModel m = new SwinModel(w, owner)) {
+            SwinOutput ref = m.forward(x, r, PaddingMode.SPARSEVIT, null, null);
+            long weightAllocations = owner.memoryStats().deviceAllocations();
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+            try {
+                List<java.util.concurrent.Future<SwinOutput[]>> outs = new java.util.ArrayList<>();
+                for (int t = 0; t < 3; t++) {
+                    outs.add(pool.submit(() -> {
+                        try (CudaBackend s = new CudaBackend(); SwinModel view = m.session(s)) {
+                            SwinOutput[] o = new SwinOutput[3]; // eager (first use), captured (second use), replayed
+                            for (int rep = 0; rep < 3; rep++) {
+                                o[rep] = view.forward(x, r, PaddingMode.SPARSEVIT, null, null);
+                            }
+                            org.junit.jupiter.api.Assertions.assertEquals(1, view.compiledPasses(), "the view's third pass");
+                            return o;
+                        }
+                    }));
+                }
+                for (java.util.concurrent.Future<SwinOutput[]> f : outs) {
+                    SwinOutput[] o = f.get();
+                    for (SwinOutput one : o) {
+                        for (int s = 0; s < 4; s++) {
+                            Golden.assertClose("session view out" + s, ref.features().get(s), one.features().get(s), 1e-6);
+                        }
+                    }
+                }
+            } finally {
+                pool.shutdown();
+            }
+            org.junit.jupiter.api.Assertions.assertEquals(weightAllocations, owner.memoryStats().deviceAllocations(),
+                    "the views allocated on the owner's session");
+            SwinOutput again = m.forward(x, r, PaddingMode.SPARSEVIT, null, null);
+            assertArrayEquals(ref.features().get(3).data(), again.features().get(3).data(), "the owner after its views closed");
+        }
+    }
+
     /** forward() compiles a configuration on its second use and replays it after: same outputs as eager, no new allocation. */
     @Test
     void forwardReplaysCachedGraphs() {
