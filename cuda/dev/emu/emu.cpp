@@ -2,6 +2,8 @@
 // of runtime.cu: devices, memory, streams, graphs, events).
 #include "emu.h"
 #include <mutex>
+#include <sys/mman.h>
+#include <unistd.h>
 namespace emu {
 dim3 tIdx, bIdx, bDim, gDim;   // one grid runs at a time (device_lock)
 
@@ -45,6 +47,7 @@ static const std::function<void()>* body;
 static long block_gen, block_arrived, block_live;
 static std::vector<long> warp_gen, warp_arrived, warp_live;
 static std::vector<std::vector<unsigned long long>> slots;
+static std::vector<std::vector<long>> slot_round;
 static std::vector<char> dyn;
 
 static int live_in_block() { return (int)block_live; }
@@ -95,12 +98,20 @@ void exchange(const void* v, size_t n, int src, void* out) {
     }
     // two sets of slots used in turn: a lane writes a set again only two shuffles later, after the barrier of
     // the shuffle in between, which every lane reaches only once it has read the set
+    // Each slot carries the round of the shuffle that wrote it, so a lane that never reached this shuffle (it
+    // exited meanwhile, releasing the barrier) shows as a stale round.
     Fiber& f = (*fibers)[cur];
-    int set = f.shuffles++ & 1;
+    long round = f.shuffles++;
+    int set = round & 1;
     unsigned long long x = 0;
     memcpy(&x, v, n);
     slots[w][set * 32 + cur % 32] = x;
+    slot_round[w][set * 32 + cur % 32] = round;
     sync_warp();
+    if (slot_round[w][set * 32 + src] != round) {
+        fprintf(stderr, "EMU ERROR: shuffle from lane %d, which did not take part in it (exited or diverged)\n", src);
+        abort();
+    }
     unsigned long long y = slots[w][set * 32 + src];
     memcpy(out, &y, n);
 }
@@ -152,8 +163,14 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
     body = &b;
     gDim = grid;
     bDim = block;
-    static std::vector<char*> stacks;   // kept for the whole run
-    while (stacks.size() < threads) stacks.push_back((char*)malloc(128 * 1024));
+    static std::vector<char*> stacks;   // kept for the whole run; below each, a page that faults on overflow
+    while (stacks.size() < threads) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        char* m = (char*)mmap(nullptr, 128 * 1024 + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == (char*)MAP_FAILED) { fprintf(stderr, "EMU ERROR: no memory for fiber stacks\n"); abort(); }
+        mprotect(m, page, PROT_NONE);
+        stacks.push_back(m + page);
+    }
     std::vector<Fiber> fs(threads);
     for (unsigned i = 0; i < threads; i++) fs[i].stack = stacks[i];
     fibers = &fs;
@@ -170,6 +187,7 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
         warp_live.assign(warps, 32);
         if (threads % 32) warp_live[warps - 1] = threads % 32;
         slots.assign(warps, std::vector<unsigned long long>(64));
+        slot_round.assign(warps, std::vector<long>(64, -1));
         gather.assign(warps, std::vector<char>());
         for (unsigned i = 0; i < threads; i++) {
             Fiber& f = fs[i];
@@ -225,14 +243,20 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t
         last_error = cudaErrorInvalidValue;
         return;
     }
-    enqueue(stream, [grid, block, smem, b] { run_grid(grid, block, smem, b); });
+    cudaError_t rc = enqueue(stream, [grid, block, smem, b] { run_grid(grid, block, smem, b); });
+    if (rc) last_error = rc;
 }
 
 void set_attr(const void* k, int bytes) {
     std::lock_guard<std::recursive_mutex> lock(device_lock);
     smem_attr[k] = bytes;
 }
-int smem_optin = 101376;   // sm_86's; set_smem_optin(232448) for sm_90's
+// the device's opt-in limit: sm_86's by default (the kernel tests switch to sm_90's with set_smem_optin); the
+// emulated device of jni.sh is built with -DEMU_SMEM_OPTIN=232448, an H200's
+#ifndef EMU_SMEM_OPTIN
+#define EMU_SMEM_OPTIN 101376
+#endif
+int smem_optin = EMU_SMEM_OPTIN;
 void set_smem_optin(int bytes) { smem_optin = bytes; }
 }  // namespace emu
 
@@ -256,8 +280,15 @@ const char* cudaGetErrorName(cudaError_t e) {
 const char* cudaGetErrorString(cudaError_t e) { return e ? cudaGetErrorName(e) : "no error"; }
 cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
-    *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? emu::smem_optin : 0;
-    return cudaSuccess;
+    switch (a) {
+        case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = emu::smem_optin; return cudaSuccess;
+        case cudaDevAttrComputeCapabilityMajor: *v = 9; return cudaSuccess;
+        case cudaDevAttrComputeCapabilityMinor: *v = 0; return cudaSuccess;
+        default:
+            fprintf(stderr, "EMU: cudaDeviceGetAttribute(%d) is not emulated\n", (int)a);
+            *v = 0;
+            return cudaErrorInvalidValue;
+    }
 }
 cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, const void*) {
     *a = cudaFuncAttributes();   // no static shared memory, as the kernels that raise their limit

@@ -53,8 +53,8 @@ void set_smem_optin(int bytes);
 // the grid on `stream` (see enqueue).
 void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body);
 // Work on a stream: run at once (the emulated device is synchronous), or recorded into the graph when the
-// stream is being captured (rt.cpp; without it, always at once). One piece of work runs at a time.
-void enqueue(cudaStream_t stream, std::function<void()> work);
+// stream is being captured (rt.cpp). One piece of work runs at a time. Fails on a stream that is not live.
+cudaError_t enqueue(cudaStream_t stream, std::function<void()> work);
 inline dim3 d3(dim3 d) { return d; }
 inline dim3 d3(unsigned x) { return dim3(x); }
 inline dim3 d3(int x) { return dim3((unsigned)x); }
@@ -64,11 +64,13 @@ inline dim3 d3(int x) { return dim3((unsigned)x); }
 #define __syncwarp(...) emu::sync_warp()
 
 template <typename T> inline T __shfl_sync(unsigned, T v, int src) {
+    static_assert(sizeof(T) <= 8, "shuffles move at most 8 bytes");
     T r;
     emu::exchange(&v, sizeof(T), src & 31, &r);
     return r;
 }
 template <typename T> inline T __shfl_xor_sync(unsigned, T v, int m) {
+    static_assert(sizeof(T) <= 8, "shuffles move at most 8 bytes");
     T r;
     emu::exchange(&v, sizeof(T), ((int)(emu::tIdx.x & 31)) ^ m, &r);
     return r;

@@ -4,7 +4,9 @@
 // Column-major, host pointer mode, computed on the calling thread in float from the stored values, work
 // enqueued on the handle's stream (recorded under graph capture). What a caller can get wrong is checked as
 // cuBLAS does or stricter: sizes and leading dimensions, type combinations, dimensions that do not match
-// between operands, and every matrix (and the bias) lying inside one live device allocation. The "fast"
+// between operands, every matrix (and the bias) lying inside one live device allocation, outputs not
+// overlapping inputs, and the workspace rules (cublasSetStream drops the caller's workspace, a GEMM under
+// graph capture needs one, a GEMM's workspace must still be allocated when it runs). The "fast"
 // compute types round the inputs as the hardware does (TF32: 10 mantissa bits; FP16; BF16), so tolerances
 // are exercised; accumulation is in float.
 #include "emu.h"
@@ -12,6 +14,7 @@
 
 namespace emu {
 bool device_range(const void* p, size_t n);
+bool stream_capturing(cudaStream_t s);
 }
 
 namespace {
@@ -72,14 +75,22 @@ struct Operand {
     }
 };
 
-// The supported type combinations: A and B alike; C alike, or float32 for 16-bit inputs; compute in float.
+// The emulated type combinations (float scalars only): A and B alike; C alike, or float32 for 16-bit inputs;
+// compute 32F, or a FAST_* type on float32 inputs as cublasGemmEx lists them.
 bool supported(int ab, int c, int compute) {
     if (type_bytes(ab) == 0 || type_bytes(c) == 0) return false;
-    if (compute == COMPUTE_16F) return ab == R_16F && c == R_16F;
-    if (compute != COMPUTE_32F && compute != COMPUTE_32F_PEDANTIC && compute != COMPUTE_32F_FAST_16F &&
-        compute != COMPUTE_32F_FAST_16BF && compute != COMPUTE_32F_FAST_TF32)
-        return false;
+    bool fast = compute == COMPUTE_32F_FAST_16F || compute == COMPUTE_32F_FAST_16BF || compute == COMPUTE_32F_FAST_TF32;
+    if (fast) return ab == R_32F && c == R_32F;
+    if (compute != COMPUTE_32F && compute != COMPUTE_32F_PEDANTIC) return false;   // COMPUTE_16F: half scalars
     return c == ab || (c == R_32F && ab != R_32F);
+}
+
+// Does the output overlap an input? (in place is not allowed: cuBLAS reads inputs while it writes)
+bool overlaps(const Operand& out, const Operand& in) {
+    if (out.rows == 0 || out.cols == 0 || in.rows == 0 || in.cols == 0) return false;
+    uintptr_t a = (uintptr_t)out.p, a_end = a + (size_t)((out.cols - 1) * out.ld + out.rows) * type_bytes(out.type);
+    uintptr_t b = (uintptr_t)in.p, b_end = b + (size_t)((in.cols - 1) * in.ld + in.rows) * type_bytes(in.type);
+    return a < b_end && b < a_end;
 }
 
 // op(M) as a dense row-major rows x cols float matrix (inputs rounded as the compute type does).
@@ -145,6 +156,8 @@ namespace {
 struct Handle {
     cudaStream_t stream = nullptr;
     int math = 0;
+    void* workspace = nullptr;   // the user's (cublasSetWorkspace); null: cuBLAS's own pool
+    size_t workspace_bytes = 0;
 };
 }
 
@@ -159,14 +172,19 @@ int cublasDestroy_v2(Handle* h) {
 }
 int cublasSetStream_v2(Handle* h, cudaStream_t s) {
     h->stream = s;
+    h->workspace = nullptr;   // as cuBLAS: setting the stream puts the handle back on its default workspace pool
+    h->workspace_bytes = 0;
     return STATUS_SUCCESS;
 }
 int cublasSetMathMode(Handle* h, int mode) {
     h->math = mode;
     return STATUS_SUCCESS;
 }
-int cublasSetWorkspace_v2(Handle*, void* ws, size_t bytes) {
+int cublasSetWorkspace_v2(Handle* h, void* ws, size_t bytes) {
+    if ((uintptr_t)ws % 256 != 0) return fail(STATUS_INVALID_VALUE, "cublasSetWorkspace: pointer not 256-byte aligned");
     if (bytes > 0 && !emu::device_range(ws, bytes)) return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
+    h->workspace = ws;
+    h->workspace_bytes = bytes;
     return STATUS_SUCCESS;
 }
 int cublasGemmEx(Handle* h, int transa, int transb, int m, int n, int k, const void* alpha, const void* A, int atype,
@@ -180,12 +198,24 @@ int cublasGemmEx(Handle* h, int transa, int transb, int m, int n, int k, const v
         return fail(STATUS_INVALID_VALUE, "cublasGemmEx: a leading dimension is smaller than its matrix");
     if (atype != btype || !supported(atype, ctype, compute))
         return fail(STATUS_NOT_SUPPORTED, "cublasGemmEx: unsupported type combination");
-    if (!a.fits() || !b.fits() || !Operand{C, ctype, m, n, ldc, false}.fits())
+    Operand c{C, ctype, m, n, ldc, false};
+    if (!a.fits() || !b.fits() || !c.fits())
         return fail(STATUS_INVALID_VALUE, "cublasGemmEx: a matrix lies outside a live device allocation");
-    if (compute == COMPUTE_32F && h->math == TF32_TENSOR_OP_MATH) compute = COMPUTE_32F_FAST_TF32;
+    if (overlaps(c, a) || overlaps(c, b)) return fail(STATUS_INVALID_VALUE, "cublasGemmEx: C overlaps A or B");
+    if (!h->workspace && emu::stream_capturing(h->stream))
+        return fail(STATUS_NOT_SUPPORTED, "cublasGemmEx under graph capture without a workspace of the caller's "
+                                          "(cublasSetWorkspace after cublasSetStream)");
+    if (h->workspace && !emu::device_range(h->workspace, h->workspace_bytes))
+        return fail(STATUS_INVALID_VALUE, "cublasGemmEx: the handle's workspace was freed");
+    if (compute == COMPUTE_32F && (h->math & 0xf) == TF32_TENSOR_OP_MATH) compute = COMPUTE_32F_FAST_TF32;
     float al = *(const float*)alpha, be = *(const float*)beta;   // host pointer mode: read when enqueued
-    emu::enqueue(h->stream, [=] { gemm(a, b, al, be, C, C, ctype, ldc, ldc, nullptr, 0, compute); });
-    return STATUS_SUCCESS;
+    void* ws = h->workspace;
+    size_t ws_bytes = std::min<size_t>(h->workspace_bytes, 256);
+    cudaError_t rc = emu::enqueue(h->stream, [=] {
+        if (ws) memset(ws, 0xCD, ws_bytes);   // uses its workspace, as cuBLAS may: faults if it was freed meanwhile
+        gemm(a, b, al, be, C, C, ctype, ldc, ldc, nullptr, 0, compute);
+    });
+    return rc ? fail(STATUS_INVALID_VALUE, "cublasGemmEx: the handle's stream is not live") : STATUS_SUCCESS;
 }
 }  // extern "C"
 #endif
@@ -299,7 +329,7 @@ int cublasLtMatmulPreferenceSetAttribute(Pref* p, int attr, const void* buf, siz
     if (attr != PREF_MAX_WORKSPACE_BYTES) return fail(STATUS_NOT_SUPPORTED, "preference attribute not emulated");
     uint64_t v;
     int rc = set(v, buf, size);
-    p->workspace = v;
+    if (rc == STATUS_SUCCESS) p->workspace = v;
     return rc;
 }
 int cublasLtMatmulAlgoGetHeuristic(LtHandle*, Desc* d, Layout* a, Layout* b, Layout* c, Layout* dd, Pref*, int requested,
@@ -318,7 +348,7 @@ int cublasLtMatmul(LtHandle*, Desc* d, const void* alpha, const void* A, Layout*
                    size_t ws_bytes, cudaStream_t stream) {
     int rc = check(d, al, bl, cl, dl);
     if (rc) return rc;
-    if (!algo) return fail(STATUS_INVALID_VALUE, "cublasLtMatmul: no algorithm");
+    (void)algo;   // null: cuBLASLt runs its own heuristic; any algorithm computes the same here
     if (ws_bytes > 0 && !emu::device_range(ws, ws_bytes)) return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
     Operand a{A, al->type, al->rows, al->cols, al->ld, d->transa == OP_T};
     Operand b{B, bl->type, bl->rows, bl->cols, bl->ld, d->transb == OP_T};
@@ -328,6 +358,7 @@ int cublasLtMatmul(LtHandle*, Desc* d, const void* alpha, const void* A, Layout*
         return fail(STATUS_INVALID_VALUE, "cublasLtMatmul: in-place C = D with different layouts");
     if (!a.fits() || !b.fits() || !c.fits() || !dd.fits())
         return fail(STATUS_INVALID_VALUE, "cublasLtMatmul: a matrix lies outside a live device allocation");
+    if (overlaps(dd, a) || overlaps(dd, b)) return fail(STATUS_INVALID_VALUE, "cublasLtMatmul: D overlaps A or B");
     const void* bias = nullptr;
     int bias_type = d->bias_type < 0 ? dl->type : d->bias_type;
     if (d->epilogue == EPILOGUE_BIAS) {
@@ -339,8 +370,12 @@ int cublasLtMatmul(LtHandle*, Desc* d, const void* alpha, const void* A, Layout*
     int compute = d->compute;
     long long ldc = cl->ld, ldd = dl->ld;
     int ctype = dl->type;
-    emu::enqueue(stream, [=] { gemm(a, b, alv, bev, C, D, ctype, ldc, ldd, bias, bias_type, compute); });
-    return STATUS_SUCCESS;
+    size_t scribble = std::min<size_t>(ws_bytes, 256);
+    cudaError_t queued = emu::enqueue(stream, [=] {
+        if (ws) memset(ws, 0xCD, scribble);   // uses its workspace: faults if it was freed meanwhile
+        gemm(a, b, alv, bev, C, D, ctype, ldc, ldd, bias, bias_type, compute);
+    });
+    return queued ? fail(STATUS_INVALID_VALUE, "cublasLtMatmul: the stream is not live") : STATUS_SUCCESS;
 }
 }  // extern "C"
 #endif

@@ -12,7 +12,7 @@ struct DeviceRadixSort {
         if (!temp) { bytes = 1000 + (size_t)n; return cudaSuccess; }
         if (bytes < 1000 + (size_t)n || begin_bit != 0) return cudaErrorInvalidValue;
         size_t size = bytes;
-        emu::enqueue(stream, [=] {
+        return emu::enqueue(stream, [=] {
             unsigned long long mask = end_bit >= 64 ? ~0ULL : ((1ULL << end_bit) - 1);
             for (int i = 0; i < n; i++) if ((kin[i] & ~mask) != 0) { fprintf(stderr, "EMU: key bits above end_bit\n"); abort(); }
             std::vector<int> idx(n);
@@ -22,7 +22,6 @@ struct DeviceRadixSort {
             memset(temp, 0xCD, size);   // scribble over the temporary storage
             emu::cub_calls++;
         });
-        return cudaSuccess;
     }
 };
 }

@@ -8,7 +8,7 @@
 # calls the runtime and cuBLAS, with the runtime's rules enforced (see rt.cpp and fakeblas.cpp).
 # The Maven build (cuda profile) runs the build part and then the gpu tests on it in its own surefire
 # execution (emulated-device); this script is for running them by hand.
-#   usage: cuda/dev/emu/jni.sh [--build-only] [build dir] [JUnit tag expression, default gpu&!timing] [-- Maven args]
+#   usage: cuda/dev/emu/jni.sh [--build-only] [build dir] [JUnit tag expression, default (gpu|emulated)&!timing] [-- Maven args]
 #   env:   SVJ_EMU_TESTS (surefire -Dtest pattern), MVN (default ./mvnw), JAVACPP_JAR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,8 +18,8 @@ BUILD_ONLY=0
 POS=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do POS+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-B=${POS[0]:-${TMPDIR:-/tmp}/svj-emu-jni}
-GROUPS_EXPR=${POS[1]:-gpu&!timing}
+B=${POS[0]:-$ROOT/java/target/emu-device}
+GROUPS_EXPR=${POS[1]:-(gpu|emulated)&!timing}
 CUDA=${CUDA_HOME:-/usr/local/cuda}
 CLASSES="$ROOT/java/target/classes"
 [ -f "$CLASSES/org/sparsevit/backend/cuda/CudaNative.class" ] || {
@@ -34,16 +34,24 @@ for d in "$CUDA/lib64" "$CUDA/targets/x86_64-linux/lib"; do
 done
 [ -n "$CUDART_DIR" ] || { echo "error: libcudart.so.13 not found under $CUDA" >&2; exit 1; }
 
-rm -rf "$B" && mkdir -p "$B/gen" "$B/obj"
+# the build directory is replaced: only one this script made (its marker file), or a new one
+if [ -e "$B" ] && [ ! -f "$B/.svj-emulated-device" ]; then
+  echo "error: $B exists and is not an emulated-device build of this script: not replacing it" >&2
+  exit 1
+fi
+rm -rf "$B" && mkdir -p "$B/gen" "$B/obj" && touch "$B/.svj-emulated-device"
 python3 "$HERE/transform.py" "$ROOT/cuda" "$B/gen" > /dev/null
-CXX="g++ -std=c++17 -O2 -g -w -fPIC -I$HERE -I$ROOT/cuda -I$ROOT/native/include -I$CUDA/include"
+# an H200's shared-memory opt-in limit (the kernel tests of run.sh default to sm_86's)
+CXX="g++ -std=c++17 -O2 -g -w -fPIC -DEMU_SMEM_OPTIN=232448 -I$HERE -I$ROOT/cuda -I$ROOT/native/include -I$CUDA/include"
 pids=()
 for f in "$B"/gen/*.cpp "$HERE/emu.cpp" "$HERE/rt.cpp"; do
   $CXX -c "$f" -o "$B/obj/$(basename "${f%.cpp}").o" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
 # the emulated device, under the name CudaNative links (its @Platform link list)
-g++ -shared -o "$B/libsparsevit_kernels.so" -Wl,-soname,libsparsevit_kernels.so "$B"/obj/*.o -lpthread
+# -Bsymbolic-functions: its own cuda* functions bind to themselves, whatever else is loaded (a real libcudart)
+g++ -shared -o "$B/libsparsevit_kernels.so" -Wl,-soname,libsparsevit_kernels.so -Wl,-Bsymbolic-functions \
+  "$B"/obj/*.o -lpthread
 ar rcs "$B/libcudart_static.a"   # empty: the emulated runtime is in libsparsevit_kernels.so
 # cuBLAS and cuBLASLt under their sonames and symbol versions, as the presets' JNI library needs them
 for lib in cublas cublasLt; do
@@ -66,5 +74,5 @@ cd "$ROOT"
 export LD_LIBRARY_PATH="$B:$CUDART_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ${MVN:-./mvnw} -B -ntp -P '!cuda' -pl java surefire:test -Dgroups="$GROUPS_EXPR" -Dsurefire.excludedGroups= \
   ${SVJ_EMU_TESTS:+-Dtest="$SVJ_EMU_TESTS" -Dsurefire.failIfNoSpecifiedTests=false} \
-  -Dsurefire.extraArgLine="-Dorg.bytedeco.javacpp.pathsFirst=true -Djava.library.path=$B" \
+  -Dsurefire.extraArgLine="-Dorg.bytedeco.javacpp.pathsFirst=true -Djava.library.path=$B -Dsparsevit.emulatedDevice=true" \
   "$@"

@@ -1,16 +1,22 @@
 // The CUDA runtime functions runtime.cu calls, emulated on the host for the emulator (emu.h): one device
-// (named "SparseViT-J emulator", an sm_90 with the H200's shared-memory limit), whose work runs at once on
-// the calling thread. What the emulation keeps of the real runtime, so that host code which breaks its rules
+// (named "SparseViT-J emulator", an sm_90 whose shared-memory opt-in limit is emu.cpp's: the H200's in jni.sh's
+// build), whose work runs at once on the calling thread. What the emulation keeps of the real runtime, so that host code which breaks its rules
 // fails here too:
-//  - device memory: every allocation is its own mapping, ends right before an inaccessible page (a kernel or
-//    copy running past the end faults) and starts as 0xFF bytes (NaN); copies and memsets must stay inside
-//    one live allocation; freeing an unknown or freed pointer fails;
+//  - device memory: every allocation is its own mapping, starts as 0xFF bytes (NaN) and ends (rounded up to
+//    256 bytes) right before an inaccessible page, so a kernel or copy running past that faults; a write into
+//    the rounding slack is reported when the allocation is freed; freed memory stays mapped inaccessible for
+//    the next 8192 frees, so a kernel, copy or graph replay that still uses it faults instead of writing into
+//    a new allocation at the same address; copies and memsets must stay inside one live allocation; freeing
+//    an unknown or freed pointer fails;
+//  - handles: streams, graphs, graph instantiations and events are checked against the live ones (a destroyed
+//    or wrong kind of handle fails);
 //  - streams and graphs: work enqueued on a stream under capture is recorded, not run, and runs each time
 //    the instantiated graph is launched; synchronising a capturing stream, copying from or to host memory
 //    in a capture, and cudaMalloc/cudaFree while the calling thread captures (unless its capture mode was
 //    exchanged for relaxed) fail and invalidate the capture, whose end then fails;
 //  - events: elapsed time needs both events recorded and not under capture.
-// Not emulated: concurrency between streams, pinned memory, timing (events measure host time).
+// Not emulated: concurrency and ordering between streams (work runs when enqueued, one piece at a time, so a
+// missing dependency between two streams goes unseen), pinned memory, timing (events measure host time).
 #include "emu.h"
 #include <mutex>
 #include <set>
@@ -20,6 +26,7 @@
 
 namespace emu {
 extern std::recursive_mutex device_lock;
+extern int smem_optin;
 }
 
 namespace {
@@ -45,7 +52,11 @@ std::mutex rt_lock;                     // the tables below
 std::map<uintptr_t, size_t> allocations;   // start -> requested size
 std::map<uintptr_t, std::pair<void*, size_t>> mappings;   // start -> (mapping, mapping size)
 std::set<Stream*> streams;
-std::set<Graph*> graphs;               // both the captured graphs and their instantiations
+std::set<Graph*> graphs;               // captured graphs
+std::set<Graph*> execs;                // their instantiations
+std::vector<std::pair<void*, size_t>> quarantine;   // freed mappings, inaccessible, oldest first
+size_t quarantine_next = 0;
+const size_t QUARANTINE = 8192;
 std::set<Event*> events;
 size_t allocated = 0;
 const size_t TOTAL = 141ull << 30;     // an H200's memory
@@ -58,7 +69,9 @@ const void* me() { return &thread_marker; }
 
 Stream* as_stream(cudaStream_t s) { return reinterpret_cast<Stream*>(s); }
 
-// The capture a stream is in, or null (the legacy default stream is never captured).
+bool live_stream(cudaStream_t s) { return !s || streams.count(as_stream(s)); }
+
+// The capture a stream is in, or null (the legacy default stream is never captured; s must be live).
 Stream* capturing(cudaStream_t s) {
     Stream* st = as_stream(s);
     return st && st->capturing ? st : nullptr;
@@ -91,16 +104,27 @@ bool inside(const void* p, size_t n) {
 }  // namespace
 
 namespace emu {
-void enqueue(cudaStream_t s, std::function<void()> work) {
+cudaError_t enqueue(cudaStream_t s, std::function<void()> work) {
     {
         std::lock_guard<std::mutex> lock(rt_lock);
+        if (!live_stream(s)) {
+            fprintf(stderr, "EMU: work enqueued on stream %p, which is not a live stream\n", (void*)s);
+            return cudaErrorInvalidResourceHandle;
+        }
         if (Stream* st = capturing(s)) {
             st->recorded.push_back(std::move(work));
-            return;
+            return cudaSuccess;
         }
     }
     std::lock_guard<std::recursive_mutex> lock(device_lock);
     work();
+    return cudaSuccess;
+}
+
+// Is the stream being captured? (for the fake cuBLAS; false for a stream that is not live)
+bool stream_capturing(cudaStream_t s) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    return live_stream(s) && capturing(s) != nullptr;
 }
 
 // Is [p, p + n) inside one live device allocation? (for the fake cuBLAS)
@@ -124,7 +148,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
     p->major = 9;
     p->minor = 0;
     p->totalGlobalMem = TOTAL;
-    p->sharedMemPerBlockOptin = 232448;
+    p->sharedMemPerBlockOptin = (size_t)emu::smem_optin;   // as cudaDeviceGetAttribute says (emu.cpp)
     p->multiProcessorCount = 132;
     return cudaSuccess;
 }
@@ -155,7 +179,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     if (m == MAP_FAILED) return cudaErrorMemoryAllocation;
     mprotect((char*)m + data, page, PROT_NONE);        // the guard page right after the allocation
     char* start = (char*)m + data - rounded;
-    memset(start, 0xFF, rounded);
+    memset(start, 0xFF, rounded);   // fresh pages are zero: garbage instead, as cudaMalloc's; also the slack's canary
     allocations[(uintptr_t)start] = bytes;
     mappings[(uintptr_t)start] = {m, data + page};
     allocated += bytes;
@@ -172,8 +196,26 @@ cudaError_t cudaFree(void* p) {
         fprintf(stderr, "EMU: cudaFree of %p, which is not a live allocation\n", p);
         return cudaErrorInvalidValue;
     }
-    munmap(it->second.first, it->second.second);
-    allocated -= allocations[(uintptr_t)p];
+    size_t bytes = allocations[(uintptr_t)p];
+    size_t rounded = (bytes + 255) / 256 * 256;
+    for (size_t i = bytes; i < rounded; i++) {
+        if (((unsigned char*)p)[i] != 0xFF) {
+            fprintf(stderr, "EMU: a write past the end of the %zu-byte allocation %p (byte %zu) found when freeing it\n",
+                    bytes, p, i);
+            break;
+        }
+    }
+    // inaccessible, its pages given back, but its addresses kept for a while: late users fault
+    mprotect(it->second.first, it->second.second, PROT_NONE);
+    madvise(it->second.first, it->second.second, MADV_DONTNEED);
+    if (quarantine.size() < QUARANTINE) {
+        quarantine.push_back(it->second);
+    } else {
+        munmap(quarantine[quarantine_next].first, quarantine[quarantine_next].second);
+        quarantine[quarantine_next] = it->second;
+        quarantine_next = (quarantine_next + 1) % QUARANTINE;
+    }
+    allocated -= bytes;
     allocations.erase((uintptr_t)p);
     mappings.erase(it);
     return cudaSuccess;
@@ -189,11 +231,11 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
                     (int)kind, src, dst);
             return cudaErrorInvalidValue;
         }
+        if (!live_stream(s)) return cudaErrorInvalidResourceHandle;
         Stream* st = capturing(s);
         if (st && kind != cudaMemcpyDeviceToDevice) return break_capture(st, "a copy to or from pageable host memory");
     }
-    emu::enqueue(s, [=] { memcpy(dst, src, n); });
-    return cudaSuccess;
+    return emu::enqueue(s, [=] { memcpy(dst, src, n); });
 }
 
 cudaError_t cudaMemsetAsync(void* dst, int v, size_t n, cudaStream_t s) {
@@ -204,8 +246,7 @@ cudaError_t cudaMemsetAsync(void* dst, int v, size_t n, cudaStream_t s) {
             return cudaErrorInvalidValue;
         }
     }
-    emu::enqueue(s, [=] { memset(dst, v, n); });
-    return cudaSuccess;
+    return emu::enqueue(s, [=] { memset(dst, v, n); });
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
@@ -228,7 +269,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     std::lock_guard<std::mutex> lock(rt_lock);
-    if (s && !streams.count(as_stream(s))) return cudaErrorInvalidResourceHandle;
+    if (!live_stream(s)) return cudaErrorInvalidResourceHandle;
     if (Stream* st = capturing(s)) return break_capture(st, "cudaStreamSynchronize");
     return cudaSuccess;
 }
@@ -272,35 +313,38 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned lon
     Graph* graph = reinterpret_cast<Graph*>(g);
     if (!graphs.count(graph)) return cudaErrorInvalidValue;
     Graph* exec = new Graph{graph->work};
-    graphs.insert(exec);
+    execs.insert(exec);
     *e = reinterpret_cast<cudaGraphExec_t>(exec);
     return cudaSuccess;
 }
 
-static cudaError_t destroy_graph(void* g) {
+static cudaError_t destroy_graph(std::set<Graph*>& live, void* g, const char* kind) {
     std::lock_guard<std::mutex> lock(rt_lock);
     Graph* graph = reinterpret_cast<Graph*>(g);
-    if (!graphs.erase(graph)) {
-        fprintf(stderr, "EMU: destroying graph %p, which does not exist (destroyed twice?)\n", g);
+    if (!live.erase(graph)) {
+        fprintf(stderr, "EMU: destroying %s %p, which does not exist (destroyed twice, or the wrong kind?)\n", kind, g);
         return cudaErrorInvalidValue;
     }
     delete graph;
     return cudaSuccess;
 }
 
-cudaError_t cudaGraphDestroy(cudaGraph_t g) { return destroy_graph(g); }
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { return destroy_graph(e); }
+cudaError_t cudaGraphDestroy(cudaGraph_t g) { return destroy_graph(graphs, g, "graph"); }
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { return destroy_graph(execs, e, "graph instantiation"); }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
     std::vector<std::function<void()>> work;
     {
         std::lock_guard<std::mutex> lock(rt_lock);
         Graph* graph = reinterpret_cast<Graph*>(e);
-        if (!graphs.count(graph)) return cudaErrorInvalidValue;
-        if (s && !streams.count(as_stream(s))) return cudaErrorInvalidResourceHandle;
+        if (!execs.count(graph)) return cudaErrorInvalidValue;
+        if (!live_stream(s)) return cudaErrorInvalidResourceHandle;
         work = graph->work;
     }
-    for (auto& w : work) emu::enqueue(s, w);
+    for (auto& w : work) {
+        cudaError_t rc = emu::enqueue(s, w);
+        if (rc) return rc;
+    }
     return cudaSuccess;
 }
 
@@ -328,11 +372,18 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     Event* ev = reinterpret_cast<Event*>(e);
     {
         std::lock_guard<std::mutex> lock(rt_lock);
-        if (!events.count(ev)) return cudaErrorInvalidResourceHandle;
+        if (!events.count(ev) || !live_stream(s)) return cudaErrorInvalidResourceHandle;
         ev->in_capture = capturing(s) != nullptr;
     }
-    emu::enqueue(s, [ev] { ev->recorded = true; ev->ms = now_ms(); });
-    return cudaSuccess;
+    return emu::enqueue(s, [ev] {
+        std::lock_guard<std::mutex> lock(rt_lock);   // taken inside device_lock: never the other way round
+        if (!events.count(ev)) {
+            fprintf(stderr, "EMU: a graph replay records event %p, which was destroyed\n", (void*)ev);
+            return;
+        }
+        ev->recorded = true;
+        ev->ms = now_ms();
+    });
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
