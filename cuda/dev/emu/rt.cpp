@@ -1,7 +1,6 @@
 // The CUDA runtime functions runtime.cu calls, emulated on the host for the emulator (emu.h): one device
 // (named "SparseViT-J emulator", an sm_90 whose shared-memory opt-in limit is emu.cpp's: the H200's in jni.sh's
-// build), whose work runs at once on the calling thread. What the emulation keeps of the real runtime, so that host code which breaks its rules
-// fails here too:
+// build). What the emulation keeps of the real runtime, so that host code which breaks its rules fails here too:
 //  - device memory: every allocation is its own mapping, starts as 0xFF bytes (NaN) and ends (rounded up to
 //    256 bytes) right before an inaccessible page, so a kernel or copy running past that faults; a write into
 //    the rounding slack is reported when the allocation is freed; freed memory stays mapped inaccessible for
@@ -14,15 +13,21 @@
 //    the instantiated graph is launched; synchronising a capturing stream, copying from or to host memory
 //    in a capture, and cudaMalloc/cudaFree while the calling thread captures (unless its capture mode was
 //    exchanged for relaxed) fail and invalidate the capture, whose end then fails;
-//  - events: elapsed time needs both events recorded and not under capture.
-// Not emulated: concurrency and ordering between streams (work runs when enqueued, one piece at a time, so a
-// missing dependency between two streams goes unseen), pinned memory, timing (events measure host time).
+//  - events: elapsed time needs both events recorded (reached by their streams) and not under capture;
+//  - asynchrony: work on a created stream is deferred until something waits for it (stream or event
+//    synchronisation, a copy to or from host memory on that stream, cudaFree, destroying the stream), as a
+//    GPU lets the host run ahead; so work that another stream or the host needs without waiting for it runs
+//    too late and shows as wrong results. SVJ_EMU_IMMEDIATE=1 runs work when it is enqueued (a fault then
+//    points at the call that enqueued it).
+// Not emulated: concurrency (one piece of work runs at a time), pinned memory, timing (events measure host time
+// when the stream reaches them).
 #include "emu.h"
 #include <mutex>
 #include <set>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <chrono>
+#include <deque>
 
 namespace emu {
 extern std::recursive_mutex device_lock;
@@ -36,6 +41,8 @@ struct Stream {
     bool invalidated = false;
     const void* capturer = nullptr;   // the capturing thread's marker (address of a thread_local)
     std::vector<std::function<void()>> recorded;
+    std::deque<std::function<void()>> pending;   // enqueued, not yet run (deferred mode)
+    std::mutex draining;                         // one drain at a time keeps the stream's order
 };
 
 struct Graph {
@@ -58,6 +65,10 @@ std::vector<std::pair<void*, size_t>> quarantine;   // freed mappings, inaccessi
 size_t quarantine_next = 0;
 const size_t QUARANTINE = 8192;
 std::set<Event*> events;
+std::vector<Stream*> dead_streams;     // destroyed streams are kept (a drain may still hold one)
+// Deferred mode (the default; SVJ_EMU_IMMEDIATE=1 runs work when it is enqueued): work on a created stream runs
+// only when something waits for it, as on a GPU where the host runs ahead.
+const bool deferred = !getenv("SVJ_EMU_IMMEDIATE") || strcmp(getenv("SVJ_EMU_IMMEDIATE"), "1") != 0;
 size_t allocated = 0;
 const size_t TOTAL = 141ull << 30;     // an H200's memory
 
@@ -101,6 +112,32 @@ bool inside(const void* p, size_t n) {
     return a >= it->first && a + n <= it->first + it->second;
 }
 
+// Runs a stream's pending work, in order (rt_lock must not be held: work may take it).
+void drain(Stream* st) {
+    std::lock_guard<std::mutex> order(st->draining);
+    for (;;) {
+        std::function<void()> work;
+        {
+            std::lock_guard<std::mutex> lock(rt_lock);
+            if (st->pending.empty()) return;
+            work = std::move(st->pending.front());
+            st->pending.pop_front();
+        }
+        std::lock_guard<std::recursive_mutex> lock(emu::device_lock);
+        work();
+    }
+}
+
+// Every stream's pending work (what synchronises the device: cudaFree, cudaEventSynchronize).
+void drain_all() {
+    std::vector<Stream*> all;
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        all.assign(streams.begin(), streams.end());
+    }
+    for (Stream* st : all) drain(st);
+}
+
 }  // namespace
 
 namespace emu {
@@ -113,6 +150,10 @@ cudaError_t enqueue(cudaStream_t s, std::function<void()> work) {
         }
         if (Stream* st = capturing(s)) {
             st->recorded.push_back(std::move(work));
+            return cudaSuccess;
+        }
+        if (s && deferred) {
+            as_stream(s)->pending.push_back(std::move(work));
             return cudaSuccess;
         }
     }
@@ -189,8 +230,12 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 
 cudaError_t cudaFree(void* p) {
     if (!p) return cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        if (unsafe_call_blocked()) return break_capture(nullptr, "cudaFree");
+    }
+    drain_all();   // cudaFree synchronises the device
     std::lock_guard<std::mutex> lock(rt_lock);
-    if (unsafe_call_blocked()) return break_capture(nullptr, "cudaFree");
     auto it = mappings.find((uintptr_t)p);
     if (it == mappings.end()) {
         fprintf(stderr, "EMU: cudaFree of %p, which is not a live allocation\n", p);
@@ -235,6 +280,13 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
         Stream* st = capturing(s);
         if (st && kind != cudaMemcpyDeviceToDevice) return break_capture(st, "a copy to or from pageable host memory");
     }
+    if (kind != cudaMemcpyDeviceToDevice && s) {
+        // pageable host memory: the copy is done when the call returns, after the stream's earlier work
+        drain(as_stream(s));
+        std::lock_guard<std::recursive_mutex> lock(emu::device_lock);
+        memcpy(dst, src, n);
+        return cudaSuccess;
+    }
     return emu::enqueue(s, [=] { memcpy(dst, src, n); });
 }
 
@@ -258,19 +310,26 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-    std::lock_guard<std::mutex> lock(rt_lock);
     Stream* st = as_stream(s);
-    if (!streams.count(st)) return cudaErrorInvalidResourceHandle;
-    if (st->capturing) return break_capture(st, "cudaStreamDestroy");
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        if (!streams.count(st)) return cudaErrorInvalidResourceHandle;
+        if (st->capturing) return break_capture(st, "cudaStreamDestroy");
+    }
+    drain(st);   // the work already enqueued still completes, as on the device
+    std::lock_guard<std::mutex> lock(rt_lock);
     streams.erase(st);
-    delete st;
+    dead_streams.push_back(st);   // not deleted: another thread's drain_all may still hold it
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
-    std::lock_guard<std::mutex> lock(rt_lock);
-    if (!live_stream(s)) return cudaErrorInvalidResourceHandle;
-    if (Stream* st = capturing(s)) return break_capture(st, "cudaStreamSynchronize");
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        if (!live_stream(s)) return cudaErrorInvalidResourceHandle;
+        if (Stream* st = capturing(s)) return break_capture(st, "cudaStreamSynchronize");
+    }
+    if (s) drain(as_stream(s));
     return cudaSuccess;
 }
 
@@ -374,6 +433,7 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
         std::lock_guard<std::mutex> lock(rt_lock);
         if (!events.count(ev) || !live_stream(s)) return cudaErrorInvalidResourceHandle;
         ev->in_capture = capturing(s) != nullptr;
+        ev->recorded = false;   // until the stream reaches it
     }
     return emu::enqueue(s, [ev] {
         std::lock_guard<std::mutex> lock(rt_lock);   // taken inside device_lock: never the other way round
@@ -387,10 +447,14 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
-    std::lock_guard<std::mutex> lock(rt_lock);
-    Event* ev = reinterpret_cast<Event*>(e);
-    if (!events.count(ev)) return cudaErrorInvalidResourceHandle;
-    return ev->in_capture ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lock(rt_lock);
+        Event* ev = reinterpret_cast<Event*>(e);
+        if (!events.count(ev)) return cudaErrorInvalidResourceHandle;
+        if (ev->in_capture) return cudaErrorStreamCaptureUnsupported;
+    }
+    drain_all();   // (more than the event's stream: harmless)
+    return cudaSuccess;
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
@@ -398,7 +462,8 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
     Event* ea = reinterpret_cast<Event*>(a);
     Event* eb = reinterpret_cast<Event*>(b);
     if (!events.count(ea) || !events.count(eb)) return cudaErrorInvalidResourceHandle;
-    if (!ea->recorded || !eb->recorded || ea->in_capture || eb->in_capture) return cudaErrorInvalidResourceHandle;
+    if (ea->in_capture || eb->in_capture) return cudaErrorInvalidResourceHandle;
+    if (!ea->recorded || !eb->recorded) return cudaErrorNotReady;   // not waited for yet
     *ms = (float)(eb->ms - ea->ms);
     return cudaSuccess;
 }

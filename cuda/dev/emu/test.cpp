@@ -327,6 +327,11 @@ static void test_runtime() {
         void* g = nullptr;
         CHECK(svj_graph_end_capture(s, &g) != 0 && g == nullptr, "a capture broken by %s must not end in a graph", what[i]);
     }
+    // deferred: work on a created stream runs when something waits for it (device memory is host memory here)
+    RC(svj_add(d, d, SVJ_F32, 250, s));
+    CHECK(((float*)d)[0] == 6.f, "the add ran before anything waited for it: %g", ((float*)d)[0]);
+    RC(svj_stream_synchronize(s));
+    CHECK(((float*)d)[0] == 12.f, "synchronising the stream did not run its work: %g", ((float*)d)[0]);
     RC(svj_free(scratch));
     CHECK(svj_free(scratch) != 0, "freeing twice must fail");
     RC(svj_graph_destroy(exec));
