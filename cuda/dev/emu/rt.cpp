@@ -3,7 +3,8 @@
 // build). What the emulation keeps of the real runtime, so that host code which breaks its rules fails here too:
 //  - device memory: every allocation is its own mapping, starts as 0xFF bytes (NaN) and ends (rounded up to
 //    256 bytes) right before an inaccessible page, so a kernel or copy running past that faults; a write into
-//    the rounding slack is reported when the allocation is freed; freed memory stays mapped inaccessible for
+//    the rounding slack, or into the rest of the page before the start (a page before that faults too), stops
+//    the process when the allocation is freed; freed memory stays mapped inaccessible for
 //    the next 8192 frees, so a kernel, copy or graph replay that still uses it faults instead of writing into
 //    a new allocation at the same address; copies and memsets must stay inside one live allocation; freeing
 //    an unknown or freed pointer fails;
@@ -216,13 +217,16 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t rounded = (bytes + 255) / 256 * 256;        // the end of the allocation, 256-byte aligned as cudaMalloc
     size_t data = (rounded + page - 1) / page * page;
-    void* m = mmap(nullptr, data + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    // [guard page][data pages: canary, then the allocation ending at the page end][guard page]
+    void* m = mmap(nullptr, data + 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return cudaErrorMemoryAllocation;
-    mprotect((char*)m + data, page, PROT_NONE);        // the guard page right after the allocation
-    char* start = (char*)m + data - rounded;
-    memset(start, 0xFF, rounded);   // fresh pages are zero: garbage instead, as cudaMalloc's; also the slack's canary
+    mprotect(m, page, PROT_NONE);
+    mprotect((char*)m + page + data, page, PROT_NONE);
+    char* start = (char*)m + page + data - rounded;
+    // fresh pages are zero: garbage instead, as cudaMalloc's; also the canaries before the start and in the slack
+    memset((char*)m + page, 0xFF, data);
     allocations[(uintptr_t)start] = bytes;
-    mappings[(uintptr_t)start] = {m, data + page};
+    mappings[(uintptr_t)start] = {m, data + 2 * page};
     allocated += bytes;
     *p = start;
     return cudaSuccess;
@@ -245,9 +249,17 @@ cudaError_t cudaFree(void* p) {
     size_t rounded = (bytes + 255) / 256 * 256;
     for (size_t i = bytes; i < rounded; i++) {
         if (((unsigned char*)p)[i] != 0xFF) {
-            fprintf(stderr, "EMU: a write past the end of the %zu-byte allocation %p (byte %zu) found when freeing it\n",
-                    bytes, p, i);
-            break;
+            fprintf(stderr, "EMU ERROR: a write past the end of the %zu-byte allocation %p (byte %zu) found when "
+                    "freeing it\n", bytes, p, i);
+            abort();   // memory corruption: stop here, loudly
+        }
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (unsigned char* c = (unsigned char*)it->second.first + page; c < (unsigned char*)p; c++) {
+        if (*c != 0xFF) {
+            fprintf(stderr, "EMU ERROR: a write before the start of the %zu-byte allocation %p (%td bytes before) found "
+                    "when freeing it\n", bytes, p, (unsigned char*)p - c);
+            abort();
         }
     }
     // inaccessible, its pages given back, but its addresses kept for a while: late users fault

@@ -334,6 +334,11 @@ static void test_runtime() {
     CHECK(((float*)d)[0] == 12.f, "synchronising the stream did not run its work: %g", ((float*)d)[0]);
     RC(svj_free(scratch));
     CHECK(svj_free(scratch) != 0, "freeing twice must fail");
+    // device memory starts as NaN bytes (cudaMalloc's memory is garbage, not zeros)
+    void* fresh = nullptr;
+    RC(svj_malloc(&fresh, 8));
+    CHECK(((float*)fresh)[0] != ((float*)fresh)[0], "fresh device memory should read as NaN");
+    RC(svj_free(fresh));
     RC(svj_graph_destroy(exec));
     RC(svj_free(d));
     RC(svj_stream_destroy(s));
