@@ -219,7 +219,8 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
                 remaining += !fs[i].done;
             }
             if (!ran && remaining > 0) {
-                fprintf(stderr, "EMU ERROR: deadlock: %d threads of block (%u, %u, %u) wait at barriers no one else reaches\n",
+                fprintf(stderr, "EMU ERROR: deadlock: %d threads of block (%u, %u, %u) wait at barriers no one else "
+                                "reaches\n",
                         remaining, bx, by, bz);
                 abort();
             }

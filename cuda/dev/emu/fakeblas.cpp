@@ -109,7 +109,8 @@ std::vector<float> unpack(const Operand& o, bool transpose, int compute) {
 
 // D = alpha op(A) op(B) + beta C (+ bias[i] on row i); C is not read when beta is 0, as cuBLAS. Columns of D
 // are shared out over a few threads (the emulated device is slow enough as it is).
-void gemm(Operand a, Operand b, float alpha, float beta, const void* c, void* d, int ctype, long long ldc, long long ldd,
+void gemm(Operand a, Operand b, float alpha, float beta, const void* c, void* d, int ctype, long long ldc,
+          long long ldd,
           const void* bias, int bias_type, int compute) {
     long long m = a.op_rows(), k = a.op_cols(), n = b.op_cols();
     std::vector<float> ar = unpack(a, false, compute);   // m x k
@@ -182,7 +183,8 @@ int cublasSetMathMode(Handle* h, int mode) {
 }
 int cublasSetWorkspace_v2(Handle* h, void* ws, size_t bytes) {
     if ((uintptr_t)ws % 256 != 0) return fail(STATUS_INVALID_VALUE, "cublasSetWorkspace: pointer not 256-byte aligned");
-    if (bytes > 0 && !emu::device_range(ws, bytes)) return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
+    if (bytes > 0 && !emu::device_range(ws, bytes))
+        return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
     h->workspace = ws;
     h->workspace_bytes = bytes;
     return STATUS_SUCCESS;
@@ -332,7 +334,8 @@ int cublasLtMatmulPreferenceSetAttribute(Pref* p, int attr, const void* buf, siz
     if (rc == STATUS_SUCCESS) p->workspace = v;
     return rc;
 }
-int cublasLtMatmulAlgoGetHeuristic(LtHandle*, Desc* d, Layout* a, Layout* b, Layout* c, Layout* dd, Pref*, int requested,
+int cublasLtMatmulAlgoGetHeuristic(LtHandle*, Desc* d, Layout* a, Layout* b, Layout* c, Layout* dd, Pref*,
+                                   int requested,
                                    Heuristic* results, int* returned) {
     *returned = 0;
     if (requested < 1) return fail(STATUS_INVALID_VALUE, "cublasLtMatmulAlgoGetHeuristic: no result requested");
@@ -349,7 +352,8 @@ int cublasLtMatmul(LtHandle*, Desc* d, const void* alpha, const void* A, Layout*
     int rc = check(d, al, bl, cl, dl);
     if (rc) return rc;
     (void)algo;   // null: cuBLASLt runs its own heuristic; any algorithm computes the same here
-    if (ws_bytes > 0 && !emu::device_range(ws, ws_bytes)) return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
+    if (ws_bytes > 0 && !emu::device_range(ws, ws_bytes))
+        return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
     Operand a{A, al->type, al->rows, al->cols, al->ld, d->transa == OP_T};
     Operand b{B, bl->type, bl->rows, bl->cols, bl->ld, d->transb == OP_T};
     Operand c{C, cl->type, cl->rows, cl->cols, cl->ld, false};

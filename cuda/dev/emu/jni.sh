@@ -8,7 +8,8 @@
 # calls the runtime and cuBLAS, with the runtime's rules enforced (see rt.cpp and fakeblas.cpp).
 # The Maven build (cuda profile) runs the build part and then the gpu tests on it in its own surefire
 # execution (emulated-device); this script is for running them by hand.
-#   usage: cuda/dev/emu/jni.sh [--build-only] [build dir] [JUnit tag expression, default (gpu|emulated)&!timing] [-- Maven args]
+#   usage: cuda/dev/emu/jni.sh [--build-only] [build dir, default java/target/emu-device]
+#                              [JUnit tag expression, default (gpu|emulated)&!timing] [-- Maven args]
 #   env:   SVJ_EMU_TESTS (surefire -Dtest pattern), MVN (default ./mvnw), JAVACPP_JAR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)

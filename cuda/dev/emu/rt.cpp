@@ -218,7 +218,8 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     size_t rounded = (bytes + 255) / 256 * 256;        // the end of the allocation, 256-byte aligned as cudaMalloc
     size_t data = (rounded + page - 1) / page * page;
     // [guard page][data pages: canary, then the allocation ending at the page end][guard page]
-    void* m = mmap(nullptr, data + 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* m = mmap(nullptr, data + 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                   0);
     if (m == MAP_FAILED) return cudaErrorMemoryAllocation;
     mprotect(m, page, PROT_NONE);
     mprotect((char*)m + page + data, page, PROT_NONE);
@@ -257,8 +258,8 @@ cudaError_t cudaFree(void* p) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     for (unsigned char* c = (unsigned char*)it->second.first + page; c < (unsigned char*)p; c++) {
         if (*c != 0xFF) {
-            fprintf(stderr, "EMU ERROR: a write before the start of the %zu-byte allocation %p (%td bytes before) found "
-                    "when freeing it\n", bytes, p, (unsigned char*)p - c);
+            fprintf(stderr, "EMU ERROR: a write before the start of the %zu-byte allocation %p (%td bytes before) "
+                    "found when freeing it\n", bytes, p, (unsigned char*)p - c);
             abort();
         }
     }
