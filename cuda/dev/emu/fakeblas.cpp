@@ -69,10 +69,10 @@ struct Operand {
     bool trans;
     long long op_rows() const { return trans ? cols : rows; }
     long long op_cols() const { return trans ? rows : cols; }
-    bool fits() const {   // inside one live device allocation
-        if (rows == 0 || cols == 0) return true;
-        return emu::device_range(p, (size_t)((cols - 1) * ld + rows) * type_bytes(type));
+    size_t bytes() const {   // from the first element to the last one's end (0 when empty)
+        return rows == 0 || cols == 0 ? 0 : (size_t)((cols - 1) * ld + rows) * type_bytes(type);
     }
+    bool fits() const { return emu::device_range(p, bytes()); }   // inside one live device allocation
 };
 
 // The emulated type combinations (float scalars only): A and B alike; C alike, or float32 for 16-bit inputs;
@@ -87,10 +87,9 @@ bool supported(int ab, int c, int compute) {
 
 // Does the output overlap an input? (in place is not allowed: cuBLAS reads inputs while it writes)
 bool overlaps(const Operand& out, const Operand& in) {
-    if (out.rows == 0 || out.cols == 0 || in.rows == 0 || in.cols == 0) return false;
-    uintptr_t a = (uintptr_t)out.p, a_end = a + (size_t)((out.cols - 1) * out.ld + out.rows) * type_bytes(out.type);
-    uintptr_t b = (uintptr_t)in.p, b_end = b + (size_t)((in.cols - 1) * in.ld + in.rows) * type_bytes(in.type);
-    return a < b_end && b < a_end;
+    if (out.bytes() == 0 || in.bytes() == 0) return false;
+    uintptr_t a = (uintptr_t)out.p, b = (uintptr_t)in.p;
+    return a < b + in.bytes() && b < a + out.bytes();
 }
 
 // op(M) as a dense row-major rows x cols float matrix (inputs rounded as the compute type does).
