@@ -2,6 +2,8 @@
 // of runtime.cu: devices, memory, streams, graphs, events).
 #include "emu.h"
 #include <mutex>
+#include <random>
+#include <string>
 #include <sys/mman.h>
 #include <unistd.h>
 namespace emu {
@@ -157,6 +159,51 @@ long cub_calls = 0;
 
 std::recursive_mutex device_lock;   // one grid (or copy) at a time: the scheduler's state is global
 
+// The order in which blocks run, and in which the scheduler resumes the threads of a block, from
+// SVJ_EMU_SCHEDULE: "forward" (the default: index order), "reverse", or "random[:SEED]" (a new permutation of the
+// blocks for every grid and of the threads for every round between barriers, from a seeded generator, so a run
+// repeats). A GPU promises no order at all, so a kernel must give the same result under each: one that reads
+// what another thread writes without a barrier in between, or what another block writes, gives a different
+// result in one of them (run.sh runs the kernel tests under all three).
+enum class Schedule { forward, reverse, random };
+static Schedule schedule = Schedule::forward;
+static std::mt19937_64 schedule_rng;
+static bool schedule_read = false;
+
+void set_schedule(const char* spec) {
+    std::lock_guard<std::recursive_mutex> lock(device_lock);
+    schedule_read = true;
+    std::string s = spec ? spec : "forward";
+    if (s == "forward") {
+        schedule = Schedule::forward;
+    } else if (s == "reverse") {
+        schedule = Schedule::reverse;
+    } else if (s.rfind("random", 0) == 0 && (s.size() == 6 || s[6] == ':')) {
+        schedule = Schedule::random;
+        char* end = nullptr;
+        unsigned long long seed = s.size() > 7 ? strtoull(s.c_str() + 7, &end, 10) : 1;
+        if (s.size() > 7 && (end == s.c_str() + 7 || *end)) {
+            fprintf(stderr, "EMU ERROR: SVJ_EMU_SCHEDULE=%s: the seed must be a number\n", s.c_str());
+            abort();
+        }
+        schedule_rng.seed(seed);
+    } else {
+        fprintf(stderr, "EMU ERROR: SVJ_EMU_SCHEDULE=%s: expected forward, reverse or random[:SEED]\n", s.c_str());
+        abort();
+    }
+}
+
+static void read_schedule() {
+    if (!schedule_read) set_schedule(getenv("SVJ_EMU_SCHEDULE"));
+}
+
+// 0..n-1 in the schedule's order (a fresh permutation on every call when random)
+static void schedule_order(std::vector<unsigned>& order, unsigned n) {
+    order.resize(n);
+    for (unsigned i = 0; i < n; i++) order[i] = schedule == Schedule::reverse ? n - 1 - i : i;
+    if (schedule == Schedule::random) std::shuffle(order.begin(), order.end(), schedule_rng);
+}
+
 static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()>& b) {
     std::lock_guard<std::recursive_mutex> lock(device_lock);
     unsigned threads = block.x * block.y * block.z;
@@ -175,9 +222,15 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
     for (unsigned i = 0; i < threads; i++) fs[i].stack = stacks[i];
     fibers = &fs;
     int warps = (threads + 31) / 32;
-    for (unsigned bz = 0; bz < grid.z; bz++)
-    for (unsigned by = 0; by < grid.y; by++)
-    for (unsigned bx = 0; bx < grid.x; bx++) {
+    read_schedule();
+    // blocks in the schedule's order (a grid has at most 2^31-1 x 65535 x 65535 blocks; the kernels here launch
+    // far fewer, so the order is listed)
+    std::vector<unsigned> blocks, order;
+    unsigned long long nblocks = (unsigned long long)grid.x * grid.y * grid.z;
+    if (nblocks > (1ull << 31)) { fprintf(stderr, "EMU ERROR: grid of %llu blocks\n", nblocks); abort(); }
+    schedule_order(blocks, (unsigned)nblocks);
+    for (unsigned blk : blocks) {
+        unsigned bx = blk % grid.x, by = (blk / grid.x) % grid.y, bz = blk / (grid.x * grid.y);
         bIdx = dim3(bx, by, bz);
         dyn.assign(smem + 256 + 16, (char)0xFF);   // garbage, as real shared memory: NaN in F32, F16 and BF16
         block_gen = block_arrived = 0;
@@ -206,7 +259,8 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
         while (remaining > 0) {
             remaining = 0;
             bool ran = false;
-            for (unsigned i = 0; i < threads; i++) {
+            schedule_order(order, threads);
+            for (unsigned i : order) {
                 if (fs[i].done) continue;
                 if (blocked(fs[i], i)) {
                     remaining++;

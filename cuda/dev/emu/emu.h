@@ -2,12 +2,13 @@
 // sessions of this project). Every block runs its threads as cooperative fibers on one OS thread;
 // __syncthreads, __syncwarp and shuffles are barriers of the fiber scheduler (a thread runs until it waits
 // at one), so a missing barrier or a wrong shuffle shows up as wrong results. Blocks run one after another,
-// so `__shared__` (mapped to `static`) arrays are per block; dynamic shared memory is filled with garbage.
+// in an order SVJ_EMU_SCHEDULE chooses (as does the order in which threads resume), so `__shared__` (mapped to
+// `static`) arrays are per block; dynamic shared memory is filled with garbage.
 // Launches go through emu::enqueue, so a stream under graph capture records them (rt.cpp emulates the runtime).
 // Launch limits (1024 threads, grid y/z, 48 KB of dynamic shared memory unless raised with
 // cudaFuncSetAttribute, 99 KB opt-in as on sm_86 unless set_smem_optin says otherwise) are enforced; dynamic
-// shared memory is 256-byte aligned and starts as NaN bytes (0xFF). Not emulated: timing, memory races between
-// blocks, real fp16 tensor cores, CUB (fakecub.h stands in for it).
+// shared memory is 256-byte aligned and starts as NaN bytes (0xFF). Not emulated: timing, blocks running at the
+// same time (they run one by one, in the schedule's order), real fp16 tensor cores, CUB (fakecub.h stands in).
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -47,6 +48,10 @@ int lane_id();
 // of the warp; all 32 lanes must be running).
 void warp_allgather(const void* mine, size_t bytes, void* all);
 void* dyn_smem();
+// The order of blocks, and of the threads of a block between barriers: "forward", "reverse" or "random[:SEED]"
+// (emu.cpp); null means forward. The environment's SVJ_EMU_SCHEDULE is read at the first launch unless this was
+// called before.
+void set_schedule(const char* spec);
 // the device's opt-in shared memory limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 void set_smem_optin(int bytes);
 // Checks the launch configuration (an error is left for cudaGetLastError, as the runtime does) and enqueues

@@ -5,8 +5,9 @@
 // enqueued on the handle's stream (recorded under graph capture). What a caller can get wrong is checked as
 // cuBLAS does or stricter: sizes and leading dimensions, type combinations, dimensions that do not match
 // between operands, every matrix (and the bias) lying inside one live device allocation, outputs not
-// overlapping inputs, and the workspace rules (cublasSetStream drops the caller's workspace, a GEMM under
-// graph capture needs one, a GEMM's workspace must still be allocated when it runs). The "fast"
+// overlapping inputs, the workspace rules (cublasSetStream drops the caller's workspace, a GEMM under
+// graph capture needs one, a GEMM's workspace must still be allocated when it runs), and a cuBLASLt algorithm
+// from the heuristic gets pointers as aligned as its preference promised (256 bytes unless lowered). The "fast"
 // compute types round the inputs as the hardware does (TF32: 10 mantissa bits; FP16; BF16), so tolerances
 // are exercised; accumulation is in float.
 #include "emu.h"
@@ -226,7 +227,9 @@ namespace {
 const int DESC_COMPUTE_TYPE = 0, DESC_SCALE_TYPE = 1, DESC_POINTER_MODE = 2, DESC_TRANSA = 3, DESC_TRANSB = 4,
           DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8, DESC_BIAS_DATA_TYPE = 26;
 const int EPILOGUE_DEFAULT = 1, EPILOGUE_BIAS = 4;
-const int PREF_MAX_WORKSPACE_BYTES = 1;
+const int PREF_MAX_WORKSPACE_BYTES = 1, PREF_MIN_ALIGNMENT_A_BYTES = 5, PREF_MIN_ALIGNMENT_D_BYTES = 8;
+// marks an algorithm of the fake heuristic, which records in it the alignments it was chosen for
+const uint64_t ALGO_MAGIC = 0x53564a2d414c474full;
 
 struct LtHandle {};
 struct Desc {
@@ -239,6 +242,7 @@ struct Layout {
 };
 struct Pref {
     size_t workspace = 0;
+    uint32_t align[4] = {256, 256, 256, 256};   // A, B, C, D: cuBLASLt's defaults
 };
 // cublasLtMatmulHeuristicResult_t
 struct Heuristic {
@@ -327,20 +331,31 @@ int cublasLtMatmulPreferenceDestroy(Pref* p) {
     return STATUS_SUCCESS;
 }
 int cublasLtMatmulPreferenceSetAttribute(Pref* p, int attr, const void* buf, size_t size) {
+    if (attr >= PREF_MIN_ALIGNMENT_A_BYTES && attr <= PREF_MIN_ALIGNMENT_D_BYTES) {
+        uint32_t v;
+        int rc = set(v, buf, size);
+        if (rc == STATUS_SUCCESS) p->align[attr - PREF_MIN_ALIGNMENT_A_BYTES] = v;
+        return rc;
+    }
     if (attr != PREF_MAX_WORKSPACE_BYTES) return fail(STATUS_NOT_SUPPORTED, "preference attribute not emulated");
     uint64_t v;
     int rc = set(v, buf, size);
     if (rc == STATUS_SUCCESS) p->workspace = v;
     return rc;
 }
-int cublasLtMatmulAlgoGetHeuristic(LtHandle*, Desc* d, Layout* a, Layout* b, Layout* c, Layout* dd, Pref*,
+int cublasLtMatmulAlgoGetHeuristic(LtHandle*, Desc* d, Layout* a, Layout* b, Layout* c, Layout* dd, Pref* pref,
                                    int requested,
                                    Heuristic* results, int* returned) {
     *returned = 0;
     if (requested < 1) return fail(STATUS_INVALID_VALUE, "cublasLtMatmulAlgoGetHeuristic: no result requested");
+    if (!pref) return fail(STATUS_INVALID_VALUE, "cublasLtMatmulAlgoGetHeuristic: no preference");
     int rc = check(d, a, b, c, dd);
     if (rc) return rc;
     memset(&results[0], 0, sizeof(Heuristic));
+    // the algorithm may rely on the alignments the preference promised (256 bytes unless lowered): the matmul
+    // checks the pointers it gets against them
+    results[0].algo[0] = ALGO_MAGIC;
+    for (int i = 0; i < 4; i++) results[0].algo[1 + i] = pref->align[i];
     results[0].waves = 1;
     *returned = 1;
     return STATUS_SUCCESS;
@@ -350,7 +365,26 @@ int cublasLtMatmul(LtHandle*, Desc* d, const void* alpha, const void* A, Layout*
                    size_t ws_bytes, cudaStream_t stream) {
     int rc = check(d, al, bl, cl, dl);
     if (rc) return rc;
-    (void)algo;   // null: cuBLASLt runs its own heuristic; any algorithm computes the same here
+    // null: cuBLASLt runs its own heuristic, for these pointers. An algorithm from the heuristic was chosen for
+    // pointers aligned as the preference promised; a GPU given less aligned ones may fault (misaligned address,
+    // which ends the CUDA context) or refuse, so the emulated device stops here rather than let a caller's
+    // fallback hide it. Our arena gives 256-byte aligned tensors; the bias and the workspace are held to the
+    // same (stricter than cuBLASLt documents, and what cudaMalloc gives).
+    if (algo) {
+        const uint64_t* al64 = (const uint64_t*)algo;
+        if (al64[0] != ALGO_MAGIC) return fail(STATUS_INVALID_VALUE, "cublasLtMatmul: algorithm not from the heuristic");
+        const void* ptrs[] = {A, B, C, D, d->epilogue == EPILOGUE_BIAS ? d->bias : nullptr, ws};
+        const char* names[] = {"A", "B", "C", "D", "bias", "workspace"};
+        for (int i = 0; i < 6; i++) {
+            uint64_t need = i < 4 ? al64[1 + i] : 256;
+            if (ptrs[i] && need && (uintptr_t)ptrs[i] % need != 0) {
+                fprintf(stderr, "EMU ERROR: cublasLtMatmul: %s at %p is not %llu-byte aligned, as the algorithm "
+                        "from the heuristic assumes (raise the alignment or lower the preference's)\n",
+                        names[i], ptrs[i], (unsigned long long)need);
+                abort();
+            }
+        }
+    }
     if (ws_bytes > 0 && !emu::device_range(ws, ws_bytes))
         return fail(STATUS_INVALID_VALUE, "workspace outside an allocation");
     Operand a{A, al->type, al->rows, al->cols, al->ld, d->transa == OP_T};

@@ -6,6 +6,9 @@
 #include <random>
 #include <numeric>
 #include <string>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 namespace emu { extern long launches; extern long cub_calls; }
 
 static int failures = 0;
@@ -344,9 +347,139 @@ static void test_runtime() {
     RC(svj_stream_destroy(s));
 }
 
+// The scheduler's orders (SVJ_EMU_SCHEDULE) are real: a kernel that reads its neighbour's shared-memory slot
+// without a barrier gets it or a stale value depending on the thread order, and a block sees whether the next
+// block has run depending on the block order; with the barrier every order reads the neighbour's slot.
+struct RacyGrid { int right; std::vector<int> next_ran; };
+static RacyGrid racy_grid(const char* schedule, bool barrier) {
+    static int launch = 0;
+    int salt = 1000 * ++launch;   // no slot left by an earlier launch holds a value this one expects
+    emu::set_schedule(schedule);
+    std::vector<int> got(4 * 64, -2), flags(4, 0), next_ran(4, -2);
+    int* g = got.data();
+    int* f = flags.data();
+    int* n = next_ran.data();
+    emu::launch(nullptr, dim3(4), dim3(64), 0, nullptr, [g, f, n, salt, barrier] {
+        __shared__ int slot[64];
+        int t = threadIdx.x, b = blockIdx.x;
+        slot[t] = salt + 100 * b + t;
+        if (barrier) __syncthreads();
+        g[b * 64 + t] = slot[(t + 1) % 64];   // without the barrier: the neighbour's value, or a stale one
+        if (t == 0) {
+            f[b] = 1;
+            n[b] = b < 3 ? f[b + 1] : 0;      // has block b + 1 run yet?
+        }
+    });
+    RacyGrid r{0, next_ran};
+    for (int i = 0; i < 4 * 64; i++) r.right += got[i] == salt + 100 * (i / 64) + (i % 64 + 1) % 64;
+    return r;
+}
+
+static void test_schedule() {
+    for (bool barrier : {false, true}) {
+        RacyGrid fwd = racy_grid("forward", barrier), rev = racy_grid("reverse", barrier);
+        RacyGrid rnd = racy_grid("random:3", barrier);
+        if (barrier) {
+            CHECK(fwd.right == 256 && rev.right == 256 && rnd.right == 256,
+                  "with the barrier every order reads the neighbour's slot: %d %d %d of 256", fwd.right, rev.right,
+                  rnd.right);
+        } else {
+            // forward: only thread 63 (reading thread 0's slot) sees its neighbour's value; reverse: all but 63
+            CHECK(fwd.right == 4 && rev.right == 4 * 63, "without the barrier: forward %d, reverse %d of 256",
+                  fwd.right, rev.right);
+        }
+        CHECK(fwd.next_ran == std::vector<int>({0, 0, 0, 0}) && rev.next_ran == std::vector<int>({1, 1, 1, 0}),
+              "forward and reverse block orders must differ in what a block sees of the next one");
+    }
+    emu::set_schedule(getenv("SVJ_EMU_SCHEDULE"));
+}
+
+// fakeblas.cpp's cuBLASLt (the emulated device's): a matmul with the heuristic's algorithm computes D = A B +
+// bias; given a pointer less aligned than the algorithm was chosen for, it stops the process (on a GPU that
+// can be a misaligned-address fault), unless the preference lowered the alignment.
+extern "C" {
+int cublasLtCreate(void** h);
+int cublasLtDestroy(void* h);
+int cublasLtMatmulDescCreate(void** d, int compute, int scale);
+int cublasLtMatmulDescDestroy(void* d);
+int cublasLtMatmulDescSetAttribute(void* d, int attr, const void* buf, size_t size);
+int cublasLtMatrixLayoutCreate(void** l, int type, uint64_t rows, uint64_t cols, int64_t ld);
+int cublasLtMatrixLayoutDestroy(void* l);
+int cublasLtMatmulPreferenceCreate(void** p);
+int cublasLtMatmulPreferenceDestroy(void* p);
+int cublasLtMatmulPreferenceSetAttribute(void* p, int attr, const void* buf, size_t size);
+int cublasLtMatmulAlgoGetHeuristic(void* h, void* d, void* a, void* b, void* c, void* dd, void* pref, int requested,
+                                   void* results, int* returned);
+int cublasLtMatmul(void* h, void* d, const void* alpha, const void* A, void* al, const void* B, void* bl,
+                   const void* beta, const void* C, void* cl, void* D, void* dl, const void* algo, void* ws,
+                   size_t ws_bytes, cudaStream_t stream);
+}
+
+// D (2 x 2) = A (2 x 3) B (3 x 2) + bias, all F32 column-major at byte offset `shift` into 256-aligned
+// allocations; `pref_align` > 0 lowers the preference's minimum alignments to it. Returns the matmul's status
+// and D.
+static int lt_matmul(size_t shift, uint32_t pref_align, std::vector<float>& d_out) {
+    void *h, *desc, *pref, *la, *lb, *lc;
+    RC(cublasLtCreate(&h));
+    RC(cublasLtMatmulDescCreate(&desc, 68 /* COMPUTE_32F */, 0 /* R_32F */));
+    int epilogue = 4;   // BIAS
+    RC(cublasLtMatmulDescSetAttribute(desc, 7, &epilogue, 4));
+    RC(cublasLtMatrixLayoutCreate(&la, 0, 2, 3, 2));
+    RC(cublasLtMatrixLayoutCreate(&lb, 0, 3, 2, 3));
+    RC(cublasLtMatrixLayoutCreate(&lc, 0, 2, 2, 2));
+    RC(cublasLtMatmulPreferenceCreate(&pref));
+    if (pref_align) for (int attr = 5; attr <= 8; attr++) RC(cublasLtMatmulPreferenceSetAttribute(pref, attr, &pref_align, 4));
+    void *a, *b, *c, *bias;
+    RC(svj_malloc(&a, 256 + 6 * 4)); RC(svj_malloc(&b, 256 + 6 * 4)); RC(svj_malloc(&c, 256 + 4 * 4));
+    RC(svj_malloc(&bias, 2 * 4));
+    float* A = (float*)((char*)a + shift);
+    float* B = (float*)((char*)b + shift);
+    float* D = (float*)((char*)c + shift);
+    for (int i = 0; i < 6; i++) { A[i] = (float)(i + 1); B[i] = (float)(i % 3 - 1); }
+    ((float*)bias)[0] = 10; ((float*)bias)[1] = 20;
+    RC(cublasLtMatmulDescSetAttribute(desc, 8, &bias, sizeof(void*)));
+    uint64_t heuristic[12];
+    int found = 0;
+    RC(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 1, heuristic, &found));
+    CHECK(found == 1, "the heuristic found %d algorithms", found);
+    float one = 1, zero = 0;
+    int rc = cublasLtMatmul(h, desc, &one, A, la, B, lb, &zero, D, lc, D, lc, heuristic, nullptr, 0, nullptr);
+    d_out.assign(D, D + 4);
+    svj_free(a); svj_free(b); svj_free(c); svj_free(bias);
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la); cublasLtMatrixLayoutDestroy(lb); cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(desc);
+    cublasLtDestroy(h);
+    return rc;
+}
+
+static void test_lt_alignment() {
+    std::vector<float> d;
+    // A = [[1 3 5] [2 4 6]], B columns (-1 0 1) and (-1 0 1): A B = [[4 4] [4 4]], + bias (10, 20) by row
+    RC(lt_matmul(0, 0, d));
+    CHECK(d == std::vector<float>({14, 24, 14, 24}), "Lt matmul with the bias: %g %g %g %g", d[0], d[1], d[2], d[3]);
+    RC(lt_matmul(16, 16, d));   // 16-byte aligned pointers, and a preference that allows them
+    CHECK(d == std::vector<float>({14, 24, 14, 24}), "Lt matmul at 16-byte alignment: %g %g", d[0], d[1]);
+    fflush(stderr);
+    pid_t child = fork();
+    if (child == 0) {
+        lt_matmul(16, 0, d);   // 16-byte aligned pointers against the default 256: must abort
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+          "a matmul on pointers less aligned than its algorithm assumes must stop the process");
+}
+
 int main() {
+    const char* order = getenv("SVJ_EMU_SCHEDULE");
+    fprintf(stderr, "schedule: %s\n", order ? order : "forward");
     test_runtime();
-    fprintf(stderr, "runtime done\n");
+    test_lt_alignment();
+    test_schedule();
+    fprintf(stderr, "runtime, cuBLASLt and schedule done (the EMU lines above are the reports of their negative "
+                    "checks)\n");
     std::vector<G> grids = {{14,14,7,0,7},{14,14,7,3,7},{13,19,7,0,7},{13,19,7,3,7},{24,24,12,6,12},{25,38,12,6,12},{7,10,7,3,7},{5,5,5,0,7},{3,9,7,0,7}};
     for (auto g : grids) for (int dt = 0; dt < 3; dt++) test_windows(g, dt == 0 ? 40 : 6, dt);
     test_windows({13,19,7,3,7}, 3, SVJ_F32);
