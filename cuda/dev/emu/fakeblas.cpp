@@ -6,8 +6,10 @@
 // cuBLAS does or stricter: sizes and leading dimensions, type combinations, dimensions that do not match
 // between operands, every matrix (and the bias) lying inside one live device allocation, outputs not
 // overlapping inputs, the workspace rules (cublasSetStream drops the caller's workspace, a GEMM under
-// graph capture needs one, a GEMM's workspace must still be allocated when it runs), and a cuBLASLt algorithm
-// from the heuristic gets pointers as aligned as its preference promised (256 bytes unless lowered). The "fast"
+// graph capture needs one, a GEMM's workspace must still be allocated when it runs), a cuBLASLt algorithm
+// from the heuristic gets pointers as aligned as its preference promised (256 bytes unless lowered), the
+// heuristic fails while the calling thread captures, and creating or destroying a handle invalidates other
+// threads' captures (it synchronises the device). The "fast"
 // compute types round the inputs as the hardware does (TF32: 10 mantissa bits; FP16; BF16), so tolerances
 // are exercised; accumulation is in float.
 #include "emu.h"
@@ -16,11 +18,13 @@
 namespace emu {
 bool device_range(const void* p, size_t n);
 bool stream_capturing(cudaStream_t s);
+bool thread_capturing();
+void device_sync_call(const char* what);
 }
 
 namespace {
 
-const int STATUS_SUCCESS = 0, STATUS_INVALID_VALUE = 7, STATUS_NOT_SUPPORTED = 15;
+const int STATUS_SUCCESS = 0, STATUS_INVALID_VALUE = 7, STATUS_INTERNAL_ERROR = 14, STATUS_NOT_SUPPORTED = 15;
 const int R_32F = 0, R_16F = 2, R_16BF = 14;   // cudaDataType_t
 const int OP_N = 0, OP_T = 1;
 const int COMPUTE_16F = 64, COMPUTE_32F = 68, COMPUTE_32F_PEDANTIC = 69, COMPUTE_32F_FAST_16F = 74,
@@ -163,11 +167,15 @@ struct Handle {
 }
 
 extern "C" {
+// creating and destroying a handle synchronise the device (cublasDestroy is documented to): they break
+// captures on other threads
 int cublasCreate_v2(Handle** h) {
+    emu::device_sync_call("cublasCreate");
     *h = new Handle();
     return STATUS_SUCCESS;
 }
 int cublasDestroy_v2(Handle* h) {
+    emu::device_sync_call("cublasDestroy");
     delete h;
     return STATUS_SUCCESS;
 }
@@ -279,10 +287,12 @@ int check(const Desc* d, const Layout* a, const Layout* b, const Layout* c, cons
 
 extern "C" {
 int cublasLtCreate(LtHandle** h) {
+    emu::device_sync_call("cublasLtCreate");
     *h = new LtHandle();
     return STATUS_SUCCESS;
 }
 int cublasLtDestroy(LtHandle* h) {
+    emu::device_sync_call("cublasLtDestroy");
     delete h;
     return STATUS_SUCCESS;
 }
@@ -349,6 +359,9 @@ int cublasLtMatmulAlgoGetHeuristic(LtHandle*, Desc* d, Layout* a, Layout* b, Lay
     *returned = 0;
     if (requested < 1) return fail(STATUS_INVALID_VALUE, "cublasLtMatmulAlgoGetHeuristic: no result requested");
     if (!pref) return fail(STATUS_INVALID_VALUE, "cublasLtMatmulAlgoGetHeuristic: no preference");
+    // CUDA 13's cuBLASLt has been seen to fail the query so ("Could not obtain green context information")
+    if (emu::thread_capturing())
+        return fail(STATUS_INTERNAL_ERROR, "cublasLtMatmulAlgoGetHeuristic while this thread captures a stream");
     int rc = check(d, a, b, c, dd);
     if (rc) return rc;
     memset(&results[0], 0, sizeof(Heuristic));

@@ -13,7 +13,8 @@
 //  - streams and graphs: work enqueued on a stream under capture is recorded, not run, and runs each time
 //    the instantiated graph is launched; synchronising a capturing stream, copying from or to host memory
 //    in a capture, and cudaMalloc/cudaFree while the calling thread captures (unless its capture mode was
-//    exchanged for relaxed) fail and invalidate the capture, whose end then fails;
+//    exchanged for relaxed) fail and invalidate the capture, whose end then fails; a cudaFree (or a cuBLAS
+//    handle created or destroyed) on another thread while a capture runs invalidates that capture too;
 //  - events: elapsed time needs both events recorded (reached by their streams) and not under capture;
 //  - asynchrony: work on a created stream is deferred until something waits for it (stream or event
 //    synchronisation, a copy to or from host memory on that stream, cudaFree, destroying the stream), as a
@@ -104,6 +105,20 @@ cudaError_t break_capture(Stream* s, const char* what) {
 
 bool unsafe_call_blocked() { return captures_here > 0 && thread_mode != cudaStreamCaptureModeRelaxed; }
 
+// A call that synchronises the whole device (cudaFree; creating or destroying a cuBLAS handle) made while
+// another thread captures a stream. Thread-local capture mode keeps only the capturing thread from such calls;
+// on a GPU the synchronisation still fails against, or invalidates, the other thread's capture. Reported, and
+// those captures invalidated (their end then fails). rt_lock must be held.
+void sync_during_other_captures(const char* what) {
+    for (Stream* st : streams) {
+        if (st->capturing && st->capturer != me()) {
+            fprintf(stderr, "EMU: %s synchronises the device while another thread captures a stream: that capture is "
+                    "invalidated\n", what);
+            st->invalidated = true;
+        }
+    }
+}
+
 // Is [p, p + n) inside one live allocation?
 bool inside(const void* p, size_t n) {
     uintptr_t a = (uintptr_t)p;
@@ -162,6 +177,15 @@ cudaError_t enqueue(cudaStream_t s, std::function<void()> work) {
     work();
     return cudaSuccess;
 }
+
+// For the fake cuBLAS: a call that synchronises the device (see sync_during_other_captures).
+void device_sync_call(const char* what) {
+    std::lock_guard<std::mutex> lock(rt_lock);
+    sync_during_other_captures(what);
+}
+
+// Is the calling thread capturing a stream (in a mode that forbids unsafe calls)? For the fake cuBLAS.
+bool thread_capturing() { return unsafe_call_blocked(); }
 
 // Is the stream being captured? (for the fake cuBLAS; false for a stream that is not live)
 bool stream_capturing(cudaStream_t s) {
@@ -238,6 +262,7 @@ cudaError_t cudaFree(void* p) {
     {
         std::lock_guard<std::mutex> lock(rt_lock);
         if (unsafe_call_blocked()) return break_capture(nullptr, "cudaFree");
+        sync_during_other_captures("cudaFree");
     }
     drain_all();   // cudaFree synchronises the device
     std::lock_guard<std::mutex> lock(rt_lock);

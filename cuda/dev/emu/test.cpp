@@ -7,6 +7,9 @@
 #include <numeric>
 #include <string>
 #include <csignal>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <sys/wait.h>
 #include <unistd.h>
 namespace emu { extern long launches; extern long cub_calls; }
@@ -460,6 +463,30 @@ static void test_lt_alignment() {
     CHECK(d == std::vector<float>({14, 24, 14, 24}), "Lt matmul with the bias: %g %g %g %g", d[0], d[1], d[2], d[3]);
     RC(lt_matmul(16, 16, d));   // 16-byte aligned pointers, and a preference that allows them
     CHECK(d == std::vector<float>({14, 24, 14, 24}), "Lt matmul at 16-byte alignment: %g %g", d[0], d[1]);
+    // the heuristic query fails while this thread captures a stream (as CUDA 13's cuBLASLt has been seen to)
+    {
+        void *h, *desc, *pref, *l, *stream;
+        RC(svj_stream_create(&stream));
+        RC(cublasLtCreate(&h));
+        RC(cublasLtMatmulDescCreate(&desc, 68, 0));
+        RC(cublasLtMatrixLayoutCreate(&l, 0, 4, 4, 4));
+        RC(cublasLtMatmulPreferenceCreate(&pref));
+        uint64_t heuristic[12];
+        int found = 0;
+        RC(svj_graph_begin_capture(stream));
+        int rc = cublasLtMatmulAlgoGetHeuristic(h, desc, l, l, l, l, pref, 1, heuristic, &found);
+        void* g = nullptr;
+        RC(svj_graph_end_capture(stream, &g));
+        CHECK(rc == 14 && found == 0, "the heuristic during capture: status %d, %d found", rc, found);
+        RC(cublasLtMatmulAlgoGetHeuristic(h, desc, l, l, l, l, pref, 1, heuristic, &found));
+        CHECK(found == 1, "the heuristic after the capture found %d", found);
+        RC(svj_graph_destroy(g));
+        cublasLtMatmulPreferenceDestroy(pref);
+        cublasLtMatrixLayoutDestroy(l);
+        cublasLtMatmulDescDestroy(desc);
+        cublasLtDestroy(h);
+        RC(svj_stream_destroy(stream));
+    }
     fflush(stderr);
     pid_t child = fork();
     if (child == 0) {
@@ -472,10 +499,51 @@ static void test_lt_alignment() {
           "a matmul on pointers less aligned than its algorithm assumes must stop the process");
 }
 
+// A cudaFree on one thread while another thread captures a stream: on a GPU the free synchronises the device,
+// which thread-local capture mode does not prevent, and the capture fails; the emulated runtime invalidates it.
+static void test_free_during_other_capture() {
+    void* s = nullptr;
+    RC(svj_stream_create(&s));
+    void *d = nullptr, *other = nullptr;
+    RC(svj_malloc(&d, 1024));
+    RC(svj_malloc(&other, 64));
+    std::mutex m;
+    std::condition_variable cv;
+    int step = 0, end_rc = 0;
+    std::thread capturer([&] {
+        RC(svj_graph_begin_capture(s));
+        RC(svj_add(d, d, SVJ_F32, 256, s));
+        {
+            std::unique_lock<std::mutex> l(m);
+            step = 1;
+            cv.notify_all();
+            cv.wait(l, [&] { return step == 2; });
+        }
+        void* g = nullptr;
+        end_rc = svj_graph_end_capture(s, &g);
+        if (g) svj_graph_destroy(g);
+    });
+    {
+        std::unique_lock<std::mutex> l(m);
+        cv.wait(l, [&] { return step == 1; });
+    }
+    RC(svj_free(other));   // this thread is not capturing: the call itself succeeds
+    {
+        std::lock_guard<std::mutex> l(m);
+        step = 2;
+    }
+    cv.notify_all();
+    capturer.join();
+    CHECK(end_rc != 0, "a cudaFree on another thread during a capture must invalidate that capture");
+    RC(svj_free(d));
+    RC(svj_stream_destroy(s));
+}
+
 int main() {
     const char* order = getenv("SVJ_EMU_SCHEDULE");
     fprintf(stderr, "schedule: %s\n", order ? order : "forward");
     test_runtime();
+    test_free_during_other_capture();
     test_lt_alignment();
     test_schedule();
     fprintf(stderr, "runtime, cuBLASLt and schedule done (the EMU lines above are the reports of their negative "

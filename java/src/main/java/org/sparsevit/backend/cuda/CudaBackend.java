@@ -71,6 +71,8 @@ public final class CudaBackend implements Backend {
     private String ltOff;
     /** Linear-layer shapes cuBLASLt cannot run here (shape -> status): cublasGemmEx + the bias kernel for those. */
     private final Map<String, String> ltUnsupported = new LinkedHashMap<>();
+    /** Shapes on which cuBLASLt failed once without refusing the shape (logged once each). */
+    private final Map<String, String> ltFailedOnce = new LinkedHashMap<>();
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
     private long pooledBytes;
     private boolean closed;
@@ -233,7 +235,8 @@ public final class CudaBackend implements Backend {
         long[] ws = new long[1];
         cublasContext h = new cublasContext();
         try {
-            checkBlas(cublas.cublasCreate_v2(h), "cublasCreate");
+            // creating and destroying a handle may synchronise the device: not during another thread's capture
+            checkBlas(DeviceGate.synchronising("cublasCreate", () -> cublas.cublasCreate_v2(h)), "cublasCreate");
             // the stream first: cublasSetStream puts the handle back on cuBLAS's default workspace
             checkBlas(cublas.cublasSetStream_v2(h, new CUstream_st(new Address(stream))), "cublasSetStream");
             checkBlas(cublas.cublasSetMathMode(h, cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
@@ -241,10 +244,12 @@ public final class CudaBackend implements Backend {
             check(CudaNative.svj_malloc(ws, CUBLAS_WORKSPACE), "cuBLAS workspace");
             checkBlas(cublas.cublasSetWorkspace_v2(h, new Address(ws[0]), CUBLAS_WORKSPACE), "cublasSetWorkspace");
         } catch (RuntimeException | LinkageError e) {
-            if (!h.isNull()) {
-                cublas.cublasDestroy_v2(h);
-            }
-            CudaNative.svj_free(ws[0]);
+            DeviceGate.synchronising("closing a failed CUDA session", () -> {
+                if (!h.isNull()) {
+                    cublas.cublasDestroy_v2(h);
+                }
+                return CudaNative.svj_free(ws[0]);
+            });
             CudaNative.svj_stream_destroy(stream);
             throw e;
         }
@@ -271,24 +276,43 @@ public final class CudaBackend implements Backend {
     /**
      * How linear layers with a bias run: "cuBLASLt bias epilogue", "cublasGemmEx + bias kernel (reason)" when
      * cuBLASLt is off or could not be set up, or the former with the shapes cuBLASLt could not run, which take
-     * the GemmEx path (from their first call on, so every pass of one shape runs the same kernels).
+     * the GemmEx path (from their first call on, so every pass of one shape runs the same kernels), and the shapes
+     * on which it failed once without refusing them (those calls took the GemmEx path).
      */
     public synchronized String gemmPath() {
         if (lt == null) {
             return "cublasGemmEx + bias kernel (" + ltOff + ")";
         }
-        if (ltUnsupported.isEmpty()) {
-            return "cuBLASLt bias epilogue";
+        StringBuilder sb = new StringBuilder("cuBLASLt bias epilogue");
+        if (!ltUnsupported.isEmpty()) {
+            Map.Entry<String, String> first = ltUnsupported.entrySet().iterator().next();
+            sb.append("; cublasGemmEx + bias kernel for ").append(ltUnsupported.size()).append(" shape(s) cuBLASLt")
+                    .append(" cannot run (first: ").append(first.getKey()).append(", ").append(first.getValue())
+                    .append(")");
         }
-        Map.Entry<String, String> first = ltUnsupported.entrySet().iterator().next();
-        return "cuBLASLt bias epilogue; cublasGemmEx + bias kernel for " + ltUnsupported.size() + " shape(s) cuBLASLt"
-                + " cannot run (first: " + first.getKey() + ", " + first.getValue() + ")";
+        if (!ltFailedOnce.isEmpty()) {
+            Map.Entry<String, String> first = ltFailedOnce.entrySet().iterator().next();
+            sb.append("; cuBLASLt failed on calls of ").append(ltFailedOnce.size()).append(" shape(s), which took")
+                    .append(" cublasGemmEx + bias kernel (first: ").append(first.getKey()).append(", ")
+                    .append(first.getValue()).append(")");
+        }
+        return sb.toString();
     }
 
-    private synchronized void ltCannotRun(String shape, int status) {
-        if (ltUnsupported.put(shape, "cuBLASLt status " + blasStatus(status)) == null) {
-            System.err.println("sparsevit: cuBLASLt cannot run " + shape + " (status " + blasStatus(status)
-                    + "): cublasGemmEx + the bias kernel for this shape");
+    /**
+     * Notes a cuBLASLt failure: a shape it refuses ({@code forGood}) runs on cublasGemmEx + the bias kernel from
+     * now on, and {@link #gemmPath} lists it; another failure (of the moment) sends only this call there. Each is
+     * logged once per shape.
+     */
+    private synchronized void ltCannotRun(String shape, int status, boolean forGood) {
+        if (forGood) {
+            if (ltUnsupported.put(shape, "cuBLASLt status " + blasStatus(status)) == null) {
+                System.err.println("sparsevit: cuBLASLt cannot run " + shape + " (status " + blasStatus(status)
+                        + "): cublasGemmEx + the bias kernel for this shape");
+            }
+        } else if (ltFailedOnce.putIfAbsent(shape, "cuBLASLt status " + blasStatus(status)) == null) {
+            System.err.println("sparsevit: cuBLASLt failed on " + shape + " (status " + blasStatus(status)
+                    + "): cublasGemmEx + the bias kernel for this call; cuBLASLt is tried again on the next");
         }
     }
 
@@ -367,10 +391,12 @@ public final class CudaBackend implements Backend {
                 lt.close();
             }
             lt = null;
-            cublas.cublasDestroy_v2(handle);
+            DeviceGate.synchronising("closing a CUDA session", () -> {
+                cublas.cublasDestroy_v2(handle);
+                return CudaNative.svj_free(workspace);
+            });
             one.close();
             zero.close();
-            CudaNative.svj_free(workspace);
             CudaNative.svj_stream_destroy(stream);
         }
     }
@@ -421,18 +447,23 @@ public final class CudaBackend implements Backend {
 
     private synchronized void freeSlab(long address) {
         if (closed) {
-            CudaNative.svj_free(address);
+            free(address);
         } else if (captureHeld != null) {
             deferredFrees.add(new long[]{address});
         } else {
             CudaNative.svj_stream_synchronize(stream); // queued work may still use it
-            CudaNative.svj_free(address);
+            free(address);
         }
+    }
+
+    /** cudaFree, which synchronises the device: never during a capture on another thread (see DeviceGate). */
+    private static void free(long address) {
+        DeviceGate.synchronising("cudaFree", () -> CudaNative.svj_free(address));
     }
 
     synchronized void release(long address, int bucket) {
         if (closed) {
-            CudaNative.svj_free(address);
+            free(address);
             arena.deviceFreed(1L << bucket);
             return;
         }
@@ -447,11 +478,14 @@ public final class CudaBackend implements Backend {
 
     private synchronized void trim() {
         CudaNative.svj_stream_synchronize(stream);
-        for (ArrayDeque<Long> q : pool.values()) {
-            for (long a : q) {
-                CudaNative.svj_free(a);
+        DeviceGate.synchronising("freeing the pool", () -> {
+            for (ArrayDeque<Long> q : pool.values()) {
+                for (long a : q) {
+                    CudaNative.svj_free(a);
+                }
             }
-        }
+            return 0;
+        });
         pool.clear();
         arena.deviceFreed(pooledBytes);
         pooledBytes = 0;
@@ -723,12 +757,17 @@ public final class CudaBackend implements Backend {
         }
         int type = blasType(xt.dtype());
         if (addBias && bias != null && lt != null) {
+            // (captureHeld is only set and cleared by the capturing thread, the one that calls this during capture)
+            boolean capturing = captureHeld != null;
             int rc = lt.run(n, (int) m, k, type, computeType(xt.dtype()), wt.ptr(), xt.ptr(), ptr(bias, op), ot.ptr(), one,
-                    beta, beta == one);
+                    beta, beta == one, capturing);
             if (rc == 0) {
                 return m;
             }
-            ltCannotRun(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + (beta == one ? " accumulating" : ""), rc);
+            if (rc != LtGemm.NOT_PLANNED) {
+                ltCannotRun(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + (beta == one ? " accumulating" : ""), rc,
+                        !capturing && LtGemm.refuses(rc));
+            }
         }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
         RowMajorGemm.GemmEx g = RowMajorGemm.gemmEx((int) m, n, k);
@@ -1102,7 +1141,8 @@ public final class CudaBackend implements Backend {
                         synchronize(); // a replay may still be running
                     }
                 }
-                CudaNative.svj_graph_destroy(exec);
+                long e = exec;
+                DeviceGate.synchronising("cudaGraphExecDestroy", () -> CudaNative.svj_graph_destroy(e));
                 exec = 0;
                 outputs.forEach(Tensor::close);
                 synchronized (CudaBackend.this) {
@@ -1145,8 +1185,11 @@ public final class CudaBackend implements Backend {
             captureHeld = held;
         }
         arena.beginCapture(); // (outside this session's lock: the arena calls into it, never the reverse)
+        // no other thread's free or handle teardown (which synchronise the device) while this capture runs
+        DeviceGate.beginCapture();
         int begin = CudaNative.svj_graph_begin_capture(stream);
         if (begin != 0) {
+            DeviceGate.endCapture();
             endCapture().close();
             check(begin, "begin capture");
         }
@@ -1156,7 +1199,11 @@ public final class CudaBackend implements Backend {
             outs = work.get();
         } catch (RuntimeException | Error e) {
             CudaNative.svj_graph_end_capture(stream, exec);
-            CudaNative.svj_graph_destroy(exec[0]);
+            DeviceGate.endCapture();
+            long made = exec[0];
+            if (made != 0) {
+                DeviceGate.synchronising("cudaGraphExecDestroy", () -> CudaNative.svj_graph_destroy(made));
+            }
             WorkspaceArena<Long>.Hold slabs = endCapture();
             synchronized (this) {
                 for (long[] b : held) {
@@ -1167,6 +1214,7 @@ public final class CudaBackend implements Backend {
             throw e;
         }
         int rc = CudaNative.svj_graph_end_capture(stream, exec);
+        DeviceGate.endCapture();
         WorkspaceArena<Long>.Hold slabs = endCapture();
         if (rc != 0) {
             if (outs != null) {
@@ -1191,7 +1239,7 @@ public final class CudaBackend implements Backend {
             if (!deferredFrees.isEmpty()) {
                 CudaNative.svj_stream_synchronize(stream);
                 for (long[] a : deferredFrees) {
-                    CudaNative.svj_free(a[0]);
+                    free(a[0]);
                 }
                 deferredFrees.clear();
             }

@@ -24,6 +24,13 @@ import org.bytedeco.cuda.global.cudart;
  * per session (it is not thread-safe); a plan (descriptors and the heuristic's algorithm) is cached per
  * shape. Every call returns a cuBLAS status, never throws for a cuBLAS failure: the session then falls
  * back to {@code cublasGemmEx} and our bias kernel.
+ *
+ * <p>Plans are made outside stream capture only: cuBLASLt's heuristic query can fail while the calling thread
+ * captures (CUBLAS_STATUS_INTERNAL_ERROR has been reported for it on CUDA 13), so a shape first met inside a
+ * capture gets {@link #NOT_PLANNED} and that call takes the fallback, without anything cached. Callers run a
+ * pass eagerly before capturing it, so this does not normally happen. Only a shape that cuBLASLt refuses
+ * outside capture (NOT_SUPPORTED, INVALID_VALUE, ARCH_MISMATCH) keeps the fallback for good; other failures
+ * (an allocation, an internal error, a failed launch) apply to the one call.
  */
 final class LtGemm implements AutoCloseable {
     private final cublasLtContext handle;
@@ -33,6 +40,9 @@ final class LtGemm implements AutoCloseable {
     private final Map<Key, Plan> plans = new HashMap<>();
     private final LongPointer biasAddress = new LongPointer(1);
     private final CUstream_st stream;
+
+    /** {@link #run}'s answer for a shape without a plan while capturing: use the fallback for this call. */
+    static final int NOT_PLANNED = -1;
 
     private record Key(int n, int m, int k, int type, int compute, boolean accumulate) {
     }
@@ -78,7 +88,7 @@ final class LtGemm implements AutoCloseable {
      */
     static LtGemm create(long workspace, long workspaceBytes, CUstream_st stream, String[] why) {
         cublasLtContext h = new cublasLtContext();
-        int rc = cublas.cublasLtCreate(h);
+        int rc = DeviceGate.synchronising("cublasLtCreate", () -> cublas.cublasLtCreate(h));
         if (rc != 0) {
             why[0] = "cublasLtCreate failed with status " + CudaBackend.blasStatus(rc);
             return null;
@@ -86,7 +96,7 @@ final class LtGemm implements AutoCloseable {
         PointerPointer<Pointer> pp = new PointerPointer<>(1);
         rc = cublas.cublasLtMatmulPreferenceCreate(pp);
         if (rc != 0) {
-            cublas.cublasLtDestroy(h);
+            DeviceGate.synchronising("cublasLtDestroy", () -> cublas.cublasLtDestroy(h));
             why[0] = "cublasLtMatmulPreferenceCreate failed with status " + CudaBackend.blasStatus(rc);
             return null;
         }
@@ -98,7 +108,7 @@ final class LtGemm implements AutoCloseable {
         }
         if (rc != 0) {
             cublas.cublasLtMatmulPreferenceDestroy(pref);
-            cublas.cublasLtDestroy(h);
+            DeviceGate.synchronising("cublasLtDestroy", () -> cublas.cublasLtDestroy(h));
             why[0] = "setting the cuBLASLt workspace failed with status " + CudaBackend.blasStatus(rc);
             return null;
         }
@@ -108,17 +118,27 @@ final class LtGemm implements AutoCloseable {
     /**
      * Enqueues {@code out = x w^T + bias + beta * out} (beta 0 or 1; out is both C and D when accumulating).
      *
-     * @param type     cuBLAS data type of x, w, bias and out
-     * @param compute  cuBLAS compute type
-     * @return 0, or the cuBLAS status of the step that failed (nothing was enqueued then); a shape that failed
-     *         once fails at once from then on, so the caller's fallback serves all its calls alike
+     * @param type      cuBLAS data type of x, w, bias and out
+     * @param compute   cuBLAS compute type
+     * @param capturing whether the session's stream is being captured (no plans are made then)
+     * @return 0; {@link #NOT_PLANNED} (capturing, and no plan for this shape yet); or the cuBLAS status of the
+     *         step that failed (nothing was enqueued then). A shape that cuBLASLt refused outside capture fails
+     *         at once from then on (see {@link #refuses}), so the caller's fallback serves all its calls alike
      */
     int run(int n, int m, int k, int type, int compute, long w, long x, long bias, long out, FloatPointer alpha,
-            FloatPointer beta, boolean accumulate) {
+            FloatPointer beta, boolean accumulate, boolean capturing) {
         Key key = new Key(n, m, k, type, compute, accumulate);
         Plan p = plans.get(key);
         if (p == null) {
+            if (capturing) {
+                return NOT_PLANNED;
+            }
             p = plan(key);
+            if (p.status != 0 && !refuses(p.status)) {
+                int rc = p.status; // a failure of the moment: no plan kept, the next call tries again
+                p.close();
+                return rc;
+            }
             plans.put(key, p);
         }
         if (p.status != 0) {
@@ -134,10 +154,19 @@ final class LtGemm implements AutoCloseable {
         Address oa = new Address(out);
         rc = cublas.cublasLtMatmul(handle, p.desc, alpha, wa, p.a, xa, p.b, beta, oa, p.c, oa, p.c, p.heuristic.algo(),
                 new Address(workspace), workspaceBytes, stream);
-        if (rc != 0) {
+        if (rc != 0 && !capturing && refuses(rc)) {
             p.status = rc; // this shape takes the caller's other path from now on, in every pass alike
         }
         return rc;
+    }
+
+    /**
+     * Whether a status says cuBLASLt will not run this problem at all (rather than failing this once):
+     * NOT_SUPPORTED, INVALID_VALUE or ARCH_MISMATCH.
+     */
+    static boolean refuses(int status) {
+        return status == cublas.CUBLAS_STATUS_NOT_SUPPORTED || status == cublas.CUBLAS_STATUS_INVALID_VALUE
+                || status == cublas.CUBLAS_STATUS_ARCH_MISMATCH;
     }
 
     private Plan plan(Key key) {
@@ -198,7 +227,7 @@ final class LtGemm implements AutoCloseable {
         plans.values().forEach(Plan::close);
         plans.clear();
         cublas.cublasLtMatmulPreferenceDestroy(preference);
-        cublas.cublasLtDestroy(handle);
+        DeviceGate.synchronising("cublasLtDestroy", () -> cublas.cublasLtDestroy(handle));
         biasAddress.close();
     }
 

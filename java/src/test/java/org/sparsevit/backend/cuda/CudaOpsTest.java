@@ -701,6 +701,40 @@ class CudaOpsTest {
         }
     }
 
+    /**
+     * A linear layer whose shape is first met inside a capture: cuBLASLt plans are not made there (its heuristic
+     * query can fail while the thread captures), so the captured call takes cublasGemmEx + the bias kernel for
+     * that once, without marking the shape as one cuBLASLt cannot run; the eager call after it plans it and runs
+     * on cuBLASLt. Both compute the same layer.
+     */
+    @Test
+    void aShapeFirstMetInsideACaptureKeepsCublasLt() {
+        try (CudaBackend s = new CudaBackend();
+             Tensor x = s.upload(random(51, 37, 96));
+             Tensor w = s.upload(random(52, 160, 96));
+             Tensor b = s.upload(random(53, 160));
+             Tensor out = s.empty(DType.F32, 37, 160)) {
+            HostTensor replayed;
+            try (CudaBackend.Graph graph = s.capture(() -> s.linear(x, w, b, out))) {
+                graph.replay();
+                replayed = s.download(out);
+            }
+            assertEquals("cuBLASLt bias epilogue", s.gemmPath(), "cuBLASLt was asked for a plan during the capture");
+            s.linear(x, w, b, out);
+            assertEquals("cuBLASLt bias epilogue", s.gemmPath());
+            HostTensor want;
+            try (CpuBackend c = new CpuBackend()) {
+                try (Tensor cx = c.upload(random(51, 37, 96)); Tensor cw = c.upload(random(52, 160, 96));
+                     Tensor cb = c.upload(random(53, 160)); Tensor co = c.empty(DType.F32, 37, 160)) {
+                    c.linear(cx, cw, cb, co);
+                    want = c.download(co);
+                }
+            }
+            close("linear captured first (cublasGemmEx + bias)", new HostTensor[]{want, replayed}, tol(DType.F32));
+            close("linear eager after (cuBLASLt)", new HostTensor[]{want, s.download(out)}, tol(DType.F32));
+        }
+    }
+
     /** A graph outliving its session refuses to replay (its stream and workspace are gone) and still closes. */
     @Test
     void aGraphOfAClosedSessionDoesNotReplay() {
