@@ -2,6 +2,7 @@
 // of runtime.cu: devices, memory, streams, graphs, events).
 #include "emu.h"
 #include <mutex>
+#include <cctype>
 #include <random>
 #include <string>
 #include <sys/mman.h>
@@ -161,10 +162,11 @@ std::recursive_mutex device_lock;   // one grid (or copy) at a time: the schedul
 
 // The order in which blocks run, and in which the scheduler resumes the threads of a block, from
 // SVJ_EMU_SCHEDULE: "forward" (the default: index order), "reverse", or "random[:SEED]" (a new permutation of the
-// blocks for every grid and of the threads for every round between barriers, from a seeded generator, so a run
-// repeats). A GPU promises no order at all, so a kernel must give the same result under each: one that reads
-// what another thread writes without a barrier in between, or what another block writes, gives a different
-// result in one of them (run.sh runs the kernel tests under all three).
+// blocks for every grid and of the threads for every round between barriers, from a seeded generator, so the same
+// sequence of launches repeats its orders). A GPU promises no order at all, so a kernel must give the same result
+// under each: one that reads what another thread writes without a barrier in between, or what another block
+// writes, usually gives a different result in one of them (unless the stale value it reads happens to equal the
+// right one). run.sh runs the kernel tests under all three.
 enum class Schedule { forward, reverse, random };
 static Schedule schedule = Schedule::forward;
 static std::mt19937_64 schedule_rng;
@@ -182,7 +184,7 @@ void set_schedule(const char* spec) {
         schedule = Schedule::random;
         char* end = nullptr;
         unsigned long long seed = s.size() > 7 ? strtoull(s.c_str() + 7, &end, 10) : 1;
-        if (s.size() > 7 && (end == s.c_str() + 7 || *end)) {
+        if (s.size() == 7 || (s.size() > 7 && (!isdigit((unsigned char)s[7]) || *end))) {
             fprintf(stderr, "EMU ERROR: SVJ_EMU_SCHEDULE=%s: the seed must be a number\n", s.c_str());
             abort();
         }

@@ -262,7 +262,7 @@ cudaError_t cudaFree(void* p) {
     {
         std::lock_guard<std::mutex> lock(rt_lock);
         if (unsafe_call_blocked()) return break_capture(nullptr, "cudaFree");
-        sync_during_other_captures("cudaFree");
+        if (mappings.count((uintptr_t)p)) sync_during_other_captures("cudaFree");
     }
     drain_all();   // cudaFree synchronises the device
     std::lock_guard<std::mutex> lock(rt_lock);

@@ -71,6 +71,8 @@ public final class CudaBackend implements Backend {
     private String ltOff;
     /** Linear-layer shapes cuBLASLt cannot run here (shape -> status): cublasGemmEx + the bias kernel for those. */
     private final Map<String, String> ltUnsupported = new LinkedHashMap<>();
+    /** Shapes first met inside a capture: that graph runs them on cublasGemmEx + the bias kernel. */
+    private final List<String> ltCapturedUnplanned = new ArrayList<>();
     /** Shapes on which cuBLASLt failed once without refusing the shape (logged once each). */
     private final Map<String, String> ltFailedOnce = new LinkedHashMap<>();
     private final Map<Integer, ArrayDeque<Long>> pool = new HashMap<>();
@@ -248,7 +250,7 @@ public final class CudaBackend implements Backend {
                 if (!h.isNull()) {
                     cublas.cublasDestroy_v2(h);
                 }
-                return CudaNative.svj_free(ws[0]);
+                return ws[0] == 0 ? 0 : CudaNative.svj_free(ws[0]);
             });
             CudaNative.svj_stream_destroy(stream);
             throw e;
@@ -276,8 +278,9 @@ public final class CudaBackend implements Backend {
     /**
      * How linear layers with a bias run: "cuBLASLt bias epilogue", "cublasGemmEx + bias kernel (reason)" when
      * cuBLASLt is off or could not be set up, or the former with the shapes cuBLASLt could not run, which take
-     * the GemmEx path (from their first call on, so every pass of one shape runs the same kernels), and the shapes
-     * on which it failed once without refusing them (those calls took the GemmEx path).
+     * the GemmEx path (from their first call on, so every pass of one shape runs the same kernels), the shapes first
+     * met inside a capture (that graph runs them on the GemmEx path), and the shapes on which it failed once
+     * without refusing them (those calls took the GemmEx path).
      */
     public synchronized String gemmPath() {
         if (lt == null) {
@@ -290,6 +293,11 @@ public final class CudaBackend implements Backend {
                     .append(" cannot run (first: ").append(first.getKey()).append(", ").append(first.getValue())
                     .append(")");
         }
+        if (!ltCapturedUnplanned.isEmpty()) {
+            sb.append("; cublasGemmEx + bias kernel in the graphs that captured ").append(ltCapturedUnplanned.size())
+                    .append(" shape(s) before any eager call had planned them (first: ")
+                    .append(ltCapturedUnplanned.get(0)).append(")");
+        }
         if (!ltFailedOnce.isEmpty()) {
             Map.Entry<String, String> first = ltFailedOnce.entrySet().iterator().next();
             sb.append("; cuBLASLt failed on calls of ").append(ltFailedOnce.size()).append(" shape(s), which took")
@@ -299,12 +307,22 @@ public final class CudaBackend implements Backend {
         return sb.toString();
     }
 
+    /** Notes a shape first met inside a capture (the captured graph runs it on cublasGemmEx + the bias kernel). */
+    private synchronized void ltCapturedUnplanned(String shape) {
+        if (!ltCapturedUnplanned.contains(shape)) {
+            ltCapturedUnplanned.add(shape);
+        }
+    }
+
     /**
      * Notes a cuBLASLt failure: a shape it refuses ({@code forGood}) runs on cublasGemmEx + the bias kernel from
      * now on, and {@link #gemmPath} lists it; another failure (of the moment) sends only this call there. Each is
      * logged once per shape.
      */
     private synchronized void ltCannotRun(String shape, int status, boolean forGood) {
+        if (ltUnsupported.containsKey(shape)) {
+            return; // refused before (the plan keeps the refusal): nothing new, in capture or not
+        }
         if (forGood) {
             if (ltUnsupported.put(shape, "cuBLASLt status " + blasStatus(status)) == null) {
                 System.err.println("sparsevit: cuBLASLt cannot run " + shape + " (status " + blasStatus(status)
@@ -392,8 +410,12 @@ public final class CudaBackend implements Backend {
             }
             lt = null;
             DeviceGate.synchronising("closing a CUDA session", () -> {
-                cublas.cublasDestroy_v2(handle);
-                return CudaNative.svj_free(workspace);
+                int rc = cublas.cublasDestroy_v2(handle);
+                if (rc != 0) {
+                    System.err.println("sparsevit: cublasDestroy failed with status " + blasStatus(rc));
+                }
+                freed(CudaNative.svj_free(workspace), "cudaFree of the cuBLAS workspace");
+                return 0;
             });
             one.close();
             zero.close();
@@ -458,7 +480,16 @@ public final class CudaBackend implements Backend {
 
     /** cudaFree, which synchronises the device: never during a capture on another thread (see DeviceGate). */
     private static void free(long address) {
-        DeviceGate.synchronising("cudaFree", () -> CudaNative.svj_free(address));
+        if (address != 0) {
+            freed(DeviceGate.synchronising("cudaFree", () -> CudaNative.svj_free(address)), "cudaFree");
+        }
+    }
+
+    /** Logs a failed free or teardown (nothing else can be done about it; the memory may be lost). */
+    private static void freed(int rc, String what) {
+        if (rc != 0) {
+            System.err.println("sparsevit: " + what + " failed: " + errorString(rc) + " (device memory may be lost)");
+        }
     }
 
     synchronized void release(long address, int bucket) {
@@ -481,7 +512,7 @@ public final class CudaBackend implements Backend {
         DeviceGate.synchronising("freeing the pool", () -> {
             for (ArrayDeque<Long> q : pool.values()) {
                 for (long a : q) {
-                    CudaNative.svj_free(a);
+                    freed(CudaNative.svj_free(a), "cudaFree");
                 }
             }
             return 0;
@@ -764,9 +795,11 @@ public final class CudaBackend implements Backend {
             if (rc == 0) {
                 return m;
             }
-            if (rc != LtGemm.NOT_PLANNED) {
-                ltCannotRun(op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + (beta == one ? " accumulating" : ""), rc,
-                        !capturing && LtGemm.refuses(rc));
+            String shape = op + " " + n + "x" + m + "x" + k + " " + xt.dtype() + (beta == one ? " accumulating" : "");
+            if (rc == LtGemm.NOT_PLANNED) {
+                ltCapturedUnplanned(shape);
+            } else {
+                ltCannotRun(shape, rc, !capturing && LtGemm.refuses(rc));
             }
         }
         // row-major out[M, N] = x[M, K] w[N, K]^T is column-major out^T[N, M] = (w^T)^T[N, K] x^T[K, M]
@@ -1187,34 +1220,45 @@ public final class CudaBackend implements Backend {
         arena.beginCapture(); // (outside this session's lock: the arena calls into it, never the reverse)
         // no other thread's free or handle teardown (which synchronise the device) while this capture runs
         DeviceGate.beginCapture();
-        int begin = CudaNative.svj_graph_begin_capture(stream);
-        if (begin != 0) {
-            DeviceGate.endCapture();
-            endCapture().close();
-            check(begin, "begin capture");
-        }
+        boolean gateHeld = true; // DeviceGate.endCapture exactly once, on every path
         long[] exec = new long[1];
         List<Tensor> outs;
+        int rc;
         try {
-            outs = work.get();
-        } catch (RuntimeException | Error e) {
-            CudaNative.svj_graph_end_capture(stream, exec);
-            DeviceGate.endCapture();
-            long made = exec[0];
-            if (made != 0) {
-                DeviceGate.synchronising("cudaGraphExecDestroy", () -> CudaNative.svj_graph_destroy(made));
+            int begin = CudaNative.svj_graph_begin_capture(stream);
+            if (begin != 0) {
+                gateHeld = false;
+                DeviceGate.endCapture();
+                endCapture().close();
+                check(begin, "begin capture");
             }
-            WorkspaceArena<Long>.Hold slabs = endCapture();
-            synchronized (this) {
-                for (long[] b : held) {
-                    release(b[0], (int) b[1]);
+            try {
+                outs = work.get();
+            } catch (Throwable e) {
+                CudaNative.svj_graph_end_capture(stream, exec);
+                gateHeld = false;
+                DeviceGate.endCapture();
+                long made = exec[0];
+                if (made != 0) {
+                    DeviceGate.synchronising("cudaGraphExecDestroy", () -> CudaNative.svj_graph_destroy(made));
                 }
+                WorkspaceArena<Long>.Hold slabs = endCapture();
+                synchronized (this) {
+                    for (long[] b : held) {
+                        release(b[0], (int) b[1]);
+                    }
+                }
+                slabs.close();
+                throw e;
             }
-            slabs.close();
-            throw e;
+            rc = CudaNative.svj_graph_end_capture(stream, exec);
+            gateHeld = false;
+            DeviceGate.endCapture();
+        } finally {
+            if (gateHeld) {
+                DeviceGate.endCapture();
+            }
         }
-        int rc = CudaNative.svj_graph_end_capture(stream, exec);
-        DeviceGate.endCapture();
         WorkspaceArena<Long>.Hold slabs = endCapture();
         if (rc != 0) {
             if (outs != null) {

@@ -703,9 +703,9 @@ class CudaOpsTest {
 
     /**
      * A linear layer whose shape is first met inside a capture: cuBLASLt plans are not made there (its heuristic
-     * query can fail while the thread captures), so the captured call takes cublasGemmEx + the bias kernel for
-     * that once, without marking the shape as one cuBLASLt cannot run; the eager call after it plans it and runs
-     * on cuBLASLt. Both compute the same layer.
+     * query can fail while the thread captures), so the captured graph runs it on cublasGemmEx + the bias kernel,
+     * and gemmPath says so, without marking the shape as one cuBLASLt cannot run or fails on; the eager call after
+     * it plans it and runs on cuBLASLt. Both compute the same layer.
      */
     @Test
     void aShapeFirstMetInsideACaptureKeepsCublasLt() {
@@ -719,9 +719,11 @@ class CudaOpsTest {
                 graph.replay();
                 replayed = s.download(out);
             }
-            assertEquals("cuBLASLt bias epilogue", s.gemmPath(), "cuBLASLt was asked for a plan during the capture");
+            String path = "cuBLASLt bias epilogue; cublasGemmEx + bias kernel in the graphs that captured 1 shape(s)"
+                    + " before any eager call had planned them (first: linear 160x37x96 F32)";
+            assertEquals(path, s.gemmPath(), "cuBLASLt was asked for a plan during the capture?");
             s.linear(x, w, b, out);
-            assertEquals("cuBLASLt bias epilogue", s.gemmPath());
+            assertEquals(path, s.gemmPath(), "the eager call should run on cuBLASLt");
             HostTensor want;
             try (CpuBackend c = new CpuBackend()) {
                 try (Tensor cx = c.upload(random(51, 37, 96)); Tensor cw = c.upload(random(52, 160, 96));

@@ -1,6 +1,7 @@
 package org.sparsevit.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -30,8 +31,8 @@ class CudaThreadsTest {
     void aSessionClosingWaitsForACaptureOnAnotherThread() throws Exception {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
         ExecutorService capturer = Executors.newSingleThreadExecutor();
+        CudaBackend b = new CudaBackend(); // closed by the closer thread (and again, a no-op, at the end)
         try (CudaBackend a = new CudaBackend()) {
-            CudaBackend b = new CudaBackend();
             float[] values = new float[256];
             for (int i = 0; i < values.length; i++) {
                 values[i] = i - 100;
@@ -57,13 +58,19 @@ class CudaThreadsTest {
                 closed.set(true);
             });
             closer.start();
-            closer.join(300);
-            // the capture is still running (it waits for the latch): b's frees and handle teardown must wait too
+            // the capture is still running (it waits for the latch): b's frees and handle teardown must wait too,
+            // in DeviceGate (a timed wait); without the gate the closer would finish instead
+            long until = System.nanoTime() + 10_000_000_000L;
+            while (closer.getState() != Thread.State.TIMED_WAITING && closer.isAlive() && System.nanoTime() < until) {
+                Thread.sleep(5);
+            }
+            Thread.State atGate = closer.getState();
             boolean closedDuringCapture = closed.get();
             release.countDown();
             try (Captured g = graph.get(60, TimeUnit.SECONDS)) {
                 closer.join(60_000);
                 assertFalse(closedDuringCapture, "a session closed while another thread was capturing");
+                assertEquals(Thread.State.TIMED_WAITING, atGate, "the closing session did not wait at the gate");
                 assertTrue(closed.get(), "the session did not close after the capture ended");
                 // the capture recorded both adds and ran neither; one replay doubles x twice
                 float[] now = a.download(x).data();
@@ -78,6 +85,7 @@ class CudaThreadsTest {
             x.close();
         } finally {
             capturer.shutdownNow();
+            b.close();
         }
     }
 }
