@@ -79,6 +79,23 @@ T_START=$(date +%s)
 DEADLINE=${SVJ_DEADLINE:-570}
 JAVA="$HERE/runtime/bin/java"
 CP="$HERE/lib/sparsevit.jar"
+# the library path this script was started with, for Python (below)
+ORIG_LD_SET=${LD_LIBRARY_PATH+x}
+ORIG_LD=${LD_LIBRARY_PATH-}
+PY=$(command -v python3 || true)
+# Python runs with the library path the script was started with: the CUDA directories this script adds for the
+# cuBLAS presets (below) would come before the CUDA libraries of PyTorch's wheels, which then fail to load
+# ("undefined symbol") or load another cuBLAS than PyTorch was built with. $PY is a wrapper that restores it.
+if [ -n "$PY" ]; then
+  PYDIR=$(mktemp -d "${TMPDIR:-/tmp}/run-gpu-py.XXXXXX")
+  if [ -n "$ORIG_LD_SET" ]; then
+    printf '#!/bin/bash\nexec env LD_LIBRARY_PATH=%q %q "$@"\n' "$ORIG_LD" "$PY" > "$PYDIR/python3"
+  else
+    printf '#!/bin/bash\nexec env -u LD_LIBRARY_PATH %q "$@"\n' "$PY" > "$PYDIR/python3"
+  fi
+  chmod +x "$PYDIR/python3"
+  PY="$PYDIR/python3"
+fi
 # the CUDA 13 libraries (cuBLAS for the GEMMs) where a toolkit installs them
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
   [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
@@ -93,8 +110,8 @@ for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
   ldconfig -p 2>/dev/null | grep -q "$lib " && found=1
   [ "$found" = 1 ] || HAVE_CUBLAS=0
 done
-if [ "$HAVE_CUBLAS" = 0 ] && command -v python3 >/dev/null; then
-  for d in $(python3 -c 'import site, glob
+if [ "$HAVE_CUBLAS" = 0 ] && [ -n "$PY" ]; then
+  for d in $("$PY" -c 'import site, glob
 for p in site.getsitepackages():
     for d in sorted(glob.glob(p + "/nvidia/*/lib")): print(d)' 2>/dev/null); do
     LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
@@ -108,7 +125,6 @@ done
 export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:-} -Xmx24g"
 ITERS=${SVJ_ITERS:-100}
 WARMUP=${SVJ_WARMUP:-10}
-PY=$(command -v python3 || true)
 
 log() { echo "[run-gpu $(( $(date +%s) - T_START ))s] $*"; }
 
@@ -344,10 +360,20 @@ stage_peers() {
   # shellcheck disable=SC2086
   local skip=()
   [ -n "${SVJ_PREVIOUS:-}" ] && [ -s "$SVJ_PREVIOUS/peers.json" ] && skip=(--skip-done "$SVJ_PREVIOUS/peers.json")
+  # the SparseViT baseline checked against the official implementation's outputs and kept windows (under a second)
+  local check=()
+  [ -f "${FIX:-/nonexistent}/sparsevit-reference/sparsevit-mini.safetensors" ] && check=(--check-reference "$FIX/sparsevit-reference")
   limited "$b" "$PY" "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" --deadline-s $(( b > 30 ? b - 15 : 15 )) \
-    --iters "$ITERS" --warmup "$WARMUP" "${skip[@]}" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
+    --iters "$ITERS" --warmup "$WARMUP" "${skip[@]}" "${check[@]}" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
   local rc=$?
-  echo "exit $rc; $(grep -c '"p50_ms"' "$OUTDIR/peers.json" 2>/dev/null || echo 0) peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped"
+  local ref="no reference check (no sparsevit-reference)"
+  if [ ${#check[@]} -gt 0 ]; then
+    if grep -q '^reference check: {"fixture".*"ok": true' "$OUTDIR/peers.log"; then ref="SparseViT baseline reproduces the official outputs"
+    else ref="SparseViT baseline check FAILED (peers.log)"; fi
+  fi
+  local n; n=$(grep -c '"p50_ms"' "$OUTDIR/peers.json" 2>/dev/null); n=${n:-0}
+  echo "exit $rc; $n peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped; $ref"
+  [ "$rc" -eq 0 ] || [ "$n" -gt 0 ]   # the script failed before any row: the stage failed
 }
 
 # the case of the latency table and the search (SVJ_LAT_ARGS replaces it, e.g. a small CPU case to rehearse)
@@ -399,11 +425,11 @@ stage_cpu() {
   "$PY" -c "import torch, timm" 2>/dev/null || onnx_from=ours
   limited "$b" bash -c '
   if [ "$4" = timm ]; then
-    python3 "$1/export_onnx.py" "$2/swin_t_224.onnx" 224x224 1 > "$2/cpu.log" 2>&1 || exit 1
+    "$5" "$1/export_onnx.py" "$2/swin_t_224.onnx" 224x224 1 > "$2/cpu.log" 2>&1 || exit 1
   else
     "$3" -jar "$1/lib/sparsevit.jar" demo --save-weights "$2/swin_t.safetensors" --save-input "$2/cpu-input.npy" \
       > "$2/cpu.log" 2>&1 && \
-    python3 "$1/swin_to_onnx.py" "$2/swin_t.safetensors" "$2/swin_t_224.onnx" >> "$2/cpu.log" 2>&1 && \
+    "$5" "$1/swin_to_onnx.py" "$2/swin_t.safetensors" "$2/swin_t_224.onnx" >> "$2/cpu.log" 2>&1 && \
     "$3" -jar "$1/lib/sparsevit.jar" run --backend cpu --weights "$2/swin_t.safetensors" --input "$2/cpu-input.npy" \
       --output "$2/cpu-ours" >> "$2/cpu.log" 2>&1 && \
     "$3" -cp "$1/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench check "$2/swin_t_224.onnx" \
@@ -416,14 +442,14 @@ stage_cpu() {
     "$2/rows-cpu-ort.json" >> "$2/cpu.log" 2>&1
   "$3" -jar "$1/lib/sparsevit.jar" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
     --json "$2/rows-cpu.json" >> "$2/cpu.log" 2>&1
-  rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA" "$onnx_from"
+  rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA" "$onnx_from" "$PY"
   echo "exit $? (ONNX model: $onnx_from)"
 }
 
 # ------------------------------------------------------------------------------------------------ main
 
 log "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true) stages: $STAGES; deadline ${DEADLINE}s; fixtures ${FIX:-none}"
-trap 'write_results > /dev/null' EXIT
+trap 'write_results > /dev/null; rm -rf "${PYDIR:-}"' EXIT
 GATED=
 declare -A DEFAULT_BUDGET=([info]=40 [tests]=200 [bench]=320 [peers]=280 [latency]=170 [search]=110 [cpu]=150)
 for s in $STAGES; do

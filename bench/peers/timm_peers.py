@@ -7,9 +7,13 @@ Rows use the same fields as `sparsevit bench --json` plus "impl" (and "compile_s
   pytorch-sparsevit-eager        SparseViT-style pruning in PyTorch eager: per stage the windows are scored once
                                  (L2 over the window of the per-token mean |x|), sorted once per grid parity, and
                                  each block gathers its kept windows, runs LN/attention/MLP on them and scatters
-                                 them back, as the official implementation does (output norms included).
+                                 them back, as the official implementation does (output norms, patch merging in
+                                 nn.Unfold's channel order, every odd block on the shifted grid).
 Latency: CUDA events around each forward, after warm-up; p50/p90/p99 over --iters passes, each pass waited for.
 Weights are random (timm's init); only timing matters. GMACs are left 0: the report takes ours for the same case.
+The SparseViT baseline computes what the official implementation computes: --check-reference DIR runs it in float64
+with the weights and inputs of shared/fixtures/sparsevit-reference (made with the official code) and compares the
+outputs and every kept list (peers-meta.json, reference_check). --device cpu rehearses the script without a GPU.
 
 Cases run in priority order (the targets' cases first). Every case is tried on its own (a failure is logged as
 FAILED and the next case runs), rows are written to --out after every case, and no case starts when fewer
@@ -44,19 +48,25 @@ def ratios_of(name):
     return PAPER[name]
 
 
-def timed(fn, iters, warmup):
+def timed(fn, iters, warmup, cuda=True):
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     ms = []
     for _ in range(iters):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ms.append(a.elapsed_time(b))
+        if cuda:
+            a = torch.cuda.Event(enable_timing=True)
+            b = torch.cuda.Event(enable_timing=True)
+            a.record()
+            fn()
+            b.record()
+            b.synchronize()
+            ms.append(a.elapsed_time(b))
+        else:  # the CPU rehearsal (--device cpu): wall clock
+            t = time.perf_counter()
+            fn()
+            ms.append((time.perf_counter() - t) * 1000.0)
     ms.sort()
 
     def pct(p):
@@ -68,10 +78,10 @@ def timed(fn, iters, warmup):
     return pct(50), pct(90), pct(99), sum(ms) / len(ms), len(ms)
 
 
-def row(impl, arch, task, size, batch, precision, sparsity, stats, device, **extra):
+def row(impl, arch, task, size, batch, precision, sparsity, stats, device, backend="cuda", **extra):
     p50, p90, p99, mean, n = stats
     r = {"impl": impl, "arch": arch, "task": task, "size": size, "batch": batch, "precision": precision,
-         "backend": "cuda", "device": device, "sparsity": sparsity, "gmacs": 0.0, "p50_ms": round(p50, 4),
+         "backend": backend, "device": device, "sparsity": sparsity, "gmacs": 0.0, "p50_ms": round(p50, 4),
          "p90_ms": round(p90, 4), "p99_ms": round(p99, 4), "mean_ms": round(mean, 4),
          "images_per_s": round(batch * 1000.0 / p50, 2), "iters": n}
     r.update(extra)
@@ -165,17 +175,19 @@ class PrunedSwin(torch.nn.Module):
         t = t + blk.proj(o.transpose(1, 2).reshape(b, k, n, c))
         return t + blk.fc2(F.gelu(blk.fc1(blk.norm2(t))))
 
-    def forward(self, img, ratios):
+    def forward(self, img, ratios, trace=None):
+        """The four stage outputs [B, C, H, W]; trace (a list), when given, gets (stage, block, kept [B, k]) of every
+        block that ran a kept list."""
+        img = F.pad(img, (0, -img.shape[3] % 4, 0, -img.shape[2] % 4))
         x = self.embed_norm(self.embed(img).permute(0, 2, 3, 1))
         outs = []
         for s, stage in enumerate(self.blocks):
             b, h, w, c = x.shape
-            # Swin's rule: a stage no larger than the window uses one window of its size and no shift
-            small = h <= self.window and w <= self.window
             act = None
             lists = {}
             for j, blk in enumerate(stage):
-                shift = self.window // 2 if j % 2 and not small else 0
+                # as the official (mmdet) SparseViT: odd blocks always shift, even where one window covers the stage
+                shift = self.window // 2 if j % 2 else 0
                 t, mask, hp, wp = self.windows(x, h, w, shift)
                 nw = t.shape[1]
                 r = ratios[s][j]
@@ -189,8 +201,10 @@ class PrunedSwin(torch.nn.Module):
                         a, _, _, _ = self.windows(act, h, w, shift)
                         lists[j % 2] = a.squeeze(-1).norm(dim=-1).argsort(dim=1, descending=True, stable=True)
                     k = int(nw * (1.0 - r))
+                    idx = lists[j % 2][:, :k]
+                    if trace is not None:
+                        trace.append((s, j, idx))
                     if k > 0:
-                        idx = lists[j % 2][:, :k]
                         ix = idx[:, :, None, None].expand(-1, -1, t.shape[2], c)
                         g = torch.gather(t, 1, ix)
                         m = None if mask is None else mask[idx]
@@ -200,9 +214,118 @@ class PrunedSwin(torch.nn.Module):
             outs.append(self.norms[s](x).permute(0, 3, 1, 2))
             if s < len(self.merges):
                 x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
-                x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+                # 2x2 neighbourhoods in nn.Unfold's channel-major order, as the official SparseViT's PatchMerging
+                b2, h2, w2 = x.shape[0], x.shape[1] // 2, x.shape[2] // 2
+                x = x.view(b2, h2, 2, w2, 2, c).permute(0, 1, 3, 5, 2, 4).reshape(b2, h2, w2, 4 * c)
                 x = self.merges[s].reduction(self.merges[s].norm(x))
         return outs
+
+
+# ----------------------------------------------------------------------------- check against the official code
+
+def read_safetensors(path):
+    """{name: float32 tensor} of a safetensors file (F32 only), read without the safetensors package."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        if e["dtype"] != "F32":
+            raise ValueError("%s: dtype %s, expected F32" % (name, e["dtype"]))
+        lo, hi = e["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[base + lo:base + hi]), dtype=torch.float32).reshape(e["shape"])
+    return out, header.get("__metadata__", {})
+
+
+def read_npy(path):
+    """A little-endian float32 C-order .npy file as a tensor, read without numpy."""
+    import ast
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:6] != b"\x93NUMPY":
+        raise ValueError("%s: not a .npy file" % path)
+    if data[6] == 1:
+        n, off = struct.unpack("<H", data[8:10])[0], 10
+    else:
+        n, off = struct.unpack("<I", data[8:12])[0], 12
+    h = ast.literal_eval(data[off:off + n].decode("latin1"))
+    if h["descr"] != "<f4" or h["fortran_order"]:
+        raise ValueError("%s: %s, expected little-endian float32 in C order" % (path, h))
+    return torch.frombuffer(bytearray(data[off + n:]), dtype=torch.float32).reshape(h["shape"])
+
+
+def load_reference_model(weights):
+    """PrunedSwin with the weights of the official SparseViT fixture (mmdet parameter names)."""
+    t, meta = read_safetensors(weights)
+    dim = int(meta.get("embed_dim", 32))
+    depths = tuple(json.loads(meta.get("depths", "[2, 2, 4, 2]")))
+    heads = tuple(json.loads(meta.get("num_heads", "[1, 2, 4, 8]")))
+    window = int(meta.get("window_size", 7))
+    m = PrunedSwin(dim, depths, heads, window)
+    sd = {"embed.weight": "patch_embed.projection.weight", "embed.bias": "patch_embed.projection.bias",
+          "embed_norm.weight": "patch_embed.norm.weight", "embed_norm.bias": "patch_embed.norm.bias"}
+    blk = {"norm1": "norm1", "qkv": "attn.w_msa.qkv", "proj": "attn.w_msa.proj", "norm2": "norm2",
+           "fc1": "ffn.layers.0.0", "fc2": "ffn.layers.1"}
+    for s, d in enumerate(depths):
+        for b in range(d):
+            for ours, theirs in blk.items():
+                for p in ("weight", "bias"):
+                    sd["blocks.%d.%d.%s.%s" % (s, b, ours, p)] = "stages.%d.blocks.%d.%s.%s" % (s, b, theirs, p)
+            sd["blocks.%d.%d.table" % (s, b)] = "stages.%d.blocks.%d.attn.w_msa.relative_position_bias_table" % (s, b)
+        for p in ("weight", "bias"):
+            sd["norms.%d.%s" % (s, p)] = "norm%d.%s" % (s, p)
+        if s < len(depths) - 1:
+            for p in ("weight", "bias"):
+                sd["merges.%d.norm.%s" % (s, p)] = "stages.%d.downsample.norm.%s" % (s, p)
+            sd["merges.%d.reduction.weight" % s] = "stages.%d.downsample.reduction.weight" % s
+    ours = dict(m.named_parameters())
+    if set(ours) != set(sd) or set(sd.values()) != set(t):
+        raise ValueError("parameter names differ: ours without theirs %s, theirs unused %s"
+                         % (sorted(set(ours) - set(sd))[:5], sorted(set(t) - set(sd.values()))[:5]))
+    with torch.no_grad():
+        for name, p in ours.items():
+            src = t[sd[name]]
+            if tuple(src.shape) != tuple(p.shape):
+                raise ValueError("%s: shape %s, ours %s" % (sd[name], tuple(src.shape), tuple(p.shape)))
+            p.copy_(src)
+    return m
+
+
+def check_reference(folder, tol=1e-4):
+    """Runs PrunedSwin in float64 on the CPU with the weights and inputs of the official SparseViT fixture
+    (shared/fixtures/sparsevit-reference) and compares the four outputs and every kept list with the ones the
+    official code produced. Returns a summary dict; "ok" is true when all outputs are within tol and all kept lists
+    are equal."""
+    m = load_reference_model(os.path.join(folder, "sparsevit-mini.safetensors")).double().eval()
+    names = sorted(f[:-len(".sparsity.json")] for f in os.listdir(folder) if f.endswith(".sparsity.json"))
+    if not names:
+        raise ValueError("%s: no *.sparsity.json cases" % folder)
+    result = {"fixture": os.path.basename(os.path.normpath(folder)), "cases": {}, "tolerance": tol}
+    ok = True
+    for name in names:
+        base = os.path.join(folder, name)
+        with open(base + ".sparsity.json") as f:
+            ratios = json.load(f)["stages"]
+        with open(base + ".kept.json") as f:
+            kept = json.load(f)
+        trace = []
+        with torch.no_grad():
+            outs = m(read_npy(base + ".input.npy").double(), ratios, trace)
+        diffs = [float((o - read_npy("%s.out%d.npy" % (base, i)).double()).abs().max()) for i, o in enumerate(outs)]
+        want = {(st["stage"], bl["block"]): bl["kept"] for st in kept["stages"] for bl in st["blocks"] if bl["pruned"]}
+        got = {(s_, j): idx.tolist() for s_, j, idx in trace}
+        same = want == got
+        ok = ok and same and max(diffs) <= tol
+        result["cases"][name] = {"max_abs_diff": [float("%.3g" % d) for d in diffs], "kept_lists": len(want),
+                                 "kept_equal": same}
+    result["ok"] = ok
+    return result
 
 
 # ----------------------------------------------------------------------------- cases
@@ -278,20 +401,47 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated impl names to run (default: all)")
     ap.add_argument("--skip-done", default="", metavar="PEERS_JSON",
                     help="a previous run's peers.json: its cases are not measured again (a later device call)")
+    ap.add_argument("--cases", default="", metavar="REGEX",
+                    help="run only the cases whose label (as logged, e.g. 'timm-eager swin-t backbone 672x672 b4 fp16 "
+                         "dense') matches")
+    ap.add_argument("--check-reference", default="", metavar="DIR",
+                    help="first check the PyTorch SparseViT baseline against the official implementation's outputs "
+                         "and kept windows (shared/fixtures/sparsevit-reference; float64 on the CPU, a few seconds); "
+                         "the result goes into peers-meta.json as reference_check")
+    ap.add_argument("--check-only", action="store_true", help="with --check-reference: only the check (exit 1 if off)")
+    ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                    help="cpu: a rehearsal of this script without a GPU (wall-clock timing; rows say backend cpu)")
     args = ap.parse_args()
     t_start = time.time()
+    import re
     import timm
-    dev = torch.cuda.get_device_name(0)
+    on_gpu = args.device == "cuda"
+    if on_gpu:
+        dev = torch.cuda.get_device_name(0)
+    else:
+        import platform
+        dev = "CPU (%s, %d threads, PyTorch)" % (platform.processor() or platform.machine(), torch.get_num_threads())
+    pattern = re.compile(args.cases) if args.cases else None
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = True
     meta = {"torch": torch.__version__, "timm": timm.__version__, "cuda": torch.version.cuda, "device": dev,
             "compile_mode": args.compile_mode, "iters": args.iters, "warmup": args.warmup,
             "note": "timm features_only backbones have no per-stage output norms; TF32 off for fp32"}
+    if args.check_reference:
+        t0 = time.time()
+        try:
+            meta["reference_check"] = check_reference(args.check_reference)
+        except Exception as e:  # the check must not cost the timings
+            meta["reference_check"] = {"ok": False, "error": ("%s: %s" % (type(e).__name__, e))[:300]}
+        meta["reference_check"]["seconds"] = round(time.time() - t0, 1)
+        print("reference check:", json.dumps(meta["reference_check"]), file=sys.stderr, flush=True)
     meta_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "peers-meta.json")
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1)
     print("peers:", json.dumps(meta), file=sys.stderr, flush=True)
+    if args.check_only:
+        sys.exit(0 if meta.get("reference_check", {}).get("ok") else 1)
     rows = []
     only = set(x for x in args.only.split(",") if x)
     longest = {}
@@ -316,7 +466,7 @@ def main():
     with torch.inference_mode():
         for impl, arch, task, size, batch, prec, sp in cases(not args.no_compile):
             label = "%s %s %s %s b%d %s %s" % (impl, arch, task, size, batch, prec, sp)
-            if only and impl not in only:
+            if (only and impl not in only) or (pattern and not pattern.search(label)):
                 continue
             if case_key(impl, arch, task, size, batch, prec, sp) in done:
                 print("DONE", label, "(in %s)" % args.skip_done, file=sys.stderr, flush=True)
@@ -330,7 +480,7 @@ def main():
             dtype = DTYPES[prec]
             t0 = time.time()
             try:
-                x = torch.randn(batch, 3, h, w, device="cuda", dtype=dtype)
+                x = torch.randn(batch, 3, h, w, device=args.device, dtype=dtype)
                 extra = {}
                 if impl == "pytorch-sparsevit-eager":
                     if arch != "swin-t":
@@ -338,23 +488,24 @@ def main():
                     key = prec
                     if key not in pruned:
                         pruned.clear()
-                        pruned[key] = PrunedSwin().cuda().eval().to(dtype)
+                        pruned[key] = PrunedSwin().to(args.device).eval().to(dtype)
                     pm = pruned[key]
                     ratios = ratios_of(sp)
-                    stats = timed(lambda: pm(x, ratios), args.iters, args.warmup)
+                    stats = timed(lambda: pm(x, ratios), args.iters, args.warmup, on_gpu)
                 else:
-                    m = timm_model(timm, arch, task, h, w).cuda().eval().to(dtype)
+                    m = timm_model(timm, arch, task, h, w).to(args.device).eval().to(dtype)
                     f = m
                     if impl == "timm-compile":
                         torch._dynamo.reset()
                         f = torch.compile(m, mode=args.compile_mode, dynamic=False)
                         tc = time.time()
                         f(x)
-                        torch.cuda.synchronize()
+                        if on_gpu:
+                            torch.cuda.synchronize()
                         extra["compile_s"] = round(time.time() - tc, 1)
-                    stats = timed(lambda: f(x), args.iters, args.warmup)
+                    stats = timed(lambda: f(x), args.iters, args.warmup, on_gpu)
                     del f, m
-                rows.append(row(impl, arch, task, size, batch, prec, sp, stats, dev, **extra))
+                rows.append(row(impl, arch, task, size, batch, prec, sp, stats, dev, args.device, **extra))
                 save()
                 print("ok", label, "p50 %.3f ms" % stats[0], extra or "", "(%.0f s)" % (time.time() - t0),
                       file=sys.stderr, flush=True)
@@ -363,7 +514,8 @@ def main():
             finally:
                 longest[impl] = max(longest.get(impl, 0), time.time() - t0)
                 x = None
-                torch.cuda.empty_cache()
+                if on_gpu:
+                    torch.cuda.empty_cache()
     save()
     print("wrote", args.out, len(rows), "rows in %.0f s" % (time.time() - t_start), file=sys.stderr)
 

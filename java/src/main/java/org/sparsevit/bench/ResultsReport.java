@@ -360,6 +360,7 @@ public final class ResultsReport {
         facts.put("host", text("host"));
         facts.put("software", text("software"));
         facts.put("commit", text("commit"));
+        facts.put("peers (PyTorch)", peersFact(results.path("peers_meta")));
         if (results.has("tests_passed") || results.has("tests_failed")) {
             facts.put("tests", String.format(Locale.ROOT, "%d passed, %d failed, %d skipped%s",
                     results.path("tests_passed").asInt(), results.path("tests_failed").asInt(),
@@ -395,6 +396,55 @@ public final class ResultsReport {
         });
         p.ifPresent(g -> sb.append("\nPeak figures: ").append(GpuPeaks.SOURCE).append(".\n"));
         sb.append('\n');
+    }
+
+    /**
+     * The PyTorch peers' software (timm_peers.py's peers-meta.json) and whether its SparseViT baseline reproduced
+     * the official implementation's outputs and kept windows (its {@code reference_check}); empty without them.
+     */
+    static String peersFact(JsonNode meta) {
+        if (!meta.isObject()) {
+            return "";
+        }
+        List<String> parts = new ArrayList<>();
+        for (String[] k : new String[][]{{"torch", "PyTorch"}, {"timm", "timm"}, {"cuda", "CUDA"},
+                {"compile_mode", "torch.compile mode"}}) {
+            if (meta.hasNonNull(k[0]) && !meta.get(k[0]).asText().isEmpty()) {
+                parts.add(k[1] + " " + meta.get(k[0]).asText());
+            }
+        }
+        JsonNode c = meta.path("reference_check");
+        if (c.isObject()) {
+            if (c.hasNonNull("error")) {
+                parts.add("SparseViT baseline check against the official implementation not run: "
+                        + c.get("error").asText());
+            } else {
+                double worst = 0;
+                int lists = 0;
+                int cases = 0;
+                boolean keptEqual = true;
+                for (JsonNode k : c.path("cases")) {
+                    cases++;
+                    for (JsonNode d : k.path("max_abs_diff")) {
+                        worst = Math.max(worst, d.asDouble());
+                    }
+                    lists += k.path("kept_lists").asInt();
+                    keptEqual &= k.path("kept_equal").asBoolean();
+                }
+                parts.add(String.format(Locale.ROOT, "SparseViT baseline %s the official implementation (%s, %d cases,"
+                                + " float64): outputs within %s (tolerance %s), %d kept lists %s",
+                        c.path("ok").asBoolean() ? "reproduces" : "does NOT reproduce", c.path("fixture").asText("?"),
+                        cases, twoDigits(worst), twoDigits(c.path("tolerance").asDouble()), lists,
+                        keptEqual ? "equal" : "NOT all equal"));
+            }
+        }
+        return String.join("; ", parts);
+    }
+
+    /** A number to two significant digits, as 3.5, 2.4E-7, 1E-4. */
+    private static String twoDigits(double v) {
+        return Double.isFinite(v) ? new java.math.BigDecimal(v).round(new java.math.MathContext(2)).stripTrailingZeros()
+                .toString() : String.valueOf(v);
     }
 
     private void targetsSection(StringBuilder sb) {

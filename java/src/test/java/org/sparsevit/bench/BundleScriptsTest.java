@@ -101,6 +101,10 @@ class BundleScriptsTest {
                 + " \"p90_ms\": 2.1, \"p99_ms\": 2.2, \"images_per_s\": 32000}]");
         Files.writeString(call.resolve("stages.jsonl"), "{\"name\": \"tests\", \"status\": \"ok\", \"seconds\": 40,"
                 + " \"budget\": 100, \"note\": \"gpu-sv: 74 tests successful\"}\n");
+        Files.writeString(call.resolve("peers-meta.json"), "{\"torch\": \"2.9.1\", \"timm\": \"1.0.22\", \"cuda\":"
+                + " \"13.0\", \"reference_check\": {\"fixture\": \"sparsevit-reference\", \"tolerance\": 1e-4, \"ok\":"
+                + " false, \"cases\": {\"a\": {\"max_abs_diff\": [2e-7, 3.5], \"kept_lists\": 8, \"kept_equal\": true},"
+                + " \"b\": {\"max_abs_diff\": [1e-7], \"kept_lists\": 2, \"kept_equal\": false}}}}");
         Path bundle = Files.createDirectories(tmp.resolve("bundle"));
         Files.writeString(bundle.resolve("COMMIT"), "abc123\n");
         Proc p = run(Map.of(), "python3", "-B", scripts().resolve("results.py").toString(), call.toString(),
@@ -122,6 +126,9 @@ class BundleScriptsTest {
         assertTrue(md.contains("| tests | 76 passed, 1 failed, 1 skipped"), md);
         assertTrue(md.contains("| GPU tests on swin-reference | 2 passed, 0 failed, 0 skipped"), md);
         assertTrue(md.contains("| call1 | tests | ok | 40 | 100 |"), md);
+        assertTrue(md.contains("| peers (PyTorch) | PyTorch 2.9.1; timm 1.0.22; CUDA 13.0; SparseViT baseline does NOT"
+                + " reproduce the official implementation (sparsevit-reference, 2 cases, float64): outputs within 3.5"
+                + " (tolerance 0.0001), 10 kept lists NOT all equal |"), md);
         assertEquals(1, rep.ours().size());
     }
 
@@ -163,6 +170,35 @@ class BundleScriptsTest {
         JsonNode t = OM.readTree(tmp.resolve("z").resolve("results.json").toFile());
         assertTrue(t.at("/stages/0/note").asText().contains("unknown test part 'gpu-foo'"), t + "\n" + part.out);
         assertEquals("failed", t.at("/stages/0/status").asText(), t.toString());
+    }
+
+    /**
+     * Python (the peers, results.py) runs with the library path run-gpu.sh was started with, not with the CUDA
+     * directories the script adds for the cuBLAS presets: those would shadow the CUDA libraries of PyTorch's wheels.
+     */
+    @Test
+    void pythonRunsWithTheLibraryPathTheScriptWasGiven() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/usr/local/cuda/lib64")) || Files.isDirectory(Path.of("/usr/lib/x86_64-linux-gnu")),
+                "none of the CUDA library directories run-gpu.sh adds is on this machine");
+        String real = run(Map.of(), "bash", "-c", "command -v python3").out.strip();
+        Path bin = Files.createDirectories(tmp.resolve("pybin"));
+        Path log = tmp.resolve("ld.log");
+        Path py = bin.resolve("python3");
+        Files.writeString(py, "#!/bin/sh\necho \"${LD_LIBRARY_PATH-<unset>}\" >> " + log + "\nexec " + real + " \"$@\"\n");
+        assertTrue(py.toFile().setExecutable(true));
+        String path = bin + ":/usr/bin:/bin";
+
+        Proc p = runGpu(Map.of("PATH", path, "LD_LIBRARY_PATH", "/orig/lib"), tmp.resolve("a").toString(), "peers");
+        assertEquals(0, p.code, p.out);
+        List<String> seen = Files.readAllLines(log);
+        assertTrue(seen.size() >= 2, "python ran for the peers' check and results.py: " + seen + "\n" + p.out);
+        assertEquals(List.of("/orig/lib"), seen.stream().distinct().toList(), p.out);
+
+        Files.delete(log);
+        Proc q = run(Map.of("PATH", path), "env", "-u", "LD_LIBRARY_PATH", "bash", scripts().resolve("run-gpu.sh").toString(),
+                tmp.resolve("b").toString(), "peers");
+        assertEquals(0, q.code, q.out);
+        assertEquals(List.of("<unset>"), Files.readAllLines(log).stream().distinct().toList(), q.out);
     }
 
     /**
