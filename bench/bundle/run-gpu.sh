@@ -421,14 +421,19 @@ stage_cpu() {
   [ -n "$PY" ] || { echo "skipped: no python3 to write the ONNX model"; return 3; }
   # Swin-T in ONNX: timm's export where torch + timm are installed, else swin_to_onnx.py (python3 standard
   # library) on our seeded weights, checked against our CPU logits first (cpu-check.txt)
+  # (torch.onnx.export needs the onnx package too; where timm's export fails, ours is used)
   local onnx_from=timm
-  "$PY" -c "import torch, timm" 2>/dev/null || onnx_from=ours
+  "$PY" -c "import torch, timm, onnx" 2>/dev/null || onnx_from=ours
   limited "$b" bash -c '
+  : > "$2/cpu.log"
   if [ "$4" = timm ]; then
-    "$5" "$1/export_onnx.py" "$2/swin_t_224.onnx" 224x224 1 > "$2/cpu.log" 2>&1 || exit 1
-  else
+    "$5" "$1/export_onnx.py" "$2/swin_t_224.onnx" 224x224 1 >> "$2/cpu.log" 2>&1 || {
+      echo "timm export failed: the ONNX model from our weights instead" >> "$2/cpu.log"; set -- "$1" "$2" "$3" ours "$5"; }
+  fi
+  echo "$4" > "$2/onnx-from.txt"
+  if [ "$4" != timm ]; then
     "$3" -jar "$1/lib/sparsevit.jar" demo --save-weights "$2/swin_t.safetensors" --save-input "$2/cpu-input.npy" \
-      > "$2/cpu.log" 2>&1 && \
+      >> "$2/cpu.log" 2>&1 && \
     "$5" "$1/swin_to_onnx.py" "$2/swin_t.safetensors" "$2/swin_t_224.onnx" >> "$2/cpu.log" 2>&1 && \
     "$3" -jar "$1/lib/sparsevit.jar" run --backend cpu --weights "$2/swin_t.safetensors" --input "$2/cpu-input.npy" \
       --output "$2/cpu-ours" >> "$2/cpu.log" 2>&1 && \
@@ -443,7 +448,9 @@ stage_cpu() {
   "$3" -jar "$1/lib/sparsevit.jar" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
     --json "$2/rows-cpu.json" >> "$2/cpu.log" 2>&1
   rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA" "$onnx_from" "$PY"
-  echo "exit $? (ONNX model: $onnx_from)"
+  local rc=$?
+  echo "exit $rc (ONNX model: $(cat "$OUTDIR/onnx-from.txt" 2>/dev/null || echo "$onnx_from"))"
+  return $rc
 }
 
 # ------------------------------------------------------------------------------------------------ main

@@ -39,6 +39,9 @@ public final class Benchmark implements AutoCloseable {
     private final int warmup;
     private final int iters;
     private final PrintStream progress;
+    /** Whether the bar is redrawn in place (a terminal) or written as lines (a log: no console). */
+    private final boolean interactive = System.console() != null;
+    private String lastLine = "";
     private final Map<String, ProfilingBackend> backends = new HashMap<>();
     private final Map<String, SwinModel> models = new HashMap<>();
 
@@ -147,6 +150,17 @@ public final class Benchmark implements AutoCloseable {
 
     private void bar(int caseIdx, int cases, int done, int total, String label) {
         if (progress == null) {
+            return;
+        }
+        if (!interactive) {
+            // a log file: one line per case and phase instead of a bar redrawn every pass
+            String line = String.format(Locale.ROOT, "case %d/%d %s", caseIdx + 1, cases, label);
+            if (done == total) {
+                progress.println(line + ": done");
+            } else if (!line.equals(lastLine)) {
+                progress.println(line);
+            }
+            lastLine = line;
             return;
         }
         int width = 30;

@@ -190,6 +190,10 @@ class ReportCommandTest {
         assertTrue(c.get(1).get("reason").asText().startsWith("time budget"), c.get(1).toString());
         assertEquals(1, new ObjectMapper().readTree(json.toFile()).size());
         assertTrue(r.err().contains("1 of 3 cases measured, 0 failed, 2 skipped"), r.err());
+        // no terminal (surefire's stderr, a device call's log): the progress is one line per case and phase
+        assertTrue(r.err().contains("case 1/3 swin-t cls 64x64 b1 fp32 dense\n"), r.err());
+        assertTrue(r.err().contains("case 1/3 swin-t cls 64x64 b1 fp32 dense: done\n"), r.err());
+        assertTrue(r.err().indexOf('\r') < 0, "no bar redrawn in place: " + r.err());
         CliTest.Result neg = CliTest.run("bench", "--backend", "cpu", "--size", "64x64", "--time-budget", "-1");
         assertEquals(1, neg.code());
         assertTrue(neg.err().contains("--time-budget must be 0 (no limit) or positive"), neg.err());
