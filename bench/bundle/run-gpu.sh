@@ -369,10 +369,13 @@ stage_peers() {
   local ref="no reference check (no sparsevit-reference)"
   if [ ${#check[@]} -gt 0 ]; then
     if grep -q '^reference check: {"fixture".*"ok": true' "$OUTDIR/peers.log"; then ref="SparseViT baseline reproduces the official outputs"
-    else ref="SparseViT baseline check FAILED (peers.log)"; fi
+    elif grep -q '^reference check:' "$OUTDIR/peers.log"; then ref="SparseViT baseline check FAILED (peers.log)"
+    else ref="no reference check (the script ended first: peers.log)"; fi
   fi
   local n; n=$(grep -c '"p50_ms"' "$OUTDIR/peers.json" 2>/dev/null); n=${n:-0}
-  echo "exit $rc; $n peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped; $ref"
+  local why=""
+  [ "$rc" -ne 0 ] && [ "$n" -eq 0 ] && why=" ($(tail -n1 "$OUTDIR/peers.log" | cut -c1-200))"
+  echo "exit $rc$why; $n peer rows; $(grep -c '^FAILED' "$OUTDIR/peers.log") failed, $(grep -c '^SKIPPED' "$OUTDIR/peers.log") skipped; $ref"
   [ "$rc" -eq 0 ] || [ "$n" -gt 0 ]   # the script failed before any row: the stage failed
 }
 

@@ -415,6 +415,15 @@ def main():
     t_start = time.time()
     import re
     import timm
+    check = None
+    if args.check_reference:  # first: it needs no GPU, and says so even where CUDA then fails
+        t0 = time.time()
+        try:
+            check = check_reference(args.check_reference)
+        except Exception as e:  # the check must not cost the timings
+            check = {"ok": False, "error": ("%s: %s" % (type(e).__name__, e))[:300]}
+        check["seconds"] = round(time.time() - t0, 1)
+        print("reference check:", json.dumps(check), file=sys.stderr, flush=True)
     on_gpu = args.device == "cuda"
     if on_gpu:
         dev = torch.cuda.get_device_name(0)
@@ -428,14 +437,8 @@ def main():
     meta = {"torch": torch.__version__, "timm": timm.__version__, "cuda": torch.version.cuda, "device": dev,
             "compile_mode": args.compile_mode, "iters": args.iters, "warmup": args.warmup,
             "note": "timm features_only backbones have no per-stage output norms; TF32 off for fp32"}
-    if args.check_reference:
-        t0 = time.time()
-        try:
-            meta["reference_check"] = check_reference(args.check_reference)
-        except Exception as e:  # the check must not cost the timings
-            meta["reference_check"] = {"ok": False, "error": ("%s: %s" % (type(e).__name__, e))[:300]}
-        meta["reference_check"]["seconds"] = round(time.time() - t0, 1)
-        print("reference check:", json.dumps(meta["reference_check"]), file=sys.stderr, flush=True)
+    if check is not None:
+        meta["reference_check"] = check
     meta_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "peers-meta.json")
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1)
