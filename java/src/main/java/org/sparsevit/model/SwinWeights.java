@@ -29,7 +29,8 @@ import org.sparsevit.tensor.Shapes;
  * ({@link CheckpointLayout#SWIN_DETECTION}, {@code norm0..norm3}) and (c) the mmdet 2.x layout of SparseViT
  * checkpoints ({@link CheckpointLayout#MMDET}: {@code stages.i}, {@code patch_embed.projection},
  * {@code attn.w_msa}, {@code ffn.layers.0.0} / {@code ffn.layers.1}, always a backbone with
- * {@link MergeOrder#UNFOLD}), also when every key carries a prefix such as {@code backbone.},
+ * {@link MergeOrder#UNFOLD}), and timm's spelling of (a) ({@code head.fc}, the merging that ends stage i
+ * stored as {@code layers.(i+1).downsample}), also when every key carries a prefix such as {@code backbone.},
  * {@code module.} or {@code model.} (everything before the first {@code patch_embed.}; keys outside that
  * prefix, e.g. a detector's neck and heads, are ignored and counted by {@link #ignoredKeys()}).
  * Derived buffers ({@code relative_position_index}, {@code attn_mask}, {@code num_batches_tracked}) are
@@ -58,6 +59,7 @@ import org.sparsevit.tensor.Shapes;
 public final class SwinWeights {
     private static final Pattern STAGE_BLOCK = Pattern.compile("^layers\\.(\\d{1,6})\\.blocks\\.(\\d{1,6})\\.");
     private static final Pattern STAGE = Pattern.compile("^layers\\.(\\d{1,6})\\.");
+    private static final Pattern STAGE_MERGE = Pattern.compile("^layers\\.(\\d{1,6})\\.downsample\\.");
     /** Names per category in an error message before "... and N more". */
     private static final int LIST_LIMIT = 20;
     /** More stages than any Swin model has (official ones have 4); stage widths C * 2^i must stay small. */
@@ -154,12 +156,13 @@ public final class SwinWeights {
                 }
             }
             CheckpointLayout layout = detectLayout(own);
+            boolean timm = timmNames(own, n -> st.shape(prefix + n), layout);
             // keys of the detected layout, by canonical name; the others are reported as unexpected
             Map<String, String> canonicalToFile = new LinkedHashMap<>();
             List<String> foreign = new ArrayList<>();
             for (String k : own) {
-                String c = canonical(k);
-                if (fileName(c, layout).equals(k)) {
+                String c = canonical(k, timm);
+                if (fileName(c, layout, timm).equals(k)) {
                     canonicalToFile.put(c, prefix + k);
                 } else {
                     foreign.add(prefix + k);
@@ -170,14 +173,14 @@ public final class SwinWeights {
             SwinConfig cfg;
             if (expected != null) {
                 if (expected.layout() != layout) {
-                    throw new SafetensorsException(f + ": is a " + describe(layout) + " checkpoint, but a "
+                    throw new SafetensorsException(f + ": is a " + describe(layout, timm) + " checkpoint, but a "
                             + describe(expected.layout()) + " model was expected (" + expected + ")");
                 }
                 cfg = expected;
             } else {
                 cfg = infer(f, shapes, st.metadata(), layout);
             }
-            check(f, cfg, shapes, c -> prefix + fileName(c, layout), foreign);
+            check(f, cfg, shapes, c -> prefix + fileName(c, layout, timm), foreign);
             Map<String, HostTensor> out = new LinkedHashMap<>();
             for (String name : expectedNames(cfg)) {
                 out.put(name, st.read(canonicalToFile.get(name)));
@@ -220,6 +223,44 @@ public final class SwinWeights {
         return head || (norm && !norm0) ? CheckpointLayout.MICROSOFT : CheckpointLayout.SWIN_DETECTION;
     }
 
+    /**
+     * Whether the keys are timm's (0.9 and later) names of a Swin classifier: the head is {@code head.fc}, and
+     * the patch merging that ends stage i in the Microsoft layout starts stage i+1 ({@code layers.(i+1).downsample},
+     * where its reduction has as many rows as that stage's channels, not twice as many). Decided by the shapes
+     * where a stage has both tensors, else by the names ({@code head.fc}; merging in no stage 0).
+     */
+    private static boolean timmNames(List<String> keys, java.util.function.Function<String, int[]> shape,
+                                     CheckpointLayout layout) {
+        if (layout == CheckpointLayout.MMDET) {
+            return false;
+        }
+        boolean headFc = false;
+        boolean merge0 = false;
+        boolean laterMerge = false;
+        for (String k : keys) {
+            headFc |= k.startsWith("head.fc.");
+            Matcher m = STAGE_MERGE.matcher(k);
+            if (m.find()) {
+                merge0 |= m.group(1).equals("0");
+                laterMerge |= !m.group(1).equals("0");
+                if (k.endsWith(".downsample.reduction.weight") && keys.contains("layers." + m.group(1)
+                        + ".blocks.0.norm1.weight")) {
+                    int[] red = shape.apply(k);
+                    int[] norm = shape.apply("layers." + m.group(1) + ".blocks.0.norm1.weight");
+                    if (red.length == 2 && norm.length == 1 && (red[0] == norm[0] || red[0] == 2 * norm[0])) {
+                        return red[0] == norm[0];
+                    }
+                }
+            }
+        }
+        return headFc || (laterMerge && !merge0);
+    }
+
+    private static String describe(CheckpointLayout l, boolean timm) {
+        return timm ? "timm classification (layers.*, patch merging at the start of the next stage, head.fc)"
+                : describe(l);
+    }
+
     private static String describe(CheckpointLayout l) {
         return switch (l) {
             case MICROSOFT -> "Microsoft classification (layers.*, norm, head)";
@@ -228,8 +269,23 @@ public final class SwinWeights {
         };
     }
 
-    /** Maps a (prefix-free) key of any supported layout to its canonical name. */
+    /** Maps a (prefix-free) key of any supported layout to its canonical name (timm names: see below). */
     static String canonical(String k) {
+        return canonical(k, false);
+    }
+
+    /** As {@link #canonical(String)}; with {@code timm}, {@code head.fc.*} is the head and merging i+1 ends stage i. */
+    static String canonical(String k, boolean timm) {
+        if (timm) {
+            if (k.startsWith("head.fc.")) {
+                return "head." + k.substring("head.fc.".length());
+            }
+            Matcher m = STAGE_MERGE.matcher(k);
+            if (m.find() && !m.group(1).equals("0")) {
+                return "layers." + (Integer.parseInt(m.group(1)) - 1) + k.substring(m.end(1));
+            }
+            return k;
+        }
         String c = k;
         if (c.startsWith("stages.")) {
             c = "layers." + c.substring("stages.".length());
@@ -243,6 +299,21 @@ public final class SwinWeights {
 
     /** The (prefix-free) name a canonical parameter has in {@code layout}: the inverse of {@link #canonical}. */
     static String fileName(String canonical, CheckpointLayout layout) {
+        return fileName(canonical, layout, false);
+    }
+
+    /** As {@link #fileName(String, CheckpointLayout)}, in timm's names when {@code timm}. */
+    static String fileName(String canonical, CheckpointLayout layout, boolean timm) {
+        if (timm && layout != CheckpointLayout.MMDET) {
+            if (canonical.startsWith("head.")) {
+                return "head.fc." + canonical.substring("head.".length());
+            }
+            Matcher m = STAGE_MERGE.matcher(canonical);
+            if (m.find()) {
+                return "layers." + (Integer.parseInt(m.group(1)) + 1) + canonical.substring(m.end(1));
+            }
+            return canonical;
+        }
         if (layout != CheckpointLayout.MMDET) {
             return canonical;
         }

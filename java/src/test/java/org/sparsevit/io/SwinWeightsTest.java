@@ -146,6 +146,74 @@ class SwinWeightsTest {
         assertTrue(o.contains("this is not a Swin checkpoint"), o);
     }
 
+    static Path timmFixture(String name) {
+        try {
+            return Path.of(SwinWeightsTest.class.getResource("/timm/" + name).toURI());
+        } catch (java.net.URISyntaxException | NullPointerException e) {
+            throw new AssertionError("test resource timm/" + name + " missing", e);
+        }
+    }
+
+    /**
+     * A checkpoint saved by timm (head.fc, patch merging at the start of the next stage; made by
+     * bench/peers/make_timm_fixture.py with timm 1.0.29) loads under its own names and gives timm's logits.
+     */
+    @Test
+    void timmCheckpointsLoadAndComputeWhatTimmComputes() {
+        SwinWeights w = SwinWeights.load(timmFixture("timm-mini.safetensors"));
+        SwinConfig c = w.config();
+        assertEquals(Task.CLASSIFICATION, c.task());
+        assertEquals(CheckpointLayout.MICROSOFT, c.layout());
+        assertEquals(10, c.numClasses());
+        assertEquals(16, c.embedDim());
+        assertArrayEquals(new int[]{2, 2}, c.depths());
+        assertArrayEquals(new int[]{1, 2}, c.heads());
+        assertEquals(4, c.window());
+        HostTensor input = Npy.read(timmFixture("timm-mini.input.npy"));
+        try (CpuBackend cpu = new CpuBackend(); SwinModel m = new SwinModel(w, cpu)) {
+            SwinOutput out = m.forward(input);
+            Golden.assertClose("timm logits", Npy.read(timmFixture("timm-mini.logits.npy")), out.logits(), 1e-4);
+        }
+    }
+
+    /** Microsoft names and timm names of the same weights load to the same tensors; problems use the file's names. */
+    @Test
+    void timmNamesAreAnotherSpellingOfTheMicrosoftLayout() {
+        Path src = fx("swin-reference", "swin-mini-cls.safetensors");
+        java.util.function.UnaryOperator<String> toTimm = n -> {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("^layers\\.(\\d+)\\.downsample\\.(.*)$").matcher(n);
+            if (m.matches()) {
+                return "layers." + (Integer.parseInt(m.group(1)) + 1) + ".downsample." + m.group(2);
+            }
+            return n.startsWith("head.") ? "head.fc." + n.substring(5) : n;
+        };
+        SwinWeights ms = SwinWeights.load(src);
+        Path timm = convert(src, "timm.safetensors", toTimm, DType.F32, Map.of("format", "pt"));
+        SwinWeights tw = SwinWeights.load(timm);
+        assertEquals(ms.config(), tw.config());
+        assertEquals(ms.all().keySet(), tw.all().keySet());
+        ms.all().forEach((k, v) -> assertArrayEquals(v.data(), tw.all().get(k).data(), k));
+
+        // the same names without head.fc (merging in stages 1..3 only still says timm)
+        Path broken = convert(src, "timm-broken.safetensors", n -> n.equals("layers.2.downsample.norm.bias")
+                || n.equals("head.bias") ? null : toTimm.apply(n), DType.F32, Map.of());
+        String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(broken, ms.config())).getMessage();
+        assertTrue(msg.contains("missing keys (layers.3.downsample.norm.bias, head.fc.bias)"), msg);
+
+        // a merge whose reduction does not fit either layout's stage is reported, not silently mapped
+        Map<String, HostTensor> t = new LinkedHashMap<>();
+        try (Safetensors st = Safetensors.open(timm)) {
+            for (String n : st.names()) {
+                t.put(n, st.read(n));
+            }
+        }
+        t.put("layers.1.downsample.reduction.weight", HostTensor.zeros(3, 128));
+        Path odd = tmp.resolve("odd.safetensors");
+        Safetensors.write(odd, t, Map.of(), DType.F32);
+        String o = assertThrows(SafetensorsException.class, () -> SwinWeights.load(odd)).getMessage();
+        assertTrue(o.contains("layers.1.downsample.reduction.weight is [3, 128], expected [64, 128]"), o);
+    }
+
     @Test
     void randomWeightsAreSeededAndComplete() {
         SwinConfig t = SwinConfig.preset("swin-t");
