@@ -33,6 +33,17 @@ class SwinWeightsTest {
         return Fixtures.file(dir, name);
     }
 
+    /** Every tensor of a file under its own name, in file order. */
+    static Map<String, HostTensor> readAll(Path file) {
+        Map<String, HostTensor> m = new LinkedHashMap<>();
+        try (Safetensors st = Safetensors.open(file)) {
+            for (String n : st.names()) {
+                m.put(n, st.read(n));
+            }
+        }
+        return m;
+    }
+
     /** Copies a fixture's raw tensors under new names (a function of the old), without metadata, as dtype. */
     Path convert(Path src, String name, java.util.function.UnaryOperator<String> rename, DType dtype,
                  Map<String, String> meta) {
@@ -76,12 +87,7 @@ class SwinWeightsTest {
         Path plain = convert(src, "plain.safetensors", n -> n, DType.F32, Map.of());
         Path prefixed = convert(src, "prefixed.safetensors", n -> "backbone." + n, DType.F32, Map.of());
         // a detector checkpoint also holds neck/head tensors outside the backbone prefix
-        Map<String, HostTensor> extra = new LinkedHashMap<>();
-        try (Safetensors st = Safetensors.open(prefixed)) {
-            for (String n : st.names()) {
-                extra.put(n, st.read(n));
-            }
-        }
+        Map<String, HostTensor> extra = readAll(prefixed);
         extra.put("neck.lateral_convs.0.conv.weight", HostTensor.zeros(4, 4));
         Path detector = tmp.resolve("detector.safetensors");
         Safetensors.write(detector, extra, Map.of(), DType.F32);
@@ -201,12 +207,7 @@ class SwinWeightsTest {
         assertTrue(msg.contains("missing keys (layers.3.downsample.norm.bias, head.fc.bias)"), msg);
 
         // a merge whose reduction does not fit either layout's stage is reported, not silently mapped
-        Map<String, HostTensor> t = new LinkedHashMap<>();
-        try (Safetensors st = Safetensors.open(timm)) {
-            for (String n : st.names()) {
-                t.put(n, st.read(n));
-            }
-        }
+        Map<String, HostTensor> t = readAll(timm);
         t.put("layers.1.downsample.reduction.weight", HostTensor.zeros(3, 128));
         Path odd = tmp.resolve("odd.safetensors");
         Safetensors.write(odd, t, Map.of(), DType.F32);
