@@ -33,7 +33,7 @@
 # finished and peer cases it measured are not run again); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case;
 # SVJ_BENCH_ARGS (extra arguments to every bench call); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
 # SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65% of the table's dense latency), SVJ_SEARCH_BUDGET (500
-# candidates); SVJ_PEERS_ARGS (extra timm_peers.py args); SVJ_LAT_ARGS (the latency/search case, default "--arch
+# candidates); SVJ_PEERS_ARGS (extra timm_peers.py args, split at spaces); SVJ_PEERS_CASES (--cases REGEX, spaces kept); SVJ_LAT_ARGS (the latency/search case, default "--arch
 # swin-t --backbone --size 672x672 --batch 4 --precision fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the
 # table's latency call, e.g. "--iters 100 --warmup 20").
 set -uo pipefail
@@ -87,14 +87,17 @@ PY=$(command -v python3 || true)
 # cuBLAS presets (below) would come before the CUDA libraries of PyTorch's wheels, which then fail to load
 # ("undefined symbol") or load another cuBLAS than PyTorch was built with. $PY is a wrapper that restores it.
 if [ -n "$PY" ]; then
-  PYDIR=$(mktemp -d "${TMPDIR:-/tmp}/run-gpu-py.XXXXXX")
-  if [ -n "$ORIG_LD_SET" ]; then
-    printf '#!/bin/bash\nexec env LD_LIBRARY_PATH=%q %q "$@"\n' "$ORIG_LD" "$PY" > "$PYDIR/python3"
+  PYDIR=$(mktemp -d "${TMPDIR:-/tmp}/run-gpu-py.XXXXXX" 2>/dev/null || mktemp -d 2>/dev/null) || PYDIR=
+  if [ -n "$PYDIR" ]; then
+    if [ -n "$ORIG_LD_SET" ]; then
+      printf '#!/bin/bash\nexec env LD_LIBRARY_PATH=%q %q "$@"\n' "$ORIG_LD" "$PY" > "$PYDIR/python3"
+    else
+      printf '#!/bin/bash\nexec env -u LD_LIBRARY_PATH %q "$@"\n' "$PY" > "$PYDIR/python3"
+    fi
+    chmod +x "$PYDIR/python3" && PY="$PYDIR/python3"
   else
-    printf '#!/bin/bash\nexec env -u LD_LIBRARY_PATH %q "$@"\n' "$PY" > "$PYDIR/python3"
+    echo "[run-gpu] no temporary folder for the Python wrapper: Python runs with the CUDA library path" >&2
   fi
-  chmod +x "$PYDIR/python3"
-  PY="$PYDIR/python3"
 fi
 # the CUDA 13 libraries (cuBLAS for the GEMMs) where a toolkit installs them
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
@@ -106,7 +109,7 @@ HAVE_CUBLAS=1
 IFS=: read -r -a LIBDIRS <<< "${LD_LIBRARY_PATH:-}"
 for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
   found=0
-  for d in "${LIBDIRS[@]}"; do [ -e "$d/$lib" ] && found=1; done
+  for d in ${LIBDIRS[@]+"${LIBDIRS[@]}"}; do [ -e "$d/$lib" ] && found=1; done
   ldconfig -p 2>/dev/null | grep -q "$lib " && found=1
   [ "$found" = 1 ] || HAVE_CUBLAS=0
 done
@@ -357,17 +360,21 @@ stage_peers() {
   [ -n "$PY" ] || { echo "skipped: no python3"; return 3; }
   "$PY" -c "import torch, timm" 2>/dev/null || { echo "skipped: torch/timm not importable"; return 3; }
   have_gpu || { echo "skipped: no GPU"; return 3; }
+  local args=(--out "$OUTDIR/peers.json" --deadline-s $(( b > 30 ? b - 15 : 15 )) --iters "$ITERS" --warmup "$WARMUP")
+  [ -n "${SVJ_PREVIOUS:-}" ] && [ -s "$SVJ_PREVIOUS/peers.json" ] && args+=(--skip-done "$SVJ_PREVIOUS/peers.json")
+  # the SparseViT baseline checked against the official implementation's outputs and kept windows (seconds)
+  local checked=0
+  if [ -f "${FIX:-/nonexistent}/sparsevit-reference/sparsevit-mini.safetensors" ]; then
+    args+=(--check-reference "$FIX/sparsevit-reference"); checked=1
+  fi
+  [ -n "${SVJ_PEERS_CASES:-}" ] && args+=(--cases "$SVJ_PEERS_CASES")
+  # rows of an earlier run in this OUTDIR must not pass for this run's
+  rm -f "$OUTDIR/peers.json" "$OUTDIR/peers-meta.json"
   # shellcheck disable=SC2086
-  local skip=()
-  [ -n "${SVJ_PREVIOUS:-}" ] && [ -s "$SVJ_PREVIOUS/peers.json" ] && skip=(--skip-done "$SVJ_PREVIOUS/peers.json")
-  # the SparseViT baseline checked against the official implementation's outputs and kept windows (under a second)
-  local check=()
-  [ -f "${FIX:-/nonexistent}/sparsevit-reference/sparsevit-mini.safetensors" ] && check=(--check-reference "$FIX/sparsevit-reference")
-  limited "$b" "$PY" "$HERE/timm_peers.py" --out "$OUTDIR/peers.json" --deadline-s $(( b > 30 ? b - 15 : 15 )) \
-    --iters "$ITERS" --warmup "$WARMUP" "${skip[@]}" "${check[@]}" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
+  limited "$b" "$PY" "$HERE/timm_peers.py" "${args[@]}" ${SVJ_PEERS_ARGS:-} > "$OUTDIR/peers.log" 2>&1
   local rc=$?
   local ref="no reference check (no sparsevit-reference)"
-  if [ ${#check[@]} -gt 0 ]; then
+  if [ "$checked" = 1 ]; then
     if grep -q '^reference check: {"fixture".*"ok": true' "$OUTDIR/peers.log"; then ref="SparseViT baseline reproduces the official outputs"
     elif grep -q '^reference check:' "$OUTDIR/peers.log"; then ref="SparseViT baseline check FAILED (peers.log)"
     else ref="no reference check (the script ended first: peers.log)"; fi
@@ -448,9 +455,14 @@ stage_cpu() {
   fi
   "$3" -cp "$1/lib/ort-bench.jar" org.sparsevit.bench.ort.OrtBench "$2/swin_t_224.onnx" 224x224 1 50 5 \
     "$2/rows-cpu-ort.json" >> "$2/cpu.log" 2>&1
+  ort=$?
   "$3" -jar "$1/lib/sparsevit.jar" bench --backend cpu --size 224x224 --batch 1 --sparsity "dense;uniform:0.6" --iters 50 --warmup 5 \
     --json "$2/rows-cpu.json" >> "$2/cpu.log" 2>&1
-  rm -f "$2/swin_t_224.onnx"' _ "$HERE" "$OUTDIR" "$JAVA" "$onnx_from" "$PY"
+  ours=$?
+  rm -f "$2/swin_t_224.onnx"
+  [ $ort -eq 0 ] || echo "ONNX Runtime timing failed (exit $ort)" >> "$2/cpu.log"
+  [ $ours -eq 0 ] || echo "our CPU bench failed (exit $ours)" >> "$2/cpu.log"
+  [ $ort -eq 0 ] && [ $ours -eq 0 ]' _ "$HERE" "$OUTDIR" "$JAVA" "$onnx_from" "$PY"
   local rc=$?
   echo "exit $rc (ONNX model: $(cat "$OUTDIR/onnx-from.txt" 2>/dev/null || echo "$onnx_from"))"
   return $rc

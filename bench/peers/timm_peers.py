@@ -425,8 +425,14 @@ def main():
         check["seconds"] = round(time.time() - t0, 1)
         print("reference check:", json.dumps(check), file=sys.stderr, flush=True)
     on_gpu = args.device == "cuda"
-    if on_gpu:
-        dev = torch.cuda.get_device_name(0)
+    device_error = None
+    if args.check_only:
+        dev = "(not used: --check-only)"
+    elif on_gpu:
+        try:
+            dev = torch.cuda.get_device_name(0)
+        except Exception as e:  # written to peers-meta.json (with the check) before the script ends
+            dev, device_error = "CUDA unusable", ("%s: %s" % (type(e).__name__, e))[:300]
     else:
         import platform
         dev = "CPU (%s, %d threads, PyTorch)" % (platform.processor() or platform.machine(), torch.get_num_threads())
@@ -439,12 +445,17 @@ def main():
             "note": "timm features_only backbones have no per-stage output norms; TF32 off for fp32"}
     if check is not None:
         meta["reference_check"] = check
+    if device_error:
+        meta["device_error"] = device_error
     meta_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "peers-meta.json")
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1)
     print("peers:", json.dumps(meta), file=sys.stderr, flush=True)
     if args.check_only:
         sys.exit(0 if meta.get("reference_check", {}).get("ok") else 1)
+    if device_error:
+        print("error: CUDA is not usable from PyTorch:", device_error, file=sys.stderr)
+        sys.exit(1)
     rows = []
     only = set(x for x in args.only.split(",") if x)
     longest = {}

@@ -413,6 +413,9 @@ public final class ResultsReport {
                 parts.add(k[1] + " " + meta.get(k[0]).asText());
             }
         }
+        if (meta.hasNonNull("device_error")) {
+            parts.add("PyTorch could not use CUDA: " + meta.get("device_error").asText());
+        }
         JsonNode c = meta.path("reference_check");
         if (c.isObject()) {
             if (c.hasNonNull("error")) {

@@ -178,7 +178,7 @@ public final class SwinWeights {
                 }
                 cfg = expected;
             } else {
-                cfg = infer(f, shapes, st.metadata(), layout);
+                cfg = infer(f, shapes, st.metadata(), layout, timm);
             }
             check(f, cfg, shapes, c -> prefix + fileName(c, layout, timm), foreign);
             Map<String, HostTensor> out = new LinkedHashMap<>();
@@ -257,8 +257,12 @@ public final class SwinWeights {
     }
 
     private static String describe(CheckpointLayout l, boolean timm) {
-        return timm ? "timm classification (layers.*, patch merging at the start of the next stage, head.fc)"
-                : describe(l);
+        if (!timm) {
+            return describe(l);
+        }
+        return l == CheckpointLayout.SWIN_DETECTION
+                ? "Swin detection backbone in timm's names (layers.*, patch merging at the start of the next stage, norm0..norm3)"
+                : "timm classification (layers.*, patch merging at the start of the next stage, head.fc)";
     }
 
     private static String describe(CheckpointLayout l) {
@@ -336,7 +340,7 @@ public final class SwinWeights {
      * layer_norm_eps.
      */
     private static SwinConfig infer(String f, Map<String, int[]> shapes, Map<String, String> meta,
-                                    CheckpointLayout layout) {
+                                    CheckpointLayout layout, boolean timm) {
         boolean mm = layout == CheckpointLayout.MMDET;
         String stages = mm ? "stages." : "layers.";
         String tableName = mm ? "attn.w_msa.relative_position_bias_table" : "attn.relative_position_bias_table";
@@ -479,15 +483,16 @@ public final class SwinWeights {
         int classes = 0;
         if (cls) {
             int[] head = shapes.get("head.weight");
+            String headName = timm ? "head.fc.weight" : "head.weight";
             if (head != null && head.length == 2 && head[0] > 0) {
                 classes = head[0];
                 agree("num_classes", mClasses, classes, conflicts);
             } else if (head != null) {
-                throw new SafetensorsException(f + ": head.weight is " + Shapes.str(head) + ", not [classes, C]");
+                throw new SafetensorsException(f + ": " + headName + " is " + Shapes.str(head) + ", not [classes, C]");
             } else if (positiveInt(mClasses)) {
                 classes = mClasses.intValue();
             } else {
-                throw new SafetensorsException(f + ": neither a classification head (head.weight [classes, C]) nor"
+                throw new SafetensorsException(f + ": neither a classification head (" + headName + " [classes, C]) nor"
                         + " backbone output norms (norm0.weight .. norm" + (ns - 1) + ".weight) found");
             }
         } else if (IntStream.range(0, ns).noneMatch(s -> shapes.containsKey("norm" + s + ".weight")
@@ -510,7 +515,7 @@ public final class SwinWeights {
         };
         if (named != null && named != layout) {
             conflicts.add("format is " + format + " in the metadata but the names are those of a "
-                    + describe(layout) + " checkpoint");
+                    + describe(layout, timm) + " checkpoint");
         }
         if (!conflicts.isEmpty()) {
             throw new SafetensorsException(f + ": __metadata__ disagrees with the tensor shapes: "

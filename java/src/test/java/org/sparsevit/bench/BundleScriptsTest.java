@@ -102,7 +102,7 @@ class BundleScriptsTest {
         Files.writeString(call.resolve("stages.jsonl"), "{\"name\": \"tests\", \"status\": \"ok\", \"seconds\": 40,"
                 + " \"budget\": 100, \"note\": \"gpu-sv: 74 tests successful\"}\n");
         Files.writeString(call.resolve("peers-meta.json"), "{\"torch\": \"2.9.1\", \"timm\": \"1.0.22\", \"cuda\":"
-                + " \"13.0\", \"reference_check\": {\"fixture\": \"sparsevit-reference\", \"tolerance\": 1e-4, \"ok\":"
+                + " \"13.0\", \"device_error\": \"RuntimeError: no CUDA GPUs are available\", \"reference_check\": {\"fixture\": \"sparsevit-reference\", \"tolerance\": 1e-4, \"ok\":"
                 + " false, \"cases\": {\"a\": {\"max_abs_diff\": [2e-7, 3.5], \"kept_lists\": 8, \"kept_equal\": true},"
                 + " \"b\": {\"max_abs_diff\": [1e-7], \"kept_lists\": 2, \"kept_equal\": false}}}}");
         Path bundle = Files.createDirectories(tmp.resolve("bundle"));
@@ -126,7 +126,7 @@ class BundleScriptsTest {
         assertTrue(md.contains("| tests | 76 passed, 1 failed, 1 skipped"), md);
         assertTrue(md.contains("| GPU tests on swin-reference | 2 passed, 0 failed, 0 skipped"), md);
         assertTrue(md.contains("| call1 | tests | ok | 40 | 100 |"), md);
-        assertTrue(md.contains("| peers (PyTorch) | PyTorch 2.9.1; timm 1.0.22; CUDA 13.0; SparseViT baseline does NOT"
+        assertTrue(md.contains("| peers (PyTorch) | PyTorch 2.9.1; timm 1.0.22; CUDA 13.0; PyTorch could not use CUDA: RuntimeError: no CUDA GPUs are available; SparseViT baseline does NOT"
                 + " reproduce the official implementation (sparsevit-reference, 2 cases, float64): outputs within 3.5"
                 + " (tolerance 0.0001), 10 kept lists NOT all equal |"), md);
         assertEquals(1, rep.ours().size());

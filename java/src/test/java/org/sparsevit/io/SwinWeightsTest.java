@@ -206,6 +206,12 @@ class SwinWeightsTest {
         String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(broken, ms.config())).getMessage();
         assertTrue(msg.contains("missing keys (layers.3.downsample.norm.bias, head.fc.bias)"), msg);
 
+        // timm's num_classes=0 saves no head: named as timm names it
+        Path headless = convert(src, "timm-headless.safetensors", n -> n.startsWith("head.") ? null : toTimm.apply(n),
+                DType.F32, Map.of());
+        String h = assertThrows(SafetensorsException.class, () -> SwinWeights.load(headless)).getMessage();
+        assertTrue(h.contains("neither a classification head (head.fc.weight [classes, C]) nor backbone output norms"), h);
+
         // a merge whose reduction does not fit either layout's stage is reported, not silently mapped
         Map<String, HostTensor> t = readAll(timm);
         t.put("layers.1.downsample.reduction.weight", HostTensor.zeros(3, 128));
