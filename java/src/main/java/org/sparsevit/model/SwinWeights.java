@@ -29,8 +29,9 @@ import org.sparsevit.tensor.Shapes;
  * ({@link CheckpointLayout#SWIN_DETECTION}, {@code norm0..norm3}) and (c) the mmdet 2.x layout of SparseViT
  * checkpoints ({@link CheckpointLayout#MMDET}: {@code stages.i}, {@code patch_embed.projection},
  * {@code attn.w_msa}, {@code ffn.layers.0.0} / {@code ffn.layers.1}, always a backbone with
- * {@link MergeOrder#UNFOLD}), and timm's spelling of (a) ({@code head.fc}, the merging that ends stage i
- * stored as {@code layers.(i+1).downsample}), also when every key carries a prefix such as {@code backbone.},
+ * {@link MergeOrder#UNFOLD}), timm's spelling of (a) ({@code head.fc}, the merging that ends stage i
+ * stored as {@code layers.(i+1).downsample}), and Hugging Face transformers' names of (a) and (b)
+ * ({@link HuggingFaceNames}), also when every key carries a prefix such as {@code backbone.},
  * {@code module.} or {@code model.} (everything before the first {@code patch_embed.}; keys outside that
  * prefix, e.g. a detector's neck and heads, are ignored and counted by {@link #ignoredKeys()}).
  * Derived buffers ({@code relative_position_index}, {@code attn_mask}, {@code num_batches_tracked}) are
@@ -145,6 +146,10 @@ public final class SwinWeights {
                     names.add(n);
                 }
             }
+            HuggingFaceNames hf = HuggingFaceNames.detect(names);
+            if (hf != null) {
+                return loadHuggingFace(st, f, names, hf, expected);
+            }
             String prefix = findPrefix(f, names);
             List<String> own = new ArrayList<>();
             int ignored = 0;
@@ -178,7 +183,7 @@ public final class SwinWeights {
                 }
                 cfg = expected;
             } else {
-                cfg = infer(f, shapes, st.metadata(), layout, timm);
+                cfg = infer(f, shapes, st.metadata(), layout, c -> prefix + fileName(c, layout, timm));
             }
             check(f, cfg, shapes, c -> prefix + fileName(c, layout, timm), foreign);
             Map<String, HostTensor> out = new LinkedHashMap<>();
@@ -187,6 +192,98 @@ public final class SwinWeights {
             }
             return new SwinWeights(cfg, out, ignored);
         }
+    }
+
+    /**
+     * Loads a checkpoint in Hugging Face transformers' names ({@link HuggingFaceNames}): query, key and value
+     * are read as the three row blocks of {@code attn.qkv}; everything else maps one to one.
+     */
+    private static SwinWeights loadHuggingFace(Safetensors st, String f, List<String> names, HuggingFaceNames hf,
+                                               SwinConfig expected) {
+        Map<String, String[]> files = new LinkedHashMap<>();
+        List<String> foreign = new ArrayList<>();
+        int ignored = 0;
+        for (String n : names) {
+            if (!n.startsWith(hf.root())) {
+                ignored++;
+                continue;
+            }
+            HuggingFaceNames.Mapped m = hf.map(n);
+            if (m == null) {
+                foreign.add(n);
+                continue;
+            }
+            files.computeIfAbsent(m.canonical(), c -> new String[m.part() < 0 ? 1 : 3])[Math.max(0, m.part())] = n;
+        }
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        for (Map.Entry<String, String[]> e : files.entrySet()) {
+            String[] parts = e.getValue();
+            if (parts.length == 1) {
+                shapes.put(e.getKey(), st.shape(parts[0]));
+            } else if (Arrays.stream(parts).allMatch(java.util.Objects::nonNull)) {
+                int[] s0 = st.shape(parts[0]);
+                for (String p : parts) {
+                    if (!Arrays.equals(st.shape(p), s0)) {
+                        throw new SafetensorsException(f + ": query, key and value must have one shape: "
+                                + Arrays.stream(parts).map(q -> q + " is " + Shapes.str(st.shape(q)))
+                                .collect(java.util.stream.Collectors.joining(", ")));
+                    }
+                }
+                int[] qkv = s0.clone();
+                if (qkv.length > 0) {
+                    qkv[0] *= 3;
+                }
+                shapes.put(e.getKey(), qkv);
+            }
+            // else: a part is missing; the canonical tensor is reported missing, by the parts' names
+        }
+        java.util.Set<String> present = new java.util.HashSet<>(names);
+        UnaryOperator<String> fileName = c -> {
+            List<String> all = hf.fileNames(c);
+            List<String> absent = all.stream().filter(n -> !present.contains(n)).toList();
+            return String.join(", ", absent.isEmpty() ? all : absent);
+        };
+        CheckpointLayout layout = shapes.containsKey("head.weight") || shapes.containsKey("head.bias")
+                || (shapes.containsKey("norm.weight") && !shapes.containsKey("norm0.weight"))
+                ? CheckpointLayout.MICROSOFT : CheckpointLayout.SWIN_DETECTION;
+        if (layout == CheckpointLayout.SWIN_DETECTION) {
+            // SwinBackbone keeps SwinModel's final layernorm, which its outputs do not use
+            for (String c : new String[]{"norm.weight", "norm.bias"}) {
+                if (shapes.remove(c) != null) {
+                    files.remove(c);
+                    ignored++;
+                }
+            }
+        }
+        SwinConfig cfg;
+        if (expected != null) {
+            if (expected.layout() != layout) {
+                throw new SafetensorsException(f + ": is a " + describe(layout) + " checkpoint in " + hf.spelling()
+                        + " names, but a " + describe(expected.layout()) + " model was expected (" + expected + ")");
+            }
+            cfg = expected;
+        } else {
+            cfg = infer(f, shapes, st.metadata(), layout, fileName);
+        }
+        check(f, cfg, shapes, fileName, foreign);
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        for (String name : expectedNames(cfg)) {
+            String[] parts = files.get(name);
+            if (parts.length == 1) {
+                out.put(name, st.read(parts[0]));
+            } else {
+                HostTensor q = st.read(parts[0]);
+                int n = q.data().length;
+                float[] d = new float[3 * n];
+                for (int p = 0; p < 3; p++) {
+                    System.arraycopy(p == 0 ? q.data() : st.read(parts[p]).data(), 0, d, p * n, n);
+                }
+                int[] shape = q.shape().clone();
+                shape[0] *= 3;
+                out.put(name, new HostTensor(d, shape));
+            }
+        }
+        return new SwinWeights(cfg, out, ignored);
     }
 
     /** Buffers that the model derives itself and that checkpoints sometimes carry. */
@@ -340,7 +437,7 @@ public final class SwinWeights {
      * layer_norm_eps.
      */
     private static SwinConfig infer(String f, Map<String, int[]> shapes, Map<String, String> meta,
-                                    CheckpointLayout layout, boolean timm) {
+                                    CheckpointLayout layout, UnaryOperator<String> fileName) {
         boolean mm = layout == CheckpointLayout.MMDET;
         String stages = mm ? "stages." : "layers.";
         String tableName = mm ? "attn.w_msa.relative_position_bias_table" : "attn.relative_position_bias_table";
@@ -483,7 +580,7 @@ public final class SwinWeights {
         int classes = 0;
         if (cls) {
             int[] head = shapes.get("head.weight");
-            String headName = timm ? "head.fc.weight" : "head.weight";
+            String headName = fileName.apply("head.weight");
             if (head != null && head.length == 2 && head[0] > 0) {
                 classes = head[0];
                 agree("num_classes", mClasses, classes, conflicts);
@@ -515,7 +612,7 @@ public final class SwinWeights {
         };
         if (named != null && named != layout) {
             conflicts.add("format is " + format + " in the metadata but the names are those of a "
-                    + describe(layout, timm) + " checkpoint");
+                    + describe(layout) + " checkpoint");
         }
         if (!conflicts.isEmpty()) {
             throw new SafetensorsException(f + ": __metadata__ disagrees with the tensor shapes: "

@@ -152,12 +152,80 @@ class SwinWeightsTest {
         assertTrue(o.contains("this is not a Swin checkpoint"), o);
     }
 
-    static Path timmFixture(String name) {
+    /** A golden file made by another implementation (bench/peers/make_*_fixture.py), from the test resources. */
+    static Path resource(String dir, String name) {
         try {
-            return Path.of(SwinWeightsTest.class.getResource("/timm/" + name).toURI());
+            return Path.of(SwinWeightsTest.class.getResource("/" + dir + "/" + name).toURI());
         } catch (java.net.URISyntaxException | NullPointerException e) {
-            throw new AssertionError("test resource timm/" + name + " missing", e);
+            throw new AssertionError("test resource " + dir + "/" + name + " missing", e);
         }
+    }
+
+    static Path timmFixture(String name) {
+        return resource("timm", name);
+    }
+
+    /**
+     * Hugging Face transformers' Swin (bench/peers/make_hf_fixture.py, transformers 5.18): a classifier in the
+     * Hub's names and in transformers 5's, and a backbone; query, key and value become attn.qkv. Padded grids
+     * and an odd merge included.
+     */
+    @Test
+    void huggingFaceCheckpointsLoadAndComputeWhatTransformersComputes() {
+        HostTensor logits = Npy.read(resource("hf", "hf-cls.logits.npy"));
+        SwinConfig first = null;
+        for (String file : new String[]{"hf-cls.safetensors", "hf-cls-v5.safetensors"}) {
+            SwinWeights w = SwinWeights.load(resource("hf", file));
+            SwinConfig c = w.config();
+            assertEquals(Task.CLASSIFICATION, c.task(), file);
+            assertEquals(10, c.numClasses(), file);
+            assertEquals(8, c.embedDim(), file);
+            assertArrayEquals(new int[]{1, 2}, c.heads(), file);
+            assertEquals(4, c.window(), file);
+            if (first != null) {
+                assertEquals(first, c, "both spellings give one model");
+            }
+            first = c;
+            try (CpuBackend cpu = new CpuBackend(); SwinModel m = new SwinModel(w, cpu)) {
+                SwinOutput out = m.forward(Npy.read(resource("hf", "hf-cls.input.npy")));
+                Golden.assertClose(file + " logits", logits, out.logits(), 1e-4);
+            }
+        }
+        SwinWeights bb = SwinWeights.load(resource("hf", "hf-bb.safetensors"));
+        assertEquals(Task.BACKBONE, bb.config().task());
+        assertEquals(2, bb.ignoredKeys(), "SwinBackbone's unused swin.layernorm");
+        try (CpuBackend cpu = new CpuBackend(); SwinModel m = new SwinModel(bb, cpu)) {
+            SwinOutput out = m.forward(Npy.read(resource("hf", "hf-bb.input.npy")));
+            assertEquals(2, out.features().size());
+            for (int s = 0; s < 2; s++) {
+                Golden.assertClose("out" + s, Npy.read(resource("hf", "hf-bb.out" + s + ".npy")), out.features().get(s), 1e-4);
+            }
+        }
+    }
+
+    /** Problems in a transformers checkpoint are named as the file names them (query, key and value apart). */
+    @Test
+    void huggingFaceProblemsUseTheFilesNames() {
+        Path src = resource("hf", "hf-cls.safetensors");
+        String b = "swin.encoder.layers.0.blocks.1.attention.";
+        Path noKey = convert(src, "nokey.safetensors", n -> n.equals(b + "self.key.weight") || n.equals("classifier.bias")
+                ? null : n.equals("swin.layernorm.bias") ? "swin.extra.bias" : n, DType.F32, Map.of());
+        String m = assertThrows(SafetensorsException.class, () -> SwinWeights.load(noKey)).getMessage();
+        assertTrue(m.contains("missing keys (" + b + "self.key.weight, swin.layernorm.bias, classifier.bias)"), m);
+        assertTrue(m.contains("unexpected keys (swin.extra.bias)"), m);
+
+        Map<String, HostTensor> t = readAll(src);
+        t.put(b + "self.value.bias", HostTensor.zeros(7));
+        Path odd = tmp.resolve("odd.safetensors");
+        Safetensors.write(odd, t, Map.of(), DType.F32);
+        String o = assertThrows(SafetensorsException.class, () -> SwinWeights.load(odd)).getMessage();
+        assertTrue(o.contains("query, key and value must have one shape: " + b + "self.query.bias is [8], " + b
+                + "self.key.bias is [8], " + b + "self.value.bias is [7]"), o);
+
+        Path headless = convert(src, "headless.safetensors", n -> n.startsWith("classifier.") ? null : n, DType.F32, Map.of());
+        SwinConfig cls = SwinWeights.load(src).config();
+        String h = assertThrows(SafetensorsException.class, () -> SwinWeights.load(headless, cls)).getMessage();
+        assertTrue(h.contains("missing keys (classifier.weight, classifier.bias)"), h);
     }
 
     /**

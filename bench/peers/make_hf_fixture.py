@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Writes a tiny golden set from Hugging Face transformers' Swin (java/src/test/resources/hf/), so that the test
+suite checks that its checkpoints load and compute what transformers computes. Needs torch, transformers (5.x) and
+safetensors.
+
+    python3 bench/peers/make_hf_fixture.py [OUTDIR]
+
+Files:
+  hf-cls.safetensors      SwinForImageClassification under the names of the checkpoints on the Hub (written by
+                          transformers 4: attention.self.query/key/value, attention.output.dense, intermediate.dense,
+                          output.dense, attention.self.relative_position_bias_table)
+  hf-cls-v5.safetensors   the same weights under transformers 5's names (attention.q_proj/k_proj/v_proj/o_proj,
+                          mlp.fc1/fc2, attention.relative_position_bias.relative_position_bias_table)
+  hf-cls.{input,logits}.npy
+  hf-bb.safetensors       SwinBackbone with every stage as output (hidden_states_norms.stage1..2), Hub names
+  hf-bb.input.npy, hf-bb.out0.npy, hf-bb.out1.npy
+Models: embed_dim 8, depths (2, 2), heads (1, 2), window 4, at 52x76: stage grids 13x19 (padded to window
+multiples) and 7x10 (after merging an odd grid), so padding, shifted windows and odd merging are all exercised. Each
+grid stays larger than the window: where it is not, transformers 5.18 cannot run (its bias table keeps the
+configured window while the window shrinks). Weights: transformers' initialisation (seed 0), with the relative
+position bias tables, the LayerNorm parameters and the head redrawn larger so that a wrong mapping shows.
+"""
+import json
+import os
+import sys
+
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers import SwinBackbone, SwinConfig, SwinForImageClassification
+
+# transformers 5's names -> the Hub's (transformers 4) names
+HUB = [("attention.q_proj", "attention.self.query"), ("attention.k_proj", "attention.self.key"),
+       ("attention.v_proj", "attention.self.value"),
+       ("attention.relative_position_bias.relative_position_bias_table", "attention.self.relative_position_bias_table"),
+       ("attention.o_proj", "attention.output.dense"), ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")]
+
+
+def hub_name(k):
+    for new, old in HUB:
+        k = k.replace(new, old)
+    return k
+
+
+def write_npy(path, t):
+    """A float32 C-order .npy file (version 1.0 header)."""
+    t = t.detach().to(torch.float32).contiguous()
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join("%d, " % d for d in t.shape)
+    header = header + " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin1"))
+        f.write(t.numpy().tobytes())
+
+
+def redraw(model, g):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "relative_position_bias_table" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+            elif "norm" in name and name.endswith(".weight"):
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+            elif "norm" in name and name.endswith(".bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            elif name == "classifier.weight":
+                p.copy_(torch.randn(p.shape, generator=g) / p.shape[1] ** 0.5)
+
+
+def state(model):
+    return {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("relative_position_index")}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join("java", "src", "test", "resources", "hf")
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    size = (52, 76)
+    common = dict(image_size=64, embed_dim=8, depths=[2, 2], num_heads=[1, 2], window_size=4)
+    cls = SwinForImageClassification(SwinConfig(num_labels=10, **common)).eval()
+    redraw(cls, g)
+    sd = state(cls)
+    save_file({hub_name(k): v for k, v in sd.items()}, os.path.join(out, "hf-cls.safetensors"), metadata={"format": "pt"})
+    save_file(sd, os.path.join(out, "hf-cls-v5.safetensors"), metadata={"format": "pt"})
+    x = torch.randn(1, 3, *size, generator=g)
+    with torch.no_grad():
+        logits = cls(x).logits
+    write_npy(os.path.join(out, "hf-cls.input.npy"), x)
+    write_npy(os.path.join(out, "hf-cls.logits.npy"), logits)
+
+    bb = SwinBackbone(SwinConfig(out_features=["stage1", "stage2"], **common)).eval()
+    redraw(bb, g)
+    save_file({hub_name(k): v for k, v in state(bb).items()}, os.path.join(out, "hf-bb.safetensors"),
+              metadata={"format": "pt"})
+    xb = torch.randn(1, 3, *size, generator=g)
+    with torch.no_grad():
+        maps = bb(xb).feature_maps
+    write_npy(os.path.join(out, "hf-bb.input.npy"), xb)
+    for i, fm in enumerate(maps):
+        write_npy(os.path.join(out, "hf-bb.out%d.npy" % i), fm)
+    info = {"torch": torch.__version__, "transformers": transformers.__version__, "input": list(x.shape),
+            "logits_max_abs": float(logits.abs().max()), "backbone_outputs": [list(m.shape) for m in maps]}
+    with open(os.path.join(out, "hf.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    print(json.dumps(info))
+
+
+if __name__ == "__main__":
+    main()
