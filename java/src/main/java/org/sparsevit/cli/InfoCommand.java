@@ -35,7 +35,8 @@ public final class InfoCommand implements Callable<Integer> {
         int[] hw = size == null ? new int[]{cfg.imgSize(), cfg.imgSize()} : MacsCommand.parseSize(size);
         long params = w.all().values().stream().mapToLong(t -> t.numel()).sum();
         System.out.println("file:         " + weights);
-        System.out.println("layout:       " + cfg.layout() + (cfg.isBackbone() ? " (backbone)" : " (classification)"));
+        System.out.println("layout:       " + cfg.layout() + (cfg.isBackbone() ? " (backbone)" : " (classification)")
+                + (w.naming().isEmpty() ? "" : ", names of " + w.naming()));
         System.out.println("architecture: " + cfg);
         System.out.printf(Locale.ROOT, "parameters:   %,d (%.2f M)%n", params, params / 1e6);
         double g = MacCounter.count(cfg, hw[0], hw[1], batch, SparsityConfig.dense(cfg)).totalGMacs();

@@ -69,11 +69,22 @@ public final class SwinWeights {
     private final SwinConfig config;
     private final Map<String, HostTensor> tensors;
     private final int ignoredKeys;
+    private final String naming;
 
     private SwinWeights(SwinConfig config, Map<String, HostTensor> tensors, int ignoredKeys) {
+        this(config, tensors, ignoredKeys, "");
+    }
+
+    private SwinWeights(SwinConfig config, Map<String, HostTensor> tensors, int ignoredKeys, String naming) {
         this.config = config;
         this.tensors = Collections.unmodifiableMap(tensors);
         this.ignoredKeys = ignoredKeys;
+        this.naming = naming;
+    }
+
+    /** Whose parameter names the loaded file used (e.g. "timm", "Hugging Face transformers ..."); "" when made here. */
+    public String naming() {
+        return naming;
     }
 
     /**
@@ -190,7 +201,7 @@ public final class SwinWeights {
             for (String name : expectedNames(cfg)) {
                 out.put(name, st.read(canonicalToFile.get(name)));
             }
-            return new SwinWeights(cfg, out, ignored);
+            return new SwinWeights(cfg, out, ignored, timm ? "timm" : describe(layout));
         }
     }
 
@@ -283,7 +294,7 @@ public final class SwinWeights {
                 out.put(name, new HostTensor(d, shape));
             }
         }
-        return new SwinWeights(cfg, out, ignored);
+        return new SwinWeights(cfg, out, ignored, hf.spelling());
     }
 
     /** Buffers that the model derives itself and that checkpoints sometimes carry. */

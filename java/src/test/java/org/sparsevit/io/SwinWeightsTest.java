@@ -179,6 +179,8 @@ class SwinWeightsTest {
             SwinConfig c = w.config();
             assertEquals(Task.CLASSIFICATION, c.task(), file);
             assertEquals(10, c.numClasses(), file);
+            assertEquals(file.contains("v5") ? "Hugging Face transformers 5" : "Hugging Face transformers (the Hub's names)",
+                    w.naming());
             assertEquals(8, c.embedDim(), file);
             assertArrayEquals(new int[]{1, 2}, c.heads(), file);
             assertEquals(4, c.window(), file);
@@ -238,6 +240,7 @@ class SwinWeightsTest {
         SwinConfig c = w.config();
         assertEquals(Task.CLASSIFICATION, c.task());
         assertEquals(CheckpointLayout.MICROSOFT, c.layout());
+        assertEquals("timm", w.naming());
         assertEquals(10, c.numClasses());
         assertEquals(16, c.embedDim());
         assertArrayEquals(new int[]{2, 2}, c.depths());
