@@ -86,6 +86,20 @@ public final class Safetensors implements AutoCloseable {
         this.metadata = metadata;
     }
 
+    /** What a file starting with these 8 bytes is when it is a known non-safetensors format, else null. */
+    static String otherFormat(byte[] head) {
+        if (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+            return "a zip archive (a PyTorch checkpoint saved by torch.save, .pth/.pt/.bin)";
+        }
+        if ((head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5 && (head[2] & 0xff) == 0x8a) {
+            return "a Python pickle (a PyTorch checkpoint in torch.save's legacy format)";
+        }
+        if ((head[0] & 0xff) == 0x89 && head[1] == 'H' && head[2] == 'D' && head[3] == 'F') {
+            return "an HDF5 file (Keras weights)";
+        }
+        return null;
+    }
+
     /**
      * Opens and validates a file: header length, UTF-8 JSON header, every entry's dtype, shape and offsets.
      * Tensor data is mapped lazily by {@link #read}. Close the returned reader when done.
@@ -110,6 +124,12 @@ public final class Safetensors implements AutoCloseable {
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, 0);
             long n = lenBuf.getLong(0);
+            // a header length that cannot be one, from a file that starts like another format: name the format
+            String other = otherFormat(lenBuf.array());
+            if (other != null && (n <= 0 || n > size - 8 || n > MAX_HEADER)) {
+                throw new SafetensorsException(f + ": " + other + ", not safetensors; convert it with"
+                        + " tools/to_safetensors.py (README, \"Weights from PyTorch checkpoints\")");
+            }
             if (n == 0) {
                 throw new SafetensorsException(f + ": header length is 0 (no JSON header)");
             }

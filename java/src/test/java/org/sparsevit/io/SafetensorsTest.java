@@ -99,6 +99,26 @@ class SafetensorsTest {
         assertEquals(p + ": header length 1000 does not fit in the file (16 bytes)", error(p));
     }
 
+    /** PyTorch checkpoints given by mistake are named, with the way to convert them; a real header still wins. */
+    @Test
+    void pytorchCheckpointsAreNamed() throws IOException {
+        Path zip = tmp.resolve("swin.pth");
+        Files.write(zip, new byte[]{'P', 'K', 3, 4, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+        assertEquals(zip + ": a zip archive (a PyTorch checkpoint saved by torch.save, .pth/.pt/.bin), not safetensors;"
+                + " convert it with tools/to_safetensors.py (README, \"Weights from PyTorch checkpoints\")", error(zip));
+        Path pickle = tmp.resolve("legacy.pth");
+        Files.write(pickle, new byte[]{(byte) 0x80, 2, (byte) 0x8a, 10, 0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, 0, 0, 0, 0});
+        assertTrue(error(pickle).startsWith(pickle + ": a Python pickle (a PyTorch checkpoint in torch.save's legacy"
+                + " format), not safetensors"), error(pickle));
+        // a safetensors file whose header length happens to start with the pickle's first bytes is read normally
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        json = json + " ".repeat(0x0280 - json.length());
+        Path st = file("like-pickle.safetensors", json, 4);
+        try (Safetensors s = Safetensors.open(st)) {
+            assertEquals(1, s.names().size());
+        }
+    }
+
     @Test
     void headerNotJson() throws IOException {
         Path p = file("nojson.safetensors", "{not json", 0);
