@@ -61,6 +61,11 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--dump-kept", paramLabel = "FILE", description = "Write the kept windows of every block (kept.json format).")
     Path dumpKept;
 
+    @Option(names = "--labels", paramLabel = "FILE",
+            description = "Class names for the printed top-5 (classifiers): a text file with one name per line, a JSON"
+                    + " array, or a Hugging Face config.json (id2label). With it the top-5 is printed for .npy inputs too.")
+    Path labels;
+
     @Override
     public Integer call() throws IOException {
         SwinWeights w = SwinWeights.load(weights);
@@ -69,6 +74,13 @@ public final class RunCommand implements Callable<Integer> {
         SparsityConfig sp = sparsity == null ? SparsityConfig.dense(cfg) : SparsityConfig.parse(sparsity, cfg);
         sp.validate(cfg, x.dim(2), x.dim(3));
         PaddingMode pad = padding == null ? cfg.defaultPadding() : PaddingMode.parse(padding);
+        java.util.List<String> names = null;
+        if (labels != null) {
+            if (cfg.isBackbone()) {
+                throw new SparseVitException("--labels: " + weights + " is a backbone (no classes to name)");
+            }
+            names = readLabels(labels, cfg.numClasses());
+        }
         prepareOutputDir(output);
         try (Backend be = Backends.create(backend, org.sparsevit.backend.Precision.parse(precision), System.err::println); SwinModel model = new SwinModel(w, be)) {
             KeptDump dump = dumpKept == null ? null : new KeptDump(cfg.window(), x.dim(0));
@@ -77,8 +89,8 @@ public final class RunCommand implements Callable<Integer> {
             double ms = (System.nanoTime() - t0) / 1e6;
             if (out.logits() != null) {
                 Npy.write(output.resolve("logits.npy"), out.logits());
-                if (isImage(input)) {
-                    printTop5(out.logits());
+                if (isImage(input) || names != null) {
+                    printTop5(out.logits(), names);
                 }
             } else {
                 for (int s = 0; s < out.features().size(); s++) {
@@ -124,7 +136,69 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Class names from a text file (one per line; blank lines kept as names only before the last name), a JSON
+     * array of strings, or a JSON object with {@code id2label} (Hugging Face config.json); exactly
+     * {@code classes} of them.
+     */
+    static java.util.List<String> readLabels(Path file, int classes) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new SparseVitException(file + ": no such file");
+        } catch (IOException e) {
+            throw new SparseVitException(file + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        java.util.List<String> out = new java.util.ArrayList<>();
+        String t = text.strip();
+        if (t.startsWith("{") || t.startsWith("[")) {
+            com.fasterxml.jackson.databind.JsonNode n;
+            try {
+                n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(t);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new SparseVitException(file + ": not valid JSON (" + e.getOriginalMessage() + ")");
+            }
+            if (n.isObject()) {
+                com.fasterxml.jackson.databind.JsonNode m = n.path("id2label");
+                if (!m.isObject()) {
+                    throw new SparseVitException(file + ": a JSON object without id2label (expected a Hugging Face"
+                            + " config.json, a JSON array of names, or one name per line)");
+                }
+                String[] byId = new String[m.size()];
+                for (var it = m.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    int id;
+                    try {
+                        id = Integer.parseInt(e.getKey());
+                    } catch (NumberFormatException ex) {
+                        throw new SparseVitException(file + ": id2label key '" + e.getKey() + "' is not a class index");
+                    }
+                    if (id < 0 || id >= byId.length || byId[id] != null) {
+                        throw new SparseVitException(file + ": id2label ids must be 0.." + (byId.length - 1)
+                                + ", each once (found " + e.getKey() + ")");
+                    }
+                    byId[id] = e.getValue().asText();
+                }
+                out.addAll(java.util.Arrays.asList(byId));
+            } else {
+                n.forEach(v -> out.add(v.asText()));
+            }
+        } else {
+            text.strip().lines().forEach(l -> out.add(l.strip()));
+        }
+        if (out.size() != classes) {
+            throw new SparseVitException(file + ": " + out.size() + " class names, but the classifier has " + classes
+                    + " classes");
+        }
+        return out;
+    }
+
     static void printTop5(HostTensor logits) {
+        printTop5(logits, null);
+    }
+
+    static void printTop5(HostTensor logits, java.util.List<String> names) {
         int c = logits.dim(1);
         for (int b = 0; b < logits.dim(0); b++) {
             Integer[] idx = new Integer[c];
@@ -135,7 +209,9 @@ public final class RunCommand implements Callable<Integer> {
             java.util.Arrays.sort(idx, (p, q) -> Float.compare(logits.data()[bb * c + q], logits.data()[bb * c + p]));
             StringBuilder sb = new StringBuilder("top-5 classes (image " + b + "):");
             for (int i = 0; i < Math.min(5, c); i++) {
-                sb.append(String.format(Locale.ROOT, " %d (%.3f)", idx[i], logits.data()[b * c + idx[i]]));
+                float v = logits.data()[b * c + idx[i]];
+                sb.append(names == null ? String.format(Locale.ROOT, " %d (%.3f)", idx[i], v)
+                        : String.format(Locale.ROOT, " %d %s (%.3f)", idx[i], names.get(idx[i]), v));
             }
             System.out.println(sb);
         }

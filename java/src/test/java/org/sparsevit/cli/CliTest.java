@@ -18,6 +18,7 @@ import org.sparsevit.Fixtures;
 import org.sparsevit.Golden;
 import org.sparsevit.TestImages;
 import org.sparsevit.io.Npy;
+import org.sparsevit.tensor.HostTensor;
 
 /** The command-line contract: outputs, and one clear line for bad input. */
 class CliTest {
@@ -58,6 +59,58 @@ class CliTest {
                 swin("swin-mini-cls.input.npy").toString(), "--output", out.toString(), "--backend", "cpu");
         assertEquals(0, r.code(), r.err());
         Golden.assertClose("logits", Npy.read(swin("swin-mini-cls.logits.npy")), Npy.read(out.resolve("logits.npy")), 1e-4);
+    }
+
+    static Path hf(String n) {
+        try {
+            return Path.of(CliTest.class.getResource("/hf/" + n).toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** --labels names the top-5: Hugging Face config.json (id2label) or one name per line; bad files are named. */
+    @Test
+    void runNamesTheTopClassesFromALabelsFile() throws Exception {
+        HostTensor logits = Npy.read(hf("hf-cls.logits.npy"));
+        int best = 0;
+        for (int i = 1; i < logits.dim(1); i++) {
+            best = logits.data()[i] > logits.data()[best] ? i : best;
+        }
+        StringBuilder id2label = new StringBuilder("{\"model_type\": \"swin\", \"id2label\": {");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 10; i++) {
+            id2label.append(i == 0 ? "" : ", ").append('"').append(9 - i).append("\": \"class").append(9 - i).append('"');
+            lines.append("name").append(i).append('\n');
+        }
+        Path config = java.nio.file.Files.writeString(tmp.resolve("config.json"), id2label + "}}");
+        Path txt = java.nio.file.Files.writeString(tmp.resolve("labels.txt"), lines.toString());
+        String[] base = {"run", "--weights", hf("hf-cls.safetensors").toString(), "--input", hf("hf-cls.input.npy").toString(),
+                "--output", tmp.resolve("o").toString(), "--backend", "cpu", "--labels"};
+        Result r = run(concat(base, config.toString()));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("top-5 classes (image 0): " + best + " class" + best + " ("), r.out());
+        Result t = run(concat(base, txt.toString()));
+        assertEquals(0, t.code(), t.err());
+        assertTrue(t.out().contains("top-5 classes (image 0): " + best + " name" + best + " ("), t.out());
+
+        Path few = java.nio.file.Files.writeString(tmp.resolve("few.txt"), "a\nb\n");
+        Result f = run(concat(base, few.toString()));
+        assertEquals(1, f.code());
+        assertTrue(f.err().contains(few + ": 2 class names, but the classifier has 10 classes"), f.err());
+        Path noMap = java.nio.file.Files.writeString(tmp.resolve("nomap.json"), "{\"model_type\": \"swin\"}");
+        Result n = run(concat(base, noMap.toString()));
+        assertTrue(n.err().contains(noMap + ": a JSON object without id2label"), n.err());
+        Result bb = run("run", "--weights", hf("hf-bb.safetensors").toString(), "--input", hf("hf-bb.input.npy").toString(),
+                "--output", tmp.resolve("b").toString(), "--backend", "cpu", "--labels", txt.toString());
+        assertEquals(1, bb.code());
+        assertTrue(bb.err().contains("--labels: " + hf("hf-bb.safetensors") + " is a backbone"), bb.err());
+    }
+
+    static String[] concat(String[] a, String b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + 1);
+        out[a.length] = b;
+        return out;
     }
 
     @Test
