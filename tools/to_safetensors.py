@@ -3,7 +3,7 @@
 
     python3 tools/to_safetensors.py IN.pth OUT.safetensors [--key model]
 
-Needs torch (and nothing else: the safetensors file is written by this script). The state dict is found at
+Needs torch only (no numpy, no safetensors package: the file is written by this script). The state dict is found at
 --key, else at the first of "model", "state_dict", "model_state", "module" that holds one, else the file's top
 level (the official Swin releases keep it under "model", mmdet/SparseViT checkpoints under "state_dict").
 Names are kept as they are: SparseViT-J reads the Microsoft, Swin detection, mmdet/SparseViT, timm and Hugging Face
@@ -44,11 +44,16 @@ def main():
     ap.add_argument("input")
     ap.add_argument("output")
     ap.add_argument("--key", default="", help="where the state dict is in the checkpoint (default: found)")
+    ap.add_argument("--trust", action="store_true",
+                    help="load with weights_only=False (runs the pickle's code: only for files you trust), for"
+                         " checkpoints that store more than tensors, e.g. numpy values in mmcv's meta")
     args = ap.parse_args()
     try:
-        obj = torch.load(args.input, map_location="cpu", weights_only=True)
+        obj = torch.load(args.input, map_location="cpu", weights_only=not args.trust)
     except Exception as e:  # e.g. a checkpoint that pickles more than tensors and containers
-        sys.exit("error: %s: cannot be read by torch.load(weights_only=True): %s" % (args.input, e))
+        sys.exit("error: %s: cannot be read by torch.load(weights_only=%s): %s%s" % (
+            args.input, not args.trust, str(e).splitlines()[0][:300],
+            "" if args.trust else "\n(if you trust the file, --trust loads it with weights_only=False)"))
     sd = find_state_dict(obj, args.key)
     header, blobs, offset, skipped = {}, [], 0, []
     for name, t in sd.items():
@@ -57,9 +62,10 @@ def main():
             continue
         if t.dtype not in DTYPES:
             t = t.to(torch.float32)
-        t = t.detach().contiguous().cpu()
-        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        shape = list(t.shape)
+        t = t.detach().cpu().reshape(-1).clone()    # its own storage, exactly its elements (0-d tensors too)
+        data = bytes(t.untyped_storage()) if t.numel() else b""
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": shape, "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     if not header:

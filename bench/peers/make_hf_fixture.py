@@ -6,13 +6,14 @@ safetensors.
     python3 bench/peers/make_hf_fixture.py [OUTDIR]
 
 Files:
-  hf-cls.safetensors      SwinForImageClassification under the names of the checkpoints on the Hub (written by
-                          transformers 4: attention.self.query/key/value, attention.output.dense, intermediate.dense,
+  hf-cls.safetensors      SwinForImageClassification as save_pretrained writes it: the names of the checkpoints on
+                          the Hub (attention.self.query/key/value, attention.output.dense, intermediate.dense,
                           output.dense, attention.self.relative_position_bias_table)
   hf-cls-v5.safetensors   the same weights under transformers 5's names (attention.q_proj/k_proj/v_proj/o_proj,
                           mlp.fc1/fc2, attention.relative_position_bias.relative_position_bias_table)
   hf-cls.{input,logits}.npy
-  hf-bb.safetensors       SwinBackbone with every stage as output (hidden_states_norms.stage1..2), Hub names
+  hf-bb.safetensors       SwinBackbone with every stage as output, as save_pretrained writes it (embeddings.* and
+                          encoder.* at the top, hidden_states_norms.stage1..2, the unused swin.layernorm)
   hf-bb.input.npy, hf-bb.out0.npy, hf-bb.out1.npy
 Models: embed_dim 8, depths (2, 2), heads (1, 2), window 4, at 52x76: stage grids 13x19 (padded to window
 multiples) and 7x10 (after merging an odd grid), so padding, shifted windows and odd merging are all exercised. Each
@@ -28,19 +29,6 @@ import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import SwinBackbone, SwinConfig, SwinForImageClassification
-
-# transformers 5's names -> the Hub's (transformers 4) names
-HUB = [("attention.q_proj", "attention.self.query"), ("attention.k_proj", "attention.self.key"),
-       ("attention.v_proj", "attention.self.value"),
-       ("attention.relative_position_bias.relative_position_bias_table", "attention.self.relative_position_bias_table"),
-       ("attention.o_proj", "attention.output.dense"), ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")]
-
-
-def hub_name(k):
-    for new, old in HUB:
-        k = k.replace(new, old)
-    return k
-
 
 def write_npy(path, t):
     """A float32 C-order .npy file (version 1.0 header)."""
@@ -65,6 +53,20 @@ def redraw(model, g):
                 p.copy_(torch.randn(p.shape, generator=g) / p.shape[1] ** 0.5)
 
 
+def saved(model, path):
+    """The model.safetensors save_pretrained writes (the Hub's names), checked to be in the Hub's spelling."""
+    import shutil
+    import tempfile
+    from safetensors import safe_open
+    with tempfile.TemporaryDirectory() as d:
+        model.save_pretrained(d)
+        shutil.copyfile(os.path.join(d, "model.safetensors"), path)
+    with safe_open(path, "pt") as f:
+        keys = list(f.keys())
+    if any(".attention.q_proj." in k for k in keys) or not any(".attention.self.query." in k for k in keys):
+        raise SystemExit("save_pretrained no longer writes the Hub's names: " + keys[5])
+
+
 def state(model):
     return {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("relative_position_index")}
 
@@ -79,7 +81,7 @@ def main():
     cls = SwinForImageClassification(SwinConfig(num_labels=10, **common)).eval()
     redraw(cls, g)
     sd = state(cls)
-    save_file({hub_name(k): v for k, v in sd.items()}, os.path.join(out, "hf-cls.safetensors"), metadata={"format": "pt"})
+    saved(cls, os.path.join(out, "hf-cls.safetensors"))
     save_file(sd, os.path.join(out, "hf-cls-v5.safetensors"), metadata={"format": "pt"})
     x = torch.randn(1, 3, *size, generator=g)
     with torch.no_grad():
@@ -89,8 +91,7 @@ def main():
 
     bb = SwinBackbone(SwinConfig(out_features=["stage1", "stage2"], **common)).eval()
     redraw(bb, g)
-    save_file({hub_name(k): v for k, v in state(bb).items()}, os.path.join(out, "hf-bb.safetensors"),
-              metadata={"format": "pt"})
+    saved(bb, os.path.join(out, "hf-bb.safetensors"))
     xb = torch.randn(1, 3, *size, generator=g)
     with torch.no_grad():
         maps = bb(xb).feature_maps

@@ -42,7 +42,8 @@ public final class InfoCommand implements Callable<Integer> {
         double g = MacCounter.count(cfg, hw[0], hw[1], batch, SparsityConfig.dense(cfg)).totalGMacs();
         System.out.printf(Locale.ROOT, "MACs at %dx%d, batch %d: %.3f G%n", hw[0], hw[1], batch, g);
         if (w.ignoredKeys() > 0) {
-            System.out.println("ignored:      " + w.ignoredKeys() + " keys outside the backbone (e.g. a detector's neck and heads)");
+            System.out.println("ignored:      " + w.ignoredKeys() + " keys the model does not use (e.g. a detector's neck"
+                    + " and heads, or the final norm a backbone checkpoint keeps)");
         }
         System.out.println();
         System.out.print(org.sparsevit.model.SwinModel.describe(cfg, batch, hw[0], hw[1], SparsityConfig.dense(cfg)));

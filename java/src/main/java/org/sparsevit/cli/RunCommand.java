@@ -3,6 +3,7 @@ package org.sparsevit.cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -137,7 +138,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * Class names from a text file (one per line; blank lines kept as names only before the last name), a JSON
+     * Class names from a UTF-8 text file (one per line; blank lines are unnamed classes, except at the end), a JSON
      * array of strings, or a JSON object with {@code id2label} (Hugging Face config.json); exactly
      * {@code classes} of them.
      */
@@ -145,6 +146,11 @@ public final class RunCommand implements Callable<Integer> {
         String text;
         try {
             text = Files.readString(file);
+            if (text.startsWith("\uFEFF")) {
+                text = text.substring(1);   // a byte order mark
+            }
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new SparseVitException(file + ": not UTF-8 text");
         } catch (java.nio.file.NoSuchFileException e) {
             throw new SparseVitException(file + ": no such file");
         } catch (IOException e) {
@@ -178,20 +184,32 @@ public final class RunCommand implements Callable<Integer> {
                         throw new SparseVitException(file + ": id2label ids must be 0.." + (byId.length - 1)
                                 + ", each once (found " + e.getKey() + ")");
                     }
-                    byId[id] = e.getValue().asText();
+                    byId[id] = labelText(file, e.getValue());
                 }
                 out.addAll(java.util.Arrays.asList(byId));
             } else {
-                n.forEach(v -> out.add(v.asText()));
+                n.forEach(v -> out.add(labelText(file, v)));
             }
         } else {
-            text.strip().lines().forEach(l -> out.add(l.strip()));
+            // one name per line; blank lines count (an unnamed class) except at the end of the file
+            List<String> lines = new java.util.ArrayList<>(text.lines().map(String::strip).toList());
+            while (!lines.isEmpty() && lines.get(lines.size() - 1).isEmpty()) {
+                lines.remove(lines.size() - 1);
+            }
+            out.addAll(lines);
         }
         if (out.size() != classes) {
             throw new SparseVitException(file + ": " + out.size() + " class names, but the classifier has " + classes
                     + " classes");
         }
         return out;
+    }
+
+    private static String labelText(Path file, com.fasterxml.jackson.databind.JsonNode v) {
+        if (!v.isValueNode() || v.isNull()) {
+            throw new SparseVitException(file + ": class names must be strings or numbers, found " + v);
+        }
+        return v.asText();
     }
 
     static void printTop5(HostTensor logits) {

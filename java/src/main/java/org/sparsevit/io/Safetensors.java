@@ -60,7 +60,7 @@ public final class Safetensors implements AutoCloseable {
      * @param begin  first byte, relative to the start of the data section
      * @param end    one past the last byte, relative to the start of the data section
      */
-    public record Entry(String name, DType dtype, int[] shape, long begin, long end) {
+    public record Entry(String name, DType dtype, String dtypeName, int[] shape, long begin, long end) {
         public Entry {
             shape = shape.clone();
         }
@@ -86,12 +86,20 @@ public final class Safetensors implements AutoCloseable {
         this.metadata = metadata;
     }
 
+    /** Element sizes of the safetensors dtypes other than F32, F16 and BF16 (listed, never read). */
+    private static final Map<String, Integer> OTHER_DTYPES = Map.ofEntries(Map.entry("F64", 8), Map.entry("I64", 8),
+            Map.entry("U64", 8), Map.entry("I32", 4), Map.entry("U32", 4), Map.entry("I16", 2), Map.entry("U16", 2),
+            Map.entry("I8", 1), Map.entry("U8", 1), Map.entry("BOOL", 1), Map.entry("F8_E4M3", 1),
+            Map.entry("F8_E5M2", 1));
+
     /** What a file starting with these 8 bytes is when it is a known non-safetensors format, else null. */
     static String otherFormat(byte[] head) {
         if (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
             return "a zip archive (a PyTorch checkpoint saved by torch.save, .pth/.pt/.bin)";
         }
-        if ((head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5 && (head[2] & 0xff) == 0x8a) {
+        // PROTO 2..5, then LONG1 (torch's magic number, protocols 2 and 3) or FRAME (protocols 4 and 5)
+        if ((head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5
+                && ((head[2] & 0xff) == 0x8a || (head[2] & 0xff) == 0x95)) {
             return "a Python pickle (a PyTorch checkpoint in torch.save's legacy format)";
         }
         if ((head[0] & 0xff) == 0x89 && head[1] == 'H' && head[2] == 'D' && head[3] == 'F') {
@@ -221,9 +229,15 @@ public final class Safetensors implements AutoCloseable {
                 case "F32" -> DType.F32;
                 case "F16" -> DType.F16;
                 case "BF16" -> DType.BF16;
-                default -> throw new SafetensorsException(where + ": unsupported dtype " + dt.asText()
-                        + " (F32, F16 and BF16 are supported)");
+                default -> null;
             };
+            // other safetensors dtypes may sit in a file beside the weights (counters, indices): they are
+            // listed and validated, and refused only when read
+            int elemBytes = dtype != null ? dtype.bytes() : OTHER_DTYPES.getOrDefault(dt.asText(), -1);
+            if (elemBytes < 0) {
+                throw new SafetensorsException(where + ": unsupported dtype " + dt.asText()
+                        + " (F32, F16 and BF16 are supported)");
+            }
             if (sh == null || !sh.isArray()) {
                 throw new SafetensorsException(where + ": missing or non-array shape");
             }
@@ -248,7 +262,7 @@ public final class Safetensors implements AutoCloseable {
                 throw new SafetensorsException(where + ": data offsets [" + begin + ", " + end
                         + ") extend past the end of the data section (" + dataSize + " bytes)");
             }
-            long expect = byteSize(shape, dtype);
+            long expect = byteSize(shape, elemBytes);
             if (expect < 0) {
                 throw new SafetensorsException(where + ": shape " + Shapes.str(shape) + " is too large");
             }
@@ -256,7 +270,7 @@ public final class Safetensors implements AutoCloseable {
                 throw new SafetensorsException(where + ": data offsets [" + begin + ", " + end + ") hold " + (end - begin)
                         + " bytes but " + dt.asText() + " " + Shapes.str(shape) + " needs " + expect);
             }
-            out.put(name, new Entry(name, dtype, shape, begin, end));
+            out.put(name, new Entry(name, dtype, dt.asText(), shape, begin, end));
         }
         return out;
     }
@@ -267,13 +281,13 @@ public final class Safetensors implements AutoCloseable {
     }
 
     /** Bytes of a tensor, or -1 when the count overflows a long. */
-    private static long byteSize(int[] shape, DType dtype) {
+    private static long byteSize(int[] shape, int elemBytes) {
         for (int d : shape) {
             if (d == 0) {
                 return 0;
             }
         }
-        long n = dtype.bytes();
+        long n = elemBytes;
         try {
             for (int d : shape) {
                 n = Math.multiplyExact(n, (long) d);
@@ -318,9 +332,14 @@ public final class Safetensors implements AutoCloseable {
         return entry(name).shape().clone();
     }
 
-    /** A tensor's storage type (F32, F16 or BF16). */
+    /** A tensor's storage type (F32, F16 or BF16), or null for another safetensors dtype (see {@link #dtypeName}). */
     public DType dtype(String name) {
         return entry(name).dtype();
+    }
+
+    /** A tensor's dtype as the file names it (F32, I64, ...). */
+    public String dtypeName(String name) {
+        return entry(name).dtypeName();
     }
 
     /**
@@ -330,6 +349,10 @@ public final class Safetensors implements AutoCloseable {
      */
     public HostTensor read(String name) {
         Entry e = entry(name);
+        if (e.dtype() == null) {
+            throw new SafetensorsException(file + ": tensor '" + name + "': dtype " + e.dtypeName()
+                    + " cannot be read as weights (F32, F16 and BF16 are supported)");
+        }
         long bytes = e.end() - e.begin();
         if (bytes > Integer.MAX_VALUE) {
             throw new SafetensorsException(file + ": tensor '" + name + "' is larger than 2 GiB");

@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.sparsevit.io.SafetensorsException;
+
 /**
  * The names Hugging Face transformers gives Swin's parameters ({@code SwinForImageClassification},
  * {@code SwinModel}, {@code SwinBackbone}), mapped to our canonical (Microsoft) names. Two spellings are read:
@@ -46,7 +48,7 @@ final class HuggingFaceNames {
      * what comes before {@code embeddings.} ({@code swin.} in a classifier, nothing in a backbone); the head
      * sits beside it.
      */
-    static HuggingFaceNames detect(List<String> names) {
+    static HuggingFaceNames detect(String f, List<String> names) {
         String model = null;
         for (String n : names) {
             int i = n.indexOf(EMBED);
@@ -58,15 +60,31 @@ final class HuggingFaceNames {
         if (model == null) {
             return null;
         }
-        boolean legacy = true;
+        boolean blocks = false;
+        boolean hub = false;
+        boolean v5 = false;
         for (String n : names) {
-            if (n.startsWith(model) && n.contains(".attention.q_proj.")) {
-                legacy = false;
-                break;
+            if (!n.startsWith(model)) {
+                continue;
+            }
+            String k = n.substring(model.length());
+            blocks |= k.startsWith("encoder.layers.") && k.contains(".blocks.");
+            hub |= k.contains(".attention.self.");
+            v5 |= k.contains(".attention.q_proj.") || k.contains(".attention.o_proj.");
+            if (k.contains(".continuous_position_bias_mlp.") || k.endsWith(".logit_scale")) {
+                throw new SafetensorsException(f + ": a Swin Transformer V2 checkpoint (" + n + "); only Swin V1"
+                        + " is supported");
             }
         }
+        if (!blocks) {
+            return null;   // ViT, DeiT, BEiT, ... share the embedding names: not a Swin checkpoint
+        }
+        if (hub && v5) {
+            throw new SafetensorsException(f + ": mixes two spellings of transformers' names (attention.self.* of the"
+                    + " Hub's checkpoints and attention.q_proj/o_proj of transformers 5); save it with one of them");
+        }
         String root = model.endsWith("swin.") ? model.substring(0, model.length() - "swin.".length()) : model;
-        return new HuggingFaceNames(model, root, legacy);
+        return new HuggingFaceNames(model, root, !v5);
     }
 
     /** Where the model's and the head's keys start: keys outside it belong to something else (ignored). */
@@ -101,6 +119,9 @@ final class HuggingFaceNames {
         }
         if (k.startsWith("layernorm.")) {
             return new Mapped("norm." + k.substring("layernorm.".length()), -1);
+        }
+        if (model.equals(root) && k.startsWith("swin.layernorm.")) {   // SwinBackbone as save_pretrained writes it
+            return new Mapped("norm." + k.substring("swin.layernorm.".length()), -1);
         }
         Matcher m = MERGE.matcher(k);
         if (m.matches()) {

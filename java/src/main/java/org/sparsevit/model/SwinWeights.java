@@ -157,7 +157,7 @@ public final class SwinWeights {
                     names.add(n);
                 }
             }
-            HuggingFaceNames hf = HuggingFaceNames.detect(names);
+            HuggingFaceNames hf = HuggingFaceNames.detect(f, names);
             if (hf != null) {
                 return loadHuggingFace(st, f, names, hf, expected);
             }
@@ -254,9 +254,11 @@ public final class SwinWeights {
             List<String> absent = all.stream().filter(n -> !present.contains(n)).toList();
             return String.join(", ", absent.isEmpty() ? all : absent);
         };
-        CheckpointLayout layout = shapes.containsKey("head.weight") || shapes.containsKey("head.bias")
-                || (shapes.containsKey("norm.weight") && !shapes.containsKey("norm0.weight"))
-                ? CheckpointLayout.MICROSOFT : CheckpointLayout.SWIN_DETECTION;
+        // SwinBackbone names norms only for its out_features: any of them makes a backbone (the check then
+        // reports the stages without one)
+        boolean outNorms = shapes.keySet().stream().anyMatch(c -> c.matches("norm\\d+\\..*"));
+        CheckpointLayout layout = !outNorms && (shapes.containsKey("head.weight") || shapes.containsKey("head.bias")
+                || shapes.containsKey("norm.weight")) ? CheckpointLayout.MICROSOFT : CheckpointLayout.SWIN_DETECTION;
         if (layout == CheckpointLayout.SWIN_DETECTION) {
             // SwinBackbone keeps SwinModel's final layernorm, which its outputs do not use
             for (String c : new String[]{"norm.weight", "norm.bias"}) {

@@ -98,6 +98,14 @@ class CliTest {
         Result f = run(concat(base, few.toString()));
         assertEquals(1, f.code());
         assertTrue(f.err().contains(few + ": 2 class names, but the classifier has 10 classes"), f.err());
+        Path bom = java.nio.file.Files.writeString(tmp.resolve("bom.txt"), "\uFEFF\r\n" + lines.toString().replace("\n", "\r\n")
+                .replaceFirst("name0\r\n", "") + "\r\n\r\n");   // a BOM, CRLF, class 0 unnamed, trailing blank lines
+        Result bo = run(concat(base, bom.toString()));
+        assertEquals(0, bo.code(), bo.err());
+        assertTrue(bo.out().contains("top-5 classes (image 0): " + best + " " + (best == 0 ? "" : "name" + best) + " ("),
+                bo.out());
+        Path nul = java.nio.file.Files.writeString(tmp.resolve("null.json"), "[\"a\", null]");
+        assertTrue(run(concat(base, nul.toString())).err().contains(nul + ": class names must be strings or numbers, found null"));
         Path noMap = java.nio.file.Files.writeString(tmp.resolve("nomap.json"), "{\"model_type\": \"swin\"}");
         Result n = run(concat(base, noMap.toString()));
         assertTrue(n.err().contains(noMap + ": a JSON object without id2label"), n.err());

@@ -110,6 +110,9 @@ class SafetensorsTest {
         Files.write(pickle, new byte[]{(byte) 0x80, 2, (byte) 0x8a, 10, 0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, 0, 0, 0, 0});
         assertTrue(error(pickle).startsWith(pickle + ": a Python pickle (a PyTorch checkpoint in torch.save's legacy"
                 + " format), not safetensors"), error(pickle));
+        Path pickle4 = tmp.resolve("legacy4.pth");   // pickle_protocol=4: PROTO 4, FRAME
+        Files.write(pickle4, new byte[]{(byte) 0x80, 4, (byte) 0x95, 10, 0, 0, 0, 0, 0, 0, 0, 0});
+        assertTrue(error(pickle4).contains("a Python pickle"), error(pickle4));
         // a safetensors file whose header length happens to start with the pickle's first bytes is read normally
         String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
         json = json + " ".repeat(0x0280 - json.length());
@@ -137,10 +140,24 @@ class SafetensorsTest {
         assertEquals(p + ": tensor 'w': data offsets [0, 40) hold 40 bytes but F32 [3, 4] needs 48", error(p));
     }
 
+    /**
+     * Other safetensors dtypes (a detector's counters, indices) are listed and their sizes checked, and refused
+     * only when read; an unknown dtype is refused at once.
+     */
     @Test
-    void unsupportedDtype() throws IOException {
-        Path p = file("i64.safetensors", "{\"w\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16);
-        assertEquals(p + ": tensor 'w': unsupported dtype I64 (F32, F16 and BF16 are supported)", error(p));
+    void otherDtypesAreListedAndRefusedWhenRead() throws IOException {
+        Path p = file("i64.safetensors", "{\"w\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]},"
+                + "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[16,20]}}", 20);
+        try (Safetensors st = Safetensors.open(p)) {
+            assertEquals("I64", st.dtypeName("w"));
+            assertEquals(1, st.read("f").data().length);
+            String m = assertThrows(SafetensorsException.class, () -> st.read("w")).getMessage();
+            assertEquals(p + ": tensor 'w': dtype I64 cannot be read as weights (F32, F16 and BF16 are supported)", m);
+        }
+        Path bad = file("i64bad.safetensors", "{\"w\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+        assertEquals(bad + ": tensor 'w': data offsets [0, 8) hold 8 bytes but I64 [2] needs 16", error(bad));
+        Path unknown = file("q4.safetensors", "{\"w\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1);
+        assertEquals(unknown + ": tensor 'w': unsupported dtype Q4 (F32, F16 and BF16 are supported)", error(unknown));
     }
 
     @Test
@@ -197,8 +214,8 @@ class SafetensorsTest {
             {"{\"w\":[1]}", "tensor 'w': entry is not an object"},
             {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", "tensor 'w': missing or non-string dtype"},
             {"{\"w\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", "tensor 'w': missing or non-string dtype"},
-            {"{\"w\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
-                "tensor 'w': unsupported dtype F64 (F32, F16 and BF16 are supported)"},
+            {"{\"w\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+                "tensor 'w': unsupported dtype C64 (F32, F16 and BF16 are supported)"},
             {"{\"w\":{\"dtype\":\"F32\",\"shape\":\"1\",\"data_offsets\":[0,4]}}", "tensor 'w': missing or non-array shape"},
             {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", "tensor 'w': invalid dimension 1.5 in shape [1.5]"},
             {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", "tensor 'w': data_offsets must be [begin, end] (two integers), got nothing"},

@@ -224,6 +224,26 @@ class SwinWeightsTest {
         assertTrue(o.contains("query, key and value must have one shape: " + b + "self.query.bias is [8], " + b
                 + "self.key.bias is [8], " + b + "self.value.bias is [7]"), o);
 
+        // a SwinBackbone saved with fewer out_features is still a backbone: the missing norms are named
+        Path bbSrc = resource("hf", "hf-bb.safetensors");
+        Path stage2 = convert(bbSrc, "stage2.safetensors", n -> n.startsWith("hidden_states_norms.stage1.") ? null : n,
+                DType.F32, Map.of());
+        String s2 = assertThrows(SafetensorsException.class, () -> SwinWeights.load(stage2)).getMessage();
+        assertTrue(s2.contains("missing keys (hidden_states_norms.stage1.weight, hidden_states_norms.stage1.bias)"), s2);
+
+        // one file in two spellings, Swin V2, and another model with the same embedding names
+        Path mixed = convert(src, "mixed.safetensors", n -> n.equals(b + "output.dense.bias") ? b + "o_proj.bias" : n,
+                DType.F32, Map.of());
+        String mx = assertThrows(SafetensorsException.class, () -> SwinWeights.load(mixed)).getMessage();
+        assertTrue(mx.contains("mixes two spellings of transformers' names"), mx);
+        Path v2 = convert(src, "v2.safetensors", n -> n.equals(b + "self.relative_position_bias_table")
+                ? b + "self.continuous_position_bias_mlp.0.weight" : n, DType.F32, Map.of());
+        String v = assertThrows(SafetensorsException.class, () -> SwinWeights.load(v2)).getMessage();
+        assertTrue(v.contains("a Swin Transformer V2 checkpoint"), v);
+        Path vit = convert(src, "vit.safetensors", n -> n.contains(".blocks.") ? null : n, DType.F32, Map.of());
+        String vt = assertThrows(SafetensorsException.class, () -> SwinWeights.load(vit)).getMessage();
+        assertTrue(vt.contains("this is not a Swin checkpoint"), vt);
+
         Path headless = convert(src, "headless.safetensors", n -> n.startsWith("classifier.") ? null : n, DType.F32, Map.of());
         SwinConfig cls = SwinWeights.load(src).config();
         String h = assertThrows(SafetensorsException.class, () -> SwinWeights.load(headless, cls)).getMessage();
