@@ -30,28 +30,7 @@ import transformers
 from safetensors.torch import save_file
 from transformers import SwinBackbone, SwinConfig, SwinForImageClassification
 
-def write_npy(path, t):
-    """A float32 C-order .npy file (version 1.0 header)."""
-    t = t.detach().to(torch.float32).contiguous()
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join("%d, " % d for d in t.shape)
-    header = header + " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin1"))
-        f.write(t.numpy().tobytes())
-
-
-def redraw(model, g):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "relative_position_bias_table" in name:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-            elif "norm" in name and name.endswith(".weight"):
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
-            elif "norm" in name and name.endswith(".bias"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            elif name == "classifier.weight":
-                p.copy_(torch.randn(p.shape, generator=g) / p.shape[1] ** 0.5)
-
+from fixture_common import redraw, write_npy
 
 def saved(model, path):
     """The model.safetensors save_pretrained writes (the Hub's names), checked to be in the Hub's spelling."""
@@ -79,7 +58,7 @@ def main():
     size = (52, 76)
     common = dict(image_size=64, embed_dim=8, depths=[2, 2], num_heads=[1, 2], window_size=4)
     cls = SwinForImageClassification(SwinConfig(num_labels=10, **common)).eval()
-    redraw(cls, g)
+    redraw(cls, g, "classifier.weight")
     sd = state(cls)
     saved(cls, os.path.join(out, "hf-cls.safetensors"))
     save_file(sd, os.path.join(out, "hf-cls-v5.safetensors"), metadata={"format": "pt"})
@@ -90,7 +69,7 @@ def main():
     write_npy(os.path.join(out, "hf-cls.logits.npy"), logits)
 
     bb = SwinBackbone(SwinConfig(out_features=["stage1", "stage2"], **common)).eval()
-    redraw(bb, g)
+    redraw(bb, g, "classifier.weight")
     saved(bb, os.path.join(out, "hf-bb.safetensors"))
     xb = torch.randn(1, 3, *size, generator=g)
     with torch.no_grad():

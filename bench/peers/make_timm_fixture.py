@@ -20,16 +20,7 @@ import timm
 from safetensors.torch import save_file
 from timm.models.swin_transformer import SwinTransformer
 
-
-def write_npy(path, t):
-    """A float32 C-order .npy file (version 1.0 header)."""
-    t = t.detach().to(torch.float32).contiguous()
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join("%d, " % d for d in t.shape)
-    pad = 64 - (10 + len(header) + 1) % 64
-    header = header + " " * (pad % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin1"))
-        f.write(t.numpy().tobytes())
+from fixture_common import redraw, write_npy
 
 
 def main():
@@ -40,16 +31,7 @@ def main():
     m = SwinTransformer(img_size=size, patch_size=4, in_chans=3, num_classes=10, embed_dim=16, depths=(2, 2),
                         num_heads=(1, 2), window_size=4, mlp_ratio=4.0).eval()
     g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in m.named_parameters():
-            if name.endswith("relative_position_bias_table"):
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-            elif "norm" in name and name.endswith(".weight"):
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
-            elif "norm" in name and name.endswith(".bias"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            elif name == "head.fc.weight":
-                p.copy_(torch.randn(p.shape, generator=g) / p.shape[1] ** 0.5)
+    redraw(m, g, "head.fc.weight")
     sd = {k: v.contiguous() for k, v in m.state_dict().items()}
     save_file(sd, os.path.join(out, "timm-mini.safetensors"), metadata={"format": "pt"})
     x = torch.randn(2, 3, *size, generator=g)
