@@ -31,6 +31,35 @@ public final class Fixtures {
         return f;
     }
 
+    /**
+     * A golden file of the test resources (made by bench/peers/make_*_fixture.py), as a file: the resource itself
+     * when the tests run from classes, a temporary copy when they run from the test jar (the GPU bundle).
+     */
+    public static Path resource(String dir, String name) {
+        return RESOURCES.computeIfAbsent("/" + dir + "/" + name, r -> resourceFile(dir, name, r));
+    }
+
+    /** One copy per resource for the JVM (a test may name the same file twice). */
+    private static final java.util.Map<String, Path> RESOURCES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static Path resourceFile(String dir, String name, String r) {
+        java.net.URL url = Fixtures.class.getResource(r);
+        assertTrue(url != null, "test resource " + r + " missing");
+        try {
+            if ("file".equals(url.getProtocol())) {
+                return Path.of(url.toURI());
+            }
+            Path tmp = Files.createTempFile("svj-" + dir + "-", "-" + name);
+            tmp.toFile().deleteOnExit();
+            try (java.io.InputStream in = url.openStream()) {
+                Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            return tmp;
+        } catch (java.io.IOException | java.net.URISyntaxException e) {
+            throw new AssertionError("test resource " + r + " cannot be read: " + e, e);
+        }
+    }
+
     /** A fixture's .npy array. */
     public static HostTensor npy(String subdir, String name) {
         return Npy.read(file(subdir, name));

@@ -62,11 +62,7 @@ class CliTest {
     }
 
     static Path hf(String n) {
-        try {
-            return Path.of(CliTest.class.getResource("/hf/" + n).toURI());
-        } catch (java.net.URISyntaxException e) {
-            throw new AssertionError(e);
-        }
+        return Fixtures.resource("hf", n);
     }
 
     /** --labels names the top-5: Hugging Face config.json (id2label) or one name per line; bad files are named. */

@@ -154,11 +154,7 @@ class SwinWeightsTest {
 
     /** A golden file made by another implementation (bench/peers/make_*_fixture.py), from the test resources. */
     static Path resource(String dir, String name) {
-        try {
-            return Path.of(SwinWeightsTest.class.getResource("/" + dir + "/" + name).toURI());
-        } catch (java.net.URISyntaxException | NullPointerException e) {
-            throw new AssertionError("test resource " + dir + "/" + name + " missing", e);
-        }
+        return Fixtures.resource(dir, name);
     }
 
     static Path timmFixture(String name) {
