@@ -195,6 +195,19 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Runs {@code work} with this session to itself: on a backend whose session is one stream (CUDA) the whole
+     * work of one caller (a forward pass with its uploads, capture or replay and downloads) must not interleave
+     * with another thread's, or a capture would record the other thread's launches and a replay would share its
+     * buffers. The model's entry points ({@code SwinModel.forward}, {@code CompiledForward.run}) run in here,
+     * so threads sharing one model wait for each other instead of computing garbage (for parallel passes, give
+     * each thread a session: {@code SwinModel.session}). Reentrant. The default, for backends whose ops may run
+     * on several threads at once (the CPU), runs the work at once.
+     */
+    default <T> T exclusive(java.util.function.Supplier<T> work) {
+        return work.get();
+    }
+
     /** Whether {@link #capture} can capture (CUDA); models then replay whole forward passes as graphs. */
     default boolean capturesGraphs() {
         return false;

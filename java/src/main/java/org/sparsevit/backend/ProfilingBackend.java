@@ -294,6 +294,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public <T> T exclusive(java.util.function.Supplier<T> work) {
+        return inner.exclusive(work);
+    }
+
+    @Override
     public Workspace workspace(Object key) {
         return inner.workspace(key);
     }

@@ -15,7 +15,8 @@ import org.sparsevit.tensor.Tensor;
  * CUDA the whole pass is captured once as a CUDA graph and every {@link #run} is one graph launch (no
  * per-kernel host work, no allocation); on backends that cannot capture (the CPU) each run is an ordinary
  * forward pass. Inputs are copied into the pass's own input buffer. Obtain one with
- * {@link SwinModel#compile}; use it from one thread (that of its backend session) and close it.
+ * {@link SwinModel#compile} and close it. Threads may share one: their runs take turns (one input buffer, one set
+ * of outputs), and on CUDA they also wait for other passes on the same session ({@link Backend#exclusive}).
  */
 public final class CompiledForward implements AutoCloseable {
     private final SwinModel model;
@@ -27,7 +28,7 @@ public final class CompiledForward implements AutoCloseable {
     private Captured graph;
     private List<Tensor> eagerOutputs = List.of();
     private final String captureFailure;
-    private boolean closed;
+    private volatile boolean closed;
 
     CompiledForward(SwinModel model, int[] inputShape, double[][] ratios, PaddingMode padding, boolean allowGraph) {
         this.model = model;
@@ -76,35 +77,47 @@ public final class CompiledForward implements AutoCloseable {
     /**
      * Runs the pass on images already on the backend (copied into the pass's input buffer; same shape and
      * storage dtype). The returned tensors belong to this object: they are rewritten by the next run and
-     * released by {@link #close}; do not close them.
+     * released by {@link #close}; do not close them. Where threads share this object, one thread's next run can
+     * rewrite them while another still reads them: use {@link #run}, which downloads within its turn.
      */
     public List<Tensor> runTensors(Tensor images) {
-        checkOpen();
         checkShape(images.shape());
         if (images.dtype() != input.dtype()) {
             throw new IllegalArgumentException("input images are " + images.dtype() + " but this pass stores "
                     + input.dtype());
         }
-        be.copy(images, input);
-        return launch();
+        return be.exclusive(() -> {
+            synchronized (this) {
+                checkOpen();
+                be.copy(images, input);
+                return launch();
+            }
+        });
     }
 
-    /** Uploads host images, runs the pass and downloads the outputs ([logits] or the four feature maps). */
+    /**
+     * Uploads host images, runs the pass and downloads the outputs ([logits] or the four feature maps). Safe to
+     * call from several threads: each gets the outputs of its own images.
+     */
     public SwinOutput run(HostTensor images) {
-        checkOpen();
         checkShape(images.shape());
-        try (Tensor t = be.upload(images, be.storage())) {
-            be.copy(t, input);
-        }
-        List<Tensor> outs = launch();
-        if (model.head() != null) {
-            return new SwinOutput(be.download(outs.get(0)), List.of());
-        }
-        List<HostTensor> feats = new ArrayList<>();
-        for (Tensor o : outs) {
-            feats.add(be.download(o));
-        }
-        return new SwinOutput(null, List.copyOf(feats));
+        return be.exclusive(() -> {
+            synchronized (this) {
+                checkOpen();
+                try (Tensor t = be.upload(images, be.storage())) {
+                    be.copy(t, input);
+                }
+                List<Tensor> outs = launch();
+                if (model.head() != null) {
+                    return new SwinOutput(be.download(outs.get(0)), List.of());
+                }
+                List<HostTensor> feats = new ArrayList<>();
+                for (Tensor o : outs) {
+                    feats.add(be.download(o));
+                }
+                return new SwinOutput(null, List.copyOf(feats));
+            }
+        });
     }
 
     private List<Tensor> launch() {
@@ -137,14 +150,19 @@ public final class CompiledForward implements AutoCloseable {
 
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        if (graph != null) {
-            graph.close();
-        }
-        eagerOutputs.forEach(Tensor::close);
-        input.close();
+        be.exclusive(() -> {
+            synchronized (this) {
+                if (closed) {
+                    return null;
+                }
+                closed = true;
+                if (graph != null) {
+                    graph.close();
+                }
+                eagerOutputs.forEach(Tensor::close);
+                input.close();
+                return null;
+            }
+        });
     }
 }

@@ -36,7 +36,7 @@ public final class SwinModel implements AutoCloseable {
     private final List<PatchMergingNode> merges = new ArrayList<>();
     private final List<OutputNormNode> norms = new ArrayList<>();
     private final HeadNode head;
-    private boolean closed;
+    private volatile boolean closed;
     /** Compiled passes used by {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}, most recent last. */
     private final List<CompiledForward> compiled = new ArrayList<>();
     /** Configurations forward() has run once (eagerly) and would compile on their next use. */
@@ -147,16 +147,21 @@ public final class SwinModel implements AutoCloseable {
         checkOpen();
         checkImages(images.shape());
         double[][] r = ratios == null ? denseRatios() : ratios;
-        if (listener == null && observer == null && be.capturesGraphs()
-                && !"false".equalsIgnoreCase(System.getProperty("sparsevit.graphs", "true"))) {
-            CompiledForward c = cached(images.shape(), r, padding);
-            if (c != null) {
-                return c.run(images);
+        // threads sharing this model take turns on a one-stream backend (Backend.exclusive): the cached pass's
+        // input and output buffers are one set, and another thread's launches must not land in a capture
+        return be.exclusive(() -> {
+            checkOpen();
+            if (listener == null && observer == null && be.capturesGraphs()
+                    && !"false".equalsIgnoreCase(System.getProperty("sparsevit.graphs", "true"))) {
+                CompiledForward c = cached(images.shape(), r, padding);
+                if (c != null) {
+                    return c.run(images);
+                }
             }
-        }
-        try (Tensor img = be.upload(images, be.storage())) {
-            return forward(img, r, padding, listener, observer);
-        }
+            try (Tensor img = be.upload(images, be.storage())) {
+                return forward(img, r, padding, listener, observer);
+            }
+        });
     }
 
     /**
@@ -169,7 +174,8 @@ public final class SwinModel implements AutoCloseable {
     public CompiledForward compile(int[] inputShape, double[][] ratios, PaddingMode padding) {
         checkOpen();
         checkImages(inputShape);
-        return new CompiledForward(this, inputShape, ratios == null ? denseRatios() : ratios, padding, true);
+        return be.exclusive(() -> new CompiledForward(this, inputShape, ratios == null ? denseRatios() : ratios,
+                padding, true));
     }
 
     /**
@@ -213,19 +219,21 @@ public final class SwinModel implements AutoCloseable {
     /** Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}. */
     public SwinOutput forward(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
                               StageObserver observer) {
-        List<Tensor> outs = forwardTensors(images, ratios, padding, listener, observer);
-        try {
-            if (head != null) {
-                return new SwinOutput(be.download(outs.get(0)), List.of());
+        return be.exclusive(() -> {
+            List<Tensor> outs = forwardTensors(images, ratios, padding, listener, observer);
+            try {
+                if (head != null) {
+                    return new SwinOutput(be.download(outs.get(0)), List.of());
+                }
+                List<HostTensor> feats = new ArrayList<>();
+                for (Tensor t : outs) {
+                    feats.add(be.download(t));
+                }
+                return new SwinOutput(null, List.copyOf(feats));
+            } finally {
+                outs.forEach(Tensor::close);
             }
-            List<HostTensor> feats = new ArrayList<>();
-            for (Tensor t : outs) {
-                feats.add(be.download(t));
-            }
-            return new SwinOutput(null, List.copyOf(feats));
-        } finally {
-            outs.forEach(Tensor::close);
-        }
+        });
     }
 
     /**
@@ -241,11 +249,13 @@ public final class SwinModel implements AutoCloseable {
      */
     public List<Tensor> forwardTensors(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
                                        StageObserver observer) {
-        try (Workspace ws = be.workspace(workspaceKey(images, ratios0, padding, listener, observer))) {
-            List<Tensor> outs = forwardInScope(images, ratios0, padding, listener, observer);
-            ws.finished();
-            return outs;
-        }
+        return be.exclusive(() -> {
+            try (Workspace ws = be.workspace(workspaceKey(images, ratios0, padding, listener, observer))) {
+                List<Tensor> outs = forwardInScope(images, ratios0, padding, listener, observer);
+                ws.finished();
+                return outs;
+            }
+        });
     }
 
     /**
@@ -389,11 +399,15 @@ public final class SwinModel implements AutoCloseable {
         if (closed) {
             return;
         }
-        synchronized (this) {
-            compiled.forEach(CompiledForward::close);
-            compiled.clear();
-        }
-        closed = true;
+        be.exclusive(() -> {
+            // after a pass another thread runs on this model's session (and its cached passes) has ended
+            synchronized (this) {
+                compiled.forEach(CompiledForward::close);
+                compiled.clear();
+            }
+            closed = true;
+            return null;
+        });
         if (!owner) {
             return;
         }

@@ -59,4 +59,59 @@ class SessionTest {
             assertThrows(IllegalStateException.class, () -> m.session(b));
         }
     }
+
+    static HostTensor images(int seed, int... shape) {
+        HostTensor x = HostTensor.zeros(shape);
+        java.util.Random r = new java.util.Random(seed);
+        for (int i = 0; i < x.data().length; i++) {
+            x.data()[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    /**
+     * One compiled pass shared by threads, each with its own images: every thread gets the outputs of its own
+     * images (the pass has one input buffer and one set of outputs, so the runs must take turns).
+     */
+    @Test
+    void threadsSharingACompiledPassEachGetTheirOwnOutputs() throws Exception {
+        double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
+        int threads = 4;
+        try (CpuBackend be = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(MINI, 3), be);
+             CompiledForward pass = m.compile(new int[]{1, 3, 64, 64}, sp, PaddingMode.SWIN)) {
+            List<HostTensor> xs = new ArrayList<>();
+            List<SwinOutput> want = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                xs.add(images(10 + t, 1, 3, 64, 64));
+                want.add(m.forward(xs.get(t), sp, PaddingMode.SWIN, null, null));
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+                List<Future<List<SwinOutput>>> outs = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    HostTensor x = xs.get(t);
+                    outs.add(pool.submit(() -> {
+                        start.await();
+                        List<SwinOutput> got = new ArrayList<>();
+                        for (int rep = 0; rep < 5; rep++) {
+                            got.add(pass.run(x));
+                        }
+                        return got;
+                    }));
+                }
+                start.countDown();
+                for (int t = 0; t < threads; t++) {
+                    for (SwinOutput o : outs.get(t).get()) {
+                        for (int s = 0; s < 4; s++) {
+                            assertArrayEquals(want.get(t).features().get(s).data(), o.features().get(s).data(),
+                                    "thread " + t + ", stage " + s + ": another thread's images");
+                        }
+                    }
+                }
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
 }

@@ -45,7 +45,9 @@ import org.sparsevit.tensor.Tensor;
  * {@link #synchronize} wait. A steady-state forward pass therefore allocates nothing (its temporaries come
  * from its slab, closed outputs go back to the pool, and stream order makes reuse safe; see
  * {@link #memoryStats()}) and can be captured as a CUDA graph ({@link #capture}). Use one instance per
- * thread; tensors of one session (e.g. shared, immutable weights) may be read by another.
+ * thread for passes in parallel; tensors of one session (e.g. shared, immutable weights) may be read by another.
+ * Threads that share one session through a model ({@code SwinModel.forward}, {@code CompiledForward.run}) take
+ * turns ({@link #exclusive}); its ops called directly must not run on two threads at once.
  *
  * <p>Storage types: F32, F16, BF16 and I32 tensors. All floating tensors of one op share one dtype; math
  * is float32 inside the kernels. The session's {@link Precision} decides what a model stores
@@ -61,6 +63,8 @@ public final class CudaBackend implements Backend {
 
     private final long stream;
     private final long workspace;
+    /** Held by {@link #exclusive}: one caller's whole pass at a time on this session's stream. */
+    private final java.util.concurrent.locks.ReentrantLock exclusive = new java.util.concurrent.locks.ReentrantLock();
     private final cublasContext handle;
     private final FloatPointer one;
     private final FloatPointer zero;
@@ -391,6 +395,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void close() {
+        // a pass another thread runs on this session (in exclusive) ends before the session goes
+        exclusive.lock();
+        try {
+            closeSession();
+        } finally {
+            exclusive.unlock();
+        }
+    }
+
+    private void closeSession() {
         synchronized (this) {
             if (closed || closing) {
                 return;
@@ -1203,6 +1217,20 @@ public final class CudaBackend implements Backend {
     @Override
     public boolean capturesGraphs() {
         return true;
+    }
+
+    /**
+     * Runs {@code work} holding this session's pass lock (see {@link Backend#exclusive}): other threads' passes on
+     * this session wait, so one caller's launches, capture or replay and downloads never interleave with theirs.
+     */
+    @Override
+    public <T> T exclusive(Supplier<T> work) {
+        exclusive.lock();
+        try {
+            return work.get();
+        } finally {
+            exclusive.unlock();
+        }
     }
 
     /** Captures {@code work}, keeping the tensors it returns as the graph's outputs. */

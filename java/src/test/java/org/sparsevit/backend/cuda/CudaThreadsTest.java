@@ -88,4 +88,65 @@ class CudaThreadsTest {
             b.close();
         }
     }
+
+    /**
+     * Threads sharing one model on one session, each with its own images: every thread gets its own outputs. The
+     * model compiles a configuration on its second use and then replays one CUDA graph with one input buffer, so
+     * without taking turns a thread would read another's outputs, and a thread's launches would land in another's
+     * capture.
+     */
+    @Test
+    void threadsSharingAModelOnOneSessionEachGetTheirOwnOutputs() throws Exception {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        org.sparsevit.model.SwinConfig mini = new org.sparsevit.model.SwinConfig(16, new int[]{2, 2, 2, 2},
+                new int[]{1, 1, 2, 2}, 7, 4, 4, 3, 0, org.sparsevit.model.Task.BACKBONE, 224,
+                org.sparsevit.model.CheckpointLayout.SWIN_DETECTION, org.sparsevit.model.MergeOrder.CONCAT, 1e-5f);
+        double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
+        org.sparsevit.model.PaddingMode pad = org.sparsevit.model.PaddingMode.SWIN;
+        int threads = 3;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try (CudaBackend gpu = new CudaBackend();
+             org.sparsevit.model.SwinModel m = new org.sparsevit.model.SwinModel(
+                     org.sparsevit.model.SwinWeights.random(mini, 5), gpu)) {
+            java.util.List<HostTensor> xs = new java.util.ArrayList<>();
+            java.util.List<org.sparsevit.model.SwinOutput> want = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                HostTensor x = HostTensor.zeros(1, 3, 64, 64);
+                java.util.Random r = new java.util.Random(20 + t);
+                for (int i = 0; i < x.data().length; i++) {
+                    x.data()[i] = (float) r.nextGaussian();
+                }
+                xs.add(x);
+                try (Tensor img = gpu.upload(x)) {
+                    want.add(m.forward(img, sp, pad, null, null)); // a device tensor: always an eager pass
+                }
+            }
+            CountDownLatch start = new CountDownLatch(1);
+            java.util.List<Future<java.util.List<org.sparsevit.model.SwinOutput>>> outs = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                HostTensor x = xs.get(t);
+                outs.add(pool.submit(() -> {
+                    start.await();
+                    java.util.List<org.sparsevit.model.SwinOutput> got = new java.util.ArrayList<>();
+                    for (int rep = 0; rep < 3; rep++) {
+                        got.add(m.forward(x, sp, pad, null, null));
+                    }
+                    return got;
+                }));
+            }
+            start.countDown();
+            for (int t = 0; t < threads; t++) {
+                java.util.List<org.sparsevit.model.SwinOutput> got = outs.get(t).get(600, TimeUnit.SECONDS);
+                for (int rep = 0; rep < got.size(); rep++) {
+                    for (int s = 0; s < 4; s++) {
+                        org.sparsevit.Golden.assertClose("thread " + t + " pass " + rep + " out" + s,
+                                want.get(t).features().get(s), got.get(rep).features().get(s), 1e-6);
+                    }
+                }
+            }
+            assertEquals(1, m.compiledPasses(), "the shared configuration was not compiled into a graph");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
