@@ -10,6 +10,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.function.BiFunction;
+import java.util.function.IntFunction;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -452,9 +454,16 @@ public final class SwinWeights {
     private static SwinConfig infer(String f, Map<String, int[]> shapes, Map<String, String> meta,
                                     CheckpointLayout layout, UnaryOperator<String> fileName) {
         boolean mm = layout == CheckpointLayout.MMDET;
-        String stages = mm ? "stages." : "layers.";
-        String tableName = mm ? "attn.w_msa.relative_position_bias_table" : "attn.relative_position_bias_table";
-        String fc1Name = mm ? "ffn.layers.0.0.weight" : "mlp.fc1.weight";
+        // keys named in messages as the file spells them (its prefix; Microsoft, timm, mmdet or transformers names)
+        String table = "attn.relative_position_bias_table";
+        String fc1 = "mlp.fc1.weight";
+        BiFunction<Integer, String, String> anyBlock = (st, leaf) ->
+                fileName.apply("layers." + st + ".blocks.0." + leaf).replace(".blocks.0.", ".blocks.*.");
+        IntFunction<String> stageKey = st -> {
+            String k = fileName.apply("layers." + st + ".blocks.0.norm1.weight");
+            int at = k.indexOf(".blocks.0.");
+            return at < 0 ? k : k.substring(0, at);
+        };
         List<String> conflicts = new ArrayList<>();
         Double mEmbed = metaNumber(meta, "embed_dim", conflicts);
         Double mPatch = metaNumber(meta, "patch_size", conflicts);
@@ -470,7 +479,7 @@ public final class SwinWeights {
         int inChans;
         int patch;
         int[] pe = shapes.get("patch_embed.proj.weight");
-        String pek = mm ? "patch_embed.projection.weight" : "patch_embed.proj.weight";
+        String pek = fileName.apply("patch_embed.proj.weight");
         if (pe != null) {
             if (pe.length != 4 || pe[2] != pe[3] || pe[0] <= 0 || pe[1] <= 0 || pe[2] <= 0) {
                 throw new SafetensorsException(f + ": " + pek + " is " + Shapes.str(pe)
@@ -508,12 +517,12 @@ public final class SwinWeights {
         int nsMeta = Math.max(mDepths == null ? 0 : mDepths.length, mHeads == null ? 0 : mHeads.length);
         int ns = Math.max(nsShapes, nsMeta);
         if (ns == 0) {
-            throw new SafetensorsException(f + ": no blocks found (expected keys like " + stages
-                    + "0.blocks.0.norm1.weight)");
+            throw new SafetensorsException(f + ": no blocks found (expected keys like "
+                    + fileName.apply("layers.0.blocks.0.norm1.weight") + ")");
         }
         if (ns > MAX_STAGES) {
-            throw new SafetensorsException(f + ": " + ns + " stages (" + stages + "0 .. " + stages + (ns - 1)
-                    + "); at most " + MAX_STAGES + " are supported");
+            throw new SafetensorsException(f + ": " + ns + " stages (" + stageKey.apply(0) + " .. "
+                    + stageKey.apply(ns - 1) + "); at most " + MAX_STAGES + " are supported");
         }
         int[] fromShapes = new int[ns];
         int[] depths = new int[ns];
@@ -526,17 +535,17 @@ public final class SwinWeights {
             depths[s] = fromShapes[s] > 0 ? fromShapes[s]
                     : mDepths != null && s < mDepths.length ? mDepths[s] : 0;
             if (depths[s] <= 0) {
-                throw new SafetensorsException(f + ": stage " + s + " has no blocks (no " + stages + s
+                throw new SafetensorsException(f + ": stage " + s + " has no blocks (no " + stageKey.apply(s)
                         + ".blocks.* keys) and no depths metadata says how many it should have");
             }
             int dim = embed << s;
             for (int j = 0; j < fromShapes[s]; j++) {
                 String b = "layers." + s + ".blocks." + j + ".";
-                int[] t = shapes.get(b + "attn.relative_position_bias_table");
+                int[] t = shapes.get(b + table);
                 if (t != null && tableHeads[s] == 0) {
                     int side = t.length == 2 ? (int) Math.round(Math.sqrt(t[0])) : 0;
                     if (t.length != 2 || t[1] <= 0 || side * side != t[0] || side % 2 == 0) {
-                        throw new SafetensorsException(f + ": " + stages + s + ".blocks." + j + "." + tableName + " is "
+                        throw new SafetensorsException(f + ": " + fileName.apply(b + table) + " is "
                                 + Shapes.str(t) + ", not [(2w-1)^2, heads] for a window w");
                     }
                     tableHeads[s] = t[1];
@@ -544,14 +553,14 @@ public final class SwinWeights {
                         window = (side + 1) / 2;
                     }
                 }
-                int[] fc1 = shapes.get(b + "mlp.fc1.weight");
-                if (fc1 != null && mlp < 0) {
-                    if (fc1.length != 2 || fc1[1] != dim || fc1[0] <= 0 || fc1[0] % dim != 0) {
-                        throw new SafetensorsException(f + ": cannot infer the MLP ratio: " + stages + s + ".blocks." + j
-                                + "." + fc1Name + " is " + Shapes.str(fc1) + ", expected [ratio * " + dim + ", " + dim
+                int[] w1 = shapes.get(b + fc1);
+                if (w1 != null && mlp < 0) {
+                    if (w1.length != 2 || w1[1] != dim || w1[0] <= 0 || w1[0] % dim != 0) {
+                        throw new SafetensorsException(f + ": cannot infer the MLP ratio: " + fileName.apply(b + fc1)
+                                + " is " + Shapes.str(w1) + ", expected [ratio * " + dim + ", " + dim
                                 + "] with an integer ratio");
                     }
-                    mlp = fc1[0] / dim;
+                    mlp = w1[0] / dim;
                 }
             }
             if (tableHeads[s] > 0) {
@@ -559,8 +568,8 @@ public final class SwinWeights {
             } else if (mHeads != null && s < mHeads.length && mHeads[s] > 0) {
                 heads[s] = mHeads[s];
             } else {
-                throw new SafetensorsException(f + ": cannot infer the heads of stage " + s + ": no " + stages + s
-                        + ".blocks.*." + tableName + " (and no num_heads metadata)");
+                throw new SafetensorsException(f + ": cannot infer the heads of stage " + s + ": no "
+                        + anyBlock.apply(s, table) + " (and no num_heads metadata)");
             }
         }
         if (mDepths != null && (nsShapes > mDepths.length || mismatch(mDepths, fromShapes))) {
@@ -576,16 +585,16 @@ public final class SwinWeights {
         } else if (positiveInt(mWindow)) {
             window = mWindow.intValue();
         } else {
-            throw new SafetensorsException(f + ": cannot infer the window size: no " + tableName + " (and no"
-                    + " window_size metadata)");
+            throw new SafetensorsException(f + ": cannot infer the window size: no " + anyBlock.apply(0, table)
+                    + " in any stage (and no window_size metadata)");
         }
         if (mlp > 0) {
             agree("mlp_ratio", mMlp, mlp, conflicts);
         } else if (positiveInt(mMlp)) {
             mlp = mMlp.intValue();
         } else {
-            throw new SafetensorsException(f + ": cannot infer the MLP ratio: no " + fc1Name + " (and no integer"
-                    + " mlp_ratio metadata)");
+            throw new SafetensorsException(f + ": cannot infer the MLP ratio: no " + anyBlock.apply(0, fc1)
+                    + " in any stage (and no integer mlp_ratio metadata)");
         }
 
         // head or output norms
@@ -603,12 +612,14 @@ public final class SwinWeights {
                 classes = mClasses.intValue();
             } else {
                 throw new SafetensorsException(f + ": neither a classification head (" + headName + " [classes, C]) nor"
-                        + " backbone output norms (norm0.weight .. norm" + (ns - 1) + ".weight) found");
+                        + " backbone output norms (" + fileName.apply("norm0.weight") + " .. "
+                        + fileName.apply("norm" + (ns - 1) + ".weight") + ") found");
             }
         } else if (IntStream.range(0, ns).noneMatch(s -> shapes.containsKey("norm" + s + ".weight")
                 || shapes.containsKey("norm" + s + ".bias"))) {
-            throw new SafetensorsException(f + ": neither a classification head (head.weight [classes, C]) nor"
-                    + " backbone output norms (norm0.weight .. norm" + (ns - 1) + ".weight) found");
+            throw new SafetensorsException(f + ": neither a classification head (" + fileName.apply("head.weight")
+                    + " [classes, C]) nor backbone output norms (" + fileName.apply("norm0.weight") + " .. "
+                    + fileName.apply("norm" + (ns - 1) + ".weight") + ") found");
         }
 
         // the rest of the metadata

@@ -240,6 +240,31 @@ class SwinWeightsTest {
         String vt = assertThrows(SafetensorsException.class, () -> SwinWeights.load(vit)).getMessage();
         assertTrue(vt.contains("this is not a Swin checkpoint"), vt);
 
+        // what the architecture is inferred from, named as transformers names it
+        String b0 = "swin.encoder.layers.0.blocks.0.";
+        Map<String, HostTensor> badTable = readAll(src);
+        badTable.put(b0 + "attention.self.relative_position_bias_table", HostTensor.zeros(5, 1));
+        Path table = tmp.resolve("table.safetensors");
+        Safetensors.write(table, badTable, Map.of(), DType.F32);
+        String tb = assertThrows(SafetensorsException.class, () -> SwinWeights.load(table)).getMessage();
+        assertTrue(tb.contains(": " + b0 + "attention.self.relative_position_bias_table is [5, 1], not [(2w-1)^2, heads]"), tb);
+        Map<String, HostTensor> badFc1 = readAll(src);
+        badFc1.put(b0 + "intermediate.dense.weight", HostTensor.zeros(12, 8));
+        Path fc1 = tmp.resolve("fc1.safetensors");
+        Safetensors.write(fc1, badFc1, Map.of(), DType.F32);
+        String fc = assertThrows(SafetensorsException.class, () -> SwinWeights.load(fc1)).getMessage();
+        assertTrue(fc.contains("cannot infer the MLP ratio: " + b0 + "intermediate.dense.weight is [12, 8]"), fc);
+        Path noTables = convert(src, "notables.safetensors", n -> n.startsWith("swin.encoder.layers.1.")
+                && n.endsWith("relative_position_bias_table") ? null : n, DType.F32, Map.of());
+        String nt = assertThrows(SafetensorsException.class, () -> SwinWeights.load(noTables)).getMessage();
+        assertTrue(nt.contains("cannot infer the heads of stage 1: no "
+                + "swin.encoder.layers.1.blocks.*.attention.self.relative_position_bias_table (and no num_heads metadata)"), nt);
+        Path noNorms = convert(resource("hf", "hf-bb.safetensors"), "nonorms.safetensors",
+                n -> n.startsWith("hidden_states_norms.") ? null : n, DType.F32, Map.of());
+        String nn = assertThrows(SafetensorsException.class, () -> SwinWeights.load(noNorms)).getMessage();
+        assertTrue(nn.contains("backbone output norms (hidden_states_norms.stage1.weight .. "
+                + "hidden_states_norms.stage2.weight) found"), nn);
+
         Path headless = convert(src, "headless.safetensors", n -> n.startsWith("classifier.") ? null : n, DType.F32, Map.of());
         SwinConfig cls = SwinWeights.load(src).config();
         String h = assertThrows(SafetensorsException.class, () -> SwinWeights.load(headless, cls)).getMessage();
