@@ -157,6 +157,15 @@ class SwinWeightsTest {
         return Fixtures.resource(dir, name);
     }
 
+    /** A copy of {@code src} (as {@code file} in the test's folder) with tensor {@code key} set to {@code t}. */
+    private Path withTensor(Path src, String file, String key, HostTensor t) {
+        Map<String, HostTensor> all = readAll(src);
+        all.put(key, t);
+        Path out = tmp.resolve(file);
+        Safetensors.write(out, all, Map.of(), DType.F32);
+        return out;
+    }
+
     static Path timmFixture(String name) {
         return resource("timm", name);
     }
@@ -212,10 +221,7 @@ class SwinWeightsTest {
         assertTrue(m.contains("missing keys (" + b + "self.key.weight, swin.layernorm.bias, classifier.bias)"), m);
         assertTrue(m.contains("unexpected keys (swin.extra.bias)"), m);
 
-        Map<String, HostTensor> t = readAll(src);
-        t.put(b + "self.value.bias", HostTensor.zeros(7));
-        Path odd = tmp.resolve("odd.safetensors");
-        Safetensors.write(odd, t, Map.of(), DType.F32);
+        Path odd = withTensor(src, "odd.safetensors", b + "self.value.bias", HostTensor.zeros(7));
         String o = assertThrows(SafetensorsException.class, () -> SwinWeights.load(odd)).getMessage();
         assertTrue(o.contains("query, key and value must have one shape: " + b + "self.query.bias is [8], " + b
                 + "self.key.bias is [8], " + b + "self.value.bias is [7]"), o);
@@ -242,16 +248,11 @@ class SwinWeightsTest {
 
         // what the architecture is inferred from, named as transformers names it
         String b0 = "swin.encoder.layers.0.blocks.0.";
-        Map<String, HostTensor> badTable = readAll(src);
-        badTable.put(b0 + "attention.self.relative_position_bias_table", HostTensor.zeros(5, 1));
-        Path table = tmp.resolve("table.safetensors");
-        Safetensors.write(table, badTable, Map.of(), DType.F32);
+        Path table = withTensor(src, "table.safetensors", b0 + "attention.self.relative_position_bias_table",
+                HostTensor.zeros(5, 1));
         String tb = assertThrows(SafetensorsException.class, () -> SwinWeights.load(table)).getMessage();
         assertTrue(tb.contains(": " + b0 + "attention.self.relative_position_bias_table is [5, 1], not [(2w-1)^2, heads]"), tb);
-        Map<String, HostTensor> badFc1 = readAll(src);
-        badFc1.put(b0 + "intermediate.dense.weight", HostTensor.zeros(12, 8));
-        Path fc1 = tmp.resolve("fc1.safetensors");
-        Safetensors.write(fc1, badFc1, Map.of(), DType.F32);
+        Path fc1 = withTensor(src, "fc1.safetensors", b0 + "intermediate.dense.weight", HostTensor.zeros(12, 8));
         String fc = assertThrows(SafetensorsException.class, () -> SwinWeights.load(fc1)).getMessage();
         assertTrue(fc.contains("cannot infer the MLP ratio: " + b0 + "intermediate.dense.weight is [12, 8]"), fc);
         Path noTables = convert(src, "notables.safetensors", n -> n.startsWith("swin.encoder.layers.1.")
