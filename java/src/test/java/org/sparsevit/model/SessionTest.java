@@ -69,6 +69,22 @@ class SessionTest {
         return x;
     }
 
+    /** One model on one CPU backend, shared by threads at once (no session each): every thread gets its own outputs. */
+    @Test
+    void threadsSharingOneCpuModelEachGetTheirOwnOutputs() throws Exception {
+        double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
+        int threads = 4;
+        try (CpuBackend be = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(MINI, 6), be)) {
+            List<HostTensor> xs = new ArrayList<>();
+            List<SwinOutput> want = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                xs.add(images(30 + t, 1, 3, 64, 64));
+                want.add(m.forward(xs.get(t), sp, PaddingMode.SWIN, null, null));
+            }
+            eachThreadGetsItsOwnOutputs(xs, want, x -> m.forward(x, sp, PaddingMode.SWIN, null, null), 4);
+        }
+    }
+
     /**
      * One compiled pass shared by threads, each with its own images: every thread gets the outputs of its own
      * images (the pass has one input buffer and one set of outputs, so the runs must take turns).
@@ -85,33 +101,42 @@ class SessionTest {
                 xs.add(images(10 + t, 1, 3, 64, 64));
                 want.add(m.forward(xs.get(t), sp, PaddingMode.SWIN, null, null));
             }
-            ExecutorService pool = Executors.newFixedThreadPool(threads);
-            try {
-                java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
-                List<Future<List<SwinOutput>>> outs = new ArrayList<>();
-                for (int t = 0; t < threads; t++) {
-                    HostTensor x = xs.get(t);
-                    outs.add(pool.submit(() -> {
-                        start.await();
-                        List<SwinOutput> got = new ArrayList<>();
-                        for (int rep = 0; rep < 5; rep++) {
-                            got.add(pass.run(x));
-                        }
-                        return got;
-                    }));
-                }
-                start.countDown();
-                for (int t = 0; t < threads; t++) {
-                    for (SwinOutput o : outs.get(t).get()) {
-                        for (int s = 0; s < 4; s++) {
-                            assertArrayEquals(want.get(t).features().get(s).data(), o.features().get(s).data(),
-                                    "thread " + t + ", stage " + s + ": another thread's images");
-                        }
+            eachThreadGetsItsOwnOutputs(xs, want, x -> pass.run(x), 5);
+        }
+    }
+
+    /**
+     * Runs {@code run} on each of {@code xs} from a thread of its own, {@code reps} times, all threads released at
+     * once; every result must equal {@code want} of the same index (else another thread's images were used).
+     */
+    static void eachThreadGetsItsOwnOutputs(List<HostTensor> xs, List<SwinOutput> want,
+                                            java.util.function.Function<HostTensor, SwinOutput> run, int reps)
+            throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(xs.size());
+        try {
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            List<Future<List<SwinOutput>>> outs = new ArrayList<>();
+            for (HostTensor x : xs) {
+                outs.add(pool.submit(() -> {
+                    start.await();
+                    List<SwinOutput> got = new ArrayList<>();
+                    for (int rep = 0; rep < reps; rep++) {
+                        got.add(run.apply(x));
+                    }
+                    return got;
+                }));
+            }
+            start.countDown();
+            for (int t = 0; t < xs.size(); t++) {
+                for (SwinOutput o : outs.get(t).get()) {
+                    for (int s = 0; s < want.get(t).features().size(); s++) {
+                        assertArrayEquals(want.get(t).features().get(s).data(), o.features().get(s).data(),
+                                "thread " + t + ", stage " + s + ": another thread's images");
                     }
                 }
-            } finally {
-                pool.shutdown();
             }
+        } finally {
+            pool.shutdown();
         }
     }
 }
