@@ -78,7 +78,8 @@ public final class CompiledForward implements AutoCloseable {
      * Runs the pass on images already on the backend (copied into the pass's input buffer; same shape and
      * storage dtype). The returned tensors belong to this object: they are rewritten by the next run and
      * released by {@link #close}; do not close them. Where threads share this object, one thread's next run can
-     * rewrite them while another still reads them: use {@link #run}, which downloads within its turn.
+     * rewrite them while another still reads them: use {@link #run}, which downloads within its turn, or run the
+     * upload, this call and the reads in {@link Backend#exclusive}.
      */
     public List<Tensor> runTensors(Tensor images) {
         checkShape(images.shape());
@@ -140,7 +141,7 @@ public final class CompiledForward implements AutoCloseable {
 
     private void checkOpen() {
         if (closed) {
-            throw new IllegalStateException("compiled forward pass is closed");
+            throw new IllegalStateException("compiled forward pass is closed (closing its model closes it too)");
         }
     }
 
@@ -150,10 +151,10 @@ public final class CompiledForward implements AutoCloseable {
 
     @Override
     public void close() {
-        be.exclusive(() -> {
+        boolean closedNow = be.exclusive(() -> {
             synchronized (this) {
                 if (closed) {
-                    return null;
+                    return false;
                 }
                 closed = true;
                 if (graph != null) {
@@ -161,8 +162,11 @@ public final class CompiledForward implements AutoCloseable {
                 }
                 eagerOutputs.forEach(Tensor::close);
                 input.close();
-                return null;
+                return true;
             }
         });
+        if (closedNow) {
+            model.passClosed(this); // (outside this pass's lock: the model closes its passes holding its own)
+        }
     }
 }

@@ -44,6 +44,12 @@ public final class SwinModel implements AutoCloseable {
     private static final int COMPILED_CACHE = 4;
     /** false for a session view (see {@link #session}) */
     private final boolean owner;
+    /** Passes handed out by {@link #compile} and not yet closed: closed with this model. */
+    private final java.util.Set<CompiledForward> handedOut = new java.util.LinkedHashSet<>();
+    /** An owner's open session views: closed with it (their passes read its weights). */
+    private final java.util.Set<SwinModel> views = new java.util.LinkedHashSet<>();
+    /** The model a view was made from; null for an owner. */
+    private final SwinModel parent;
 
     /** Observes the token map after each stage's last block (before patch merging). */
     @FunctionalInterface
@@ -66,6 +72,7 @@ public final class SwinModel implements AutoCloseable {
         }
         this.head = cfg.isBackbone() ? null : new HeadNode(backend, weights);
         this.owner = true;
+        this.parent = null;
     }
 
     private SwinModel(SwinModel src, Backend backend) {
@@ -77,13 +84,15 @@ public final class SwinModel implements AutoCloseable {
         src.norms.forEach(n -> norms.add(new OutputNormNode(n, backend)));
         this.head = src.head == null ? null : new HeadNode(src.head, backend);
         this.owner = false;
+        this.parent = src.owner ? src : src.parent;
     }
 
     /**
      * A session view: the same weights (not copied) with every op running on {@code session}, e.g. another
      * {@code CudaBackend} (its own stream, cuBLAS handle and memory) on the same device, so several threads
      * can serve one loaded model. Closing the view releases nothing; the weights live until this model is
-     * closed, which must come last.
+     * closed, which should come last: closing it closes its open views too (and their passes), so that nothing
+     * runs on freed weights (they then say they are closed).
      */
     public SwinModel session(Backend session) {
         checkOpen();
@@ -94,7 +103,12 @@ public final class SwinModel implements AutoCloseable {
             throw new IllegalArgumentException("a model stored in " + be.storage() + " cannot run on a session storing "
                     + session.storage() + " (create the session with the model backend's precision)");
         }
-        return new SwinModel(this, session);
+        SwinModel view = new SwinModel(this, session);
+        synchronized (view.parent) {
+            view.parent.checkOpen();
+            view.parent.views.add(view);
+        }
+        return view;
     }
 
     public SwinConfig config() {
@@ -141,6 +155,10 @@ public final class SwinModel implements AutoCloseable {
      * @param padding   padding mode
      * @param listener  receives kept windows per block, or null
      * @param observer  receives each stage's final token map, or null
+     *
+     * <p>Threads may share a model: on a one-stream backend (CUDA) each call has the session to itself from its
+     * upload to its download ({@link Backend#exclusive}), so a listener or observer, which runs inside that turn,
+     * must not wait for another thread that uses the same session.
      */
     public SwinOutput forward(HostTensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
                               StageObserver observer) {
@@ -174,8 +192,20 @@ public final class SwinModel implements AutoCloseable {
     public CompiledForward compile(int[] inputShape, double[][] ratios, PaddingMode padding) {
         checkOpen();
         checkImages(inputShape);
-        return be.exclusive(() -> new CompiledForward(this, inputShape, ratios == null ? denseRatios() : ratios,
-                padding, true));
+        return be.exclusive(() -> {
+            checkOpen();
+            CompiledForward c = new CompiledForward(this, inputShape, ratios == null ? denseRatios() : ratios,
+                    padding, true);
+            synchronized (this) {
+                handedOut.add(c);
+            }
+            return c;
+        });
+    }
+
+    /** A pass of this model was closed (by its holder, or by this model's cache). */
+    synchronized void passClosed(CompiledForward c) {
+        handedOut.remove(c);
     }
 
     /**
@@ -216,7 +246,19 @@ public final class SwinModel implements AutoCloseable {
         return compiled.size();
     }
 
-    /** Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}. */
+    /**
+     * How each configuration {@link #forward(HostTensor)} keeps compiled runs, least recently used first:
+     * "graph replay", or "eager passes" with the reason the capture failed ({@link CompiledForward#mode}).
+     */
+    public synchronized List<String> compiledModes() {
+        return compiled.stream().map(CompiledForward::mode).toList();
+    }
+
+    /**
+     * Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}.
+     * The pass and its downloads have the session to itself, but not the caller's upload and closing of
+     * {@code images}: where threads share a CUDA session, run the whole use in {@link Backend#exclusive}.
+     */
     public SwinOutput forward(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
                               StageObserver observer) {
         return be.exclusive(() -> {
@@ -246,6 +288,10 @@ public final class SwinModel implements AutoCloseable {
      * so later passes allocate nothing. The returned tensors come from the backend's pool (they outlive the
      * scope); closing them before the next pass lets it reuse them. An observer runs inside the scope: tensors
      * it allocates and closes there are planned like the model's own.
+     *
+     * <p>Only the pass has the session to itself ({@link Backend#exclusive}): where threads share a CUDA session,
+     * run the caller's upload, use and closing of the tensors in {@code exclusive} too, or a capture another thread
+     * runs meanwhile breaks (copies and frees are not allowed while a stream captures).
      */
     public List<Tensor> forwardTensors(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,
                                        StageObserver observer) {
@@ -399,18 +445,38 @@ public final class SwinModel implements AutoCloseable {
         if (closed) {
             return;
         }
-        be.exclusive(() -> {
+        List<CompiledForward> passes = new ArrayList<>();
+        boolean closedNow = be.exclusive(() -> {
             // after a pass another thread runs on this model's session (and its cached passes) has ended
             synchronized (this) {
-                compiled.forEach(CompiledForward::close);
+                if (closed) {
+                    return false; // another thread closed it meanwhile
+                }
+                passes.addAll(compiled);
+                passes.addAll(handedOut);
                 compiled.clear();
+                handedOut.clear();
+                closed = true;
             }
-            closed = true;
-            return null;
+            passes.forEach(CompiledForward::close); // (each takes this session's lock again: reentrant)
+            return true;
         });
-        if (!owner) {
+        if (!closedNow) {
             return;
         }
+        if (!owner) {
+            synchronized (parent) {
+                parent.views.remove(this);
+            }
+            return;
+        }
+        // the views run on other sessions: closed outside this session's lock, each under its own
+        List<SwinModel> open;
+        synchronized (this) {
+            open = new ArrayList<>(views);
+            views.clear();
+        }
+        open.forEach(SwinModel::close);
         embed.close();
         stages.forEach(StageNode::close);
         merges.forEach(PatchMergingNode::close);

@@ -155,6 +155,13 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
      * the first measurement.
      */
     public void warmUp(double minSeconds, double maxSeconds) {
+        model.backend().exclusive(() -> {
+            warmUpHeld(minSeconds, maxSeconds);
+            return null;
+        });
+    }
+
+    private void warmUpHeld(double minSeconds, double maxSeconds) {
         Runnable dense = pass(SparsityConfig.dense(model.config()).ratios());
         Runnable pruned = pass(SparsityConfig.uniform(model.config().depths(), 0.5).ratios());
         List<Double> times = new ArrayList<>();
@@ -188,11 +195,19 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
         return () -> model.forwardTensors(input, ratios, padding, null, null).forEach(Tensor::close);
     }
 
-    /** Measures one configuration (checked against the model at this size first). */
+    /**
+     * Measures one configuration (checked against the model at this size first). The meter has the model's
+     * session to itself meanwhile ({@link org.sparsevit.backend.Backend#exclusive}): passes other threads run
+     * through the same model wait, so they neither land in the capture nor in the timings.
+     */
     public Measurement measure(SparsityConfig sp) {
         sp.validate(model.config(), height, width);
+        return model.backend().exclusive(() -> measureHeld(sp));
+    }
+
+    private Measurement measureHeld(SparsityConfig sp) {
         if (!warmedUp) {
-            warmUp(1, 20);
+            warmUpHeld(1, 20);
         }
         Runnable pass = pass(sp.ratios());
         // with graphs, one eager pass first even without warm-up: the GEMM plans, kernel loading and the

@@ -1,7 +1,9 @@
 package org.sparsevit.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -137,6 +139,38 @@ class SessionTest {
             }
         } finally {
             pool.shutdown();
+        }
+    }
+
+    /**
+     * Closing a model closes what runs on its weights: the passes it handed out and its session views, which then
+     * say so instead of computing on freed memory. A pass closed by its holder is forgotten by the model.
+     */
+    @Test
+    void closingAModelClosesItsPassesAndViews() {
+        double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
+        int[] shape = {1, 3, 64, 64};
+        HostTensor x = images(40, shape);
+        try (CpuBackend be = new CpuBackend(); CpuBackend other = new CpuBackend()) {
+            SwinModel m = new SwinModel(SwinWeights.random(MINI, 8), be);
+            CompiledForward kept = m.compile(shape, sp, PaddingMode.SWIN);
+            CompiledForward closedEarly = m.compile(shape, sp, PaddingMode.SWIN);
+            closedEarly.close();
+            SwinModel view = m.session(other);
+            CompiledForward viewPass = view.compile(shape, sp, PaddingMode.SWIN);
+            SwinOutput before = kept.run(x);
+            assertArrayEquals(before.features().get(3).data(), viewPass.run(x).features().get(3).data());
+            m.close();
+            String k = assertThrows(IllegalStateException.class, () -> kept.run(x)).getMessage();
+            assertTrue(k.contains("compiled forward pass is closed (closing its model closes it too)"), k);
+            assertThrows(IllegalStateException.class, () -> viewPass.run(x));
+            String v = assertThrows(IllegalStateException.class,
+                    () -> view.forward(x, sp, PaddingMode.SWIN, null, null)).getMessage();
+            assertEquals("model is closed", v);
+            assertThrows(IllegalStateException.class, () -> m.compile(shape, sp, PaddingMode.SWIN));
+            assertThrows(IllegalStateException.class, () -> m.session(other));
+            kept.close(); // closing again, and closing a closed view, are no-ops
+            view.close();
         }
     }
 }

@@ -98,24 +98,16 @@ class CudaThreadsTest {
     @Test
     void threadsSharingAModelOnOneSessionEachGetTheirOwnOutputs() throws Exception {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
-        org.sparsevit.model.SwinConfig mini = new org.sparsevit.model.SwinConfig(16, new int[]{2, 2, 2, 2},
-                new int[]{1, 1, 2, 2}, 7, 4, 4, 3, 0, org.sparsevit.model.Task.BACKBONE, 224,
-                org.sparsevit.model.CheckpointLayout.SWIN_DETECTION, org.sparsevit.model.MergeOrder.CONCAT, 1e-5f);
         double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
         org.sparsevit.model.PaddingMode pad = org.sparsevit.model.PaddingMode.SWIN;
         int threads = 3;
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try (CudaBackend gpu = new CudaBackend();
-             org.sparsevit.model.SwinModel m = new org.sparsevit.model.SwinModel(
-                     org.sparsevit.model.SwinWeights.random(mini, 5), gpu)) {
+             org.sparsevit.model.SwinModel m = miniModel(gpu, 5)) {
             java.util.List<HostTensor> xs = new java.util.ArrayList<>();
             java.util.List<org.sparsevit.model.SwinOutput> want = new java.util.ArrayList<>();
             for (int t = 0; t < threads; t++) {
-                HostTensor x = HostTensor.zeros(1, 3, 64, 64);
-                java.util.Random r = new java.util.Random(20 + t);
-                for (int i = 0; i < x.data().length; i++) {
-                    x.data()[i] = (float) r.nextGaussian();
-                }
+                HostTensor x = images(20 + t);
                 xs.add(x);
                 try (Tensor img = gpu.upload(x)) {
                     want.add(m.forward(img, sp, pad, null, null)); // a device tensor: always an eager pass
@@ -144,9 +136,73 @@ class CudaThreadsTest {
                     }
                 }
             }
-            assertEquals(1, m.compiledPasses(), "the shared configuration was not compiled into a graph");
+            assertEquals(java.util.List.of("graph replay"), m.compiledModes(),
+                    "the shared configuration was not compiled into a graph");
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /**
+     * One thread captures passes of a model (compile) while another runs eager passes of the same model on the same
+     * session (a listener makes them eager; each uploads and downloads): the eager thread's copies must not fall
+     * inside the capture, where they are not allowed and would break it.
+     */
+    @Test
+    void eagerPassesWaitForAnotherThreadsCaptureOnTheSameSession() throws Exception {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        double[][] sp = org.sparsevit.sparse.SparsityConfig.parseCompact("0.3,0.3/0.5,0.5/0,0/0,0").ratios();
+        org.sparsevit.model.PaddingMode pad = org.sparsevit.model.PaddingMode.SWIN;
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (CudaBackend gpu = new CudaBackend();
+             org.sparsevit.model.SwinModel m = miniModel(gpu, 7)) {
+            HostTensor x = images(3);
+            org.sparsevit.model.KeptListener listener = record -> { };
+            org.sparsevit.model.SwinOutput want = m.forward(x, sp, pad, listener, null);
+            CountDownLatch start = new CountDownLatch(1);
+            Future<?> eager = pool.submit(() -> {
+                start.await();
+                for (int rep = 0; rep < 6; rep++) {
+                    org.sparsevit.model.SwinOutput o = m.forward(x, sp, pad, listener, null);
+                    for (int s = 0; s < 4; s++) {
+                        org.sparsevit.Golden.assertClose("eager pass " + rep + " out" + s,
+                                want.features().get(s), o.features().get(s), 1e-6);
+                    }
+                }
+                return null;
+            });
+            Future<?> capturing = pool.submit(() -> {
+                start.await();
+                for (int rep = 0; rep < 4; rep++) {
+                    try (org.sparsevit.model.CompiledForward pass = m.compile(new int[]{1, 3, 64, 64}, sp, pad)) {
+                        assertTrue(pass.captured(), "capture " + rep + ": " + pass.mode());
+                    }
+                }
+                return null;
+            });
+            start.countDown();
+            eager.get(600, TimeUnit.SECONDS);
+            capturing.get(600, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** A small random backbone (C=16, window 7) on {@code gpu}. */
+    static org.sparsevit.model.SwinModel miniModel(CudaBackend gpu, long seed) {
+        org.sparsevit.model.SwinConfig mini = new org.sparsevit.model.SwinConfig(16, new int[]{2, 2, 2, 2},
+                new int[]{1, 1, 2, 2}, 7, 4, 4, 3, 0, org.sparsevit.model.Task.BACKBONE, 224,
+                org.sparsevit.model.CheckpointLayout.SWIN_DETECTION, org.sparsevit.model.MergeOrder.CONCAT, 1e-5f);
+        return new org.sparsevit.model.SwinModel(org.sparsevit.model.SwinWeights.random(mini, seed), gpu);
+    }
+
+    /** Seeded Gaussian images [1, 3, 64, 64]. */
+    static HostTensor images(long seed) {
+        HostTensor x = HostTensor.zeros(1, 3, 64, 64);
+        java.util.Random r = new java.util.Random(seed);
+        for (int i = 0; i < x.data().length; i++) {
+            x.data()[i] = (float) r.nextGaussian();
+        }
+        return x;
     }
 }
