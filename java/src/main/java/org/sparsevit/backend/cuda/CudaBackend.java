@@ -86,6 +86,8 @@ public final class CudaBackend implements Backend {
     private boolean closing;
     /** While a graph is being captured: blocks released during capture stay with the graph. */
     private List<long[]> captureHeld;
+    /** The thread capturing a graph on this session's stream, or null: other threads' work is refused meanwhile. */
+    private volatile Thread capturing;
     /** Workspace slabs (device addresses) planned per key; it also keeps the session's memory counters. */
     private final WorkspaceArena<Long> arena = new WorkspaceArena<>("cuda", new WorkspaceArena.SlabMemory<>() {
         @Override
@@ -564,6 +566,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor empty(DType dtype, int... shape) {
+        notCapturedElsewhere("allocate");
         long bytes = Math.max(4, Shapes.numel(shape) * dtype.bytes());
         WorkspaceArena<Long>.Grant g = arena.request(bytes);
         if (g != null && g.slab() != null) {
@@ -670,14 +673,30 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void synchronize() {
+        notCapturedElsewhere("synchronize");
         check(CudaNative.svj_stream_synchronize(stream), "stream synchronize");
     }
 
     private CudaTensor cuda(Tensor t, String op) {
+        notCapturedElsewhere(op);
         if (t instanceof CudaTensor c) {
             return c;
         }
         throw new IllegalArgumentException(op + ": tensor " + t + " does not belong to the CUDA backend");
+    }
+
+    /**
+     * Refuses work from a thread other than the one capturing a graph on this session: on the session's one stream
+     * it would be recorded into that graph instead of running (or, for copies, break the capture).
+     */
+    private void notCapturedElsewhere(String op) {
+        Thread c = capturing;
+        if (c != null && c != Thread.currentThread()) {
+            throw new IllegalStateException(op + ": thread '" + Thread.currentThread().getName() + "' used a CUDA session"
+                    + " while thread '" + c.getName() + "' captures a graph on it; give each thread its own session"
+                    + " (SwinModel.session), or share one through SwinModel.forward / CompiledForward.run or inside"
+                    + " Backend.exclusive");
+        }
     }
 
     private long ptr(Tensor t, String op) {
@@ -1159,6 +1178,7 @@ public final class CudaBackend implements Backend {
             if (exec == 0) {
                 throw new IllegalStateException("graph is closed");
             }
+            notCapturedElsewhere("replay");
             synchronized (CudaBackend.this) {
                 // its stream is gone and its nodes point at freed memory (the cuBLAS workspace among it)
                 if (closed || closing) {
@@ -1244,6 +1264,7 @@ public final class CudaBackend implements Backend {
                 throw new IllegalStateException("a capture is already in progress on this session");
             }
             captureHeld = held;
+            capturing = Thread.currentThread();
         }
         arena.beginCapture(); // (outside this session's lock: the arena calls into it, never the reverse)
         // no other thread's free or handle teardown (which synchronise the device) while this capture runs
@@ -1308,6 +1329,7 @@ public final class CudaBackend implements Backend {
         WorkspaceArena<Long>.Hold slabs = arena.endCapture();
         synchronized (this) {
             captureHeld = null;
+            capturing = null;
             if (!deferredFrees.isEmpty()) {
                 CudaNative.svj_stream_synchronize(stream);
                 for (long[] a : deferredFrees) {
@@ -1321,6 +1343,7 @@ public final class CudaBackend implements Backend {
 
     /** Milliseconds of device time {@code work} takes, measured with CUDA events on this stream. */
     public float timeMs(Runnable work) {
+        notCapturedElsewhere("timeMs");
         long[] a = new long[1];
         long[] b = new long[1];
         check(CudaNative.svj_event_create(a), "event create");

@@ -188,6 +188,56 @@ class CudaThreadsTest {
         }
     }
 
+    /**
+     * Work from another thread on a session that is capturing a graph is refused with a message naming both
+     * threads: on the session's one stream it would be recorded into that graph instead of running. The capture
+     * itself is unharmed and replays what its own thread enqueued.
+     */
+    @Test
+    void anotherThreadsWorkOnACapturingSessionIsRefused() throws Exception {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        ExecutorService capturer = Executors.newSingleThreadExecutor(r -> new Thread(r, "capturer"));
+        try (CudaBackend a = new CudaBackend()) {
+            float[] values = {1, 2, 3, 4};
+            Tensor x = a.upload(new HostTensor(values.clone(), new int[]{4}));
+            Tensor y = a.upload(new HostTensor(values.clone(), new int[]{4}));
+            CountDownLatch capturing = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Future<Captured> graph = capturer.submit(() -> a.capture(() -> {
+                a.add(x, x);
+                capturing.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            assertTrue(capturing.await(30, TimeUnit.SECONDS), "the capture did not start");
+            String me = Thread.currentThread().getName();
+            try {
+                IllegalStateException add = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                        () -> a.add(y, y));
+                assertTrue(add.getMessage().startsWith("add: thread '" + me + "' used a CUDA session while thread"
+                        + " 'capturer' captures a graph on it"), add.getMessage());
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> a.download(y));
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                        () -> a.upload(new HostTensor(values.clone(), new int[]{4})));
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, a::synchronize);
+            } finally {
+                release.countDown();
+            }
+            try (Captured g = graph.get(60, TimeUnit.SECONDS)) {
+                assertArrayEquals(values, a.download(y).data(), "the refused add ran");
+                g.replay();
+                assertArrayEquals(new float[]{2, 4, 6, 8}, a.download(x).data());
+            }
+            x.close();
+            y.close();
+        } finally {
+            capturer.shutdownNow();
+        }
+    }
+
     /** A small random backbone (C=16, window 7) on {@code gpu}. */
     static org.sparsevit.model.SwinModel miniModel(CudaBackend gpu, long seed) {
         org.sparsevit.model.SwinConfig mini = new org.sparsevit.model.SwinConfig(16, new int[]{2, 2, 2, 2},
