@@ -39,19 +39,8 @@ class CudaThreadsTest {
             }
             Tensor x = a.upload(new HostTensor(values.clone(), new int[]{256}));
             b.upload(new HostTensor(values.clone(), new int[]{256})).close(); // a pooled block, freed by b.close()
-            CountDownLatch capturing = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
-            Future<Captured> graph = capturer.submit(() -> a.capture(() -> {
-                a.add(x, x);
-                capturing.countDown();
-                try {
-                    release.await(30, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                a.add(x, x);
-            }));
-            assertTrue(capturing.await(30, TimeUnit.SECONDS), "the capture did not start");
+            Future<Captured> graph = captureHeldOpen(capturer, a, () -> a.add(x, x), release, () -> a.add(x, x));
             AtomicBoolean closed = new AtomicBoolean();
             Thread closer = new Thread(() -> {
                 b.close();
@@ -201,18 +190,8 @@ class CudaThreadsTest {
             float[] values = {1, 2, 3, 4};
             Tensor x = a.upload(new HostTensor(values.clone(), new int[]{4}));
             Tensor y = a.upload(new HostTensor(values.clone(), new int[]{4}));
-            CountDownLatch capturing = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
-            Future<Captured> graph = capturer.submit(() -> a.capture(() -> {
-                a.add(x, x);
-                capturing.countDown();
-                try {
-                    release.await(30, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }));
-            assertTrue(capturing.await(30, TimeUnit.SECONDS), "the capture did not start");
+            Future<Captured> graph = captureHeldOpen(capturer, a, () -> a.add(x, x), release, () -> { });
             String me = Thread.currentThread().getName();
             try {
                 IllegalStateException add = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
@@ -236,6 +215,27 @@ class CudaThreadsTest {
         } finally {
             capturer.shutdownNow();
         }
+    }
+
+    /**
+     * Starts a capture on {@code session} on the {@code capturer} thread that enqueues {@code before}, then waits
+     * (capture still open) for {@code release}, then enqueues {@code after}; returns once the capture is open.
+     */
+    static Future<Captured> captureHeldOpen(ExecutorService capturer, CudaBackend session, Runnable before,
+                                            CountDownLatch release, Runnable after) throws InterruptedException {
+        CountDownLatch capturing = new CountDownLatch(1);
+        Future<Captured> graph = capturer.submit(() -> session.capture(() -> {
+            before.run();
+            capturing.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            after.run();
+        }));
+        assertTrue(capturing.await(30, TimeUnit.SECONDS), "the capture did not start");
+        return graph;
     }
 
     /** A small random backbone (C=16, window 7) on {@code gpu}. */
