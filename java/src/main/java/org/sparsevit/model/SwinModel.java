@@ -44,10 +44,13 @@ public final class SwinModel implements AutoCloseable {
     private static final int COMPILED_CACHE = 4;
     /** false for a session view (see {@link #session}) */
     private final boolean owner;
-    /** Passes handed out by {@link #compile} and not yet closed: closed with this model. */
-    private final java.util.Set<CompiledForward> handedOut = new java.util.LinkedHashSet<>();
-    /** An owner's open session views: closed with it (their passes read its weights). */
-    private final java.util.Set<SwinModel> views = new java.util.LinkedHashSet<>();
+    /**
+     * Passes handed out by {@link #compile} and not yet closed: closed with this model. Held weakly: one its holder
+     * dropped unclosed is not kept alive here.
+     */
+    private final java.util.Set<CompiledForward> handedOut = Collections.newSetFromMap(new java.util.WeakHashMap<>());
+    /** An owner's open session views: closed with it (their passes read its weights). Held weakly, as above. */
+    private final java.util.Set<SwinModel> views = Collections.newSetFromMap(new java.util.WeakHashMap<>());
     /** The model a view was made from; null for an owner. */
     private final SwinModel parent;
 
@@ -90,9 +93,9 @@ public final class SwinModel implements AutoCloseable {
     /**
      * A session view: the same weights (not copied) with every op running on {@code session}, e.g. another
      * {@code CudaBackend} (its own stream, cuBLAS handle and memory) on the same device, so several threads
-     * can serve one loaded model. Closing the view releases nothing; the weights live until this model is
-     * closed, which should come last: closing it closes its open views too (and their passes), so that nothing
-     * runs on freed weights (they then say they are closed).
+     * can serve one loaded model. Closing a view releases its own passes (cached and compiled), not the weights:
+     * they live until this model is closed, which should come last: closing it closes its open views too (and
+     * their passes), so that nothing runs on freed weights (they then say they are closed).
      */
     public SwinModel session(Backend session) {
         checkOpen();
@@ -201,6 +204,11 @@ public final class SwinModel implements AutoCloseable {
             }
             return c;
         });
+    }
+
+    /** Passes {@link #compile} handed out and session views made from this model that are still open (tests). */
+    synchronized int openPassesAndViews() {
+        return handedOut.size() + views.size();
     }
 
     /** A pass of this model was closed (by its holder, or by this model's cache). */
@@ -446,6 +454,7 @@ public final class SwinModel implements AutoCloseable {
             return;
         }
         List<CompiledForward> passes = new ArrayList<>();
+        List<RuntimeException> failures = new ArrayList<>();
         boolean closedNow = be.exclusive(() -> {
             // after a pass another thread runs on this model's session (and its cached passes) has ended
             synchronized (this) {
@@ -458,7 +467,9 @@ public final class SwinModel implements AutoCloseable {
                 handedOut.clear();
                 closed = true;
             }
-            passes.forEach(CompiledForward::close); // (each takes this session's lock again: reentrant)
+            for (CompiledForward p : passes) {
+                attempt(p::close, failures); // (each takes this session's lock again: reentrant)
+            }
             return true;
         });
         if (!closedNow) {
@@ -468,21 +479,41 @@ public final class SwinModel implements AutoCloseable {
             synchronized (parent) {
                 parent.views.remove(this);
             }
-            return;
+        } else {
+            // the views run on other sessions: each closed under its own session's lock, so that a view another
+            // thread is closing has finished (its graphs released) before the weights go
+            List<SwinModel> open;
+            synchronized (this) {
+                open = new ArrayList<>(views);
+                views.clear();
+            }
+            for (SwinModel v : open) {
+                attempt(() -> v.be.exclusive(() -> {
+                    v.close();
+                    return null;
+                }), failures);
+            }
+            attempt(embed::close, failures);
+            stages.forEach(n -> attempt(n::close, failures));
+            merges.forEach(n -> attempt(n::close, failures));
+            norms.forEach(n -> attempt(n::close, failures));
+            if (head != null) {
+                attempt(head::close, failures);
+            }
         }
-        // the views run on other sessions: closed outside this session's lock, each under its own
-        List<SwinModel> open;
-        synchronized (this) {
-            open = new ArrayList<>(views);
-            views.clear();
+        if (!failures.isEmpty()) {
+            RuntimeException first = failures.get(0);
+            failures.subList(1, failures.size()).forEach(first::addSuppressed);
+            throw first;
         }
-        open.forEach(SwinModel::close);
-        embed.close();
-        stages.forEach(StageNode::close);
-        merges.forEach(PatchMergingNode::close);
-        norms.forEach(OutputNormNode::close);
-        if (head != null) {
-            head.close();
+    }
+
+    /** Runs one step of closing; a failure is kept (the other steps still run) and thrown at the end. */
+    private static void attempt(Runnable step, List<RuntimeException> failures) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            failures.add(e);
         }
     }
 }

@@ -105,7 +105,7 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
         for (int i = 0; i < x.data().length; i++) {
             x.data()[i] = (float) r.nextGaussian();
         }
-        this.input = model.backend().upload(x, model.backend().storage());
+        this.input = model.backend().exclusive(() -> model.backend().upload(x, model.backend().storage()));
     }
 
     /**

@@ -172,5 +172,18 @@ class SessionTest {
             kept.close(); // closing again, and closing a closed view, are no-ops
             view.close();
         }
+        // a pass or view closed by its holder is forgotten by the model (nothing kept alive until it closes)
+        try (CpuBackend be = new CpuBackend(); CpuBackend other = new CpuBackend();
+             SwinModel m = new SwinModel(SwinWeights.random(MINI, 9), be)) {
+            m.compile(shape, sp, PaddingMode.SWIN).close();
+            m.session(other).close();
+            assertEquals(0, m.openPassesAndViews());
+            CompiledForward open = m.compile(shape, sp, PaddingMode.SWIN);
+            SwinModel view = m.session(other);
+            assertEquals(2, m.openPassesAndViews());
+            open.close();
+            view.close();
+            assertEquals(0, m.openPassesAndViews());
+        }
     }
 }

@@ -687,7 +687,9 @@ public final class CudaBackend implements Backend {
 
     /**
      * Refuses work from a thread other than the one capturing a graph on this session: on the session's one stream
-     * it would be recorded into that graph instead of running (or, for copies, break the capture).
+     * it would be recorded into that graph instead of running (or, for copies, break the capture). Best effort (a
+     * call that passes this check just before a capture begins still lands in it): the guarantee is
+     * {@link #exclusive}, which the model's entry points hold; this check names the misuse where it can.
      */
     private void notCapturedElsewhere(String op) {
         Thread c = capturing;
