@@ -156,12 +156,12 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
      */
     public void warmUp(double minSeconds, double maxSeconds) {
         model.backend().exclusive(() -> {
-            warmUpHeld(minSeconds, maxSeconds);
+            warmUpPasses(minSeconds, maxSeconds);
             return null;
         });
     }
 
-    private void warmUpHeld(double minSeconds, double maxSeconds) {
+    private void warmUpPasses(double minSeconds, double maxSeconds) {
         Runnable dense = pass(SparsityConfig.dense(model.config()).ratios());
         Runnable pruned = pass(SparsityConfig.uniform(model.config().depths(), 0.5).ratios());
         List<Double> times = new ArrayList<>();
@@ -207,7 +207,7 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
 
     private Measurement measureHeld(SparsityConfig sp) {
         if (!warmedUp) {
-            warmUpHeld(1, 20);
+            warmUp(1, 20); // (the session lock is reentrant)
         }
         Runnable pass = pass(sp.ratios());
         // with graphs, one eager pass first even without warm-up: the GEMM plans, kernel loading and the
