@@ -276,6 +276,29 @@ part_fixtures() {
   esac
 }
 
+# A kernel fault (illegal or misaligned address) poisons the JVM's CUDA context, and asynchronous launches report it
+# at a later op, so every later test fails with it and none names the kernel. The class of the test that met it
+# first runs again with blocking launches, which report the fault at the faulting kernel's own launch
+# (blocking-PART.log; not counted), in what is left of the stage's budget: blocking_rerun PART END-EPOCH-SECONDS
+blocking_rerun() {
+  local part=$1 t_end=$2 log="$OUTDIR/tests-$1.log" cls full left
+  grep -q "the device faulted in a kernel" "$log" 2> /dev/null || return 0
+  # the test feed's last line before the fault's message: "JUnit Jupiter > CLASS > TEST :: STATUS"
+  cls=$(awk -F ' > ' '/ :: [A-Z]+/ { c = $2 } /the device faulted in a kernel/ { print c; exit }' "$log")
+  full=$(grep -m1 -E "(^|[.])${cls:-none}\$" "$HERE/tests.txt")
+  left=$(( t_end - $(date +%s) ))
+  if [ -z "$full" ] || [ "$left" -le 10 ]; then
+    echo "$part: a device fault (${cls:-test unknown}; no time left for a blocking rerun); "
+    return 0
+  fi
+  # shellcheck disable=SC2046
+  CUDA_LAUNCH_BLOCKING=1 junit "$left" "--select-class $full" $(tag_option "$part") \
+    > "$OUTDIR/blocking-$part.log" 2>&1
+  local at
+  at=$(grep -m1 "the device faulted in a kernel" "$OUTDIR/blocking-$part.log" | grep -oE 'CUDA [^ ]+ failed: [^;]*')
+  echo "$part: a device fault in $cls; with blocking launches: ${at:-not reproduced} (blocking-$part.log); "
+}
+
 stage_tests() {
   local b=$1
   local t_end=$(( $(date +%s) + b )) note="" part parts=${SVJ_TESTS:-gpu cpu} rc left tags
@@ -297,6 +320,7 @@ stage_tests() {
     rc=$?
     { [ $rc -eq 124 ] || [ $rc -eq 137 ]; } && note="${note}$part tests cut at the budget; counts are partial; "
     tail -15 "$OUTDIR/tests-$part.log"
+    note="${note}$(blocking_rerun "$part" "$t_end")"
     write_results > /dev/null
   done
   # the counts, as the launcher summed them up (results.py reads the test feed when a summary is missing)

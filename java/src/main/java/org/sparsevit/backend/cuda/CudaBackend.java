@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 
 import org.bytedeco.javacpp.FloatPointer;
@@ -186,15 +187,58 @@ public final class CudaBackend implements Backend {
             } catch (Throwable t) {
                 detail = "";
             }
-            throw new SparseVitException("CUDA " + op + " failed: " + errorString(rc)
-                    + (detail.isEmpty() ? "" : " [" + detail + "]"));
+            throw new SparseVitException(failure(rc, "CUDA " + op + " failed: " + errorString(rc)
+                    + (detail.isEmpty() ? "" : " [" + detail + "]")));
         }
     }
 
     private static void checkBlas(int rc, String op) {
         if (rc != 0) {
-            throw new SparseVitException("cuBLAS " + op + " failed with status " + blasStatus(rc));
+            String fault = firstFault;
+            throw new SparseVitException("cuBLAS " + op + " failed with status " + blasStatus(rc)
+                    + (fault == null ? "" : "; the device faulted earlier in this process (" + fault + ")"));
         }
+    }
+
+    /**
+     * cudaError_t codes that leave the process's CUDA context unusable (driver_types.h: "any further CUDA work will
+     * return the same error"): an illegal or misaligned address, an illegal instruction or program counter, a
+     * hardware stack error, a device assert, a timeout or other failure of a running kernel.
+     */
+    private static final Set<Integer> STICKY = Set.of(700, 702, 710, 714, 715, 716, 717, 718, 719);
+
+    /** The message of the first sticky error this process met, or null. */
+    private static volatile String firstFault;
+
+    /**
+     * The message for a failed CUDA call. A sticky error is reported by whichever call comes after the faulting
+     * kernel, usually not that kernel's own op, and every later call in the process fails the same way; the message
+     * says so, names the first call that reported it, and how to find the kernel.
+     */
+    static String failure(int rc, String message) {
+        if (!isSticky(rc)) {
+            return message;
+        }
+        String first;
+        synchronized (CudaBackend.class) {
+            if (firstFault == null) {
+                firstFault = message;
+            }
+            first = firstFault;
+        }
+        return stickyFailure(message, first);
+    }
+
+    static boolean isSticky(int rc) {
+        return STICKY.contains(rc);
+    }
+
+    /** {@code message} of a sticky error, with the process's first one ({@code first}, maybe the same). */
+    static String stickyFailure(String message, String first) {
+        return message + "; the device faulted in a kernel enqueued before this call (this error is sticky: every"
+                + " later CUDA call in this process fails with it"
+                + (first.equals(message) ? "" : "; first reported as: " + first)
+                + "); CUDA_LAUNCH_BLOCKING=1 or compute-sanitizer names the kernel";
     }
 
     /** A cuBLAS status as "number (CUBLAS_STATUS_NAME)", the names of cublas_api.h. */

@@ -1,6 +1,7 @@
 package org.sparsevit.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -32,6 +33,28 @@ class CudaAvailabilityTest {
         assertEquals("15 (CUBLAS_STATUS_NOT_SUPPORTED)", CudaBackend.blasStatus(15));
         assertEquals("7 (CUBLAS_STATUS_INVALID_VALUE)", CudaBackend.blasStatus(7));
         assertEquals("99", CudaBackend.blasStatus(99));
+    }
+
+    /**
+     * A kernel fault (illegal or misaligned address, ...) surfaces at whichever call comes next and poisons the
+     * process's CUDA context: the message says so and points at the first report; other errors are left as they are.
+     */
+    @Test
+    void stickyFaultsSayWhatTheyAre() {
+        for (int rc : new int[] {700, 702, 710, 714, 715, 716, 717, 718, 719}) {
+            assertTrue(CudaBackend.isSticky(rc), "cudaError " + rc);
+        }
+        for (int rc : new int[] {0, 1, 2, 98, 200, 701, 709, 720, 999, CudaNative.EINVAL}) {
+            assertFalse(CudaBackend.isSticky(rc), "cudaError " + rc);
+        }
+        assertEquals("CUDA x failed: out of memory", CudaBackend.failure(2, "CUDA x failed: out of memory"));
+        String first = "CUDA layerNorm failed: an illegal memory access was encountered";
+        String own = CudaBackend.stickyFailure(first, first);
+        assertTrue(own.startsWith(first + "; the device faulted in a kernel enqueued before this call"), own);
+        assertFalse(own.contains("first reported as"), own);
+        assertTrue(own.endsWith("CUDA_LAUNCH_BLOCKING=1 or compute-sanitizer names the kernel"), own);
+        String later = CudaBackend.stickyFailure("CUDA gelu failed: same", first);
+        assertTrue(later.contains("; first reported as: " + first + ")"), later);
     }
 
     @Test
