@@ -38,6 +38,11 @@ public interface Backend extends AutoCloseable {
         return DType.F32;
     }
 
+    /** The precision this session was created for (FP32 unless asked otherwise). */
+    default Precision precision() {
+        return Precision.FP32;
+    }
+
     // ---------------------------------------------------------------- memory
 
     /** An uninitialised tensor. */

@@ -123,6 +123,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Precision precision() {
+        return inner.precision();
+    }
+
+    @Override
     public boolean supports(DType dtype) {
         return inner.supports(dtype);
     }

@@ -81,6 +81,15 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0")
     long seed;
 
+    @Option(names = "--elitist", description = "Parents compete with their children for the next parent places"
+            + " (the official search takes the best children only).")
+    boolean elitist;
+
+    @Option(names = "--novelty-tries", defaultValue = "0", paramLabel = "N", description = "Feasible draws spent"
+            + " looking for a child not evaluated yet before a known one is taken; 0 (default, as the official search)"
+            + " takes every feasible child, repeats included.")
+    int noveltyTries;
+
     @Option(names = "--backend", defaultValue = "auto")
     String backend;
 
@@ -123,7 +132,11 @@ public final class SearchCommand implements Callable<Integer> {
             w = SwinWeights.random(cfg, seed + 1);
         }
         SearchSpace space = new SearchSpace(cfg.depths(), SearchSpace.parseLevels(levels));
-        SearchOptions opt = SearchOptions.defaults().withSeed(seed).withGenerations(generations).withBudget(budget);
+        if (noveltyTries < 0) {
+            throw new SparseVitException("search: --novelty-tries must be >= 0, got " + noveltyTries);
+        }
+        SearchOptions opt = SearchOptions.defaults().withSeed(seed).withGenerations(generations).withBudget(budget)
+                .withElitism(elitist).withNoveltyTries(noveltyTries);
         if (generations < 1_000_000) {
             opt = opt.withGenerations(generations);
         }

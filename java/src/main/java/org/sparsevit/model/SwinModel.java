@@ -53,6 +53,8 @@ public final class SwinModel implements AutoCloseable {
     private final java.util.Set<SwinModel> views = Collections.newSetFromMap(new java.util.WeakHashMap<>());
     /** The model a view was made from; null for an owner. */
     private final SwinModel parent;
+    /** {@link SwinWeights#fingerprint} of the weights. */
+    private final String weightsFingerprint;
 
     /** Observes the token map after each stage's last block (before patch merging). */
     @FunctionalInterface
@@ -76,6 +78,7 @@ public final class SwinModel implements AutoCloseable {
         this.head = cfg.isBackbone() ? null : new HeadNode(backend, weights);
         this.owner = true;
         this.parent = null;
+        this.weightsFingerprint = weights.fingerprint();
     }
 
     private SwinModel(SwinModel src, Backend backend) {
@@ -88,6 +91,7 @@ public final class SwinModel implements AutoCloseable {
         this.head = src.head == null ? null : new HeadNode(src.head, backend);
         this.owner = false;
         this.parent = src.owner ? src : src.parent;
+        this.weightsFingerprint = src.weightsFingerprint;
     }
 
     /**
@@ -116,6 +120,11 @@ public final class SwinModel implements AutoCloseable {
 
     public SwinConfig config() {
         return cfg;
+    }
+
+    /** The {@link SwinWeights#fingerprint fingerprint} of the weights this model was built from. */
+    public String weightsFingerprint() {
+        return weightsFingerprint;
     }
 
     public Backend backend() {

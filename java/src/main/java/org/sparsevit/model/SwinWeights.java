@@ -20,6 +20,7 @@ import java.util.stream.IntStream;
 import org.sparsevit.SparseVitException;
 import org.sparsevit.io.Safetensors;
 import org.sparsevit.io.SafetensorsException;
+import org.sparsevit.tensor.Fingerprint;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Shapes;
 
@@ -128,6 +129,21 @@ public final class SwinWeights {
     /** Keys of the file that were outside the model's prefix (e.g. a detector's neck and heads). */
     public int ignoredKeys() {
         return ignoredKeys;
+    }
+
+    private volatile String fingerprint;
+
+    /**
+     * A short identity of these weights (16 hex digits, {@link Fingerprint}: names, shapes and sampled values), for
+     * search logs and latency tables: weights of another file or seed give another one. Computed once.
+     */
+    public String fingerprint() {
+        String f = fingerprint;
+        if (f == null) {
+            f = Fingerprint.of(tensors);
+            fingerprint = f;
+        }
+        return f;
     }
 
     /** Number of parameters held (the sum of the tensor sizes). */

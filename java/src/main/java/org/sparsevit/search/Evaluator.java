@@ -17,4 +17,13 @@ import org.sparsevit.sparse.SparsityConfig;
 public interface Evaluator {
     /** One score per configuration, in the same order. */
     double[] score(List<SparsityConfig> candidates);
+
+    /**
+     * One line identifying what is scored: the metric, its data, the model (weights, precision). It is part of
+     * the search log's header, so a log is only resumed with the same evaluator; the default is a fixed text, which
+     * leaves that check to the caller (a resumed run takes the logged scores as they are).
+     */
+    default String describe() {
+        return "custom evaluator";
+    }
 }

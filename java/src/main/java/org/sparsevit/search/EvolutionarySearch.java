@@ -32,21 +32,27 @@ import org.sparsevit.sparse.SparsityConfig;
  * Evolutionary search of per-pair sparsity under MACs and/or latency windows, as in the official SparseViT
  * search.
  *
- * <p>Course of a run: an initial population of {@code population} distinct candidates drawn at random;
- * then, every generation, the best {@code parents} candidates of the current population (parents
- * included, so the best never get lost) become the parents of {@code mutations} children by mutation (a
- * random parent, each gene redrawn with probability {@code mutationProb}) and {@code crossovers} children
- * by crossover (two different random parents, each gene from either); the next population is the parents
- * plus the children. Genes are re-sorted within stages after every operator, so ratios stay
- * non-decreasing within a stage. The run ends when the candidate budget is spent, after the generation
- * limit, when {@code staleGenerations} generations in a row bring no new candidate, or at the end of the
- * first generation that finishes past the {@link #timeLimit time limit}.
+ * <p>Course of a run, as the official search's (mit-han-lab/sparsevit, tools/search.py, {@code EvolveSearcher}):
+ * an initial population of {@code population} candidates drawn at random; then, every generation, the best
+ * {@code parents} candidates of the current population become the parents of {@code mutations} children by
+ * mutation (a random parent, each gene taken with probability {@code mutationProb} from a fresh random
+ * configuration, {@link SearchSpace#mutate}) and {@code crossovers} children by crossover (two random parents at
+ * different places of the parent list, each gene from either); the children are the next population. Genes are
+ * re-sorted within stages after every operator, so ratios stay non-decreasing within a stage. A child evaluated
+ * before keeps its score from the cache and its place in the population, as in the official search, so a good
+ * candidate can hold several parent places. The result is the best candidate of the whole run (of equal scores,
+ * the one evaluated last, after the official {@code >=}). The run ends when the candidate budget (distinct evaluations) is
+ * spent, after the generation limit, when {@code staleGenerations} generations in a row bring no new candidate,
+ * or at the end of the first generation that finishes past the {@link #timeLimit time limit}. Two departures are
+ * options: {@link SearchOptions#elitist} (parents compete with their children) and
+ * {@link SearchOptions#noveltyTries} (children must be new when possible).
  *
  * <p>Constraints: every candidate is drawn by rejection sampling, so candidates outside the MACs window
  * (analytic, {@link MacCounter}) or the latency window ({@link LatencyModel}: a {@link LatencyTable} or
- * direct measurement) are discarded before any evaluation; after {@code maxTries} draws without a feasible
- * one the search fails with a message giving the dense and sparsest models' costs. Children prefer
- * candidates not evaluated yet; the evaluator is never called twice for one configuration.
+ * direct measurement) are discarded before any evaluation (the official search evaluates its constraints the
+ * same way, but counts a rejected draw as an iteration); after {@code maxTries} draws without a feasible one the
+ * search fails with a message giving the dense and sparsest models' costs. The evaluator is never called twice
+ * for one configuration.
  *
  * <p>Determinism: one {@link Random} seeded with {@code seed} makes every choice, ties are broken by
  * order, and no iteration depends on hash order, so a deterministic evaluator gives an identical run.
@@ -89,6 +95,9 @@ public final class EvolutionarySearch {
     private final Set<Candidate> latencyLogged = new LinkedHashSet<>();
     private final Set<Candidate> loaded = new LinkedHashSet<>();
     private final Map<Candidate, Evaluation> visited = new LinkedHashMap<>();
+    /** Each generation's population and the parents drawn from it (package-private, for tests). */
+    final List<List<Candidate>> populations = new ArrayList<>();
+    final List<List<Candidate>> parentLists = new ArrayList<>();
     private Random rng;
     private SearchLog log;
     private int fromLog;
@@ -201,6 +210,8 @@ public final class EvolutionarySearch {
         latencyCache.clear();
         latencyLogged.clear();
         visited.clear();
+        populations.clear();
+        parentLists.clear();
         fromLog = 0;
         generation = 0;
         stoppedByTime = false;
@@ -297,9 +308,10 @@ public final class EvolutionarySearch {
     }
 
     /**
-     * Draws until a feasible candidate not yet evaluated and not in {@code taken} turns up (rejection
-     * sampling). After {@code noveltyTries} feasible but known draws, or {@code maxTries} draws in all, it
-     * settles for the first feasible known one, else for {@code fallback}; with neither it fails.
+     * Draws until a feasible candidate turns up (rejection sampling): with {@code noveltyTries} 0 the first one,
+     * otherwise the first one not yet evaluated and not in {@code taken}. After {@code noveltyTries} feasible but
+     * known draws, or {@code maxTries} draws in all, it settles for the first feasible known one, else for
+     * {@code fallback}; with neither it fails.
      */
     private Candidate draw(Supplier<Candidate> gen, Set<Candidate> taken, Candidate fallback) {
         Candidate knownFeasible = null;
@@ -312,7 +324,7 @@ public final class EvolutionarySearch {
             }
             feasibleDrawn++;
             feasibleDraws++;
-            if (!visited.containsKey(c) && taken.add(c)) {
+            if (opt.noveltyTries() == 0 || !visited.containsKey(c) && taken.add(c)) {
                 return c;
             }
             if (knownFeasible == null) {
@@ -358,8 +370,10 @@ public final class EvolutionarySearch {
                 break;
             }
             List<Candidate> parents = ranked.subList(0, Math.min(opt.parents(), ranked.size()));
+            populations.add(List.copyOf(pop));
+            parentLists.add(List.copyOf(parents));
             int np = parents.size();
-            List<Candidate> next = new ArrayList<>(parents);
+            List<Candidate> next = opt.elitist() ? new ArrayList<>(parents) : new ArrayList<>();
             taken.clear();
             drawn = 0;
             feasibleDrawn = 0;
@@ -382,9 +396,13 @@ public final class EvolutionarySearch {
                 visited.size(), generation);
     }
 
-    /** Distinct evaluated members of the population, best first (ties in population order). */
+    /**
+     * Evaluated members of the population, best first (ties in population order, as Python's stable sort):
+     * every place, repeats included, as in the official search; distinct ones only when elitist (the parents
+     * are in the population again).
+     */
     private List<Candidate> rank(List<Candidate> pop) {
-        List<Candidate> ranked = new ArrayList<>(new LinkedHashSet<>(pop));
+        List<Candidate> ranked = new ArrayList<>(opt.elitist() ? new LinkedHashSet<>(pop) : pop);
         ranked.removeIf(c -> !visited.containsKey(c));
         ranked.sort(Comparator.comparingDouble((Candidate c) -> visited.get(c).score()).reversed());
         return Collections.unmodifiableList(ranked);
@@ -393,7 +411,7 @@ public final class EvolutionarySearch {
     private Evaluation best() {
         Evaluation b = null;
         for (Evaluation e : visited.values()) {
-            if (b == null || e.score() > b.score()) {
+            if (b == null || e.score() >= b.score()) {
                 b = e;
             }
         }
@@ -506,6 +524,7 @@ public final class EvolutionarySearch {
         h.put("gmacs", gmacs == null ? "none" : gmacs.toString());
         h.put("latency_ms", latency == null ? "none" : latency.toString());
         h.put("latency_model", latencyModel == null ? "none" : latencyModel.describe());
+        h.put("evaluator", evaluator.describe());
         return h;
     }
 

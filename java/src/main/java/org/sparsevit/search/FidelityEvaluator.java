@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -15,6 +16,7 @@ import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinModel;
 import org.sparsevit.model.SwinOutput;
 import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.Fingerprint;
 import org.sparsevit.tensor.HostTensor;
 
 /**
@@ -105,6 +107,23 @@ public final class FidelityEvaluator implements Evaluator {
     /** Number of calibration images. */
     public int images() {
         return images;
+    }
+
+    /**
+     * The measure, the calibration inputs (count, fingerprint, batch size: batching changes the last bits of a
+     * score), the padding and {@link #modelLine the model}.
+     */
+    @Override
+    public String describe() {
+        return String.format(Locale.ROOT, "fidelity (%s) on %d calibration images %s in batches of %d, padding %s; %s",
+                dense.get(0).logits() != null ? "top-1 agreement of logits" : "cosine similarity of backbone features",
+                images, Fingerprint.of(batches), batches.get(0).dim(0), padding, modelLine(model));
+    }
+
+    /** The model of an evaluator: architecture, weights fingerprint, precision and backend. */
+    static String modelLine(SwinModel m) {
+        return String.format(Locale.ROOT, "%s, weights %s, %s on %s", m.config(), m.weightsFingerprint(),
+                m.backend().precision(), m.backend().name());
     }
 
     @Override

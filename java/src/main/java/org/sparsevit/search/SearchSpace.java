@@ -180,12 +180,18 @@ public final class SearchSpace {
         return Candidate.of(sortStages(g));
     }
 
-    /** Each gene redrawn uniformly with probability {@code p}, then sorted within stages. */
+    /**
+     * Mutation as in the official search: a fresh {@link #random} configuration is drawn, each gene is taken from
+     * it with probability {@code p} and from the parent otherwise, then the genes are sorted within stages. A
+     * mutated gene is therefore not uniform over the levels: in a stage of three pairs, the first pair gets the
+     * lowest of three uniform draws, the last the highest.
+     */
     public Candidate mutate(Candidate parent, double p, Random r) {
         int[] g = parent.genes();
+        int[] fresh = random(r).genes();
         for (int i = 0; i < genes; i++) {
             if (r.nextDouble() < p) {
-                g[i] = r.nextInt(levels.length);
+                g[i] = fresh[i];
             }
         }
         return Candidate.of(sortStages(g));

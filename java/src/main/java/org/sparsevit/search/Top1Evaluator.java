@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.stream.Stream;
 
 import org.sparsevit.SparseVitException;
@@ -12,6 +13,7 @@ import org.sparsevit.io.Images;
 import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinModel;
 import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.Fingerprint;
 import org.sparsevit.tensor.HostTensor;
 
 /**
@@ -27,6 +29,8 @@ public final class Top1Evaluator implements Evaluator {
     private final List<int[]> labels = new ArrayList<>();
     private final PaddingMode padding;
     private final int count;
+    private final Path folder;
+    private final int classes;
 
     /**
      * @param folder    one sub-folder of images per class
@@ -81,11 +85,28 @@ public final class Top1Evaluator implements Evaluator {
             labels.add(l);
         }
         this.count = files.size();
+        this.folder = folder.toAbsolutePath().normalize();
+        this.classes = classes.size();
     }
 
     /** Number of labelled images. */
     public int images() {
         return count;
+    }
+
+    /** The folder, its images (count, classes, fingerprint of the decoded images and labels), padding and model. */
+    @Override
+    public String describe() {
+        List<HostTensor> data = new ArrayList<>(batches);
+        for (int[] l : labels) {
+            float[] f = new float[l.length];
+            for (int i = 0; i < l.length; i++) {
+                f[i] = l[i];
+            }
+            data.add(new HostTensor(f, new int[]{l.length}));
+        }
+        return String.format(Locale.ROOT, "top-1 accuracy on %s (%d images of %d classes %s), padding %s; %s",
+                folder, count, classes, Fingerprint.of(data), padding, FidelityEvaluator.modelLine(model));
     }
 
     @Override

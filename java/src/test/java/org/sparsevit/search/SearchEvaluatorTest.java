@@ -1,6 +1,7 @@
 package org.sparsevit.search;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,6 +36,44 @@ class SearchEvaluatorTest {
 
     @TempDir
     Path tmp;
+
+    /**
+     * A built-in evaluator names its measure, its data and its model (weights, precision), so a search log is only
+     * resumed with the same: the same setup describes itself the same way, another seed, input or precision does not.
+     */
+    @Test
+    @Tag("awt")
+    void evaluatorsDescribeTheirDataAndModel() throws IOException {
+        HostTensor x = FidelityEvaluator.syntheticInputs(2, 64, 64, 7);
+        try (CpuBackend be = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(BACKBONE, 2), be);
+             SwinModel same = new SwinModel(SwinWeights.random(BACKBONE, 2), be);
+             SwinModel other = new SwinModel(SwinWeights.random(BACKBONE, 3), be);
+             CpuBackend half = new CpuBackend(org.sparsevit.backend.Precision.FP16);
+             SwinModel fp16 = new SwinModel(SwinWeights.random(BACKBONE, 2), half)) {
+            String d = new FidelityEvaluator(m, x, BACKBONE.defaultPadding()).describe();
+            assertTrue(d.startsWith("fidelity (cosine similarity of backbone features) on 2 calibration images "), d);
+            assertTrue(d.contains("weights " + SwinWeights.random(BACKBONE, 2).fingerprint() + ", FP32 on cpu"), d);
+            assertEquals(d, new FidelityEvaluator(same, x, BACKBONE.defaultPadding()).describe());
+            assertNotEquals(d, new FidelityEvaluator(m, x, BACKBONE.defaultPadding(), 1).describe(), "batch size");
+            assertNotEquals(d, new FidelityEvaluator(other, x, BACKBONE.defaultPadding()).describe());
+            assertNotEquals(d, new FidelityEvaluator(m, FidelityEvaluator.syntheticInputs(2, 64, 64, 8),
+                    BACKBONE.defaultPadding()).describe());
+            assertNotEquals(d, new FidelityEvaluator(fp16, x, BACKBONE.defaultPadding()).describe());
+        }
+        Path folder = tmp.resolve("labelled");
+        Random r = new Random(1);
+        for (String cls : new String[]{"a", "b"}) {
+            Files.createDirectories(folder.resolve(cls));
+            TestImages.random(folder.resolve(cls + "/0.png"), 40, 40, r);
+        }
+        try (CpuBackend be = new CpuBackend(); SwinModel m = new SwinModel(SwinWeights.random(CLASSIFIER, 2), be)) {
+            String d = new Top1Evaluator(m, folder, 2, CLASSIFIER.defaultPadding()).describe();
+            assertTrue(d.startsWith("top-1 accuracy on " + folder.toAbsolutePath() + " (2 images of 2 classes "), d);
+            TestImages.random(folder.resolve("b/0.png"), 40, 40, r);
+            assertNotEquals(d, new Top1Evaluator(m, folder, 2, CLASSIFIER.defaultPadding()).describe(),
+                    "another image");
+        }
+    }
 
     @Test
     void fidelityOfABackboneIsOneWhenDenseAndLowerWhenPruned() {

@@ -74,6 +74,11 @@ class SearchSpaceTest {
         Candidate p = T.random(new Random(3));
         assertEquals(p, T.mutate(p, 0, new Random(4)));
         assertNotEquals(p, T.mutate(p, 1, new Random(4)));
+        // as in the official search, a mutated gene comes from a fresh random configuration (sorted within its
+        // stages), not from a uniform draw of its own: with p = 1 the child is that configuration
+        for (int seed = 0; seed < 20; seed++) {
+            assertEquals(T.random(new Random(seed)), T.mutate(p, 1, new Random(seed)), "seed " + seed);
+        }
     }
 
     private static boolean contains(Candidate c, int level) {

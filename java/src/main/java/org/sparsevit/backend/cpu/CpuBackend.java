@@ -32,6 +32,7 @@ public final class CpuBackend implements Backend {
     private final CpuMemory memory;
     private final int threads;
     private final DType storage;
+    private final Precision precision;
     /** Linear layers and window attention in the native AVX2 kernels (F32 only), else Java + OpenBLAS. */
     private final boolean nativeKernels;
 
@@ -58,6 +59,7 @@ public final class CpuBackend implements Backend {
      */
     CpuBackend(Precision precision, boolean allowNative) {
         CpuNative.checkProperty();
+        this.precision = precision;
         this.storage = switch (precision) {
             case FP32 -> DType.F32;
             case FP16 -> DType.F16;
@@ -115,6 +117,11 @@ public final class CpuBackend implements Backend {
     @Override
     public DType storage() {
         return storage;
+    }
+
+    @Override
+    public Precision precision() {
+        return precision;
     }
 
     @Override

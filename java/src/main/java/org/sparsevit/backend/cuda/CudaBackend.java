@@ -384,6 +384,7 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override
     public Precision precision() {
         return precision;
     }
