@@ -225,6 +225,7 @@ public final class EvolutionarySearch {
                 load(log.existing());
                 log.header(header());
             }
+            checkLatencyWindow();
             SearchResult r = evolve();
             if (log != null && log.goesFurther()) {
                 progress.accept("the log " + logFile + " goes further than this run (a larger budget or more"
@@ -252,7 +253,8 @@ public final class EvolutionarySearch {
         if (v == null) {
             v = latencyModel.latencyMs(space.toSparsity(c));
             if (!Double.isFinite(v)) {
-                throw new SparseVitException("search: the latency model gave " + v + " ms for " + space.toSparsity(c));
+                throw new SparseVitException("search: the latency model gave " + v + " ms for "
+                        + space.toSparsity(c).toCompact());
             }
             latencyCache.put(c, v);
         }
@@ -287,6 +289,28 @@ public final class EvolutionarySearch {
         }
     }
 
+    /** How far outside the dense-to-sparsest latency range a window may lie and still be tried (noise, tables). */
+    static final double LATENCY_SLACK = 0.1;
+
+    /**
+     * Fails at once when the latency window lies clearly outside the range from the sparsest to the dense model
+     * (more than {@link #LATENCY_SLACK} beyond either end), instead of after {@code maxTries} measurements.
+     */
+    private void checkLatencyWindow() {
+        if (latency == null) {
+            return;
+        }
+        double dense = latencyOf(space.dense());
+        double sparsest = latencyOf(space.sparsest());
+        double lo = Math.min(dense, sparsest);
+        double hi = Math.max(dense, sparsest);
+        if (latency.max() < lo * (1 - LATENCY_SLACK) || latency.min() > hi * (1 + LATENCY_SLACK)) {
+            throw new SparseVitException(String.format(Locale.ROOT,
+                    "search: no configuration within %s ms; the dense model takes %.3f ms and the sparsest %.3f ms"
+                            + " (%s)", latency, dense, sparsest, latencyModel.describe()));
+        }
+    }
+
     private SparseVitException unsatisfiable() {
         StringBuilder window = new StringBuilder();
         if (gmacs != null) {
@@ -298,9 +322,8 @@ public final class EvolutionarySearch {
         String dense = String.format(Locale.ROOT, "%.1f GMACs", gmacsOf(space.dense()));
         String sparsest = String.format(Locale.ROOT, "%.1f GMACs", gmacsOf(space.sparsest()));
         if (latency != null) {
-            dense += String.format(Locale.ROOT, " (%.3f ms)", latencyModel.latencyMs(space.toSparsity(space.dense())));
-            sparsest += String.format(Locale.ROOT, " (%.3f ms)",
-                    latencyModel.latencyMs(space.toSparsity(space.sparsest())));
+            dense += String.format(Locale.ROOT, " (%.3f ms)", latencyOf(space.dense()));
+            sparsest += String.format(Locale.ROOT, " (%.3f ms)", latencyOf(space.sparsest()));
         }
         return new SparseVitException(String.format(Locale.ROOT,
                 "search: no configuration within %s after %d samples; the dense model needs %s and the sparsest %s",
@@ -459,10 +482,6 @@ public final class EvolutionarySearch {
                 spent = true;
             }
         }
-        double[] lat = new double[fresh.size()];
-        for (int i = 0; i < lat.length; i++) {
-            lat[i] = latencyModel == null ? Double.NaN : latencyOf(fresh.get(i));
-        }
         List<Candidate> todo = new ArrayList<>();
         for (Candidate c : fresh) {
             if (!known.containsKey(c)) {
@@ -479,7 +498,10 @@ public final class EvolutionarySearch {
             while (written < fresh.size() && known.containsKey(fresh.get(written))) {
                 Candidate c = fresh.get(written);
                 Evaluation e = known.get(c);
-                Evaluation v = new Evaluation(c, e.score(), gmacsOf(c), lat[written]);
+                // measured (or looked up) here, just before its candidate line, so a resumed run, whose scores
+                // come from the log, writes its measurement lines where the interrupted run did
+                double lat = latencyModel == null ? Double.NaN : latencyOf(c);
+                Evaluation v = new Evaluation(c, e.score(), gmacsOf(c), lat);
                 visited.put(c, v);
                 if (loaded.contains(c)) {
                     fromLog++;
@@ -552,7 +574,10 @@ public final class EvolutionarySearch {
         }
     }
 
-    /** Evaluations and measurements of an earlier run (the header is checked by {@link SearchLog#header}). */
+    /**
+     * Evaluations and measurements of an earlier run (the header is checked by {@link SearchLog#header}): every
+     * candidate must be a point of this space with a finite score, every measurement a finite latency.
+     */
     private void load(List<JsonNode> lines) {
         for (JsonNode n : lines) {
             String type = n.path("type").asText();
@@ -565,17 +590,33 @@ public final class EvolutionarySearch {
             }
             int[] genes = new int[g.size()];
             for (int i = 0; i < genes.length; i++) {
+                if (!g.get(i).isInt()) {
+                    throw new SparseVitException("search log " + logFile + ": a " + type + " line with a gene that is"
+                            + " not a level index: " + n);
+                }
                 genes[i] = g.get(i).asInt();
             }
             Candidate c = Candidate.of(genes);
+            try {
+                space.check(c);
+            } catch (SparseVitException e) {
+                throw new SparseVitException("search log " + logFile + ": a " + type + " line outside this search's"
+                        + " space (" + e.getMessage() + "): " + n + "; give a new log file", e);
+            }
             if (type.equals("candidate")) {
-                if (!n.path("score").isNumber()) {
-                    throw new SparseVitException("search log " + logFile + ": a candidate line without a score: " + n);
+                if (!n.path("score").isNumber() || !Double.isFinite(n.get("score").asDouble())) {
+                    throw new SparseVitException("search log " + logFile + ": a candidate line without a finite"
+                            + " score: " + n);
                 }
                 known.put(c, new Evaluation(c, n.get("score").asDouble(), Double.NaN, Double.NaN));
                 loaded.add(c);
-            } else if (n.path("latency_ms").isNumber()) {
-                latencyCache.put(c, n.get("latency_ms").asDouble());
+            } else {
+                double ms = n.path("latency_ms").asDouble(Double.NaN);
+                if (!n.path("latency_ms").isNumber() || !Double.isFinite(ms)) {
+                    throw new SparseVitException("search log " + logFile + ": a latency line without a finite"
+                            + " latency_ms: " + n);
+                }
+                latencyCache.put(c, ms);
             }
         }
     }

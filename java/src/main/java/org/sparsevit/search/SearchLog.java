@@ -26,8 +26,11 @@ import org.sparsevit.SparseVitException;
  * those lines equal the existing ones they are only confirmed, not written. At the first difference (the
  * summary line of a generation the budget had cut short, or a line cut off by a crash) the rest of the old
  * file is dropped and writing continues from there. If the part that would be dropped still holds
- * evaluations (a resumed run given a smaller budget than the log's), the file is left as it is and no
- * more lines are written: the log then describes the longer run, of which this run is a prefix.
+ * evaluations (a resumed run given a smaller budget than the log's: its last generation's summary line comes
+ * where the log goes on with that generation's candidates), the file is left as it is and no more lines are
+ * written: the log then describes the longer run, of which this run is a prefix. Any other difference before
+ * the log's last evaluation means the log is not this run's (another version of the search, or an edited file):
+ * that is an error, and the file is left as it is.
  */
 final class SearchLog implements AutoCloseable {
     private static final ObjectMapper OM = new ObjectMapper();
@@ -129,8 +132,17 @@ final class SearchLog implements AutoCloseable {
                     return;
                 }
                 if (holdsEvaluations(next)) {
-                    mode = Mode.FROZEN;
-                    return;
+                    Line was = old.get(next);
+                    String type = was.complete() && was.json() != null ? was.json().path("type").asText() : "";
+                    if (line.path("type").asText().equals("generation")
+                            && (type.equals("candidate") || type.equals("latency"))) {
+                        mode = Mode.FROZEN;
+                        return;
+                    }
+                    throw new SparseVitException("search log " + file + ": line " + (next + 1) + " is not what this"
+                            + " run gives there (the log has " + abbreviate(was.text()) + ", this run "
+                            + abbreviate(text) + "), and evaluations follow it: the log was written by another"
+                            + " version of the search or edited; it was left as it is; give a new log file");
                 }
                 startAppending();
             }
@@ -142,6 +154,10 @@ final class SearchLog implements AutoCloseable {
         } catch (IOException e) {
             throw new SparseVitException("search log " + file + ": cannot write (" + e.getMessage() + ")", e);
         }
+    }
+
+    private static String abbreviate(String line) {
+        return line.length() <= 160 ? line : line.substring(0, 157) + "...";
     }
 
     /** Whether the existing log goes further than the lines written so far (and is left as it is). */

@@ -322,6 +322,89 @@ class SearchTest {
         assertTrue(lat.contains(r.latencyMs()));
     }
 
+    /**
+     * Latencies only reported (a measuring model, no window): a run resumed with a larger budget logs every new
+     * evaluation, each after its measurement, as an uninterrupted run does.
+     */
+    @Test
+    void resumeWithLatenciesOnlyReportedLogsEveryEvaluation() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(2, 2, 3, 4, 5, 1));
+        SearchOptions o = SearchOptions.defaults().withSeed(6);
+        Path log = tmp.resolve("report.log");
+        new EvolutionarySearch(T, 672, 672, 4, SPACE, o.withBudget(150), null, null, new NoisyLatency(1), ev)
+                .logTo(log).run();
+        List<String> before = Files.readAllLines(log);
+        List<String> progress = new ArrayList<>();
+        EvolutionarySearch resumed = new EvolutionarySearch(T, 672, 672, 4, SPACE, o.withBudget(260), null, null,
+                new NoisyLatency(2), ev).logTo(log).onProgress(progress::add);
+        SearchResult r = resumed.run();
+        assertEquals(150, resumed.resumedCandidates());
+        assertEquals(260, r.evaluated());
+        assertFalse(progress.stream().anyMatch(l -> l.contains("left unchanged")), progress.toString());
+        List<String> after = Files.readAllLines(log);
+        assertEquals(before.subList(0, before.size() - 1), after.subList(0, before.size() - 1));
+        assertEquals(260, candidates(log).size(), "every evaluation is logged");
+        // each candidate line follows its own measurement
+        for (int i = 1; i < after.size(); i++) {
+            JsonNode line = OM.readTree(after.get(i));
+            if (line.path("type").asText().equals("candidate")) {
+                JsonNode prev = OM.readTree(after.get(i - 1));
+                assertEquals("latency", prev.path("type").asText(), after.get(i - 1));
+                assertEquals(prev.get("genes"), line.get("genes"));
+                assertEquals(prev.get("latency_ms"), line.get("latency_ms"));
+            }
+        }
+    }
+
+    /** A latency window outside the dense-to-sparsest range fails after two measurements, not thousands. */
+    @Test
+    void anImpossibleLatencyWindowFailsAtOnce() {
+        NoisyLatency lat = new NoisyLatency(3);
+        SparseVitException e = assertThrows(SparseVitException.class, () -> new EvolutionarySearch(T, 672, 672, 4,
+                SPACE, SearchOptions.defaults().withBudget(100), null, new Range(0.001, 1), lat,
+                distanceTo(SPACE.dense())).run());
+        assertTrue(e.getMessage().startsWith("search: no configuration within 0.001..1.0 ms; the dense model takes"),
+                e.getMessage());
+        assertEquals(2, lat.calls, "the dense and the sparsest model");
+        // a window inside the range is searched
+        double dense = gmacs(SPACE.toSparsity(SPACE.dense())) / 10;
+        assertTrue(new EvolutionarySearch(T, 672, 672, 4, SPACE, SearchOptions.defaults().withBudget(100), null,
+                new Range(dense * 0.5, dense * 0.8), new NoisyLatency(3), distanceTo(SPACE.dense())).run()
+                .evaluated() > 0);
+    }
+
+    /** An edited log is refused, naming the line, and left as it is; new evaluations are never dropped silently. */
+    @Test
+    void anEditedLogIsRefused() throws IOException {
+        Evaluator ev = distanceTo(Candidate.of(3, 1, 2, 2, 7, 5));
+        Path log = tmp.resolve("edited.log");
+        search(150, 7, null, ev, log).run();
+        List<String> lines = Files.readAllLines(log);
+        int at = 0;
+        while (!lines.get(at).contains("\"type\":\"candidate\"")) {
+            at++;
+        }
+        // a gene that is not a level
+        List<String> bad = new ArrayList<>(lines);
+        bad.set(at, lines.get(at).replaceFirst("\"genes\":\\[\\d+", "\"genes\":[99"));
+        Files.write(log, bad);
+        SparseVitException e = assertThrows(SparseVitException.class, () -> search(300, 7, null, ev, log).run());
+        assertTrue(e.getMessage().contains("outside this search's space"), e.getMessage());
+        assertEquals(bad, Files.readAllLines(log));
+        // another valid candidate where the run draws a different one
+        List<String> moved = new ArrayList<>(lines);
+        JsonNode c = OM.readTree(lines.get(at));
+        Candidate other = SPACE.sparsest();
+        String genes = c.get("genes").toString();
+        String instead = OM.valueToTree(other.genes()).toString();
+        assertNotEquals(genes, instead);
+        moved.set(at, lines.get(at).replace(genes, instead));
+        Files.write(log, moved);
+        e = assertThrows(SparseVitException.class, () -> search(300, 7, null, ev, log).run());
+        assertTrue(e.getMessage().contains("line " + (at + 1) + " is not what this run gives there"), e.getMessage());
+        assertEquals(moved, Files.readAllLines(log));
+    }
+
     /** 10,000 distinct candidates: the official search converges sooner, so children must be new (novelty tries). */
     @Test
     void tenThousandCandidatesWithACheapEvaluator() {
