@@ -57,25 +57,30 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--latency-ms", paramLabel = "MIN:MAX", description = "Latency window in milliseconds (measured, or from --table).")
     String latencyMs;
 
-    @Option(names = "--table", paramLabel = "FILE", description = "Use this latency table instead of direct measurement.")
+    @Option(names = "--table", paramLabel = "FILE", description = "Use this latency table instead of direct"
+            + " measurement (with --gmacs alone, to report each candidate's predicted latency).")
     Path table;
 
     @Option(names = "--evaluator", defaultValue = "fidelity", description = "fidelity (label-free) or top1 (needs --images).")
     String evaluator;
 
-    @Option(names = "--images", paramLabel = "DIR", description = "Labelled folder for top1 (one sub-folder per class).")
+    @Option(names = "--images", paramLabel = "DIR", description = "Labelled folder for top1 (one sub-folder per"
+            + " class), read at --size (square).")
     Path images;
 
     @Option(names = "--calib", defaultValue = "4", description = "Synthetic calibration images for fidelity (default ${DEFAULT-VALUE}).")
     int calib;
 
-    @Option(names = "--budget", defaultValue = "1000", description = "Distinct candidates to evaluate (default ${DEFAULT-VALUE}).")
+    @Option(names = "--budget", defaultValue = "1000", description = "Distinct candidates to evaluate, at most"
+            + " (default ${DEFAULT-VALUE}); the search may converge before.")
     int budget;
 
-    @Option(names = "--generations", defaultValue = "1000000")
+    @Option(names = "--generations", defaultValue = "1000000", description = "Generation limit after the initial"
+            + " population (default: none, the budget ends the search).")
     int generations;
 
-    @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8", description = "Sparsity levels of"
+            + " the search space, increasing (default ${DEFAULT-VALUE}); a --table must have the same.")
     String levels;
 
     @Option(names = "--seed", defaultValue = "0")
@@ -118,7 +123,31 @@ public final class SearchCommand implements Callable<Integer> {
         if (timeLimit != null && !(timeLimit >= 0 && timeLimit < 1e9)) {
             throw new SparseVitException("search: --time-limit must be a number of seconds >= 0, got " + timeLimit);
         }
+        if (budget <= 0) {
+            throw new SparseVitException("search: --budget must be a positive number of candidates, got " + budget);
+        }
+        if (generations < 0) {
+            throw new SparseVitException("search: --generations must be >= 0, got " + generations);
+        }
+        boolean top1 = evaluator.equalsIgnoreCase("top1");
+        if (!top1 && !evaluator.equalsIgnoreCase("fidelity")) {
+            throw new SparseVitException("search: unknown evaluator '" + evaluator + "' (fidelity or top1)");
+        }
+        if (top1 && images == null) {
+            throw new SparseVitException("search: --evaluator top1 needs --images DIR");
+        }
+        if (!top1 && images != null) {
+            throw new SparseVitException("search: --images is for --evaluator top1 (the fidelity evaluator uses"
+                    + " --calib synthetic images)");
+        }
+        if (!top1 && calib <= 0) {
+            throw new SparseVitException("search: --calib must be a positive number of images, got " + calib);
+        }
         int[] hw = MacsCommand.parseSize(size);
+        if (top1 && hw[0] != hw[1]) {
+            throw new SparseVitException("search: --evaluator top1 reads its images square; give a square --size, got "
+                    + size);
+        }
         SwinConfig cfg;
         SwinWeights w;
         if (weights != null) {
@@ -143,7 +172,7 @@ public final class SearchCommand implements Callable<Integer> {
         Path log = logFile != null ? logFile : Path.of(out.toString() + ".log");
         Precision prec = Precision.parse(precision);
         LatencyTable tab = null;
-        if (latencyMs != null && table != null) {
+        if (table != null) {
             tab = LatencyTable.read(table);
             if (!tab.precision().equalsIgnoreCase(precision)) {
                 throw new SparseVitException("search: " + table + " was measured at " + tab.precision()
@@ -160,37 +189,32 @@ public final class SearchCommand implements Callable<Integer> {
                 System.err.println("search: note: " + table + " was measured on " + tab.device() + ", this run is on "
                         + be.device());
             }
-            Evaluator ev;
-            if (evaluator.equalsIgnoreCase("top1")) {
-                if (images == null) {
-                    throw new SparseVitException("search: --evaluator top1 needs --images DIR");
-                }
-                ev = new Top1Evaluator(m, images, Math.max(1, batch), cfg.defaultPadding());
-            } else if (evaluator.equalsIgnoreCase("fidelity")) {
-                ev = new FidelityEvaluator(m, FidelityEvaluator.syntheticInputs(calib, hw[0], hw[1], seed + 2),
-                        cfg.defaultPadding());
-            } else {
-                throw new SparseVitException("search: unknown evaluator '" + evaluator + "' (fidelity or top1)");
-            }
-            LatencyMeter meter = null;
-            LatencyModel lat = null;
-            if (latencyMs != null) {
-                if (tab != null) {
-                    lat = tab;
-                } else {
-                    meter = new LatencyMeter(m, hw[0], hw[1], batch, 3, Math.max(4, iters));
-                    lat = meter;
-                }
-            }
+            Evaluator ev = top1
+                    ? new Top1Evaluator(m, images, Math.max(1, batch), cfg.defaultPadding(), hw[0])
+                    : new FidelityEvaluator(m, FidelityEvaluator.syntheticInputs(calib, hw[0], hw[1], seed + 2),
+                            cfg.defaultPadding());
             long t0 = System.nanoTime();
-            EvolutionarySearch s = new EvolutionarySearch(cfg, hw[0], hw[1], batch, space, opt,
-                    gmacs == null ? null : Range.parse(gmacs, "--gmacs"),
-                    latencyMs == null ? null : Range.parse(latencyMs, "--latency-ms"), lat, ev)
-                    .onProgress(System.out::println).logTo(log)
-                    .timeLimit(timeLimit == null ? null : Duration.ofMillis(Math.round(timeLimit * 1000)));
-            SearchResult r = s.run();
-            if (meter != null) {
-                meter.close();
+            SearchResult r;
+            EvolutionarySearch s;
+            // a table predicts (and with --gmacs alone reports) latencies; without one, a latency window is measured
+            try (LatencyMeter meter = tab == null && latencyMs != null
+                    ? new LatencyMeter(m, hw[0], hw[1], batch, 3, Math.max(4, iters)) : null) {
+                LatencyModel lat = tab != null ? tab : meter;
+                Bar bar = new Bar(budget);
+                s = new EvolutionarySearch(cfg, hw[0], hw[1], batch, space, opt,
+                        gmacs == null ? null : Range.parse(gmacs, "--gmacs"),
+                        latencyMs == null ? null : Range.parse(latencyMs, "--latency-ms"), lat, ev)
+                        .onProgress(line -> {
+                            bar.clear();
+                            System.out.println(line);
+                        })
+                        .onCandidates(bar::show).logTo(log)
+                        .timeLimit(timeLimit == null ? null : Duration.ofMillis(Math.round(timeLimit * 1000)));
+                try {
+                    r = s.run();
+                } finally {
+                    bar.clear();
+                }
             }
             EvolutionarySearch.writeResult(out, r);
             System.out.printf(Locale.ROOT, "best: %s score %.6f, %.2f GMACs%s; %d candidates (%d from the log) in %.1f s%s;"
@@ -201,5 +225,40 @@ public final class SearchCommand implements Callable<Integer> {
                     out);
         }
         return 0;
+    }
+
+    /**
+     * A progress bar on stderr against the candidate budget, redrawn in place on a terminal; nothing when the
+     * output is a file (the search prints a line per generation to stdout either way).
+     */
+    static final class Bar {
+        private final int budget;
+        private final boolean on = System.console() != null;
+        private boolean drawn;
+
+        Bar(int budget) {
+            this.budget = budget;
+        }
+
+        void show(int candidates) {
+            if (!on) {
+                return;
+            }
+            int width = 30;
+            double f = Math.min(1, (double) candidates / budget);
+            int fill = (int) Math.round(f * width);
+            System.err.print(String.format(Locale.ROOT, "\r[%s%s] %3.0f%% %d of %d candidates", "#".repeat(fill),
+                    ".".repeat(width - fill), 100 * f, candidates, budget));
+            System.err.flush();
+            drawn = true;
+        }
+
+        void clear() {
+            if (drawn) {
+                System.err.print("\r" + " ".repeat(70) + "\r");
+                System.err.flush();
+                drawn = false;
+            }
+        }
     }
 }

@@ -84,6 +84,7 @@ public final class EvolutionarySearch {
     private final Evaluator evaluator;
 
     private Consumer<String> progress = s -> { };
+    private java.util.function.IntConsumer counter = n -> { };
     private Path logFile;
     private Duration timeLimit;
     private boolean stoppedByTime;
@@ -163,6 +164,15 @@ public final class EvolutionarySearch {
     /** One line per generation goes here (e.g. {@code System.out::println}). */
     public EvolutionarySearch onProgress(Consumer<String> progress) {
         this.progress = progress == null ? s -> { } : progress;
+        return this;
+    }
+
+    /**
+     * Called with the number of candidates visited so far (evaluated, or taken from the log) after each call of
+     * the evaluator and each candidate taken from the log: for a progress bar against the budget.
+     */
+    public EvolutionarySearch onCandidates(java.util.function.IntConsumer visitedSoFar) {
+        this.counter = visitedSoFar == null ? n -> { } : visitedSoFar;
         return this;
     }
 
@@ -508,6 +518,7 @@ public final class EvolutionarySearch {
                 }
                 logCandidate(v);
                 written++;
+                counter.accept(visited.size());
             }
         }
         return spent;

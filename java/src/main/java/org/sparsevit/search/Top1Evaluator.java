@@ -38,6 +38,17 @@ public final class Top1Evaluator implements Evaluator {
      * @param padding   padding mode of the forward passes
      */
     public Top1Evaluator(SwinModel model, Path folder, int batchSize, PaddingMode padding) {
+        this(model, folder, batchSize, padding, model.config().imgSize());
+    }
+
+    /**
+     * As above, with the images resized and centre-cropped to {@code size} x {@code size} instead of the model's
+     * image size (the size the search's constraints refer to).
+     */
+    public Top1Evaluator(SwinModel model, Path folder, int batchSize, PaddingMode padding, int size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("top-1: image size must be positive, got " + size);
+        }
         if (model.config().isBackbone()) {
             throw new SparseVitException("top-1 evaluation needs a classification model, not a backbone");
         }
@@ -74,7 +85,6 @@ public final class Top1Evaluator implements Evaluator {
         if (files.isEmpty()) {
             throw new SparseVitException(folder + ": no PNG or JPEG images in the class folders");
         }
-        int size = model.config().imgSize();
         for (int i = 0; i < files.size(); i += batchSize) {
             int n = Math.min(batchSize, files.size() - i);
             batches.add(Images.loadBatch(files.subList(i, i + n), size));

@@ -1,0 +1,71 @@
+package org.sparsevit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code sparsevit search}: options checked before any work, and a table's latencies reported. */
+class SearchCommandTest {
+    @TempDir
+    Path tmp;
+
+    static CliTest.Result search(Path out, String... more) {
+        String[] base = {"search", "--arch", "swin-t", "--backbone", "--size", "64x64", "--backend", "cpu",
+                "--out", out.toString()};
+        String[] args = new String[base.length + more.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(more, 0, args, base.length, more.length);
+        return CliTest.run(args);
+    }
+
+    static void refused(CliTest.Result r, String part) {
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: search: ") && r.err().contains(part), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void badOptionsAreRefusedBeforeAnyWork() {
+        Path out = tmp.resolve("best.json");
+        refused(search(out, "--gmacs", "0.1:0.3", "--budget", "0"), "--budget must be a positive number");
+        refused(search(out, "--gmacs", "0.1:0.3", "--calib", "0"), "--calib must be a positive number of images");
+        refused(search(out, "--gmacs", "0.1:0.3", "--images", tmp.toString()), "--images is for --evaluator top1");
+        refused(search(out, "--gmacs", "0.1:0.3", "--evaluator", "top1"), "--evaluator top1 needs --images DIR");
+        refused(CliTest.run("search", "--arch", "swin-t", "--size", "64x96", "--gmacs", "0.1:0.3", "--evaluator", "top1",
+                "--images", tmp.toString(), "--out", out.toString()), "give a square --size");
+        refused(search(out, "--gmacs", "0.1:0.3", "--evaluator", "mAP"), "unknown evaluator 'mAP'");
+        refused(search(out, "--gmacs", "0.1:0.3", "--novelty-tries", "-1"), "--novelty-tries must be >= 0");
+        assertFalse(Files.exists(out));
+        assertFalse(Files.exists(tmp.resolve("best.json.log")), "no log is started");
+    }
+
+    /** With --gmacs alone, a --table reports each candidate's predicted latency (it was ignored before). */
+    @Test
+    void aTableReportsLatenciesInAMacsSearch() throws Exception {
+        Path table = tmp.resolve("table.json");
+        CliTest.Result t = CliTest.run("latency", "--arch", "swin-t", "--backbone", "--size", "64x64", "--iters", "4",
+                "--warmup", "0", "--backend", "cpu", "--levels", "0,0.5", "--validate", "0", "--table",
+                table.toString());
+        assertEquals(0, t.code(), t.err());
+        Path out = tmp.resolve("best.json");
+        CliTest.Result r = search(out, "--gmacs", "0.05:0.5", "--calib", "1", "--budget", "8", "--levels", "0,0.5",
+                "--table", table.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode best = new ObjectMapper().readTree(out.toFile());
+        assertTrue(best.path("latency_ms").isNumber(), best.toString());
+        for (String line : Files.readAllLines(tmp.resolve("best.json.log"))) {
+            if (line.contains("\"type\":\"candidate\"")) {
+                assertTrue(line.contains("\"latency_ms\":"), line);
+            }
+        }
+    }
+}
