@@ -77,7 +77,8 @@ class DeviceSearchTest {
             Range window = new Range(p[25], p[75]);
             FidelityEvaluator fidelity = new FidelityEvaluator(model, FidelityEvaluator.syntheticInputs(2, 64, 64, 3),
                     model.config().defaultPadding());
-            SearchOptions o = SearchOptions.defaults().withPopulation(6, 2, 3, 3).withSeed(1).withBudget(15);
+            SearchOptions o = SearchOptions.defaults().withPopulation(6, 2, 3, 3).withSeed(1).withBudget(15)
+                    .withNoveltyTries(100);   // 15 distinct candidates: the official search may converge sooner
             EvolutionarySearch search = new EvolutionarySearch(SearchLatencyTest.TINY, 64, 64, 1, space, o, null,
                     window, table, fidelity);
             SearchResult best = search.run();
