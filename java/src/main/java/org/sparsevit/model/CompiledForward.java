@@ -1,6 +1,5 @@
 package org.sparsevit.model;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -108,15 +107,7 @@ public final class CompiledForward implements AutoCloseable {
                 try (Tensor t = be.upload(images, be.storage())) {
                     be.copy(t, input);
                 }
-                List<Tensor> outs = launch();
-                if (model.head() != null) {
-                    return new SwinOutput(be.download(outs.get(0)), List.of());
-                }
-                List<HostTensor> feats = new ArrayList<>();
-                for (Tensor o : outs) {
-                    feats.add(be.download(o));
-                }
-                return new SwinOutput(null, List.copyOf(feats));
+                return SwinModel.download(be, launch(), model.head() != null);
             }
         });
     }

@@ -271,6 +271,18 @@ public final class SwinModel implements AutoCloseable {
         return compiled.stream().map(CompiledForward::mode).toList();
     }
 
+    /** The outputs of a pass on the host: [logits] of a classifier, or the feature maps of a backbone. */
+    static SwinOutput download(Backend be, List<Tensor> outs, boolean classifier) {
+        if (classifier) {
+            return new SwinOutput(be.download(outs.get(0)), List.of());
+        }
+        List<HostTensor> feats = new ArrayList<>();
+        for (Tensor t : outs) {
+            feats.add(be.download(t));
+        }
+        return new SwinOutput(null, List.copyOf(feats));
+    }
+
     /**
      * Forward on a tensor already on this backend; see {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)}.
      * The pass and its downloads have the session to itself, but not the caller's upload and closing of
@@ -281,14 +293,7 @@ public final class SwinModel implements AutoCloseable {
         return be.exclusive(() -> {
             List<Tensor> outs = forwardTensors(images, ratios, padding, listener, observer);
             try {
-                if (head != null) {
-                    return new SwinOutput(be.download(outs.get(0)), List.of());
-                }
-                List<HostTensor> feats = new ArrayList<>();
-                for (Tensor t : outs) {
-                    feats.add(be.download(t));
-                }
-                return new SwinOutput(null, List.copyOf(feats));
+                return download(be, outs, head != null);
             } finally {
                 outs.forEach(Tensor::close);
             }
