@@ -1,14 +1,22 @@
 package org.sparsevit.bench;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -27,29 +35,147 @@ public final class Report {
     }
 
     public static void writeJson(Path file, List<BenchResult> rows) {
-        try {
-            mkdirs(file);
-            mapper().writeValue(file.toFile(), rows);
-        } catch (IOException e) {
-            throw new SparseVitException(file + ": cannot write (" + e.getMessage() + ")", e);
-        }
+        write(file, rows);
     }
 
     /** The outcome of every case of a run (measured, failed, skipped) as a JSON array. */
     public static void writeOutcomes(Path file, List<Benchmark.Outcome> outcomes) {
+        write(file, outcomes);
+    }
+
+    private static void write(Path file, Object value) {
+        byte[] bytes;
+        try {
+            bytes = mapper().writeValueAsBytes(value);
+        } catch (IOException e) {
+            throw new SparseVitException("cannot write " + file + " (" + e.getMessage() + ")", e);
+        }
+        writeAtomically(file, bytes);
+    }
+
+    /** Writes a text file (the Markdown report), as {@link #writeJson} does. */
+    public static void writeText(Path file, String text) {
+        writeAtomically(file, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Writes a whole file through a temporary file beside it, moved over the old one, so that a run killed while
+     * writing (the bundle's time limits) leaves the previous version rather than a truncated file.
+     */
+    private static void writeAtomically(Path file, byte[] bytes) {
+        Path tmp = null;
         try {
             mkdirs(file);
-            mapper().writeValue(file.toFile(), outcomes);
+            Path abs = file.toAbsolutePath();
+            // (not createTempFile: the file keeps the usual permissions)
+            tmp = abs.resolveSibling("." + abs.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+            Files.write(tmp, bytes);
+            try {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
         } catch (IOException e) {
-            throw new SparseVitException(file + ": cannot write (" + e.getMessage() + ")", e);
+            throw new SparseVitException("cannot write " + file + " (" + reason(e) + ")", e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the failure above is the one to report
+                }
+            }
+        }
+    }
+
+    /** An I/O error in a few words: the message without the path the caller names anyway. */
+    private static String reason(IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof FileAlreadyExistsException f) {
+            return f.getFile() + " exists and is not a directory";
+        }
+        if (e instanceof FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    /**
+     * Checks, before any work, that {@code file} can be written as a file: not a directory, writable if it exists,
+     * and otherwise its nearest existing ancestor a writable directory (the missing ones are created on writing).
+     * {@code option} names it in the error ("--json").
+     */
+    public static void checkWritableFile(String option, Path file) {
+        Path abs = file.toAbsolutePath().normalize();
+        if (Files.isDirectory(abs)) {
+            throw new SparseVitException("cannot write " + option + " " + file + " (it is a directory, not a file)");
+        }
+        if (Files.exists(abs)) {
+            if (!Files.isRegularFile(abs)) {
+                throw new SparseVitException("cannot write " + option + " " + file + " (it exists and is not a regular file)");
+            }
+            if (!Files.isWritable(abs)) {
+                throw new SparseVitException("cannot write " + option + " " + file + " (it is not writable)");
+            }
+        }
+        checkAncestor(option, file, abs.getParent());
+    }
+
+    /** As {@link #checkWritableFile} for a directory to write files into ({@code --plots}). */
+    public static void checkWritableDir(String option, Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        if (Files.exists(abs)) {
+            if (!Files.isDirectory(abs)) {
+                throw new SparseVitException("cannot write " + option + " " + dir + " (it is a file, not a directory)");
+            }
+            if (!Files.isWritable(abs)) {
+                throw new SparseVitException("cannot write " + option + " " + dir + " (the directory is not writable)");
+            }
+            return;
+        }
+        checkAncestor(option, dir, abs.getParent());
+    }
+
+    private static void checkAncestor(String option, Path target, Path parent) {
+        Path p = parent;
+        while (p != null && !Files.exists(p)) {
+            p = p.getParent();
+        }
+        if (p == null) {
+            return;
+        }
+        if (!Files.isDirectory(p)) {
+            throw new SparseVitException("cannot write " + option + " " + target + " (" + p
+                    + " is a file, not a directory)");
+        }
+        if (!Files.isWritable(p)) {
+            throw new SparseVitException("cannot write " + option + " " + target + " (directory " + p
+                    + " is not writable)");
         }
     }
 
     /** Rows from a JSON array (ours or a peer's: at least impl, arch, size, batch, precision, sparsity, p50_ms). */
     public static List<BenchResult> readJson(Path file) {
+        if (!Files.exists(file)) {
+            throw new SparseVitException(file + ": cannot read benchmark rows (no such file)");
+        }
+        if (Files.isDirectory(file)) {
+            throw new SparseVitException(file + ": cannot read benchmark rows (it is a directory)");
+        }
         JsonNode arr;
         try {
             arr = new ObjectMapper().readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            // one line: the parser's message without its multi-line source excerpt
+            String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr();
+            throw new SparseVitException(file + ": not valid JSON" + at + " (" + e.getOriginalMessage() + ")", e);
         } catch (IOException e) {
             throw new SparseVitException(file + ": cannot read benchmark rows (" + e.getMessage() + ")", e);
         }
