@@ -35,7 +35,7 @@ import org.sparsevit.tensor.Tensor;
  */
 public final class Benchmark implements AutoCloseable {
     private final String backendName;
-    private final java.nio.file.Path weights;
+    private final SwinWeights weights;
     private final int warmup;
     private final int iters;
     private final PrintStream progress;
@@ -47,14 +47,26 @@ public final class Benchmark implements AutoCloseable {
 
     /**
      * @param backendName cpu, cuda or auto
-     * @param weights     a weights file to use instead of seeded random weights, or null
+     * @param weights     a weights file to use instead of seeded random weights, or null; every case is run
+     *                    with the file's architecture and task (see {@link #Benchmark(String, SwinWeights, int, int,
+     *                    PrintStream)})
      * @param warmup      untimed passes per case
      * @param iters       timed passes per case
      * @param progress    where the progress bar goes (stderr), or null
      */
     public Benchmark(String backendName, java.nio.file.Path weights, int warmup, int iters, PrintStream progress) {
+        this(backendName, weights == null ? null : SwinWeights.load(weights), warmup, iters, progress);
+    }
+
+    /**
+     * As {@link #Benchmark(String, java.nio.file.Path, int, int, PrintStream)} with weights already loaded: every
+     * case runs on a model of these weights (whatever the case's arch says: the caller names it), so the cases'
+     * sparsities must be for the weights' depths.
+     */
+    public Benchmark(String backendName, SwinWeights weights, int warmup, int iters, PrintStream progress) {
         if (iters <= 0 || warmup < 0) {
-            throw new IllegalArgumentException("--iters must be positive and --warmup non-negative");
+            throw new IllegalArgumentException("--iters must be positive and --warmup non-negative, got " + iters
+                    + " and " + warmup);
         }
         this.backendName = backendName;
         this.weights = weights;
@@ -74,7 +86,7 @@ public final class Benchmark implements AutoCloseable {
             ProfilingBackend be = backend(c.precision());
             SwinWeights w;
             if (weights != null) {
-                w = SwinWeights.load(weights);
+                w = weights;
             } else {
                 SwinConfig cfg = SwinConfig.preset(c.arch());
                 if (c.backbone()) {
@@ -109,6 +121,11 @@ public final class Benchmark implements AutoCloseable {
      * time limit does not cut a case off. {@code onRow} (may be null) sees every row as soon as it is measured.
      */
     public List<BenchResult> run(List<BenchCase> cases, double budgetSeconds, Consumer<BenchResult> onRow) {
+        // every backend first: an unknown precision, one the backend cannot run or a GPU that is not there fails
+        // the run before any case, instead of failing every case
+        for (BenchCase c : cases) {
+            backend(c.precision());
+        }
         List<BenchResult> out = new ArrayList<>();
         long start = System.nanoTime();
         double longest = 0;
@@ -125,22 +142,30 @@ public final class Benchmark implements AutoCloseable {
                 continue;
             }
             long t0 = System.nanoTime();
+            BenchResult r = null;
             try {
-                BenchResult r = run(c, i, cases.size());
-                out.add(r);
-                double secs = (System.nanoTime() - t0) / 1e9;
-                outcomes.add(new Outcome(c.label(), "measured", "", secs));
-                if (onRow != null) {
-                    onRow.accept(r);
-                }
+                r = run(c, i, cases.size());
             } catch (RuntimeException e) {
                 String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                if (e instanceof ArithmeticException) {
+                    msg = "input too large: " + c.batch() + " x " + c.size() + " overflows a size or index (" + msg + ")";
+                }
                 outcomes.add(new Outcome(c.label(), "failed", msg, (System.nanoTime() - t0) / 1e9));
                 if (progress != null) {
                     progress.println("\ncase failed: " + c.label() + ": " + msg);
                 }
             }
-            longest = Math.max(longest, (System.nanoTime() - t0) / 1e9);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            longest = Math.max(longest, secs);
+            if (r != null) {
+                out.add(r);
+                outcomes.add(new Outcome(c.label(), "measured", "", secs));
+                // outside the case's try: a row that cannot be recorded (a full disk) ends the run, it is not
+                // a failure of the case
+                if (onRow != null) {
+                    onRow.accept(r);
+                }
+            }
         }
         if (progress != null) {
             progress.println();

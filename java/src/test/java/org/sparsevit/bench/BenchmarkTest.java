@@ -1,0 +1,52 @@
+package org.sparsevit.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.sparsevit.Fixtures;
+import org.sparsevit.SparseVitException;
+import org.sparsevit.model.SwinWeights;
+import org.sparsevit.sparse.SparsityConfig;
+
+/** What {@link Benchmark#run(List, double, java.util.function.Consumer)} counts as a case failure, and what not. */
+class BenchmarkTest {
+    static final Path FILE = Fixtures.file("swin-reference", "swin-mini-cls.safetensors");
+    static final SwinWeights MINI = SwinWeights.load(FILE);
+
+    static BenchCase dense(String precision) {
+        return new BenchCase("mini", false, 64, 64, 1, precision, "dense", SparsityConfig.dense(MINI.config()));
+    }
+
+    @Test
+    void aRowThatCannotBeRecordedEndsTheRunInsteadOfFailingTheCase() {
+        try (Benchmark bm = new Benchmark("cpu", FILE, 0, 1, null)) {
+            SparseVitException e = assertThrows(SparseVitException.class, () -> bm.run(List.of(dense("fp32"),
+                    dense("fp32")), 0, r -> {
+                        throw new SparseVitException("cannot write rows.json (no space left on device)");
+                    }));
+            assertTrue(e.getMessage().contains("no space left"), e.getMessage());
+            // the first case was measured (and is not reported as failed); the second never started
+            assertEquals(List.of("measured"), bm.outcomes().stream().map(Benchmark.Outcome::status).toList());
+        }
+    }
+
+    @Test
+    void aPrecisionTheBackendCannotRunFailsTheRunBeforeAnyCase() {
+        try (Benchmark bm = new Benchmark("cpu", FILE, 0, 1, null)) {
+            SparseVitException e = assertThrows(SparseVitException.class,
+                    () -> bm.run(List.of(dense("fp32"), dense("fp16")), 0, null));
+            assertTrue(e.getMessage().contains("fp16"), e.getMessage());
+            assertEquals(List.of(), bm.outcomes());
+        }
+        try (Benchmark bm = new Benchmark("cpu", FILE, 0, 1, null)) {
+            SparseVitException e = assertThrows(SparseVitException.class, () -> bm.run(List.of(dense("fp33")), 0, null));
+            assertTrue(e.getMessage().contains("unknown precision 'fp33'"), e.getMessage());
+            assertEquals(List.of(), bm.outcomes());
+        }
+    }
+}
