@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 
+import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Captured;
 import org.sparsevit.backend.CudaTimer;
@@ -31,6 +32,11 @@ import org.sparsevit.tensor.Tensor;
  * that, the first configurations measured would also pay for just-in-time compilation and memory pool
  * growth (on the CPU backend the first measurements of a fresh JVM come out several times too slow).
  *
+ * <p>On a backend that captures graphs (CUDA) each measurement times replays of the whole forward captured as one
+ * graph; should a capture fail, the meter measures with eager passes from then on, and says so ({@link #mode()};
+ * a change of mode after graph measurements is an error, {@link ModeChangeException}), so that the timings of
+ * one meter never mix the two modes silently.
+ *
  * <p>Latency does not depend on weight values, so {@link #forConfig} measures an architecture with
  * seeded random weights.
  */
@@ -46,6 +52,8 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
     private boolean useGraphs = true;
     private String graphFailure;
     private boolean lastGraph;
+    /** Measurements so far that replayed a captured graph. */
+    private int graphMeasurements;
     private final PaddingMode padding;
     private boolean warmedUp;
 
@@ -199,6 +207,13 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
      * Measures one configuration (checked against the model at this size first). The meter has the model's
      * session to itself meanwhile ({@link org.sparsevit.backend.Backend#exclusive}): passes other threads run
      * through the same model wait, so they neither land in the capture nor in the timings.
+     *
+     * <p>Where the backend captures graphs, every measurement is a graph replay until a capture fails; from
+     * then on the meter runs eager passes only ({@link #mode()} says why). If that happens after some
+     * configurations were already timed as graph replays, this measurement throws
+     * {@link ModeChangeException} instead of quietly returning a timing of the other mode.
+     *
+     * @throws ModeChangeException when the measurement mode would change part way (see above)
      */
     public Measurement measure(SparsityConfig sp) {
         sp.validate(model.config(), height, width);
@@ -220,11 +235,23 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
         // where the backend can (CUDA), time what a deployment runs: the whole forward replayed as one graph
         Captured graph = null;
         if (useGraphs) {
+            String failure = null;
             try {
                 graph = model.backend().capture(() -> model.forwardTensors(input, sp.ratios(), padding, null, null));
             } catch (RuntimeException e) {
+                failure = String.valueOf(e.getMessage());
+            }
+            if (failure != null || (graph == null && graphMeasurements > 0)) {
+                // from now on eager passes, for good: the same meter must not time some configurations one way
+                // and others the other way without saying so
                 useGraphs = false;
-                graphFailure = e.getMessage();
+                graphFailure = failure != null ? failure : "the backend captured nothing";
+                if (graphMeasurements > 0) {
+                    throw new ModeChangeException("latency: capturing the forward of " + sp.toCompact()
+                            + " as a graph failed after " + graphMeasurements + " measurement(s) replayed as graphs ("
+                            + graphFailure + "); graph replays and eager passes do not compare, and this meter now"
+                            + " measures with eager passes only");
+                }
             }
         }
         try {
@@ -238,6 +265,9 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
                 ms[i] = CudaTimer.timeMs(model.backend(), timed);
             }
             lastGraph = graph != null;
+            if (lastGraph) {
+                graphMeasurements++;
+            }
             return summarize(ms);
         } finally {
             if (graph != null) {
@@ -251,7 +281,29 @@ public final class LatencyMeter implements LatencyModel, AutoCloseable {
      * "eager passes" (the CPU, or when capture failed: the reason follows).
      */
     public String mode() {
-        return lastGraph ? "graph replay" : "eager passes" + (graphFailure == null ? "" : " (capture failed: " + graphFailure + ")");
+        return lastGraph ? GRAPH_REPLAY : EAGER_PASSES + (graphFailure == null ? "" : " (capture failed: " + graphFailure + ")");
+    }
+
+    /** Whether the last measurement replayed a captured graph ({@link #GRAPH_REPLAY}) rather than eager passes. */
+    public boolean graphs() {
+        return lastGraph;
+    }
+
+    /** {@link #mode()} of a measurement that replayed a captured graph. */
+    public static final String GRAPH_REPLAY = "graph replay";
+    /** {@link #mode()} of a measurement that ran eager passes. */
+    public static final String EAGER_PASSES = "eager passes";
+
+    /**
+     * Thrown by {@link #measure} when a configuration's graph capture fails after this meter has timed earlier
+     * configurations as graph replays: its timings would otherwise mix the two modes without saying so. The
+     * meter has switched to eager passes for good, so a caller that wants consistent timings (such as
+     * {@link LatencyTable#build}) can measure everything again with it.
+     */
+    public static final class ModeChangeException extends SparseVitException {
+        ModeChangeException(String message) {
+            super(message);
+        }
     }
 
     /** Trimmed mean of the middle 50%, median, min and max of some timings (sorted in place). */
