@@ -1,7 +1,12 @@
 package org.sparsevit.cli;
 
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -24,7 +29,10 @@ import org.sparsevit.sparse.SparsityConfig;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 /** {@code sparsevit latency}: measured latency of one configuration, or a latency table for the search. */
 @Command(name = "latency", mixinStandardHelpOptions = true,
@@ -32,6 +40,9 @@ import picocli.CommandLine.Option;
 public final class LatencyCommand implements Callable<Integer> {
     @Mixin
     Main.Common common;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--arch", defaultValue = "swin-t")
     String arch;
@@ -48,13 +59,17 @@ public final class LatencyCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1")
     int batch;
 
-    @Option(names = "--precision", defaultValue = "fp32")
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
+            description = "fp32, tf32, fp16 or bf16 (fp16/bf16 store weights and activations in that type; CUDA only;"
+                    + " default ${DEFAULT-VALUE}). A table records it, and a search must run at it.")
     String precision;
 
     @Option(names = "--backend", defaultValue = "auto")
     String backend;
 
-    @Option(names = "--sparsity", defaultValue = "dense", paramLabel = "FILE|COMPACT")
+    @Option(names = "--sparsity", defaultValue = "dense", paramLabel = "FILE|COMPACT",
+            description = "The configuration to measure: dense, uniform:R, a compact form (0.6,0.6/0,0/...) or a"
+                    + " JSON file such as a search result (default ${DEFAULT-VALUE}). Not with --table.")
     String sparsity;
 
     @Option(names = "--warmup", defaultValue = "10")
@@ -72,7 +87,9 @@ public final class LatencyCommand implements Callable<Integer> {
     @Option(names = "--validate", defaultValue = "20", description = "Random configurations to check the table against (default ${DEFAULT-VALUE}).")
     int validate;
 
-    @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8", paramLabel = "R,R,...",
+            description = "With --table: the pruning ratio levels of the search space, increasing values in [0, 1]"
+                    + " (default ${DEFAULT-VALUE}); a search must use the same levels.")
     String levels;
 
     @Option(names = "--rounds", defaultValue = "1",
@@ -82,10 +99,55 @@ public final class LatencyCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random validation configurations.")
     long seed;
 
+    /**
+     * The name of a model's architecture: the preset it has ({@link SwinConfig#preset}, e.g. swin-t for a
+     * Swin-T checkpoint, whatever --arch said), else "custom".
+     */
+    static String archName(SwinConfig cfg) {
+        for (String name : new String[]{"swin-t", "swin-s", "swin-b", "swin-l", "swin-t-384", "swin-s-384",
+                "swin-b-384", "swin-l-384"}) {
+            if (LatencyTable.architectureOf(SwinConfig.preset(name)).equals(LatencyTable.architectureOf(cfg))) {
+                return name;
+            }
+        }
+        return "custom";
+    }
+
+    /**
+     * Throws SparseVitException unless {@code file} can be written: not a directory, its folder can be made
+     * and a file created there (or the existing file opened for writing, which leaves it as it is). Checked
+     * before measuring, so that a run does not measure for minutes and then fail to write.
+     */
+    static void checkWritable(Path file, String option) {
+        Path abs = file.toAbsolutePath();
+        if (Files.isDirectory(abs)) {
+            throw new SparseVitException(option + " " + file + ": is a directory; give a file name");
+        }
+        try {
+            Path parent = abs.getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            if (Files.exists(abs)) {
+                try (FileChannel c = FileChannel.open(abs, StandardOpenOption.WRITE)) {
+                    // opened for writing and closed untouched
+                }
+            } else {
+                Files.createFile(abs);
+                Files.delete(abs);
+            }
+        } catch (IOException | SecurityException e) {
+            String why = e instanceof AccessDeniedException ? "permission denied"
+                    : e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
+                    : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+            throw new SparseVitException(option + " " + file + ": cannot write there (" + why + ")", e);
+        }
+    }
+
     /** The measured case's fields, first in both JSON forms. */
     private ObjectNode caseNode(ObjectMapper om, SwinConfig cfg, int[] hw, String device) {
         ObjectNode n = om.createObjectNode();
-        n.put("arch", arch);
+        n.put("arch", archName(cfg));
         n.put("task", cfg.task() == Task.BACKBONE ? "backbone" : "classification");
         n.put("size", hw[0] + "x" + hw[1]);
         n.put("batch", batch);
@@ -105,6 +167,29 @@ public final class LatencyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int[] hw = MacsCommand.parseSize(size);
+        ParseResult given = spec.commandLine().getParseResult();
+        if (table != null && given.hasMatchedOption("--sparsity")) {
+            throw new SparseVitException("latency: --sparsity measures one configuration and --table the whole"
+                    + " table; give one of them");
+        }
+        if (table == null) {
+            for (String o : new String[]{"--levels", "--rounds", "--validate", "--seed"}) {
+                if (given.hasMatchedOption(o)) {
+                    throw new SparseVitException("latency: " + o + " is an option of --table, which is not given");
+                }
+            }
+        }
+        if (table != null && json != null && table.toAbsolutePath().normalize().equals(
+                json.toAbsolutePath().normalize())) {
+            throw new SparseVitException("latency: --table and --json name the same file, " + table
+                    + "; the JSON would overwrite the table");
+        }
+        if (table != null) {
+            checkWritable(table, "--table");
+        }
+        if (json != null) {
+            checkWritable(json, "--json");
+        }
         SwinWeights w;
         if (weights != null) {
             w = SwinWeights.load(weights);
@@ -123,7 +208,8 @@ public final class LatencyCommand implements Callable<Integer> {
                 }
                 SearchSpace space = new SearchSpace(cfg.depths(), SearchSpace.parseLevels(levels));
                 long t0 = System.nanoTime();
-                LatencyTable t = LatencyTable.build(meter, space, arch, precision, rounds, System.err::println);
+                LatencyTable t = LatencyTable.build(meter, space, archName(cfg),
+                        Precision.parse(precision).name().toLowerCase(Locale.ROOT), rounds, System.err::println);
                 t.write(table);
                 double buildS = (System.nanoTime() - t0) / 1e9;
                 System.out.printf(Locale.ROOT, "table written to %s (dense %.3f ms, %d round(s), %.1f s)%n", table,
@@ -165,7 +251,7 @@ public final class LatencyCommand implements Callable<Integer> {
             SparsityConfig sp = SparsityConfig.parse(sparsity, cfg);
             LatencyMeter.Measurement r = meter.measure(sp);
             System.out.printf(Locale.ROOT, "%s %dx%d batch %d %s on %s, sparsity %s: %.3f ms (trimmed mean of %d; p50 %.3f,"
-                            + " min %.3f, max %.3f)%n", arch, hw[0], hw[1], batch, precision, be.device(), sp.toCompact(),
+                            + " min %.3f, max %.3f)%n", archName(cfg), hw[0], hw[1], batch, precision, be.device(), sp.toCompact(),
                     r.trimmedMeanMs(), iters, r.p50Ms(), r.minMs(), r.maxMs());
             System.out.println("measured as " + meter.mode());
             if (json != null) {
