@@ -211,6 +211,13 @@ public final class LatencyCommand implements Callable<Integer> {
                 LatencyTable t = LatencyTable.build(meter, space, archName(cfg),
                         Precision.parse(precision).name().toLowerCase(Locale.ROOT), rounds, System.err::println);
                 t.write(table);
+                try {
+                    t.checkPredictions();
+                } catch (SparseVitException e) {
+                    System.err.println("latency: warning: " + e.getMessage() + "; the timings were mostly noise:"
+                            + " measure again with more --iters, --warmup or --rounds on an idle machine (the table"
+                            + " was written; a search leaves configurations predicted outside its window out)");
+                }
                 double buildS = (System.nanoTime() - t0) / 1e9;
                 System.out.printf(Locale.ROOT, "table written to %s (dense %.3f ms, %d round(s), %.1f s)%n", table,
                         t.denseMs(), rounds, buildS);

@@ -174,14 +174,22 @@ public final class SearchCommand implements Callable<Integer> {
         LatencyTable tab = null;
         if (table != null) {
             tab = LatencyTable.read(table);
-            if (!tab.precision().equalsIgnoreCase(precision)) {
+            if (!tab.precision().equalsIgnoreCase(prec.name())) {
                 throw new SparseVitException("search: " + table + " was measured at " + tab.precision()
                         + ", the search runs at " + precision + " (give --precision " + tab.precision()
                         + " or build a table at " + precision + ")");
             }
-            if (!tab.arch().isEmpty() && !tab.arch().equalsIgnoreCase(arch) && weights == null) {
-                throw new SparseVitException("search: " + table + " was measured for " + tab.arch()
-                        + ", the search is for " + arch);
+            // the architecture and task (any weights of them: latency does not depend on weight values)
+            try {
+                tab.checkModel(cfg, null, prec);
+            } catch (SparseVitException e) {
+                throw new SparseVitException("search: " + e.getMessage(), e);
+            }
+            try {
+                tab.checkPredictions();
+            } catch (SparseVitException e) {
+                System.err.println("search: warning: " + table + ": " + e.getMessage() + " (noisy timings? its"
+                        + " predictions are rough; configurations predicted outside the window are left out)");
             }
         }
         try (Backend be = Backends.create(backend, prec, System.err::println); SwinModel m = new SwinModel(w, be)) {

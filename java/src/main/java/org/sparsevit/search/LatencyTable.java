@@ -57,9 +57,12 @@ import org.sparsevit.sparse.SparsityConfig;
  *
  * <p>Reading ({@link #read}) checks what a table must be to predict anything: the format, a positive finite
  * dense latency, exactly one entry per block pair of its stages (found by its stage and blocks, in any
- * order), every entry finite and 0 at level 0, and no configuration of the space predicted at 0 ms or less
- * ({@link #checkPredictions}). {@link #build} returns what it measured ({@link #validate} says how good
- * that is), but {@link #write} refuses a table that fails the last check, so every table written can be read.
+ * order), every entry finite and 0 at level 0. A measured table can still predict 0 ms or less for some
+ * configurations when its timings were mostly noise (a tiny model on a busy CPU; one pair's entry can then
+ * exceed the dense latency itself), so that is not refused: {@link #checkPredictions} finds the lowest
+ * prediction exactly, and {@code latency --table} and {@code search --table} warn about it but go on (the
+ * measurements are not thrown away, and a search's window leaves such configurations out); {@link #validate}
+ * says how good the predictions are.
  */
 public final class LatencyTable implements LatencyModel {
     /** The "format" field of the JSON form. */
@@ -152,9 +155,8 @@ public final class LatencyTable implements LatencyModel {
     /**
      * Throws SparseVitException unless every configuration of the space is predicted above 0 ms. The lowest
      * prediction is found exactly: the entries add up, and the levels of a stage's pairs never decrease, so
-     * per stage the cheapest non-decreasing choice of levels is a small dynamic programme. {@link #read}
-     * refuses a table that fails this, and {@link #write} does not write one: its entries cannot be latency
-     * changes of the model (a measured table fails it when the timings were mostly noise).
+     * per stage the cheapest non-decreasing choice of levels is a small dynamic programme. A measured table
+     * fails this when its timings were mostly noise; {@code latency --table} then warns (see the class comment).
      */
     public void checkPredictions() {
         int[] lowest = lowestConfiguration();
@@ -606,12 +608,6 @@ public final class LatencyTable implements LatencyModel {
      */
     public void write(Path file) {
         try {
-            checkPredictions();
-        } catch (SparseVitException e) {
-            throw new SparseVitException(file + ": not written: " + e.getMessage() + " (were the timings mostly noise?"
-                    + " measure with more iterations, warm-up or rounds, on an idle machine)", e);
-        }
-        try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
@@ -715,7 +711,6 @@ public final class LatencyTable implements LatencyModel {
         LatencyTable t = new LatencyTable(n.path("device").asText(), n.path("arch").asText(), text(n, "architecture"),
                 text(n, "task"), text(n, "weights"), text(n, "mode"), source, size[0], size[1], batch,
                 n.path("precision").asText(), n.get("dense_ms").asDouble(), space, rows);
-        t.checkPredictions();
         return t;
     }
 
