@@ -32,7 +32,8 @@ public final class MacsCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1")
     int batch;
 
-    @Option(names = "--sparsity", paramLabel = "FILE|COMPACT", description = "Per-block ratios (default dense).")
+    @Option(names = "--sparsity", paramLabel = "FILE|COMPACT", description = "Per-block ratios: a JSON file, a compact form like 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0,"
+            + " uniform:R, paper-1..3 (Swin-T) or dense (default).")
     String sparsity;
 
     @Override

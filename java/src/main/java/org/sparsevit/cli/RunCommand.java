@@ -52,7 +52,7 @@ public final class RunCommand implements Callable<Integer> {
     String precision;
 
     @Option(names = "--sparsity", paramLabel = "FILE|COMPACT",
-            description = "Per-block ratios: a JSON file {\"stages\": [[...], ...]}, a compact form like 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0, or 'dense' (default).")
+            description = "Per-block ratios: a JSON file {\"stages\": [[...], ...]}, a compact form like 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0, uniform:R, paper-1..3 (Swin-T), or 'dense' (default).")
     String sparsity;
 
     @Option(names = "--padding", paramLabel = "swin|sparsevit",

@@ -39,6 +39,12 @@ import org.sparsevit.model.SwinConfig;
  * non-decreasing per stage.
  */
 public final class SparsityConfig {
+    /** The SparseViT paper's three configurations for Swin-T (stage depths 2, 2, 6, 2), by their names. */
+    public static final java.util.Map<String, String> PAPER = java.util.Map.of(
+            "paper-1", "0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0",
+            "paper-2", "0.6,0.6/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0",
+            "paper-3", "0.7,0.7/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0");
+
     private final double[][] ratios;
 
     /** Ratios [stage][block], copied. */
@@ -75,8 +81,8 @@ public final class SparsityConfig {
     }
 
     /**
-     * The command-line form ({@code --sparsity FILE|COMPACT}): {@code dense}, {@code uniform:R}, a path to a
-     * JSON file (any existing file, or a name ending in {@code .json}), inline JSON, or the compact form.
+     * The command-line form ({@code --sparsity FILE|COMPACT}): {@code dense}, {@code uniform:R},
+     * {@code paper-1} .. {@code paper-3} ({@link #PAPER}, for Swin-T's depths), a path to a JSON file (any existing file, or a name ending in {@code .json}), inline JSON, or the compact form.
      * {@code cfg} gives the block counts for {@code dense} and {@code uniform:R}; it may be null when the
      * spec is known to list every ratio. The result is not validated: call {@link #validate}.
      */
@@ -93,6 +99,17 @@ public final class SparsityConfig {
             }
             return lower.equals("dense") ? dense(cfg)
                     : uniform(cfg.depths(), number(s.substring(8), "uniform ratio"));
+        }
+        String paper = PAPER.get(lower);
+        if (paper != null) {
+            SparsityConfig c = parseCompact(paper);
+            int[] depths = Arrays.stream(c.ratios).mapToInt(r -> r.length).toArray();
+            if (cfg != null && !Arrays.equals(depths, cfg.depths())) {
+                throw new SparseVitException("sparsity: " + lower + " is the SparseViT paper's configuration for Swin-T"
+                        + " (depths " + Arrays.toString(depths) + "), but this model's depths are "
+                        + Arrays.toString(cfg.depths()));
+            }
+            return c;
         }
         if (s.startsWith("{")) {
             return parseJson(s);
