@@ -6,6 +6,7 @@ import java.awt.Font;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,8 +36,11 @@ final class KeptImage {
     private KeptImage() {
     }
 
-    static void write(Path weights, Path image, String sparsity, Path output, String backend, String padding)
-            throws IOException {
+    static void write(Path weights, Path image, String sparsity, Path output, String backend, String padding) {
+        if (Files.isDirectory(output)) {
+            throw new SparseVitException(output + ": cannot write the image (Is a directory)");
+        }
+        String format = format(output);
         SwinWeights w = SwinWeights.load(weights);
         SwinConfig cfg = w.config();
         BufferedImage img = Images.read(image);
@@ -52,14 +56,39 @@ final class KeptImage {
             m.forward(x, sp.ratios(), pad, dump, null);
         }
         BufferedImage out = render(img, cfg, dump.records());
-        Path parent = output.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
+        // encoded in memory and written through our own stream: ImageIO.write(File) deletes what is there first
+        // (an empty directory too) and prints a stack trace of its own when it cannot open the file
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            if (!ImageIO.write(out, format, bytes)) {
+                throw new SparseVitException(output + ": no " + format + " image writer in this Java runtime");
+            }
+        } catch (IOException e) {
+            throw new SparseVitException(output + ": cannot encode the image (" + e.getMessage() + ")", e);
         }
-        if (!ImageIO.write(out, "png", output.toFile())) {
-            throw new SparseVitException(output + ": cannot write PNG");
+        try {
+            Path parent = output.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            Files.write(output, bytes.toByteArray());
+        } catch (IOException e) {
+            throw new SparseVitException(output + ": cannot write the image (" + Main.reason(e) + ")", e);
         }
         System.out.println("wrote " + output + " (" + out.getWidth() + "x" + out.getHeight() + ")");
+    }
+
+    /** The image format {@code output}'s name asks for: png, or jpeg for .jpg / .jpeg. */
+    static String format(Path output) {
+        Path name = output.getFileName();
+        String n = name == null ? "" : name.toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".png")) {
+            return "png";
+        }
+        if (n.endsWith(".jpg") || n.endsWith(".jpeg")) {
+            return "jpeg";
+        }
+        throw new SparseVitException(output + ": --output must name a .png, .jpg or .jpeg file");
     }
 
     static BufferedImage render(BufferedImage img, SwinConfig cfg, List<BlockRecord> records) {

@@ -55,6 +55,32 @@ public final class Main implements Runnable {
         return cl.execute(args);
     }
 
+    /**
+     * Why a file operation failed, in words (e.g. "Is a directory", "permission denied"), without the path
+     * that the caller's message names already.
+     */
+    static String reason(java.io.IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            if (f.getReason() != null) {
+                return f.getReason();
+            }
+            if (e instanceof java.nio.file.AccessDeniedException) {
+                return "permission denied";
+            }
+            if (e instanceof java.nio.file.NoSuchFileException) {
+                return "no such file or directory";
+            }
+            if (e instanceof java.nio.file.FileAlreadyExistsException) {
+                return f.getFile() == null ? "it already exists" : f.getFile() + " already exists";
+            }
+            if (e instanceof java.nio.file.NotDirectoryException) {
+                return "not a directory";
+            }
+            return e.getClass().getSimpleName();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
     static String message(Throwable ex) {
         if (ex instanceof SparseVitException || ex instanceof IllegalArgumentException) {
             return ex.getMessage();

@@ -1,6 +1,5 @@
 package org.sparsevit.cli;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -18,26 +17,32 @@ public final class VizCommand implements Callable<Integer> {
     @Mixin
     Main.Common common;
 
-    @Option(names = "--weights", required = true, paramLabel = "W.safetensors")
+    @Option(names = "--weights", required = true, paramLabel = "W.safetensors",
+            description = "Weights (safetensors; F32, F16 or BF16), classifier or backbone.")
     Path weights;
 
-    @Option(names = "--image", required = true, paramLabel = "IMG", description = "PNG or JPEG image.")
+    @Option(names = "--image", required = true, paramLabel = "IMG",
+            description = "PNG or JPEG image (a classifier sees it resized and centre-cropped to its size).")
     Path image;
 
-    @Option(names = "--sparsity", required = true, paramLabel = "FILE|COMPACT")
+    @Option(names = "--sparsity", required = true, paramLabel = "FILE|COMPACT",
+            description = "Per-block ratios: a JSON file {\"stages\": [[...], ...]}, a compact form like"
+                    + " 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0, uniform:R, paper-1..3 or dense.")
     String sparsity;
 
-    @Option(names = "--output", required = true, paramLabel = "kept.png")
+    @Option(names = "--output", required = true, paramLabel = "kept.png",
+            description = "The picture to write: PNG, or JPEG for a .jpg / .jpeg name (its directory is created).")
     Path output;
 
-    @Option(names = "--backend", defaultValue = "auto")
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}).")
     String backend;
 
-    @Option(names = "--padding", paramLabel = "swin|sparsevit")
+    @Option(names = "--padding", paramLabel = "swin|sparsevit",
+            description = "Pad after norm1 (swin) or before it (sparsevit). Default: from the checkpoint layout.")
     String padding;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         // all AWT work lives in KeptImage, so loading this command needs no java.desktop module
         KeptImage.write(weights, image, sparsity, output, backend, padding);
         return 0;

@@ -1,0 +1,90 @@
+package org.sparsevit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad options and files end with one line naming the problem (exit 1, or 2 for the command line), never a trace. */
+class CliChecksTest {
+    @TempDir
+    Path tmp;
+
+    /** Exit code 1 with exactly one line on stderr (after the backend's note, if any) holding {@code expected}. */
+    static CliTest.Result fails(String expected, String... args) {
+        CliTest.Result r = CliTest.run(args);
+        assertEquals(1, r.code(), r.err());
+        String[] lines = r.err().strip().lines().filter(l -> !l.startsWith("backend auto:")).toArray(String[]::new);
+        assertEquals(1, lines.length, r.err());
+        assertTrue(lines[0].startsWith("error: ") && lines[0].contains(expected), r.err());
+        return r;
+    }
+
+    static String lastLine(String s) {
+        String[] l = s.strip().split("\n");
+        return l[l.length - 1];
+    }
+
+    @Test
+    @Tag("awt")
+    void vizWritesTheFormatItsNameSaysAndNamesAnUnwritableOutput() throws Exception {
+        Path img = CliTest.png(tmp, 64, 48);
+        String w = CliTest.sv("sparsevit-mini.safetensors").toString();
+        // a directory, empty or not, is refused and left as it was (ImageIO.write(File) deleted an empty one)
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        fails(empty + ": cannot write the image (Is a directory)", "viz", "--weights", w, "--image", img.toString(),
+                "--sparsity", "dense", "--output", empty.toString(), "--backend", "cpu");
+        assertTrue(Files.isDirectory(empty));
+        Path full = Files.createDirectories(tmp.resolve("full.png"));
+        Files.writeString(full.resolve("keep.txt"), "keep");
+        fails(full + ": cannot write the image (Is a directory)", "viz", "--weights", w, "--image", img.toString(),
+                "--sparsity", "dense", "--output", full.toString(), "--backend", "cpu");
+        assertEquals("keep", Files.readString(full.resolve("keep.txt")));
+        // a path below a regular file
+        Path below = img.resolve("v.png");
+        fails(below + ": cannot write the image (", "viz", "--weights", w, "--image", img.toString(),
+                "--sparsity", "dense", "--output", below.toString(), "--backend", "cpu");
+        // a name that is no image format is refused before anything runs; .jpg gets JPEG data, .png PNG data
+        fails(tmp.resolve("v.txt") + ": --output must name a .png, .jpg or .jpeg file", "viz", "--weights", w,
+                "--image", img.toString(), "--sparsity", "dense", "--output", tmp.resolve("v.txt").toString());
+        assertFalse(Files.exists(tmp.resolve("v.txt")));
+        for (String name : new String[]{"v.jpg", "v.png"}) {
+            CliTest.Result r = CliTest.run("viz", "--weights", w, "--image", img.toString(), "--sparsity", "dense",
+                    "--output", tmp.resolve(name).toString(), "--backend", "cpu");
+            assertEquals(0, r.code(), r.err());
+            byte[] b = Files.readAllBytes(tmp.resolve(name));
+            if (name.endsWith(".jpg")) {
+                assertTrue((b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8, "JPEG data expected in " + name);
+            } else {
+                assertTrue((b[0] & 0xff) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G', "PNG data expected in " + name);
+            }
+        }
+    }
+
+    /** paper-1..3, which bench takes, are accepted by every command that reads --sparsity. */
+    @Test
+    void paperConfigurationsAreAcceptedWhereverASparsityIs() {
+        for (String name : new String[]{"paper-1", "paper-2", "paper-3"}) {
+            CliTest.Result byName = CliTest.run("macs", "--arch", "swin-t", "--backbone", "--size", "672x672", "--batch", "4",
+                    "--sparsity", name);
+            assertEquals(0, byName.code(), byName.err());
+            CliTest.Result spelled = CliTest.run("macs", "--arch", "swin-t", "--backbone", "--size", "672x672", "--batch",
+                    "4", "--sparsity", org.sparsevit.sparse.SparsityConfig.PAPER.get(name));
+            assertEquals(spelled.out(), byName.out());
+        }
+        CliTest.Result dense = CliTest.run("macs", "--arch", "swin-t", "--backbone", "--size", "672x672");
+        CliTest.Result p3 = CliTest.run("macs", "--arch", "swin-t", "--backbone", "--size", "672x672", "--sparsity", "Paper-3");
+        assertEquals(0, p3.code(), p3.err());
+        assertFalse(lastLine(dense.out()).equals(lastLine(p3.out())), p3.out());
+        fails("sparsity: paper-2 is the SparseViT paper's configuration for Swin-T (depths [2, 2, 6, 2]), but this"
+                        + " model's depths are [2, 2, 4, 2]", "run", "--weights", CliTest.sv("sparsevit-mini.safetensors").toString(),
+                "--input", CliTest.sv("sv-224-cfg.input.npy").toString(), "--output", tmp.resolve("o").toString(),
+                "--sparsity", "paper-2", "--backend", "cpu");
+    }
+}
