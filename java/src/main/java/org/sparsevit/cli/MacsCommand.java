@@ -54,18 +54,48 @@ public final class MacsCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** "HxW" (or a single number for a square) to {H, W}. */
+    /** The most values one tensor can hold (its data is one Java array). */
+    static final long MAX_TENSOR = Integer.MAX_VALUE - 8;
+
+    /** "HxW" (or a single number for a square) to {H, W}, for {@code --size}. */
     static int[] parseSize(String s) {
+        return parseSize("--size", s);
+    }
+
+    /**
+     * "HxW" (or a single number for a square) to {H, W}; {@code option} names the option in errors. A size whose
+     * 3-channel image alone would hold more values than one tensor can ({@link #MAX_TENSOR}) is refused.
+     */
+    static int[] parseSize(String option, String s) {
         String[] p = s.toLowerCase(Locale.ROOT).split("x");
+        int h;
+        int w;
         try {
-            int h = Integer.parseInt(p[0].trim());
-            int w = p.length > 1 ? Integer.parseInt(p[1].trim()) : h;
+            h = Integer.parseInt(p[0].trim());
+            w = p.length > 1 ? Integer.parseInt(p[1].trim()) : h;
             if (p.length > 2 || h <= 0 || w <= 0) {
                 throw new NumberFormatException();
             }
-            return new int[]{h, w};
-        } catch (NumberFormatException e) {
-            throw new SparseVitException("--size '" + s + "' is not HxW with positive integers (e.g. 672x672)");
+        } catch (NumberFormatException | ArrayIndexOutOfBoundsException e) {
+            throw new SparseVitException(option + " '" + s + "' is not HxW with positive integers (e.g. 672x672)");
+        }
+        checkTensor(option + " " + h + "x" + w, new long[]{1, 3, h, w});
+        return new int[]{h, w};
+    }
+
+    /** Refuses a tensor of more than {@link #MAX_TENSOR} values; {@code what} names what asks for it. */
+    static void checkTensor(String what, long[] shape) {
+        double n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        if (n > MAX_TENSOR) {
+            StringBuilder sb = new StringBuilder();
+            for (long d : shape) {
+                sb.append(sb.length() == 0 ? "[" : ", ").append(d);
+            }
+            throw new SparseVitException(String.format(Locale.ROOT, "%s: the images %s] would hold %.4g values, more"
+                    + " than one tensor can (2^31 - 1); use a smaller size or batch", what, sb, n));
         }
     }
 }

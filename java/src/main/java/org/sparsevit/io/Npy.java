@@ -148,9 +148,7 @@ public final class Npy {
 
     /** Writes float32, little-endian, C order, format 1.0 (header padded to a multiple of 64 bytes, as NumPy does). */
     public static void write(Path file, HostTensor t) {
-        ByteBuffer body = ByteBuffer.allocate(Math.multiplyExact(t.data().length, 4)).order(ByteOrder.LITTLE_ENDIAN);
-        body.asFloatBuffer().put(t.data());
-        writeRaw(file, "<f4", t.shape(), body.array());
+        writeRaw(file, "<f4", t.shape(), t.data(), 4);
     }
 
     /**
@@ -158,15 +156,11 @@ public final class Npy {
      * infinities), little-endian, C order, format 1.0.
      */
     public static void writeF16(Path file, HostTensor t) {
-        float[] d = t.data();
-        ByteBuffer body = ByteBuffer.allocate(Math.multiplyExact(d.length, 2)).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : d) {
-            body.putShort(Half.fromFloat(v));
-        }
-        writeRaw(file, "<f2", t.shape(), body.array());
+        writeRaw(file, "<f2", t.shape(), t.data(), 2);
     }
 
-    private static void writeRaw(Path file, String descr, int[] shape, byte[] body) {
+    /** The data is converted and written in chunks, so that arrays of more than 2 GiB of bytes can be written. */
+    private static void writeRaw(Path file, String descr, int[] shape, float[] data, int elem) {
         StringBuilder dims = new StringBuilder("(");
         for (int i = 0; i < shape.length; i++) {
             dims.append(shape[i]).append(shape.length == 1 ? "," : (i + 1 < shape.length ? ", " : ""));
@@ -186,7 +180,18 @@ public final class Npy {
             }
             try (OutputStream os = Files.newOutputStream(file)) {
                 os.write(head.array());
-                os.write(body);
+                ByteBuffer chunk = ByteBuffer.allocate(elem << 16).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < data.length; ) {
+                    chunk.clear();
+                    for (int end = Math.min(data.length, i + (1 << 16)); i < end; i++) {
+                        if (elem == 4) {
+                            chunk.putFloat(data[i]);
+                        } else {
+                            chunk.putShort(Half.fromFloat(data[i]));
+                        }
+                    }
+                    os.write(chunk.array(), 0, chunk.position());
+                }
             }
         } catch (IOException e) {
             throw new NpyException(file + ": cannot write (" + e.getMessage() + ")", e);

@@ -77,23 +77,44 @@ public final class MacCounter {
                 long attn = 3 * t * c * c + 2 * t * n * c + t * c * c;
                 long mlp = 2 * t * c * hidden;
                 long ln = 2 * t * c;
-                blocks[s][j] = (attn + mlp + ln) * batch;
+                blocks[s][j] = attn + mlp + ln;
             }
             long l = (long) geo[s].height() * geo[s].width();
             if (cfg.isBackbone()) {
-                norms[s] = l * c * batch;
+                norms[s] = l * c;
             }
             if (s < ns - 1) {
                 long l2 = (long) geo[s + 1].height() * geo[s + 1].width();
-                merges[s] = (l2 * 4 * c * 2 * c + l2 * 4 * c) * batch;
+                merges[s] = l2 * 4 * c * 2 * c + l2 * 4 * c;
             }
         }
         long head = 0;
         if (!cfg.isBackbone()) {
             long cf = cfg.numFeatures();
             long l = (long) geo[ns - 1].height() * geo[ns - 1].width();
-            head = (l * cf + cf * cfg.numClasses()) * batch;
+            head = l * cf + cf * cfg.numClasses();
         }
-        return new MacReport(blocks, kept, windows, patch * batch, merges, norms, head);
+        // every count above is per image; the batch's total must fit in a long, or the report's sums would wrap
+        // around (a negative total)
+        long perImage = patch + head;
+        for (int s = 0; s < ns; s++) {
+            for (long b : blocks[s]) {
+                perImage += b;
+            }
+            perImage += merges[s] + norms[s];
+        }
+        if (perImage > Long.MAX_VALUE / batch) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "batch %d at %dx%d: %.4g MACs, more"
+                    + " than a count can hold (2^63 - 1); use a smaller batch", batch, height, width,
+                    (double) perImage * batch));
+        }
+        for (int s = 0; s < ns; s++) {
+            for (int j = 0; j < blocks[s].length; j++) {
+                blocks[s][j] *= batch;
+            }
+            merges[s] *= batch;
+            norms[s] *= batch;
+        }
+        return new MacReport(blocks, kept, windows, patch * batch, merges, norms, head * batch);
     }
 }

@@ -87,4 +87,32 @@ class CliChecksTest {
                 "--input", CliTest.sv("sv-224-cfg.input.npy").toString(), "--output", tmp.resolve("o").toString(),
                 "--sparsity", "paper-2", "--backend", "cpu");
     }
+
+    /** Sizes whose images no tensor can hold, and MAC totals past a long, are refused naming the size. */
+    @Test
+    void sizesAndBatchesTooLargeAreRefusedNamingThem() {
+        fails("--size 30000x30000: the images [1, 3, 30000, 30000] would hold 2.700e+09 values, more than one tensor"
+                + " can (2^31 - 1)", "latency", "--arch", "swin-t", "--size", "30000x30000", "--iters", "4", "--warmup", "0");
+        fails("--size 2147483647x2147483647: the images [1, 3, 2147483647, 2147483647]", "macs", "--arch", "swin-t",
+                "--size", "2147483647x2147483647");
+        fails("--backbone-size 100000x100000: the images", "demo", "--backbone-size", "100000x100000", "--iters", "1");
+        Path x = tmp.resolve("x.npy");
+        fails("--input-size 100000x100000: the images", "demo", "--save-input", x.toString(), "--input-size",
+                "100000x100000", "--input-batch", "1000");
+        fails("--save-input with --input-batch 10 and --input-size 20000x20000: the images [10, 3, 20000, 20000]",
+                "demo", "--save-input", x.toString(), "--input-size", "20000x20000", "--input-batch", "10");
+        assertFalse(Files.exists(x));
+        // the batch's MACs past 2^63 - 1 (the total printed was negative)
+        fails("batch 2147483647 at 224x224: 9.651e+18 MACs, more than a count can hold (2^63 - 1)", "macs", "--arch",
+                "swin-t", "--size", "224x224", "--batch", "2147483647");
+        // the largest batch that fits: the total is the batch times the one-image total
+        long one = org.sparsevit.macs.MacCounter.count(org.sparsevit.model.SwinConfig.preset("swin-t"), 224, 224, 1).total();
+        int batch = (int) Math.min(Integer.MAX_VALUE, Long.MAX_VALUE / one);
+        assertEquals(one * batch, org.sparsevit.macs.MacCounter.count(org.sparsevit.model.SwinConfig.preset("swin-t"),
+                224, 224, batch).total());
+        CliTest.Result r = CliTest.run("macs", "--arch", "swin-t", "--size", "224x224", "--batch", Integer.toString(batch));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(String.format(java.util.Locale.ROOT, "total GMACs: %.2f", one * (double) batch / 1e9), lastLine(r.out()));
+    }
+
 }
