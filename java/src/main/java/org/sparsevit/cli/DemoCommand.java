@@ -73,10 +73,20 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // every option is checked before anything is written or run
         SwinConfig cls = SwinConfig.preset(arch);
-        if (saveWeights != null || saveInput != null) {
-            return save(cls);
+        if (iters <= 0) {
+            throw new SparseVitException("--iters must be positive, got " + iters);
         }
+        int[] in = inputShape(cls);
+        if (saveWeights != null || saveInput != null) {
+            return save(cls, in);
+        }
+        SwinConfig bb = cls.withTask(Task.BACKBONE, 0);
+        int[] hw = MacsCommand.parseSize("--backbone-size", backboneSize);
+        SparsityConfig sp = SparsityConfig.parse(sparsity, bb);
+        sp.validate(bb);
+        sp.validate(bb, hw[0], hw[1]);
         try (Backend be = Backends.create(backend, System.out::println)) {
             System.out.println("backend:      " + be.name() + " (" + be.device() + ")");
             System.out.println("architecture: " + cls);
@@ -92,12 +102,8 @@ public final class DemoCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "classify %dx%d, batch 1: %.2f GMACs, median %.1f ms (%s), top-5 %s%n",
                         cls.imgSize(), cls.imgSize(), g, median(ms), fmt(ms), Arrays.toString(top5(out.logits())));
             }
-            SwinConfig bb = cls.withTask(Task.BACKBONE, 0);
-            int[] hw = MacsCommand.parseSize(backboneSize);
             SwinWeights wb = SwinWeights.random(bb, seed);
             HostTensor frame = randomImages(1, hw[0], hw[1], seed + 2);
-            SparsityConfig sp = SparsityConfig.parse(sparsity, bb);
-            sp.validate(bb);
             try (SwinModel m = new SwinModel(wb, be)) {
                 double gd = MacCounter.count(bb, hw[0], hw[1], 1, SparsityConfig.dense(bb)).totalGMacs();
                 double gs = MacCounter.count(bb, hw[0], hw[1], 1, sp).totalGMacs();
@@ -119,28 +125,43 @@ public final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The shape of the images --save-input writes, checked; null without --save-input. */
+    private int[] inputShape(SwinConfig cls) {
+        if (saveInput == null) {
+            if (inputSize != null || inputBatch != 1) {
+                throw new SparseVitException((inputSize != null ? "--input-size" : "--input-batch")
+                        + " sets the images that --save-input writes, but no --save-input is given");
+            }
+            return null;
+        }
+        if (inputBatch <= 0) {
+            throw new SparseVitException("--input-batch must be positive, got " + inputBatch);
+        }
+        int[] hw = inputSize == null ? new int[]{cls.imgSize(), cls.imgSize()}
+                : MacsCommand.parseSize("--input-size", inputSize);
+        MacsCommand.checkTensor("--save-input with --input-batch " + inputBatch + " and --input-size " + hw[0] + "x"
+                + hw[1], new long[]{inputBatch, 3, hw[0], hw[1]});
+        return new int[]{inputBatch, 3, hw[0], hw[1]};
+    }
+
     /** --save-weights / --save-input: write the files, run nothing. */
-    private int save(SwinConfig cls) {
+    private int save(SwinConfig cls, int[] in) {
         if (saveWeights != null) {
             SwinWeights.random(cls, seed).save(saveWeights);
             System.out.printf(Locale.ROOT, "wrote %s: %s, seeded random (seed %d), %,d parameters%n", saveWeights, arch,
                     seed, cls.parameterCount());
         }
-        if (saveInput != null) {
-            if (inputBatch <= 0) {
-                throw new SparseVitException("--input-batch must be positive, got " + inputBatch);
-            }
-            int[] hw = inputSize == null ? new int[]{cls.imgSize(), cls.imgSize()} : MacsCommand.parseSize(inputSize);
-            Npy.write(saveInput, randomImages(inputBatch, hw[0], hw[1], seed + 1));
+        if (in != null) {
+            Npy.write(saveInput, randomImages(in[0], in[2], in[3], seed + 1));
             System.out.printf(Locale.ROOT, "wrote %s: images [%d, 3, %d, %d], seeded random (seed %d)%n", saveInput,
-                    inputBatch, hw[0], hw[1], seed + 1);
+                    in[0], in[2], in[3], seed + 1);
         }
         return 0;
     }
 
     private double[] time(SwinModel m, HostTensor x, double[][] ratios, PaddingMode pad) {
         m.forward(x, ratios, pad, null, null); // warm-up
-        double[] ms = new double[Math.max(1, iters)];
+        double[] ms = new double[iters];
         for (int i = 0; i < ms.length; i++) {
             long t = System.nanoTime();
             m.forward(x, ratios, pad, null, null);

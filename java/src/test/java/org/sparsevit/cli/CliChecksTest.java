@@ -115,4 +115,22 @@ class CliChecksTest {
         assertEquals(String.format(java.util.Locale.ROOT, "total GMACs: %.2f", one * (double) batch / 1e9), lastLine(r.out()));
     }
 
+    /** demo checks every option before it runs or writes anything. */
+    @Test
+    void demoChecksItsOptionsFirst() {
+        for (String it : new String[]{"0", "-3"}) {
+            CliTest.Result r = fails("--iters must be positive, got " + it, "demo", "--iters", it, "--backend", "cpu");
+            assertFalse(r.out().contains("classify"), r.out());
+        }
+        CliTest.Result r = fails("--backbone-size '0x0' is not HxW with positive integers", "demo", "--backbone-size", "0x0",
+                "--backend", "cpu");
+        assertEquals("", r.out());
+        r = fails("sparsity: ", "demo", "--sparsity", "0.5,0.5/0,0", "--backend", "cpu");
+        assertEquals("", r.out());
+        fails("--input-size sets the images that --save-input writes, but no --save-input is given", "demo",
+                "--input-size", "64x64");
+        fails("--input-batch sets the images that --save-input writes, but no --save-input is given", "demo",
+                "--save-weights", tmp.resolve("w.safetensors").toString(), "--input-batch", "2");
+        assertFalse(Files.exists(tmp.resolve("w.safetensors")));
+    }
 }
