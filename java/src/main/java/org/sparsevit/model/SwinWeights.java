@@ -217,7 +217,7 @@ public final class SwinWeights {
             check(f, cfg, shapes, c -> prefix + fileName(c, layout, timm), foreign);
             Map<String, HostTensor> out = new LinkedHashMap<>();
             for (String name : expectedNames(cfg)) {
-                out.put(name, st.read(canonicalToFile.get(name)));
+                out.put(name, readFinite(st, f, canonicalToFile.get(name)));
             }
             return new SwinWeights(cfg, out, ignored, timm ? "timm" : describe(layout));
         }
@@ -301,13 +301,13 @@ public final class SwinWeights {
         for (String name : expectedNames(cfg)) {
             String[] parts = files.get(name);
             if (parts.length == 1) {
-                out.put(name, st.read(parts[0]));
+                out.put(name, readFinite(st, f, parts[0]));
             } else {
-                HostTensor q = st.read(parts[0]);
+                HostTensor q = readFinite(st, f, parts[0]);
                 int n = q.data().length;
                 float[] d = new float[3 * n];
                 for (int p = 0; p < 3; p++) {
-                    System.arraycopy(p == 0 ? q.data() : st.read(parts[p]).data(), 0, d, p * n, n);
+                    System.arraycopy(p == 0 ? q.data() : readFinite(st, f, parts[p]).data(), 0, d, p * n, n);
                 }
                 int[] shape = q.shape().clone();
                 shape[0] *= 3;
@@ -315,6 +315,29 @@ public final class SwinWeights {
             }
         }
         return new SwinWeights(cfg, out, ignored, hf.spelling());
+    }
+
+    /**
+     * Reads one tensor and refuses NaN and infinite values (they would make every output NaN), naming the
+     * tensor as the file spells it and how many there are.
+     */
+    private static HostTensor readFinite(Safetensors st, String f, String name) {
+        HostTensor t = st.read(name);
+        int nan = 0;
+        int inf = 0;
+        for (float v : t.data()) {
+            if (v != v) {
+                nan++;
+            } else if (v == Float.POSITIVE_INFINITY || v == Float.NEGATIVE_INFINITY) {
+                inf++;
+            }
+        }
+        if (nan > 0 || inf > 0) {
+            throw new SafetensorsException(f + ": tensor '" + name + "' holds "
+                    + (nan > 0 ? nan + " NaN value(s)" : "") + (nan > 0 && inf > 0 ? " and " : "")
+                    + (inf > 0 ? inf + " infinite value(s)" : ""));
+        }
+        return t;
     }
 
     /** Buffers that the model derives itself and that checkpoints sometimes carry. */
@@ -672,8 +695,13 @@ public final class SwinWeights {
                     + " as output, qkv bias, patch norm and no absolute position embedding are supported): "
                     + String.join("; ", unsupported));
         }
-        int img = (int) number(meta, "img_size", window == 12 ? 384 : 224);
-        float eps = (float) number(meta, "layer_norm_eps", 1e-5);
+        double imgSize = positive(f, meta, "img_size", window == 12 ? 384 : 224);
+        if (imgSize != Math.rint(imgSize) || imgSize > Integer.MAX_VALUE) {
+            throw new SafetensorsException(f + ": __metadata__ img_size '" + meta.get("img_size")
+                    + "' is not a positive integer");
+        }
+        int img = (int) imgSize;
+        float eps = (float) positive(f, meta, "layer_norm_eps", 1e-5);
         MergeOrder order = mm ? MergeOrder.UNFOLD : MergeOrder.CONCAT;
         try {
             return new SwinConfig(embed, depths, heads, window, patch, mlp, inChans, classes,
@@ -745,17 +773,25 @@ public final class SwinWeights {
         }
     }
 
-    private static double number(Map<String, String> meta, String key, double dflt) {
+    /**
+     * A metadata value that must be a positive number (and stay one as a float), {@code dflt} when absent;
+     * anything else is refused naming the key and the value.
+     */
+    private static double positive(String f, Map<String, String> meta, String key, double dflt) {
         String v = meta.get(key);
         if (v == null) {
             return dflt;
         }
+        double d;
         try {
-            double d = Double.parseDouble(v.strip());
-            return Double.isFinite(d) && d > 0 ? d : dflt;
+            d = Double.parseDouble(v.strip());
         } catch (NumberFormatException e) {
-            return dflt;
+            d = Double.NaN;
         }
+        if (!(d > 0) || !Float.isFinite((float) d) || (float) d == 0) {
+            throw new SafetensorsException(f + ": __metadata__ " + key + " '" + v + "' is not a positive number");
+        }
+        return d;
     }
 
     /** Adds a conflict unless the boolean metadata {@code key} is absent or has the value {@code required}. */
