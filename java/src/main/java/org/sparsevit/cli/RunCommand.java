@@ -117,7 +117,39 @@ public final class RunCommand implements Callable<Integer> {
             throw new SparseVitException(in + ": input must be [B, " + cfg.inChans() + ", H, W], got "
                     + java.util.Arrays.toString(x.shape()));
         }
+        checkFinite(in, x);
         return x;
+    }
+
+    /** Refuses NaN and infinite values (every output would be NaN), naming the file, the counts and the first. */
+    static void checkFinite(Path in, HostTensor x) {
+        float[] d = x.data();
+        int nan = 0;
+        int inf = 0;
+        int first = -1;
+        for (int i = 0; i < d.length; i++) {
+            float v = d[i];
+            if (v - v != 0) {   // NaN or infinite
+                if (first < 0) {
+                    first = i;
+                }
+                if (v != v) {
+                    nan++;
+                } else {
+                    inf++;
+                }
+            }
+        }
+        if (first >= 0) {
+            int[] idx = new int[x.rank()];
+            for (int a = x.rank() - 1, r = first; a >= 0; a--) {
+                idx[a] = r % x.dim(a);
+                r /= x.dim(a);
+            }
+            throw new SparseVitException(in + ": input holds " + (nan > 0 ? nan + " NaN value(s)" : "")
+                    + (nan > 0 && inf > 0 ? " and " : "") + (inf > 0 ? inf + " infinite value(s)" : "")
+                    + ", the first at " + java.util.Arrays.toString(idx));
+        }
     }
 
     /** PNG/JPEG by extension (decided without loading any AWT class). */

@@ -133,4 +133,26 @@ class CliChecksTest {
                 "--save-weights", tmp.resolve("w.safetensors").toString(), "--input-batch", "2");
         assertFalse(Files.exists(tmp.resolve("w.safetensors")));
     }
+
+    /** One NaN or infinite input value made every output NaN with exit 0; it is refused naming the file and where. */
+    @Test
+    void nonFiniteInputsAreRefused() {
+        org.sparsevit.tensor.HostTensor x = org.sparsevit.io.Npy.read(CliTest.sv("sv-200x300-cfg.input.npy"));
+        float[] d = x.data().clone();
+        d[(2 * 200 + 7) * 300 + 11] = Float.NaN;
+        d[d.length - 1] = Float.NEGATIVE_INFINITY;
+        Path bad = tmp.resolve("bad.npy");
+        org.sparsevit.io.Npy.write(bad, new org.sparsevit.tensor.HostTensor(d, x.shape()));
+        Path out = tmp.resolve("out");
+        fails(bad + ": input holds 1 NaN value(s) and 1 infinite value(s), the first at [0, 2, 7, 11]", "run", "--weights",
+                CliTest.sv("sparsevit-mini.safetensors").toString(), "--input", bad.toString(), "--output", out.toString(),
+                "--backend", "cpu");
+        assertFalse(Files.exists(out.resolve("out0.npy")));
+        d[(2 * 200 + 7) * 300 + 11] = 0;
+        d[d.length - 1] = Float.POSITIVE_INFINITY;
+        org.sparsevit.io.Npy.write(bad, new org.sparsevit.tensor.HostTensor(d, x.shape()));
+        fails(bad + ": input holds 1 infinite value(s), the first at [0, 2, 199, 299]", "run", "--weights",
+                CliTest.sv("sparsevit-mini.safetensors").toString(), "--input", bad.toString(), "--output", out.toString(),
+                "--backend", "cpu");
+    }
 }
