@@ -191,9 +191,26 @@ public final class Report {
         if (!arr.isArray()) {
             throw new SparseVitException(where + ": expected a JSON array of benchmark rows");
         }
+        int index = 0;
         for (JsonNode n : arr) {
             if (!n.isObject() || !n.has("p50_ms") || !n.has("size")) {
                 throw new SparseVitException(where + ": a row without size or p50_ms: " + abbreviate(n.toString()));
+            }
+            // timings and counts must be numbers: "fast" or -5 would be read as 0 or taken as measured
+            String row = where + ": row " + index++ + " (" + n.path("impl").asText("?") + " " + n.path("size").asText()
+                    + " " + n.path("sparsity").asText("dense") + ")";
+            for (String k : new String[]{"p50_ms", "p90_ms", "p99_ms", "mean_ms", "gmacs", "images_per_s", "batch", "iters"}) {
+                JsonNode v = n.get(k);
+                if (v == null || v.isNull() && !k.equals("p50_ms")) {
+                    continue;
+                }
+                boolean positive = k.equals("p50_ms") || k.equals("batch");
+                boolean integer = k.equals("batch") || k.equals("iters");
+                double d = v.isNumber() ? v.asDouble() : Double.NaN;
+                if (!Double.isFinite(d) || (positive ? d <= 0 : d < 0) || integer && !(v.canConvertToInt() && d == Math.rint(d))) {
+                    throw new SparseVitException(row + ": " + k + " " + abbreviate(v.toString()) + " is not a "
+                            + (positive ? "positive" : "non-negative") + (integer ? " integer" : " number"));
+                }
             }
             out.add(new BenchResult(n.path("impl").asText("?"), n.path("arch").asText(), n.path("task").asText(),
                     n.path("size").asText(), n.path("batch").asInt(), n.path("precision").asText(),

@@ -62,11 +62,25 @@ public final class ReportCommand implements Callable<Integer> {
     boolean noPlots;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        // options first: nothing is read or written before they are known to be usable
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new SparseVitException("--out " + out + ": a file exists there (the report is a directory)");
+        }
+        if (notes != null && Files.isDirectory(notes)) {
+            throw new SparseVitException("--notes " + notes + ": is a directory, not a Markdown file");
+        }
+        if (notes != null && !Files.isRegularFile(notes)) {
+            throw new SparseVitException("--notes " + notes + ": no such file");
+        }
         ResultsReport rep = null;
         List<Path> rowFiles = new ArrayList<>();
         for (Path p : inputs) {
-            if (Files.isDirectory(p) || isResultsObject(p)) {
+            boolean dir = Files.isDirectory(p);
+            if (dir && Files.isRegularFile(p.resolve("results.json"))) {
+                isResultsObject(p.resolve("results.json"));   // refuses anything but a results object
+            }
+            if (dir || isResultsObject(p)) {
                 if (rep == null) {
                     rep = ResultsReport.read(p);
                 } else {
@@ -88,15 +102,29 @@ public final class ReportCommand implements Callable<Integer> {
         }
         String notesText = null;
         if (notes != null) {
-            if (!Files.isRegularFile(notes)) {
-                throw new SparseVitException(notes + ": no such file");
+            try {
+                notesText = Files.readString(notes);
+            } catch (java.nio.charset.MalformedInputException e) {
+                throw new SparseVitException("--notes " + notes + ": not UTF-8 text");
+            } catch (IOException e) {
+                throw new SparseVitException("--notes " + notes + ": cannot read (" + Main.reason(e) + ")", e);
             }
-            notesText = Files.readString(notes);
         }
-        Files.createDirectories(out);
-        List<String> plots = noPlots ? List.of() : Plots.report(out, rep);
-        Files.writeString(out.resolve("README.md"), rep.markdown(title, plots, notesText));
-        Report.mapper().writeValue(out.resolve("results.json").toFile(), rep.json());
+        List<String> plots;
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new SparseVitException("--out " + out + ": cannot create the report directory (" + Main.reason(e) + ")", e);
+        }
+        Path file = out.resolve("README.md");
+        try {
+            plots = noPlots ? List.of() : Plots.report(out, rep);
+            Files.writeString(file, rep.markdown(title, plots, notesText));
+            file = out.resolve("results.json");
+            Report.mapper().writeValue(file.toFile(), rep.json());
+        } catch (IOException e) {
+            throw new SparseVitException("cannot write " + file + " (" + Main.reason(e) + ")", e);
+        }
         int met = 0;
         int missed = 0;
         int none = 0;
@@ -121,6 +149,11 @@ public final class ReportCommand implements Callable<Integer> {
             JsonNode n = new ObjectMapper().readTree(p.toFile());
             if (n == null || !(n.isObject() || n.isArray())) {
                 throw new SparseVitException(p + ": expected results.json (an object) or benchmark rows (an array)");
+            }
+            if (n.isObject() && !n.has("rows") && !n.has("peers")) {
+                throw new SparseVitException(p + ": a JSON object without \"rows\" or \"peers\" is not a results.json"
+                        + " (run-gpu.sh's) nor benchmark rows (a JSON array); a kept.json, a latency table or a search"
+                        + " log cannot be reported");
             }
             return n.isObject();
         } catch (IOException e) {

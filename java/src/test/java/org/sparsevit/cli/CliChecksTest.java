@@ -155,4 +155,56 @@ class CliChecksTest {
                 CliTest.sv("sparsevit-mini.safetensors").toString(), "--input", bad.toString(), "--output", out.toString(),
                 "--backend", "cpu");
     }
+
+    static String rows(String p50) {
+        return "[{\"impl\": \"onnxruntime-cpu\", \"arch\": \"swin-t\", \"task\": \"classification\", \"size\":"
+                + " \"224x224\", \"batch\": 1, \"precision\": \"fp32\", \"backend\": \"cpu\", \"sparsity\": \"dense\","
+                + " \"gmacs\": 0, \"p50_ms\": 240, \"p90_ms\": 250, \"iters\": 3}, {\"impl\": \"onnxruntime-cpu\","
+                + " \"arch\": \"swin-t\", \"size\": \"224x224\", \"batch\": 2, \"sparsity\": \"dense\", \"p50_ms\": " + p50 + "}]";
+    }
+
+    /** report: what is not a results file or rows, bad row values, and unwritable places are named. */
+    @Test
+    void reportRefusesWhatItCannotReportAndNamesWhereItCannotWrite() throws Exception {
+        Path good = tmp.resolve("rows.json");
+        Files.writeString(good, rows("480"));
+        Path out = tmp.resolve("rep");
+        CliTest.Result ok = CliTest.run("report", good.toString(), "--out", out.toString(), "--no-plots");
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().contains("0 rows, 2 peer rows"), ok.out());
+        // peer rows whose timings are not positive numbers
+        for (String p50 : new String[]{"\"fast\"", "-5", "0", "null"}) {
+            Path bad = tmp.resolve("bad.json");
+            Files.writeString(bad, rows(p50));
+            fails(bad + ": row 1 (onnxruntime-cpu 224x224 dense): p50_ms " + p50 + " is not a positive number", "report",
+                    bad.toString(), "--out", tmp.resolve("r2").toString(), "--no-plots");
+        }
+        Path batch = tmp.resolve("batch.json");
+        Files.writeString(batch, rows("480").replace("\"batch\": 2", "\"batch\": 1.5"));
+        fails(batch + ": row 1 (onnxruntime-cpu 224x224 dense): batch 1.5 is not a positive integer", "report",
+                batch.toString(), "--out", tmp.resolve("r2").toString(), "--no-plots");
+        // a JSON object that is not a results.json (a kept.json), given as a file or in a directory
+        Path kept = CliTest.sv("sv-224-cfg.kept.json");
+        fails(kept + ": a JSON object without \"rows\" or \"peers\" is not a results.json", "report", kept.toString(),
+                "--out", tmp.resolve("r3").toString(), "--no-plots");
+        Path dir = Files.createDirectories(tmp.resolve("call1"));
+        Files.writeString(dir.resolve("results.json"), "{\"arch\": \"swin-t\", \"entries\": []}");
+        fails(dir.resolve("results.json") + ": a JSON object without \"rows\" or \"peers\"", "report", dir.toString(),
+                "--out", tmp.resolve("r3").toString(), "--no-plots");
+        assertFalse(Files.exists(tmp.resolve("r3")));
+        // --out a file, below a file, a report file that cannot be written; --notes a directory
+        Path afile = Files.writeString(tmp.resolve("afile"), "x");
+        fails("--out " + afile + ": a file exists there (the report is a directory)", "report", good.toString(), "--out",
+                afile.toString(), "--no-plots");
+        assertEquals("x", Files.readString(afile));
+        fails("--out " + afile.resolve("rep") + ": cannot create the report directory (", "report", good.toString(),
+                "--out", afile.resolve("rep").toString(), "--no-plots");
+        Path blocked = Files.createDirectories(tmp.resolve("blocked").resolve("README.md"));
+        fails("cannot write " + blocked + " (Is a directory)", "report", good.toString(), "--out",
+                blocked.getParent().toString(), "--no-plots");
+        fails("--notes " + tmp + ": is a directory, not a Markdown file", "report", good.toString(), "--out",
+                tmp.resolve("r4").toString(), "--notes", tmp.toString(), "--no-plots");
+        assertFalse(Files.exists(tmp.resolve("r4")));
+    }
+
 }
