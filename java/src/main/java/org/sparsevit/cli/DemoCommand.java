@@ -36,16 +36,17 @@ public final class DemoCommand implements Callable<Integer> {
     @Mixin
     Main.Common common;
 
-    @Option(names = "--arch", defaultValue = "swin-t")
+    @Option(names = "--arch", defaultValue = "swin-t",
+            description = "swin-t, swin-s, swin-b, swin-l (or -384 variants); default ${DEFAULT-VALUE}.")
     String arch;
 
-    @Option(names = "--backend", defaultValue = "auto")
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--iters", defaultValue = "3", description = "Timed iterations per case (default ${DEFAULT-VALUE}).")
     int iters;
 
-    @Option(names = "--seed", defaultValue = "42")
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the random weights; the images use seed + 1 and + 2 (default ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--backbone-size", defaultValue = "448x448", paramLabel = "HxW",

@@ -26,10 +26,10 @@ public final class MacsCommand implements Callable<Integer> {
     @Option(names = "--backbone", description = "Count the detection backbone (four output norms, no head).")
     boolean backbone;
 
-    @Option(names = "--size", required = true, paramLabel = "HxW")
+    @Option(names = "--size", required = true, paramLabel = "HxW", description = "Input height x width (or one number for a square).")
     String size;
 
-    @Option(names = "--batch", defaultValue = "1")
+    @Option(names = "--batch", defaultValue = "1", description = "Images per forward pass (default ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--sparsity", paramLabel = "FILE|COMPACT", description = "Per-block ratios: a JSON file, a compact form like 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0,"

@@ -207,4 +207,23 @@ class CliChecksTest {
         assertFalse(Files.exists(tmp.resolve("r4")));
     }
 
+    /** info checks --batch before printing anything; options have --help descriptions. */
+    @Test
+    void infoChecksFirstAndEveryOptionIsDescribed() {
+        CliTest.Result r = fails("--batch must be positive, got 0", "info", "--weights",
+                CliTest.sv("sparsevit-mini.safetensors").toString(), "--batch", "0");
+        assertEquals("", r.out());
+        r = fails("--size '0x4' is not HxW", "info", "--weights", CliTest.sv("sparsevit-mini.safetensors").toString(),
+                "--size", "0x4");
+        assertEquals("", r.out());
+        for (String cmd : new String[]{"info", "viz", "demo", "macs", "run", "report"}) {
+            picocli.CommandLine.Model.CommandSpec spec = new picocli.CommandLine(new Main()).getSubcommands().get(cmd)
+                    .getCommandSpec();
+            for (picocli.CommandLine.Model.OptionSpec o : spec.options()) {
+                String d = String.join(" ", o.description()).strip();
+                assertFalse(d.isEmpty(), cmd + " " + o.longestName() + " has no --help description");
+            }
+        }
+    }
+
 }
