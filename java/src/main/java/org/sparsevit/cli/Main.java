@@ -43,7 +43,7 @@ public final class Main implements Runnable {
                 ex.printStackTrace(err);
             }
             err.flush();
-            return ex instanceof SparseVitException || ex instanceof IllegalArgumentException ? 1 : 3;
+            return ex instanceof SparseVitException || ex instanceof IllegalArgumentException || io(ex) != null ? 1 : 3;
         });
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
@@ -81,9 +81,22 @@ public final class Main implements Runnable {
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
+    /** The file error behind {@code ex} (an IOException, or one wrapped unchecked), else null. */
+    private static java.io.IOException io(Throwable ex) {
+        return ex instanceof java.io.IOException e ? e
+                : ex instanceof java.io.UncheckedIOException u ? u.getCause() : null;
+    }
+
     static String message(Throwable ex) {
         if (ex instanceof SparseVitException || ex instanceof IllegalArgumentException) {
             return ex.getMessage();
+        }
+        java.io.IOException io = io(ex);
+        if (io instanceof java.nio.file.FileSystemException f && f.getFile() != null) {
+            return f.getFile() + (f.getOtherFile() == null ? "" : " -> " + f.getOtherFile()) + ": " + reason(io);
+        }
+        if (io != null) {
+            return "input/output error (" + reason(io) + ")";
         }
         if (ex instanceof OutOfMemoryError) {
             return "out of memory (" + ex.getMessage() + "); use a smaller batch or input, or a larger -Xmx";

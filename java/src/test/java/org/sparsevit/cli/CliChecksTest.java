@@ -226,4 +226,12 @@ class CliChecksTest {
         }
     }
 
+    /** File errors that reach the command line's handler name the file and the reason, with exit code 1. */
+    @Test
+    void fileErrorsAreNamed() {
+        assertEquals("/x/y: permission denied", Main.message(new java.nio.file.AccessDeniedException("/x/y")));
+        assertEquals("/x/y: Is a directory", Main.message(new java.io.UncheckedIOException(
+                new java.nio.file.FileSystemException("/x/y", null, "Is a directory"))));
+        assertEquals("/x/y: no such file or directory", Main.message(new java.nio.file.NoSuchFileException("/x/y")));
+    }
 }
