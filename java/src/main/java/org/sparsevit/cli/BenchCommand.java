@@ -36,16 +36,10 @@ import picocli.CommandLine.Option;
         description = "Measure end-to-end latency (p50/p90/p99) and throughput, dense and pruned.")
 public final class BenchCommand implements Callable<Integer> {
     /** The SparseViT paper's configurations for Swin-T (stage depths 2, 2, 6, 2). */
-    static final Map<String, String> PAPER = new LinkedHashMap<>();
+    static final Map<String, String> PAPER = SparsityConfig.PAPER;
 
     /** The depths the paper's configurations are for; other models skip them. */
     static final int[] SWIN_T_DEPTHS = {2, 2, 6, 2};
-
-    static {
-        PAPER.put("paper-1", "0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0");
-        PAPER.put("paper-2", "0.6,0.6/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0");
-        PAPER.put("paper-3", "0.7,0.7/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0");
-    }
 
     @Mixin
     Main.Common common;

@@ -39,11 +39,19 @@ import org.sparsevit.model.SwinConfig;
  * non-decreasing per stage.
  */
 public final class SparsityConfig {
-    /** The SparseViT paper's three configurations for Swin-T (stage depths 2, 2, 6, 2), by their names. */
-    public static final java.util.Map<String, String> PAPER = java.util.Map.of(
-            "paper-1", "0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0",
-            "paper-2", "0.6,0.6/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0",
-            "paper-3", "0.7,0.7/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0");
+    /**
+     * The SparseViT paper's three configurations for Swin-T (stage depths 2, 2, 6, 2), by their names, in order
+     * (unmodifiable).
+     */
+    public static final java.util.Map<String, String> PAPER;
+
+    static {
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("paper-1", "0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0");
+        m.put("paper-2", "0.6,0.6/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0");
+        m.put("paper-3", "0.7,0.7/0,0/0.2,0.2,0.4,0.4,0.5,0.5/0,0");
+        PAPER = java.util.Collections.unmodifiableMap(m);
+    }
 
     private final double[][] ratios;
 
