@@ -41,10 +41,10 @@ import org.sparsevit.sparse.SparsityConfig;
  * re-sorted within stages after every operator, so ratios stay non-decreasing within a stage. A child evaluated
  * before keeps its score from the cache and its place in the population, as in the official search, so a good
  * candidate can hold several parent places. The result is the best candidate of the whole run (of equal scores,
- * the one evaluated last, after the official {@code >=}). The run ends when the candidate budget (distinct evaluations) is
- * spent, after the generation limit, when {@code staleGenerations} generations in a row bring no new candidate,
- * or at the end of the first generation that finishes past the {@link #timeLimit time limit}. Two departures are
- * options: {@link SearchOptions#elitist} (parents compete with their children) and
+ * the one evaluated last, after the official {@code >=}). The run ends when the candidate budget (distinct
+ * evaluations) is spent, after the generation limit, when {@code staleGenerations} generations in a row bring no
+ * new candidate, or at the end of the first generation that finishes past the {@link #timeLimit time limit}. Two
+ * departures are options: {@link SearchOptions#elitist} (parents compete with their children) and
  * {@link SearchOptions#noveltyTries} (children must be new when possible).
  *
  * <p>Constraints: every candidate is drawn by rejection sampling, so candidates outside the MACs window
@@ -96,9 +96,10 @@ public final class EvolutionarySearch {
     private final Set<Candidate> latencyLogged = new LinkedHashSet<>();
     private final Set<Candidate> loaded = new LinkedHashSet<>();
     private final Map<Candidate, Evaluation> visited = new LinkedHashMap<>();
-    /** Each generation's population and the parents drawn from it (package-private, for tests). */
+    /** Each generation's population and the parents drawn from it, kept only when {@code history} is set (tests). */
     final List<List<Candidate>> populations = new ArrayList<>();
     final List<List<Candidate>> parentLists = new ArrayList<>();
+    boolean history;
     private Random rng;
     private SearchLog log;
     private int fromLog;
@@ -168,8 +169,8 @@ public final class EvolutionarySearch {
     }
 
     /**
-     * Called with the number of candidates visited so far (evaluated, or taken from the log) after each call of
-     * the evaluator and each candidate taken from the log: for a progress bar against the budget.
+     * Called with the number of candidates visited so far (evaluated, or taken from the log) after each one: for a
+     * progress bar against the budget.
      */
     public EvolutionarySearch onCandidates(java.util.function.IntConsumer visitedSoFar) {
         this.counter = visitedSoFar == null ? n -> { } : visitedSoFar;
@@ -403,8 +404,10 @@ public final class EvolutionarySearch {
                 break;
             }
             List<Candidate> parents = ranked.subList(0, Math.min(opt.parents(), ranked.size()));
-            populations.add(List.copyOf(pop));
-            parentLists.add(List.copyOf(parents));
+            if (history) {
+                populations.add(List.copyOf(pop));
+                parentLists.add(List.copyOf(parents));
+            }
             int np = parents.size();
             List<Candidate> next = opt.elitist() ? new ArrayList<>(parents) : new ArrayList<>();
             taken.clear();

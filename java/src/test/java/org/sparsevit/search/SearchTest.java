@@ -441,6 +441,7 @@ class SearchTest {
                     .withElitism(elitist).withNoveltyTries(elitist ? 1000 : 0);
             EvolutionarySearch s = new EvolutionarySearch(T, 672, 672, 4, SPACE, o, null, null, null,
                     distanceTo(target));
+            s.history = true;
             s.run();
             assertEquals(6, s.parentLists.size());
             java.util.Map<Candidate, Double> score = new java.util.HashMap<>();
