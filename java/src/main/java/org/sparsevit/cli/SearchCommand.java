@@ -144,6 +144,8 @@ public final class SearchCommand implements Callable<Integer> {
             throw new SparseVitException("search: --calib must be a positive number of images, got " + calib);
         }
         int[] hw = MacsCommand.parseSize(size);
+        Range gmacsWindow = gmacs == null ? null : Range.parse(gmacs, "--gmacs");
+        Range latencyWindow = latencyMs == null ? null : Range.parse(latencyMs, "--latency-ms");
         if (top1 && hw[0] != hw[1]) {
             throw new SparseVitException("search: --evaluator top1 reads its images square; give a square --size, got "
                     + size);
@@ -209,9 +211,7 @@ public final class SearchCommand implements Callable<Integer> {
                     ? new LatencyMeter(m, hw[0], hw[1], batch, 3, Math.max(4, iters)) : null) {
                 LatencyModel lat = tab != null ? tab : meter;
                 Bar bar = new Bar(budget);
-                s = new EvolutionarySearch(cfg, hw[0], hw[1], batch, space, opt,
-                        gmacs == null ? null : Range.parse(gmacs, "--gmacs"),
-                        latencyMs == null ? null : Range.parse(latencyMs, "--latency-ms"), lat, ev)
+                s = new EvolutionarySearch(cfg, hw[0], hw[1], batch, space, opt, gmacsWindow, latencyWindow, lat, ev)
                         .onProgress(line -> {
                             bar.clear();
                             System.out.println(line);

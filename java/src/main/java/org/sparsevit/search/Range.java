@@ -31,7 +31,11 @@ public record Range(double min, double max) {
         try {
             double lo = p[0].isBlank() ? 0 : Double.parseDouble(p[0].strip());
             double hi = p[1].isBlank() ? Double.MAX_VALUE : Double.parseDouble(p[1].strip());
-            return new Range(lo, hi);
+            try {
+                return new Range(lo, hi);
+            } catch (SparseVitException e) {
+                throw new SparseVitException(what + " '" + s + "': " + e.getMessage(), e);
+            }
         } catch (NumberFormatException e) {
             throw new SparseVitException(what + " '" + s + "' is not MIN:MAX with numbers");
         }

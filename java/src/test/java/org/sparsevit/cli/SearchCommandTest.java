@@ -44,6 +44,9 @@ class SearchCommandTest {
                 "--images", tmp.toString(), "--out", out.toString()), "give a square --size");
         refused(search(out, "--gmacs", "0.1:0.3", "--evaluator", "mAP"), "unknown evaluator 'mAP'");
         refused(search(out, "--gmacs", "0.1:0.3", "--novelty-tries", "-1"), "--novelty-tries must be >= 0");
+        CliTest.Result r = search(out, "--gmacs", "0.3:0.1");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("--gmacs"), r.err());
         assertFalse(Files.exists(out));
         assertFalse(Files.exists(tmp.resolve("best.json.log")), "no log is started");
     }
