@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -169,16 +168,7 @@ public final class Report {
             throw new SparseVitException(file + ": cannot read benchmark rows (it is a directory)");
         }
         JsonNode arr;
-        try {
-            arr = new ObjectMapper().readTree(file.toFile());
-        } catch (JsonProcessingException e) {
-            // one line: the parser's message without its multi-line source excerpt
-            String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr();
-            throw new SparseVitException(file + ": not valid JSON" + at + " (" + e.getOriginalMessage() + ")", e);
-        } catch (IOException e) {
-            throw new SparseVitException(file + ": cannot read benchmark rows (" + e.getMessage() + ")", e);
-        }
+        arr = org.sparsevit.io.Json.read(file, "benchmark rows");
         return rows(arr, file.toString());
     }
 

@@ -1,6 +1,5 @@
 package org.sparsevit.bench;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,11 +53,7 @@ public final class ResultsReport {
             throw new SparseVitException(f + ": no such file (expected run-gpu.sh's results.json)");
         }
         JsonNode n;
-        try {
-            n = new ObjectMapper().readTree(f.toFile());
-        } catch (IOException e) {
-            throw new SparseVitException(f + ": not valid JSON (" + e.getMessage() + ")", e);
-        }
+        n = org.sparsevit.io.Json.read(f, "results");
         if (n == null || !n.isObject()) {
             throw new SparseVitException(f + ": expected a JSON object with date, device, rows, ...");
         }

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import org.sparsevit.SparseVitException;
 import org.sparsevit.bench.Plots;
@@ -145,8 +144,8 @@ public final class ReportCommand implements Callable<Integer> {
         if (!Files.isRegularFile(p)) {
             throw new SparseVitException(p + ": no such file or directory");
         }
-        try {
-            JsonNode n = new ObjectMapper().readTree(p.toFile());
+        JsonNode n = org.sparsevit.io.Json.read(p, "results or benchmark rows");
+        {
             if (n == null || !(n.isObject() || n.isArray())) {
                 throw new SparseVitException(p + ": expected results.json (an object) or benchmark rows (an array)");
             }
@@ -156,8 +155,6 @@ public final class ReportCommand implements Callable<Integer> {
                         + " log cannot be reported");
             }
             return n.isObject();
-        } catch (IOException e) {
-            throw new SparseVitException(p + ": not valid JSON (" + e.getMessage() + ")", e);
         }
     }
 }

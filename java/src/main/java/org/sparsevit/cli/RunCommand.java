@@ -192,11 +192,7 @@ public final class RunCommand implements Callable<Integer> {
         String t = text.strip();
         if (t.startsWith("{") || t.startsWith("[")) {
             com.fasterxml.jackson.databind.JsonNode n;
-            try {
-                n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(t);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new SparseVitException(file + ": not valid JSON (" + e.getOriginalMessage() + ")");
-            }
+            n = org.sparsevit.io.Json.parse(t, file + " (labels)");
             if (n.isObject()) {
                 com.fasterxml.jackson.databind.JsonNode m = n.path("id2label");
                 if (!m.isObject()) {

@@ -624,11 +624,10 @@ public final class LatencyTable implements LatencyModel {
      */
     public static LatencyTable read(Path file) {
         try {
-            return fromJson(new ObjectMapper().readTree(file.toFile()), file);
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof SparseVitException s) {
-                throw new SparseVitException(file + ": " + s.getMessage(), s);
-            }
+            return fromJson(org.sparsevit.io.Json.read(file, "latency table"), file);
+        } catch (SparseVitException e) {
+            throw e.getMessage().startsWith(file + ": ") ? e : new SparseVitException(file + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
             throw new SparseVitException(file + ": not a latency table (" + e.getMessage() + ")", e);
         }
     }

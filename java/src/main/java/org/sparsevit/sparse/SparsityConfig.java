@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -177,11 +176,7 @@ public final class SparsityConfig {
     /** JSON {@code {"stages": [[...], ...]}}. */
     public static SparsityConfig parseJson(String json) {
         JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(json);
-        } catch (JsonProcessingException e) {
-            throw new SparseVitException("sparsity: not valid JSON (" + e.getOriginalMessage() + ")");
-        }
+        root = org.sparsevit.io.Json.parse(json, "sparsity");
         JsonNode stages = root == null ? null : root.get("stages");
         if (stages == null || !stages.isArray()) {
             throw new SparseVitException("sparsity: JSON must be an object with a \"stages\" array of arrays of ratios");

@@ -117,7 +117,13 @@ class SparsityConfigTest {
                 "sparsity: stage 1, block 1: 'x' is not a number (compact form: stages separated by '/'"));
         assertTrue(error(() -> c("0.5,0.5,/0,0")).startsWith("sparsity: stage 0, block 2: '' is not a number"));
         assertTrue(error(() -> c("")).startsWith("sparsity: stage 0, block 0: '' is not a number"));
-        assertTrue(error(() -> SparsityConfig.parseJson("{\"stages\": [[0.1,")).startsWith("sparsity: not valid JSON ("));
+        String cut = error(() -> SparsityConfig.parseJson("{\"stages\": [[0.1,"));
+        assertTrue(cut.startsWith("sparsity: not valid JSON at line 1, column ") && !cut.contains("REDACTED")
+                && !cut.contains("\n"), cut);
+        // what follows the value is not ignored
+        String trailing = error(() -> SparsityConfig.parseJson("{\"stages\": [[0.1]]} {\"stages\": [[0.9]]}"));
+        assertTrue(trailing.startsWith("sparsity: not valid JSON at line 1, column ") && trailing.contains("Trailing"),
+                trailing);
         String noStages = "sparsity: JSON must be an object with a \"stages\" array of arrays of ratios";
         assertEquals(noStages, error(() -> SparsityConfig.parseJson("{\"ratios\": [[0.1]]}")));
         assertEquals(noStages, error(() -> SparsityConfig.parseJson("[[0.1]]")));
