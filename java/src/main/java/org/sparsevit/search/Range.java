@@ -29,8 +29,8 @@ public record Range(double min, double max) {
             throw new SparseVitException(what + " '" + s + "' is not MIN:MAX");
         }
         try {
-            double lo = p[0].isBlank() ? 0 : Double.parseDouble(p[0].strip());
-            double hi = p[1].isBlank() ? Double.MAX_VALUE : Double.parseDouble(p[1].strip());
+            double lo = p[0].isBlank() ? 0 : org.sparsevit.Numbers.decimal(p[0]);
+            double hi = p[1].isBlank() ? Double.MAX_VALUE : org.sparsevit.Numbers.decimal(p[1]);
             try {
                 return new Range(lo, hi);
             } catch (SparseVitException e) {

@@ -74,7 +74,7 @@ public final class SearchSpace {
     /** Levels from the "0,0.1,0.2" form. */
     public static double[] parseLevels(String s) {
         try {
-            return Arrays.stream(s.split(",")).map(String::strip).mapToDouble(Double::parseDouble).toArray();
+            return Arrays.stream(s.split(",")).map(String::strip).mapToDouble(org.sparsevit.Numbers::decimal).toArray();
         } catch (NumberFormatException e) {
             throw new SparseVitException("search: levels '" + s + "' are not comma-separated numbers");
         }

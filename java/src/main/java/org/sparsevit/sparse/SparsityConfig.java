@@ -166,7 +166,7 @@ public final class SparsityConfig {
 
     private static double number(String t, String where) {
         try {
-            return Double.parseDouble(t.strip());
+            return org.sparsevit.Numbers.decimal(t);
         } catch (NumberFormatException e) {
             throw new SparseVitException("sparsity: " + where + ": '" + t.strip() + "' is not a number"
                     + " (compact form: stages separated by '/', blocks by ',', e.g. 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0)");

@@ -117,6 +117,11 @@ class SparsityConfigTest {
                 "sparsity: stage 1, block 1: 'x' is not a number (compact form: stages separated by '/'"));
         assertTrue(error(() -> c("0.5,0.5,/0,0")).startsWith("sparsity: stage 0, block 2: '' is not a number"));
         assertTrue(error(() -> c("")).startsWith("sparsity: stage 0, block 0: '' is not a number"));
+        // plain decimals only: Java's parser would take a type suffix or a hex float
+        assertTrue(error(() -> c("0.5d,0.5/0,0")).startsWith("sparsity: stage 0, block 0: '0.5d' is not a number"));
+        assertTrue(error(() -> c("0x1p-1,0.5/0,0")).startsWith("sparsity: stage 0, block 0: '0x1p-1' is not a number"));
+        assertEquals(0.5, c(".5,5e-1/0,0").ratio(0, 1));
+        assertEquals(0.5, c(".5,5e-1/0,0").ratio(0, 0));
         String cut = error(() -> SparsityConfig.parseJson("{\"stages\": [[0.1,"));
         assertTrue(cut.startsWith("sparsity: not valid JSON at line 1, column ") && !cut.contains("REDACTED")
                 && !cut.contains("\n"), cut);
@@ -174,10 +179,15 @@ class SparsityConfigTest {
                 error(() -> c("0,1.5/0,0/0,0,0,0,0,0/0,0").validate(T)));
         assertEquals("sparsity: stage 3, block 0: ratio -0.1 is outside [0, 1]",
                 error(() -> c("0,0/0,0/0,0,0,0,0,0/-0.1,0").validate(T)));
-        assertEquals("sparsity: stage 1, block 0: ratio NaN is outside [0, 1]",
-                error(() -> c("0,0/NaN,0/0,0,0,0,0,0/0,0").validate(T)));
-        assertEquals("sparsity: stage 1, block 1: ratio Infinity is outside [0, 1]",
-                error(() -> c("0,0/0,Infinity/0,0,0,0,0,0/0,0").validate(T)));
+        // the compact form refuses NaN and Infinity as it parses; built otherwise, the range check catches them
+        assertTrue(error(() -> c("0,0/NaN,0/0,0,0,0,0,0/0,0")).startsWith("sparsity: stage 1, block 0: 'NaN' is not"
+                + " a number"));
+        assertTrue(error(() -> c("0,0/0,Infinity/0,0,0,0,0,0/0,0")).startsWith("sparsity: stage 1, block 1:"
+                + " 'Infinity' is not a number"));
+        assertEquals("sparsity: stage 1, block 0: ratio NaN is outside [0, 1]", error(() -> new SparsityConfig(
+                new double[][]{{0, 0}, {Double.NaN, 0}, {0, 0, 0, 0, 0, 0}, {0, 0}}).validate(T)));
+        assertEquals("sparsity: stage 1, block 1: ratio Infinity is outside [0, 1]", error(() -> new SparsityConfig(
+                new double[][]{{0, 0}, {0, Double.POSITIVE_INFINITY}, {0, 0, 0, 0, 0, 0}, {0, 0}}).validate(T)));
         assertEquals("sparsity: stage 0, block 0: ratio 2 is outside [0, 1]",
                 error(() -> c("2,2/0,0/0,0,0,0,0,0/0,0").validate(T, 672, 672)));
         // the bounds themselves are fine: ratio 1 keeps no window
