@@ -145,10 +145,14 @@ public final class Benchmark implements AutoCloseable {
             BenchResult r = null;
             try {
                 r = run(c, i, cases.size());
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | OutOfMemoryError e) {
+                // (out of memory: the case's buffers; what it held is garbage now, and the next case can still run)
                 String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
                 if (e instanceof ArithmeticException) {
                     msg = "input too large: " + c.batch() + " x " + c.size() + " overflows a size or index (" + msg + ")";
+                } else if (e instanceof OutOfMemoryError) {
+                    msg = "out of memory at " + c.batch() + " x " + c.size() + " (" + msg + "); a smaller batch or size,"
+                            + " or more -Xmx / -XX:MaxDirectMemorySize";
                 }
                 outcomes.add(new Outcome(c.label(), "failed", msg, (System.nanoTime() - t0) / 1e9));
                 if (progress != null) {

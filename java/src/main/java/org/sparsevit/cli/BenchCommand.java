@@ -129,11 +129,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     private static final String[] PRESETS = {"swin-t", "swin-s", "swin-b", "swin-l", "swin-b-384", "swin-l-384"};
 
-    /** Same layers (width, depths, heads, window): what a sparsity configuration and the MACs depend on. */
     private static boolean sameShape(SwinConfig a, SwinConfig b) {
-        return a.embedDim() == b.embedDim() && Arrays.equals(a.depths(), b.depths())
-                && Arrays.equals(a.heads(), b.heads()) && a.window() == b.window() && a.patchSize() == b.patchSize()
-                && a.mlpRatio() == b.mlpRatio();
+        return ModelChoice.sameShape(a, b);
     }
 
     private static String join(int[] v) {
@@ -141,8 +138,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private static String shape(SwinConfig c) {
-        return "C=" + c.embedDim() + ", depths " + Arrays.toString(c.depths()) + ", heads " + Arrays.toString(c.heads())
-                + ", window " + c.window();
+        return ModelChoice.shape(c);
     }
 
     /** The most values one tensor can hold (a Java array's limit; the input is built as one). */
@@ -268,21 +264,8 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new SparseVitException("--arch " + String.join(",", archs) + ": give at most one architecture with"
                         + " --weights (the file holds one: " + shape(cfg) + ")");
             }
-            String name = archName(cfg);
-            if (archs != null) {
-                String a = archs.get(0).strip();
-                SwinConfig given = SwinConfig.preset(a);
-                if (!sameShape(given, cfg)) {
-                    throw new SparseVitException("--arch " + a + " does not match the weights (" + weights + " is "
-                            + shape(cfg) + "; " + a + " is " + shape(given) + ")");
-                }
-                name = a;
-            }
-            if (backbone && !cfg.isBackbone()) {
-                throw new SparseVitException("--backbone: " + weights + " is a classifier (" + cfg.numClasses()
-                        + " classes), not a detection backbone; leave out --backbone or give backbone weights");
-            }
-            names.add(name);
+            ModelChoice.checkAgainst(weights, cfg, archs == null ? null : archs.get(0), backbone);
+            names.add(archs != null ? archs.get(0).strip() : archName(cfg));
             cfgs.add(cfg);
         } else {
             for (String arch : archs == null ? List.of("swin-t") : archs) {

@@ -44,19 +44,24 @@ public final class LatencyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--arch", defaultValue = "swin-t")
+    @Option(names = "--arch", paramLabel = "NAME", description = "Architecture preset (swin-t, swin-s, swin-b, swin-l,"
+            + " ...; default swin-t) with seeded random weights; with --weights, the file's, which --arch must match.")
     String arch;
 
-    @Option(names = "--backbone")
+    @Option(names = "--backbone", description = "The detection backbone (four feature maps) instead of the"
+            + " classifier; with --weights, the file must be one.")
     boolean backbone;
 
-    @Option(names = "--weights", paramLabel = "W.safetensors")
+    @Option(names = "--weights", paramLabel = "W.safetensors",
+            description = "Safetensors weights (default: seeded random weights of --arch; latency does not"
+                    + " depend on their values).")
     Path weights;
 
-    @Option(names = "--size", required = true, paramLabel = "HxW")
+    @Option(names = "--size", required = true, paramLabel = "HxW",
+            description = "Input size, height x width in pixels (e.g. 672x672).")
     String size;
 
-    @Option(names = "--batch", defaultValue = "1")
+    @Option(names = "--batch", defaultValue = "1", description = "Images per pass (default ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
@@ -64,7 +69,8 @@ public final class LatencyCommand implements Callable<Integer> {
                     + " default ${DEFAULT-VALUE}). A table records it, and a search must run at it.")
     String precision;
 
-    @Option(names = "--backend", defaultValue = "auto")
+    @Option(names = "--backend", defaultValue = "auto",
+            description = "cpu, cuda or auto (CUDA when a GPU is usable; default ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--sparsity", defaultValue = "dense", paramLabel = "FILE|COMPACT",
@@ -72,19 +78,24 @@ public final class LatencyCommand implements Callable<Integer> {
                     + " JSON file such as a search result (default ${DEFAULT-VALUE}). Not with --table.")
     String sparsity;
 
-    @Option(names = "--warmup", defaultValue = "10")
+    @Option(names = "--warmup", defaultValue = "10",
+            description = "Untimed passes before timing (default ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--iters", defaultValue = "50")
+    @Option(names = "--iters", defaultValue = "50",
+            description = "Timed passes, at least 4: the result is the trimmed mean of the middle half (default"
+                    + " ${DEFAULT-VALUE}).")
     int iters;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Write the measurement as JSON.")
     Path json;
 
-    @Option(names = "--table", paramLabel = "FILE", description = "Build the per-pair latency table for the search and write it here.")
+    @Option(names = "--table", paramLabel = "FILE",
+            description = "Build the per-pair latency table for the search and write it here.")
     Path table;
 
-    @Option(names = "--validate", defaultValue = "20", description = "Random configurations to check the table against (default ${DEFAULT-VALUE}).")
+    @Option(names = "--validate", defaultValue = "20",
+            description = "Random configurations to check the table against (default ${DEFAULT-VALUE}).")
     int validate;
 
     @Option(names = "--levels", defaultValue = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8", paramLabel = "R,R,...",
@@ -93,7 +104,9 @@ public final class LatencyCommand implements Callable<Integer> {
     String levels;
 
     @Option(names = "--rounds", defaultValue = "1",
-            description = "Measure the whole table this many times; entries are the medians (default ${DEFAULT-VALUE}).")
+
+            description = "Measure the whole table this many times; entries are the medians (default"
+                    + " ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random validation configurations.")
@@ -190,13 +203,7 @@ public final class LatencyCommand implements Callable<Integer> {
         if (json != null) {
             checkWritable(json, "--json");
         }
-        SwinWeights w;
-        if (weights != null) {
-            w = SwinWeights.load(weights);
-        } else {
-            SwinConfig cfg = SwinConfig.preset(arch);
-            w = SwinWeights.random(backbone ? cfg.withTask(Task.BACKBONE, 0) : cfg, 1);
-        }
+        SwinWeights w = ModelChoice.weights(weights, arch, backbone, 1);
         SwinConfig cfg = w.config();
         try (Backend be = Backends.create(backend, Precision.parse(precision), System.err::println);
              SwinModel m = new SwinModel(w, be);

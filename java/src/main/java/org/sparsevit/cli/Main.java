@@ -43,7 +43,7 @@ public final class Main implements Runnable {
                 ex.printStackTrace(err);
             }
             err.flush();
-            return ex instanceof SparseVitException || ex instanceof IllegalArgumentException || io(ex) != null ? 1 : 3;
+            return userError(ex) ? 1 : 3;
         });
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
@@ -52,7 +52,27 @@ public final class Main implements Runnable {
             err.flush();
             return 2;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // an Error passes picocli's handler: the input (or a buffer of it) does not fit this JVM's memory
+            PrintWriter err = cl.getErr();
+            err.println("error: " + message(e));
+            if (verbose) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return 1;
+        }
+    }
+
+    /**
+     * Errors of what the user gave (exit 1), as opposed to our defects (exit 3): our own checks, bad arguments,
+     * file errors, and inputs too large for this machine (a count or index past Java's int range, or memory).
+     */
+    private static boolean userError(Throwable ex) {
+        return ex instanceof SparseVitException || ex instanceof IllegalArgumentException || io(ex) != null
+                || ex instanceof ArithmeticException || ex instanceof OutOfMemoryError;
     }
 
     /**
@@ -99,7 +119,12 @@ public final class Main implements Runnable {
             return "input/output error (" + reason(io) + ")";
         }
         if (ex instanceof OutOfMemoryError) {
-            return "out of memory (" + ex.getMessage() + "); use a smaller batch or input, or a larger -Xmx";
+            return "out of memory (" + ex.getMessage() + "); use a smaller batch or input, or a larger -Xmx"
+                    + " (and -XX:MaxDirectMemorySize for the CPU backend's buffers)";
+        }
+        if (ex instanceof ArithmeticException) {
+            return "the input is too large: an element count or index goes past what one buffer can address ("
+                    + ex.getMessage() + "); use a smaller batch or input size";
         }
         String m = ex.getMessage();
         return ex.getClass().getSimpleName() + (m == null ? "" : ": " + m) + " (use --verbose for details)";

@@ -12,7 +12,6 @@ import org.sparsevit.backend.Precision;
 import org.sparsevit.model.SwinConfig;
 import org.sparsevit.model.SwinModel;
 import org.sparsevit.model.SwinWeights;
-import org.sparsevit.model.Task;
 import org.sparsevit.search.Evaluator;
 import org.sparsevit.search.EvolutionarySearch;
 import org.sparsevit.search.FidelityEvaluator;
@@ -36,39 +35,48 @@ public final class SearchCommand implements Callable<Integer> {
     @Mixin
     Main.Common common;
 
-    @Option(names = "--arch", defaultValue = "swin-t")
+    @Option(names = "--arch", paramLabel = "NAME", description = "Architecture preset (swin-t, swin-s, swin-b, swin-l,"
+            + " ...; default swin-t) with seeded random weights; with --weights, the file's, which --arch must match.")
     String arch;
 
-    @Option(names = "--backbone")
+    @Option(names = "--backbone", description = "The detection backbone (four feature maps) instead of the"
+            + " classifier; with --weights, the file must be one.")
     boolean backbone;
 
     @Option(names = "--weights", paramLabel = "W.safetensors", description = "Weights (default: seeded random).")
     Path weights;
 
-    @Option(names = "--size", required = true, paramLabel = "HxW")
+    @Option(names = "--size", required = true, paramLabel = "HxW",
+            description = "Input size, height x width in pixels, that the constraints and the evaluator use"
+                    + " (e.g. 672x672).")
     String size;
 
-    @Option(names = "--batch", defaultValue = "1")
+    @Option(names = "--batch", defaultValue = "1",
+            description = "Images per pass for the latency constraint (and per top1 evaluation batch; default"
+                    + " ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--gmacs", paramLabel = "MIN:MAX", description = "MACs window in GMACs.")
     String gmacs;
 
-    @Option(names = "--latency-ms", paramLabel = "MIN:MAX", description = "Latency window in milliseconds (measured, or from --table).")
+    @Option(names = "--latency-ms", paramLabel = "MIN:MAX",
+            description = "Latency window in milliseconds (measured, or from --table).")
     String latencyMs;
 
     @Option(names = "--table", paramLabel = "FILE", description = "Use this latency table instead of direct"
             + " measurement (with --gmacs alone, to report each candidate's predicted latency).")
     Path table;
 
-    @Option(names = "--evaluator", defaultValue = "fidelity", description = "fidelity (label-free) or top1 (needs --images).")
+    @Option(names = "--evaluator", defaultValue = "fidelity",
+            description = "fidelity (label-free) or top1 (needs --images).")
     String evaluator;
 
     @Option(names = "--images", paramLabel = "DIR", description = "Labelled folder for top1 (one sub-folder per"
             + " class), read at --size (square).")
     Path images;
 
-    @Option(names = "--calib", defaultValue = "4", description = "Synthetic calibration images for fidelity (default ${DEFAULT-VALUE}).")
+    @Option(names = "--calib", defaultValue = "4",
+            description = "Synthetic calibration images for fidelity (default ${DEFAULT-VALUE}).")
     int calib;
 
     @Option(names = "--budget", defaultValue = "1000", description = "Distinct candidates to evaluate, at most"
@@ -83,7 +91,9 @@ public final class SearchCommand implements Callable<Integer> {
             + " the search space, increasing (default ${DEFAULT-VALUE}); a --table must have the same.")
     String levels;
 
-    @Option(names = "--seed", defaultValue = "0")
+    @Option(names = "--seed", defaultValue = "0",
+            description = "Seed of the search, of the random weights and of the synthetic calibration images"
+                    + " (default ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--elitist", description = "Parents compete with their children for the next parent places"
@@ -95,7 +105,8 @@ public final class SearchCommand implements Callable<Integer> {
             + " takes every feasible child, repeats included.")
     int noveltyTries;
 
-    @Option(names = "--backend", defaultValue = "auto")
+    @Option(names = "--backend", defaultValue = "auto",
+            description = "cpu, cuda or auto (CUDA when a GPU is usable; default ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32, tf32, fp16 or bf16 (the model the"
@@ -105,14 +116,17 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "20", description = "Timed iterations per latency measurement.")
     int iters;
 
-    @Option(names = "--log", paramLabel = "FILE", description = "Evaluation log (JSON lines); an existing log is resumed. Default: OUT.log")
+    @Option(names = "--log", paramLabel = "FILE",
+            description = "Evaluation log (JSON lines); an existing log is resumed. Default: OUT.log")
     Path logFile;
 
     @Option(names = "--time-limit", paramLabel = "SECONDS", description = "Stop after the first generation that ends"
             + " this long after the start, writing the best so far (run the same command again to go on from the log).")
     Double timeLimit;
 
-    @Option(names = "--out", required = true, paramLabel = "best.json")
+    @Option(names = "--out", required = true, paramLabel = "best.json",
+            description = "Where the best configuration goes (the pruning JSON form with its GMACs, latency and"
+                    + " score).")
     Path out;
 
     @Override
@@ -150,18 +164,11 @@ public final class SearchCommand implements Callable<Integer> {
             throw new SparseVitException("search: --evaluator top1 reads its images square; give a square --size, got "
                     + size);
         }
-        SwinConfig cfg;
-        SwinWeights w;
-        if (weights != null) {
-            w = SwinWeights.load(weights);
-            cfg = w.config();
-        } else {
-            cfg = SwinConfig.preset(arch);
-            if (backbone) {
-                cfg = cfg.withTask(Task.BACKBONE, 0);
-            }
-            w = SwinWeights.random(cfg, seed + 1);
-        }
+        // where the result and the log go, before any work
+        org.sparsevit.bench.Report.checkWritableFile("--out", out);
+        org.sparsevit.bench.Report.checkWritableFile("--log", logFile != null ? logFile : Path.of(out + ".log"));
+        SwinWeights w = ModelChoice.weights(weights, arch, backbone, seed + 1);
+        SwinConfig cfg = w.config();
         SearchSpace space = new SearchSpace(cfg.depths(), SearchSpace.parseLevels(levels));
         if (noveltyTries < 0) {
             throw new SparseVitException("search: --novelty-tries must be >= 0, got " + noveltyTries);

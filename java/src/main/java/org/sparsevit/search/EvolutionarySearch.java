@@ -67,7 +67,10 @@ import org.sparsevit.sparse.SparsityConfig;
  * evaluated again and the logged measurements are reused, so the continued run takes exactly the course
  * of an uninterrupted one, and the log file ends up identical to it (see {@link SearchLog}). The budget,
  * the generation limit, the time limit and the evaluation batch may change between runs; anything else is
- * refused. A run stopped by its time limit is thus continued by running it again with the same log.
+ * refused (the header names the options, windows, latency model and evaluator; a line the replay does not
+ * reproduce, with evaluations after it, is refused too). A run stopped by its time limit is thus continued by
+ * running it again with the same log. The log is the record of the scores: a resumed run takes them as they
+ * are, so an edited score goes unseen unless it breaks the replay.
  */
 public final class EvolutionarySearch {
     private static final ObjectMapper OM = new ObjectMapper();

@@ -127,7 +127,8 @@ final class SearchLog implements AutoCloseable {
         String text = line.toString();
         try {
             if (mode == Mode.MATCHING) {
-                if (next < old.size() && old.get(next).complete() && old.get(next).text().equals(text)) {
+                if (next < old.size() && old.get(next).complete() && (old.get(next).text().equals(text)
+                        || old.get(next).json() != null && old.get(next).json().equals(NUMERIC, line))) {
                     next++;
                     return;
                 }
@@ -140,9 +141,10 @@ final class SearchLog implements AutoCloseable {
                         return;
                     }
                     throw new SparseVitException("search log " + file + ": line " + (next + 1) + " is not what this"
-                            + " run gives there (the log has " + abbreviate(was.text()) + ", this run "
-                            + abbreviate(text) + "), and evaluations follow it: the log was written by another"
-                            + " version of the search or edited; it was left as it is; give a new log file");
+                            + " run gives there (" + difference(was, line) + "), and evaluations follow it: the log"
+                            + " was written by another version of the search or with other inputs (a latency"
+                            + " model or evaluator that describes itself the same), or edited; it was left as it"
+                            + " is; give a new log file");
                 }
                 startAppending();
             }
@@ -156,8 +158,40 @@ final class SearchLog implements AutoCloseable {
         }
     }
 
+    /** Equal JSON, numbers compared by value (a log rewritten by another tool may spell 5.0 as 5). */
+    private static final java.util.Comparator<JsonNode> NUMERIC = (a, b) -> {
+        if (a.equals(b)) {
+            return 0;
+        }
+        if (a.isNumber() && b.isNumber()) {
+            return Double.compare(a.asDouble(), b.asDouble());
+        }
+        return 1;
+    };
+
     private static String abbreviate(String line) {
         return line.length() <= 160 ? line : line.substring(0, 157) + "...";
+    }
+
+    /** The first field in which an old line and this run's differ, or both lines (shortened) if not JSON objects. */
+    private static String difference(Line was, ObjectNode now) {
+        JsonNode old = was.json();
+        if (old != null && old.isObject()) {
+            for (Iterator<String> it = now.fieldNames(); it.hasNext(); ) {
+                String f = it.next();
+                if (!now.get(f).equals(old.get(f))) {
+                    return "\"" + f + "\": " + (old.has(f) ? old.get(f) : "absent") + " in the log, " + now.get(f)
+                            + " in this run, in a " + now.path("type").asText() + " line";
+                }
+            }
+            for (Iterator<String> it = old.fieldNames(); it.hasNext(); ) {
+                String f = it.next();
+                if (!now.has(f)) {
+                    return "\"" + f + "\": " + old.get(f) + " in the log, absent in this run";
+                }
+            }
+        }
+        return "the log has " + abbreviate(was.text()) + ", this run " + abbreviate(now.toString());
     }
 
     /** Whether the existing log goes further than the lines written so far (and is left as it is). */

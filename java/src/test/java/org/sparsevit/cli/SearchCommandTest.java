@@ -51,6 +51,58 @@ class SearchCommandTest {
         assertFalse(Files.exists(tmp.resolve("best.json.log")), "no log is started");
     }
 
+    /** An --arch or --backbone that contradicts --weights is refused by search and latency, as by bench. */
+    @Test
+    void anArchitectureContradictingTheWeightsIsRefused() {
+        String mini = CliTest.swin("swin-mini-cls.safetensors").toString();
+        Path out = tmp.resolve("best.json");
+        for (String cmd : new String[]{"search", "latency"}) {
+            String[] more = cmd.equals("search")
+                    ? new String[]{"--gmacs", "0:100", "--calib", "1", "--budget", "4", "--out", out.toString()}
+                    : new String[]{"--iters", "4", "--warmup", "0"};
+            CliTest.Result r = CliTest.run(concat(new String[]{cmd, "--size", "64x64", "--backend", "cpu", "--weights",
+                    mini, "--arch", "swin-b"}, more));
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().startsWith("error: --arch swin-b does not match the weights ("), r.err());
+            r = CliTest.run(concat(new String[]{cmd, "--size", "64x64", "--backend", "cpu", "--weights", mini,
+                    "--backbone"}, more));
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().contains("is a classifier"), r.err());
+        }
+        assertFalse(Files.exists(out));
+    }
+
+    /** The result and log paths are checked before the model loads, not after the search. */
+    @Test
+    void anUnwritableOutIsRefusedBeforeTheSearch() throws Exception {
+        Path file = Files.writeString(tmp.resolve("plain"), "x");
+        refusedAnywhere(search(file.resolve("best.json"), "--gmacs", "0.1:0.3", "--calib", "1"),
+                "cannot write --out " + file.resolve("best.json"));
+        refusedAnywhere(search(tmp, "--gmacs", "0.1:0.3", "--calib", "1"), "it is a directory");
+        assertFalse(Files.exists(Path.of(tmp + ".log")));
+    }
+
+    /** A batch whose input overflows Java's int range is a user error with a message, not exit 3. */
+    @Test
+    void anInputTooLargeIsAUserError() {
+        CliTest.Result r = CliTest.run("latency", "--size", "20000x20000", "--batch", "2", "--iters", "4", "--warmup",
+                "0", "--backend", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("too large"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    static void refusedAnywhere(CliTest.Result r, String part) {
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains(part), r.err());
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
     /** With --gmacs alone, a --table reports each candidate's predicted latency (it was ignored before). */
     @Test
     void aTableReportsLatenciesInAMacsSearch() throws Exception {

@@ -401,8 +401,20 @@ class SearchTest {
         moved.set(at, lines.get(at).replace(genes, instead));
         Files.write(log, moved);
         e = assertThrows(SparseVitException.class, () -> search(300, 7, null, ev, log).run());
-        assertTrue(e.getMessage().contains("line " + (at + 1) + " is not what this run gives there"), e.getMessage());
+        assertTrue(e.getMessage().contains("line " + (at + 1) + " is not what this run gives there (\"genes\": "
+                + instead + " in the log, " + genes + " in this run, in a candidate line)"), e.getMessage());
         assertEquals(moved, Files.readAllLines(log));
+        // a number spelled otherwise (5 for 5.0, by a tool that rewrote the file) is the same number
+        List<String> respelled = new ArrayList<>(lines);
+        JsonNode first = OM.readTree(lines.get(at));
+        double score = first.get("score").asDouble();
+        assertEquals(Math.rint(score), score, "the distance scores are whole numbers");
+        respelled.set(at, lines.get(at).replace("\"score\":" + first.get("score"), "\"score\":" + (long) score));
+        assertNotEquals(lines.get(at), respelled.get(at));
+        Files.write(log, respelled);
+        EvolutionarySearch again = search(300, 7, null, ev, log);
+        again.run();
+        assertTrue(again.resumedCandidates() > 0);
     }
 
     /** 10,000 distinct candidates: the official search converges sooner, so children must be new (novelty tries). */
