@@ -22,6 +22,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 import org.sparsevit.SparseVitException;
+import org.sparsevit.sparse.SparsityConfig;
 
 /** Writes benchmark rows as JSON, a Markdown table and PNG plots; reads peers' rows of the same form. */
 public final class Report {
@@ -202,6 +203,29 @@ public final class Report {
                             + (positive ? "positive" : "non-negative") + (integer ? " integer" : " number"));
                 }
             }
+            // the case: what the report groups, pairs and titles rows by ("### : x  abc b0" otherwise)
+            if (!n.has("batch") || n.get("batch").isNull()) {
+                throw new SparseVitException(row + ": no batch (the images per pass, a positive integer)");
+            }
+            for (String k : new String[]{"arch", "precision"}) {
+                JsonNode v = n.get(k);
+                if (v == null || !v.isTextual() || v.asText().isBlank()) {
+                    throw new SparseVitException(row + ": " + (v == null || v.isNull() ? "no " + k
+                            : k + " " + abbreviate(v.toString()) + " is not a name") + " (e.g. "
+                            + (k.equals("arch") ? "swin-t" : "fp32") + ")");
+                }
+            }
+            JsonNode size = n.get("size");
+            if (!size.isTextual() || !isSize(size.asText())) {
+                throw new SparseVitException(row + ": size " + abbreviate(size.toString())
+                        + " is not HxW with positive integers (e.g. \"224x224\")");
+            }
+            JsonNode sp = n.get("sparsity");
+            if (sp != null && !sp.isNull() && (!sp.isTextual() || !isSparsityLabel(sp.asText()))) {
+                throw new SparseVitException(row + ": sparsity " + abbreviate(sp.toString()) + " is not dense,"
+                        + " uniform:R, paper-1..3, a compact form (e.g. 0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0), inline"
+                        + " JSON or a .json file name (ratios in [0, 1])");
+            }
             out.add(new BenchResult(n.path("impl").asText("?"), n.path("arch").asText(), n.path("task").asText(),
                     n.path("size").asText(), n.path("batch").asInt(), n.path("precision").asText(),
                     n.path("backend").asText(), n.path("device").asText(), n.path("sparsity").asText("dense"),
@@ -211,6 +235,56 @@ public final class Report {
                     longs(n.path("memory"))));
         }
         return out;
+    }
+
+    /** A row's size: "HxW" with positive integers, as bench and the peers' scripts write it. */
+    static boolean isSize(String s) {
+        java.util.regex.Matcher m = SIZE.matcher(s);
+        if (!m.matches()) {
+            return false;
+        }
+        try {
+            return Integer.parseInt(m.group(1)) > 0 && Integer.parseInt(m.group(2)) > 0;
+        } catch (NumberFormatException e) {
+            return false;   // beyond an int
+        }
+    }
+
+    private static final java.util.regex.Pattern SIZE = java.util.regex.Pattern.compile("(\\d+)x(\\d+)");
+
+    /**
+     * A row's sparsity as bench labels it (the --sparsity given): dense, uniform:R, paper-1..3, a compact form, inline
+     * JSON, or the name of a JSON file (not read here: the rows may come from another machine). Ratios are in [0, 1].
+     */
+    static boolean isSparsityLabel(String label) {
+        String s = label.strip();
+        String lower = s.toLowerCase(Locale.ROOT);
+        if (lower.equals("dense") || SparsityConfig.PAPER.containsKey(lower)) {
+            return true;
+        }
+        if (lower.endsWith(".json") && !s.startsWith("{")) {
+            return true;
+        }
+        try {
+            SparsityConfig c;
+            if (lower.startsWith("uniform:")) {
+                c = SparsityConfig.uniform(new int[]{1}, org.sparsevit.Numbers.decimal(s.substring(8)));
+            } else if (s.startsWith("{")) {
+                c = SparsityConfig.parseJson(s);
+            } else {
+                c = SparsityConfig.parseCompact(s);
+            }
+            for (double[] stage : c.ratios()) {
+                for (double r : stage) {
+                    if (!(r >= 0 && r <= 1)) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        } catch (NumberFormatException | SparseVitException e) {
+            return false;
+        }
     }
 
     private static String abbreviate(String s) {

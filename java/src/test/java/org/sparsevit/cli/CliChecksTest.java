@@ -160,7 +160,8 @@ class CliChecksTest {
         return "[{\"impl\": \"onnxruntime-cpu\", \"arch\": \"swin-t\", \"task\": \"classification\", \"size\":"
                 + " \"224x224\", \"batch\": 1, \"precision\": \"fp32\", \"backend\": \"cpu\", \"sparsity\": \"dense\","
                 + " \"gmacs\": 0, \"p50_ms\": 240, \"p90_ms\": 250, \"iters\": 3}, {\"impl\": \"onnxruntime-cpu\","
-                + " \"arch\": \"swin-t\", \"size\": \"224x224\", \"batch\": 2, \"sparsity\": \"dense\", \"p50_ms\": " + p50 + "}]";
+                + " \"arch\": \"swin-t\", \"size\": \"224x224\", \"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"dense\","
+                + " \"p50_ms\": " + p50 + "}]";
     }
 
     /** report: what is not a results file or rows, bad row values, and unwritable places are named. */
@@ -183,6 +184,52 @@ class CliChecksTest {
         Files.writeString(batch, rows("480").replace("\"batch\": 2", "\"batch\": 1.5"));
         fails(batch + ": row 1 (onnxruntime-cpu 224x224 dense): batch 1.5 is not a positive integer", "report",
                 batch.toString(), "--out", tmp.resolve("r2").toString(), "--no-plots");
+        // the case of a row: size, batch, arch, precision and sparsity as bench and the peers' scripts write them
+        String[][] cases = {
+            {"\"size\": \"224x224\", \"batch\": 2", "\"size\": \"abc\", \"batch\": 2",
+                "(onnxruntime-cpu abc dense): size \"abc\" is not HxW with positive integers"},
+            {"\"size\": \"224x224\", \"batch\": 2", "\"size\": \"0x224\", \"batch\": 2",
+                "size \"0x224\" is not HxW"},
+            {"\"size\": \"224x224\", \"batch\": 2", "\"size\": 224, \"batch\": 2", "size 224 is not HxW"},
+            {"\"size\": \"224x224\", \"batch\": 2", "\"size\": \"224x99999999999\", \"batch\": 2",
+                "size \"224x99999999999\" is not HxW"},
+            {"\"batch\": 2, ", "", "(onnxruntime-cpu 224x224 dense): no batch"},
+            {"\"batch\": 2", "\"batch\": -3", "batch -3 is not a positive integer"},
+            {"\"arch\": \"swin-t\", \"size\": \"224x224\", \"batch\": 2", "\"size\": \"224x224\", \"batch\": 2",
+                "(onnxruntime-cpu 224x224 dense): no arch"},
+            {"\"arch\": \"swin-t\", \"size\": \"224x224\", \"batch\": 2",
+                "\"arch\": \"\", \"size\": \"224x224\", \"batch\": 2", "arch \"\" is not a name"},
+            {"\"batch\": 2, \"precision\": \"fp32\"", "\"batch\": 2", "no precision"},
+            {"\"batch\": 2, \"precision\": \"fp32\"", "\"batch\": 2, \"precision\": 16", "precision 16 is not a name"},
+            {"\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"dense\"",
+                "\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"0.5,banana\"",
+                "(onnxruntime-cpu 224x224 0.5,banana): sparsity \"0.5,banana\" is not dense, uniform:R"},
+            {"\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"dense\"",
+                "\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"uniform:1.5\"", "sparsity \"uniform:1.5\""},
+            {"\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"dense\"",
+                "\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"paper-9\"", "sparsity \"paper-9\""},
+            {"\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"dense\"",
+                "\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": 0.5", "sparsity 0.5 is not"},
+        };
+        for (String[] c : cases) {
+            String second = rows("480").substring(rows("480").indexOf("}, {"));
+            assertTrue(second.contains(c[0]), c[0]);
+            Path bad = tmp.resolve("case.json");
+            Files.writeString(bad, rows("480").replace(second, second.replace(c[0], c[1])));
+            CliTest.Result r = fails(bad + ": row 1 (onnxruntime-cpu ", "report", bad.toString(), "--out",
+                    tmp.resolve("r2").toString(), "--no-plots");
+            assertTrue(r.err().contains(c[2]), r.err());
+        }
+        assertFalse(Files.exists(tmp.resolve("r2")));
+        // the forms a row's sparsity really takes (bench labels rows with the --sparsity given)
+        for (String sp : new String[]{"uniform:0.6", "paper-3", "0.3,0.3/0,0/0.1,0.1,0.2,0.2,0.2,0.2/0,0",
+            "configs/searched.json", "{\\\"stages\\\": [[0.5, 0.5]]}"}) {
+            Path fine = tmp.resolve("fine.json");
+            Files.writeString(fine, rows("480").replace("\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"dense\"",
+                    "\"batch\": 2, \"precision\": \"fp32\", \"sparsity\": \"" + sp + "\""));
+            CliTest.Result r = CliTest.run("report", fine.toString(), "--out", tmp.resolve("fine").toString(), "--no-plots");
+            assertEquals(0, r.code(), sp + ": " + r.err());
+        }
         // a JSON object that is not a results.json (a kept.json), given as a file or in a directory
         Path kept = CliTest.sv("sv-224-cfg.kept.json");
         fails(kept + ": a JSON object without \"rows\" or \"peers\" is not a results.json", "report", kept.toString(),

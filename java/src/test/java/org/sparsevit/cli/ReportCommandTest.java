@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -173,6 +175,29 @@ class ReportCommandTest {
         assertEquals(1, badRows.code());
         assertTrue(badRows.err().startsWith("error: " + bad + ": a row without size or p50_ms"), badRows.err());
         assertEquals(1, badRows.err().strip().lines().count(), badRows.err());
+    }
+
+    /** The results committed under bench/results (results.json, ours and peers' row files) stay reportable. */
+    @Test
+    void committedResultsAreStillReportable() throws Exception {
+        Path results = Path.of("..", "bench", "results").toAbsolutePath().normalize();
+        List<Path> inputs;
+        try (Stream<Path> files = Files.walk(results)) {
+            inputs = files.filter(f -> f.toString().endsWith(".json")).sorted().toList();
+        }
+        int reported = 0;
+        for (Path f : inputs) {
+            JsonNode n = new ObjectMapper().readTree(f.toFile());
+            if (!n.isArray() && !n.has("rows")) {
+                continue;   // machine.json, ort_ops.json: not benchmark rows
+            }
+            Path out = tmp.resolve("rep" + reported++);
+            CliTest.Result r = CliTest.run("report", f.toString(), "--out", out.toString(), "--no-plots");
+            assertEquals(0, r.code(), f + ": " + r.err());
+            assertTrue(r.out().matches("(?s)wrote .*: [0-9]+ rows, [0-9]+ peer rows.*") && !r.out().contains(": 0 rows, 0 peer"),
+                    f + ": " + r.out());
+        }
+        assertTrue(reported >= 10, "committed row files found: " + reported);
     }
 
     @Test
