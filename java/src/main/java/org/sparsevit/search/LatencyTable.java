@@ -697,8 +697,7 @@ public final class LatencyTable implements LatencyModel {
             if (blocks.length != 2 || blocks[0] < 0 || blocks[0] % 2 != 0 || blocks[1] != blocks[0] + 1
                     || blocks[1] >= depths[stage]) {
                 throw new SparseVitException(at + ": blocks " + Arrays.toString(blocks) + " are not a block pair of"
-                        + " stage " + stage + " (its pairs are [0, 1], [2, 3], ... up to [" + (depths[stage] - 2)
-                        + ", " + (depths[stage] - 1) + "])");
+                        + " stage " + stage + " (" + pairs(depths[stage]) + ")");
             }
             int g = 0;
             while (space.geneBlock(g)[0] != stage || space.geneBlock(g)[1] != blocks[0]) {
@@ -755,6 +754,28 @@ public final class LatencyTable implements LatencyModel {
             v[i] = a.get(i).asDouble();
         }
         return v;
+    }
+
+    /** The block pairs of a stage of {@code depth} blocks, in words: "its only pair is [0, 1]", "... [2, 3] and [4, 5]". */
+    static String pairs(int depth) {
+        int n = depth / 2;
+        if (n == 0) {
+            return "it has no block pair";
+        }
+        if (n == 1) {
+            return "its only pair is [0, 1]";
+        }
+        StringBuilder sb = new StringBuilder("its pairs are ");
+        for (int p = 0; p < Math.min(n, 3); p++) {
+            if (p > 0) {
+                sb.append(p == n - 1 ? " and " : ", ");
+            }
+            sb.append('[').append(2 * p).append(", ").append(2 * p + 1).append(']');
+        }
+        if (n > 3) {
+            sb.append(", ... up to [").append(2 * n - 2).append(", ").append(2 * n - 1).append(']');
+        }
+        return sb.toString();
     }
 
     private static int[] ints(JsonNode a, String field) {

@@ -93,7 +93,21 @@ class LatencyTableTest {
 
         n = json();
         ((ObjectNode) n.get("entries").get(0)).putArray("blocks").add(0).add(5);
-        assertTrue(refused(n).contains("entries[0]: blocks [0, 5] are not a block pair of stage 0"));
+        String pairs = refused(n);
+        assertTrue(pairs.contains("entries[0]: blocks [0, 5] are not a block pair of stage 0 (its only pair is [0, 1])"),
+                pairs);
+        n = json();
+        ((ObjectNode) n.get("entries").get(5)).putArray("blocks").add(2).add(3);
+        pairs = refused(n);
+        assertTrue(pairs.contains("entries[5]: blocks [2, 3] are not a block pair of stage 3 (its only pair is [0, 1])"),
+                pairs);
+        n = json();
+        ((ObjectNode) n.get("entries").get(2)).putArray("blocks").add(6).add(7);
+        pairs = refused(n);
+        assertTrue(pairs.contains("blocks [6, 7] are not a block pair of stage 2 (its pairs are [0, 1], [2, 3] and [4, 5])"),
+                pairs);
+        assertEquals("its pairs are [0, 1], [2, 3], [4, 5], ... up to [16, 17]", LatencyTable.pairs(18));
+        assertEquals("its pairs are [0, 1] and [2, 3]", LatencyTable.pairs(4));
 
         n = json();
         for (JsonNode e : n.get("entries")) {
