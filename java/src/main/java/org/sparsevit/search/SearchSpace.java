@@ -33,15 +33,7 @@ public final class SearchSpace {
     public SearchSpace(int[] depths, double[] levels) {
         this.depths = depths.clone();
         this.levels = levels.clone();
-        if (levels.length == 0) {
-            throw new SparseVitException("search: the level set is empty");
-        }
-        for (int i = 0; i < levels.length; i++) {
-            if (!(levels[i] >= 0 && levels[i] <= 1) || (i > 0 && levels[i] <= levels[i - 1])) {
-                throw new SparseVitException("search: levels must be increasing values in [0, 1], got "
-                        + Arrays.toString(levels));
-            }
-        }
+        checkLevels(levels);
         pairsPerStage = new int[depths.length];
         firstGene = new int[depths.length];
         int g = 0;
@@ -71,12 +63,36 @@ public final class SearchSpace {
         return l;
     }
 
-    /** Levels from the "0,0.1,0.2" form. */
+    /**
+     * Levels from the "0,0.1,0.2" form of the {@code --levels} option (search and latency share it), checked as the
+     * constructor does; errors name the option.
+     */
     public static double[] parseLevels(String s) {
+        double[] levels;
         try {
-            return Arrays.stream(s.split(",")).map(String::strip).mapToDouble(org.sparsevit.Numbers::decimal).toArray();
+            levels = Arrays.stream(s.split(",", -1)).map(String::strip).mapToDouble(org.sparsevit.Numbers::decimal)
+                    .toArray();
         } catch (NumberFormatException e) {
-            throw new SparseVitException("search: levels '" + s + "' are not comma-separated numbers");
+            throw new SparseVitException("--levels '" + s + "' are not comma-separated numbers (e.g. 0,0.1,0.2)");
+        }
+        try {
+            checkLevels(levels);
+        } catch (SparseVitException e) {
+            throw new SparseVitException("--levels '" + s + "': " + e.getMessage());
+        }
+        return levels;
+    }
+
+    /** Levels are strictly increasing values in [0, 1], at least one. */
+    private static void checkLevels(double[] levels) {
+        if (levels.length == 0) {
+            throw new SparseVitException("the level set is empty");
+        }
+        for (int i = 0; i < levels.length; i++) {
+            if (!(levels[i] >= 0 && levels[i] <= 1) || (i > 0 && levels[i] <= levels[i - 1])) {
+                throw new SparseVitException("levels must be increasing values in [0, 1], got "
+                        + Arrays.toString(levels));
+            }
         }
     }
 

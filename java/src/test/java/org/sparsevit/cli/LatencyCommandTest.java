@@ -41,6 +41,10 @@ class LatencyCommandTest {
                 "--sparsity measures one configuration and --table the whole table");
         refused(latency("--levels", "0,0.5"), "--levels is an option of --table, which is not given");
         refused(latency("--rounds", "2"), "--rounds is an option of --table");
+        // levels that are no search space: the option is named, not "search"
+        Result r = latency("--table", tmp.resolve("t.json").toString(), "--levels", "0.5,0");
+        refused(r, "error: --levels '0.5,0': levels must be increasing values in [0, 1]");
+        assertFalse(r.err().contains("search"), r.err());
         Path same = tmp.resolve("same.json");
         refused(latency("--table", same.toString(), "--json", same.toString(), "--levels", "0,0.5"),
                 "--table and --json name the same file");

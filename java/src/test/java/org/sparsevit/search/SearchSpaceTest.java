@@ -98,5 +98,13 @@ class SearchSpaceTest {
         assertThrows(SparseVitException.class, () -> new SearchSpace(new int[]{2, 2}, new double[0]));
         assertArrayEquals(new double[]{0, 0.25, 0.5}, SearchSpace.parseLevels("0, 0.25,0.5"));
         assertThrows(SparseVitException.class, () -> SearchSpace.parseLevels("0,x"));
+        // the option is shared by search and latency: its errors name the option, not a command
+        assertEquals("--levels '0.5,0': levels must be increasing values in [0, 1], got [0.5, 0.0]",
+                assertThrows(SparseVitException.class, () -> SearchSpace.parseLevels("0.5,0")).getMessage());
+        assertEquals("--levels '0,1.5': levels must be increasing values in [0, 1], got [0.0, 1.5]",
+                assertThrows(SparseVitException.class, () -> SearchSpace.parseLevels("0,1.5")).getMessage());
+        assertEquals("--levels '0,x' are not comma-separated numbers (e.g. 0,0.1,0.2)",
+                assertThrows(SparseVitException.class, () -> SearchSpace.parseLevels("0,x")).getMessage());
+        assertThrows(SparseVitException.class, () -> SearchSpace.parseLevels("0,0.5,"));
     }
 }
