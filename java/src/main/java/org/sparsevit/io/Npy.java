@@ -81,8 +81,7 @@ public final class Npy {
         Matcher f = FORTRAN.matcher(header);
         Matcher s = SHAPE.matcher(header);
         if (!d.find() || !f.find() || !s.find()) {
-            String h = header.strip();
-            throw new NpyException(name + ": malformed header " + (h.length() > 200 ? h.substring(0, 200) + "..." : h)
+            throw new NpyException(name + ": malformed header " + printable(header.strip(), 200)
                     + " (expected a dict with 'descr', 'fortran_order' and 'shape')");
         }
         String descr = d.group(1);
@@ -98,7 +97,7 @@ public final class Npy {
             case ">f4" -> { elem = 4; half = false; order = ByteOrder.BIG_ENDIAN; }
             case "<f2", "=f2" -> { elem = 2; half = true; order = ByteOrder.LITTLE_ENDIAN; }
             case ">f2" -> { elem = 2; half = true; order = ByteOrder.BIG_ENDIAN; }
-            default -> throw new NpyException(name + ": unsupported dtype '" + descr
+            default -> throw new NpyException(name + ": unsupported dtype '" + printable(descr, 40)
                     + "' (float32 or float16 expected; convert with arr.astype(np.float32))");
         }
         long n = 1;
@@ -140,10 +139,31 @@ public final class Npy {
                 }
                 dims.add((int) v);
             } catch (NumberFormatException e) {
-                throw new NpyException(name + ": malformed shape (" + s + ")");
+                throw new NpyException(name + ": malformed shape (" + printable(s, 80) + ")");
             }
         }
         return dims.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * Header text as it can stand in a one-line message: characters outside printable ASCII (a newline, the binary
+     * data a header of the wrong length runs into) escaped ({@code \x0a}, or a Unicode escape beyond Latin-1), at
+     * most {@code max} characters of the text kept.
+     */
+    static String printable(String text, int max) {
+        StringBuilder sb = new StringBuilder();
+        int n = Math.min(text.length(), max);
+        for (int i = 0; i < n; i++) {
+            char c = text.charAt(i);
+            if (c >= 0x20 && c < 0x7f) {
+                sb.append(c);
+            } else if (c <= 0xff) {
+                sb.append(String.format(java.util.Locale.ROOT, "\\x%02x", (int) c));
+            } else {
+                sb.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
+            }
+        }
+        return text.length() > max ? sb + "..." : sb.toString();
     }
 
     /** Writes float32, little-endian, C order, format 1.0 (header padded to a multiple of 64 bytes, as NumPy does). */

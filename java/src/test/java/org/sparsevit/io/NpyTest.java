@@ -86,6 +86,29 @@ class NpyTest {
         assertTrue(error(p).startsWith(p + ": malformed header"), error(p));
     }
 
+    /** A header edited to a shorter length than it declares runs into the data: the message stays one printable line. */
+    @Test
+    void corruptedHeaderGivesOnePrintableLine() throws IOException {
+        Path p = tmp.resolve("c.npy");
+        Npy.write(p, new HostTensor(new float[]{1.5f, -2f, 1e-30f, 3e38f, 7, 8, 9, 10}, new int[]{2, 4}));
+        String text = new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1);
+        Files.write(p, text.replace("'descr': '<f4'", "'descr': 5").getBytes(StandardCharsets.ISO_8859_1));
+        String m = error(p);
+        assertTrue(m.startsWith(p + ": malformed header {'descr': 5, 'fortran_order': False, 'shape': (2, 4), }"), m);
+        assertTrue(m.contains("\\x0a"), "the header's newline, escaped: " + m);
+        assertTrue(m.chars().allMatch(c -> c >= 0x20 && c < 0x7f), m);
+        // a descr or shape of binary bytes, and a long header, are escaped and cut short too
+        p = npy("b.npy", "{'descr': '\u0001\u0093\n\u00ff', 'fortran_order': False, 'shape': (2,), }", 8);
+        assertEquals(p + ": unsupported dtype '\\x01\\x93\\x0a\\xff' (float32 or float16 expected; convert with"
+                + " arr.astype(np.float32))", error(p));
+        p = npy("s.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2\u0000\n,), }", 8);
+        assertEquals(p + ": malformed shape (2\\x00\\x0a,)", error(p));
+        p = npy("l.npy", "{'descr': '<f4', " + "\u0002".repeat(500) + "}", 0);
+        m = error(p);
+        assertTrue(m.contains("\\x02\\x02...") && m.length() < p.toString().length() + 1100, m);
+        assertTrue(m.chars().allMatch(c -> c >= 0x20 && c < 0x7f), m);
+    }
+
     @Test
     void version2BigEndianAndScalar() throws IOException {
         // format 2.0: 4-byte header length
