@@ -700,6 +700,14 @@ public final class SwinWeights {
             throw new SafetensorsException(f + ": __metadata__ img_size '" + meta.get("img_size")
                     + "' is not a positive integer");
         }
+        // the default input is an image of that size: one no tensor can hold (int indices) is refused here, as
+        // --size is (a run or info would otherwise fail or report on an image that cannot exist)
+        double values = 3 * imgSize * imgSize;
+        if (values > Integer.MAX_VALUE - 8) {
+            throw new SafetensorsException(String.format(Locale.ROOT, "%s: __metadata__ img_size '%s' is too large:"
+                    + " a 3-channel %.0fx%.0f image would hold %.4g values, more than one tensor can (2^31 - 1)", f,
+                    meta.get("img_size"), imgSize, imgSize, values));
+        }
         int img = (int) imgSize;
         float eps = (float) positive(f, meta, "layer_norm_eps", 1e-5);
         MergeOrder order = mm ? MergeOrder.UNFOLD : MergeOrder.CONCAT;

@@ -2,6 +2,7 @@ package org.sparsevit.io;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -74,5 +75,14 @@ class WeightValuesTest {
             assertEquals(f + ": __metadata__ img_size '" + bad + "' is not a "
                     + (bad.equals("224.5") ? "positive integer" : "positive number"), msg);
         }
+        // an image no tensor can hold (3 x s x s values beyond 2^31 - 1, as --size): refused, naming the value
+        for (String big : new String[]{"100000", "26755", "1e9"}) {
+            Path f = copy("big.safetensors", Map.of("img_size", big), m -> { });
+            String msg = assertThrows(SafetensorsException.class, () -> SwinWeights.load(f)).getMessage();
+            assertTrue(msg.startsWith(f + ": __metadata__ img_size '" + big + "' is too large: a 3-channel "), msg);
+            assertTrue(msg.endsWith("more than one tensor can (2^31 - 1)"), msg);
+        }
+        Path largest = copy("largest.safetensors", Map.of("img_size", "26754"), m -> { });
+        assertEquals(26754, SwinWeights.load(largest).config().imgSize());
     }
 }
