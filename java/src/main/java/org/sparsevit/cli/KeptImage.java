@@ -97,31 +97,53 @@ final class KeptImage {
         int ph = img.getHeight();
         int title = 28;
         int gap = 8;
-        BufferedImage out = new BufferedImage(ns * pw + (ns - 1) * gap, ph + title, BufferedImage.TYPE_INT_RGB);
+        Font font = new Font(Font.SANS_SERIF, Font.BOLD, 14);
+        // per stage: the grid of its first (regular-grid) block, and the pruned block whose kept windows are shown
+        WindowGrid[] grids = new WindowGrid[ns];
+        BlockRecord[] recs = new BlockRecord[ns];
+        String[] labels = new String[ns];
+        for (int s = 0; s < ns; s++) {
+            for (BlockRecord r : records) {
+                if (r.stage() == s && r.block() % 2 == 0) {
+                    grids[s] = r.grid();
+                    if (r.pruned()) {
+                        recs[s] = r;
+                        break;
+                    }
+                }
+            }
+            if (grids[s] == null) {
+                labels[s] = "stage " + s;
+            } else {
+                int nW = grids[s].numWindows();
+                labels[s] = String.format(Locale.ROOT, "stage %d: %d/%d windows kept", s,
+                        recs[s] == null ? nW : recs[s].k(), nW);
+            }
+        }
+        // a panel is as wide as its image, or as the widest caption (a small image is centred in it), so that
+        // the captions of small backbone images do not run into each other
+        BufferedImage probe = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB);
+        Graphics2D pg = probe.createGraphics();
+        java.awt.FontMetrics fm = pg.getFontMetrics(font);
+        int panel = pw;
+        for (String label : labels) {
+            panel = Math.max(panel, fm.stringWidth(label) + 8);
+        }
+        pg.dispose();
+        BufferedImage out = new BufferedImage(ns * panel + (ns - 1) * gap, ph + title, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = out.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, out.getWidth(), out.getHeight());
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+        g.setFont(font);
         for (int s = 0; s < ns; s++) {
-            int x0 = s * (pw + gap);
+            int p0 = s * (panel + gap);
+            int x0 = p0 + (panel - pw) / 2;
             g.drawImage(img, x0, title, null);
-            BlockRecord rec = null;
-            WindowGrid grid = null;
-            for (BlockRecord r : records) {
-                if (r.stage() == s && r.block() % 2 == 0) {
-                    grid = r.grid();
-                    if (r.pruned()) {
-                        rec = r;
-                        break;
-                    }
-                }
-            }
-            String label;
-            if (grid == null) {
-                label = "stage " + s;
-            } else {
+            WindowGrid grid = grids[s];
+            BlockRecord rec = recs[s];
+            if (grid != null) {
                 int nW = grid.numWindows();
                 boolean[] kept = new boolean[nW];
                 if (rec == null) {
@@ -150,11 +172,9 @@ final class KeptImage {
                         g.drawRect(wx, wy, cw - 1, chh - 1);
                     }
                 }
-                int k = rec == null ? nW : rec.k();
-                label = String.format(Locale.ROOT, "stage %d: %d/%d windows kept", s, k, nW);
             }
             g.setColor(Color.BLACK);
-            g.drawString(label, x0 + 4, 19);
+            g.drawString(labels[s], p0 + 4, 19);
         }
         g.dispose();
         return out;

@@ -232,6 +232,35 @@ class CliTest {
         assertTrue(bad.err().contains("no such image file"), bad.err());
     }
 
+    /** A small backbone image: each stage's caption stays in its own panel, apart from the next one's. */
+    @Test
+    @Tag("awt")
+    void vizCaptionsOfSmallImagesDoNotOverlap() throws Exception {
+        Path img = png(tmp, 96, 80);
+        Path kept = tmp.resolve("small.png");
+        Result v = run("viz", "--weights", sv("sparsevit-mini.safetensors").toString(), "--image", img.toString(),
+                "--sparsity", "uniform:0.5", "--output", kept.toString(), "--backend", "cpu");
+        assertEquals(0, v.code(), v.err());
+        java.awt.image.BufferedImage out = javax.imageio.ImageIO.read(kept.toFile());
+        // the columns of the caption band holding text, in runs: one run per caption, apart by more than a space
+        int runs = 0;
+        int blank = out.getWidth();
+        for (int x = 0; x < out.getWidth(); x++) {
+            boolean ink = false;
+            for (int y = 0; y < 26; y++) {
+                int rgb = out.getRGB(x, y);
+                ink |= ((rgb >> 16) & 0xff) + ((rgb >> 8) & 0xff) + (rgb & 0xff) < 3 * 160;
+            }
+            if (ink && blank >= 12) {
+                runs++;
+            }
+            blank = ink ? 0 : blank + 1;
+        }
+        assertEquals(4, runs, "four captions apart from each other in a " + out.getWidth() + "x" + out.getHeight()
+                + " picture");
+        assertEquals(80 + 28, out.getHeight());
+    }
+
     @Test
     void demoSavesWeightsAndAnInputThatRunReads() {
         Path w = tmp.resolve("t.safetensors");
