@@ -119,26 +119,13 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** The architecture's name: its preset's when it is one (swin-t, ...), else its shape, e.g. "swin C32 d2-2-4-2 h1-2-4-8 w7". */
     static String archName(SwinConfig cfg) {
-        for (String p : PRESETS) {
-            if (sameShape(SwinConfig.preset(p), cfg)) {
-                return p;
-            }
-        }
-        return "swin C" + cfg.embedDim() + " d" + join(cfg.depths()) + " h" + join(cfg.heads()) + " w" + cfg.window();
-    }
-
-    private static final String[] PRESETS = {"swin-t", "swin-s", "swin-b", "swin-l", "swin-b-384", "swin-l-384"};
-
-    private static boolean sameShape(SwinConfig a, SwinConfig b) {
-        return ModelChoice.sameShape(a, b);
+        String preset = ModelChoice.presetOf(cfg);
+        return preset != null ? preset
+                : "swin C" + cfg.embedDim() + " d" + join(cfg.depths()) + " h" + join(cfg.heads()) + " w" + cfg.window();
     }
 
     private static String join(int[] v) {
         return Arrays.stream(v).mapToObj(Integer::toString).collect(Collectors.joining("-"));
-    }
-
-    private static String shape(SwinConfig c) {
-        return ModelChoice.shape(c);
     }
 
     /** The most values one tensor can hold (a Java array's limit; the input is built as one). */
@@ -262,7 +249,7 @@ public final class BenchCommand implements Callable<Integer> {
             SwinConfig cfg = loaded.config();
             if (archs != null && archs.size() > 1) {
                 throw new SparseVitException("--arch " + String.join(",", archs) + ": give at most one architecture with"
-                        + " --weights (the file holds one: " + shape(cfg) + ")");
+                        + " --weights (the file holds one: " + ModelChoice.shape(cfg) + ")");
             }
             ModelChoice.checkAgainst(weights, cfg, archs == null ? null : archs.get(0), backbone);
             names.add(archs != null ? archs.get(0).strip() : archName(cfg));

@@ -1,12 +1,8 @@
 package org.sparsevit.cli;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -16,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
+import org.sparsevit.bench.Report;
 import org.sparsevit.backend.Backends;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.model.SwinConfig;
@@ -117,44 +114,8 @@ public final class LatencyCommand implements Callable<Integer> {
      * Swin-T checkpoint, whatever --arch said), else "custom".
      */
     static String archName(SwinConfig cfg) {
-        for (String name : new String[]{"swin-t", "swin-s", "swin-b", "swin-l", "swin-t-384", "swin-s-384",
-                "swin-b-384", "swin-l-384"}) {
-            if (LatencyTable.architectureOf(SwinConfig.preset(name)).equals(LatencyTable.architectureOf(cfg))) {
-                return name;
-            }
-        }
-        return "custom";
-    }
-
-    /**
-     * Throws SparseVitException unless {@code file} can be written: not a directory, its folder can be made
-     * and a file created there (or the existing file opened for writing, which leaves it as it is). Checked
-     * before measuring, so that a run does not measure for minutes and then fail to write.
-     */
-    static void checkWritable(Path file, String option) {
-        Path abs = file.toAbsolutePath();
-        if (Files.isDirectory(abs)) {
-            throw new SparseVitException(option + " " + file + ": is a directory; give a file name");
-        }
-        try {
-            Path parent = abs.getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            if (Files.exists(abs)) {
-                try (FileChannel c = FileChannel.open(abs, StandardOpenOption.WRITE)) {
-                    // opened for writing and closed untouched
-                }
-            } else {
-                Files.createFile(abs);
-                Files.delete(abs);
-            }
-        } catch (IOException | SecurityException e) {
-            String why = e instanceof AccessDeniedException ? "permission denied"
-                    : e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
-                    : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-            throw new SparseVitException(option + " " + file + ": cannot write there (" + why + ")", e);
-        }
+        String preset = ModelChoice.presetOf(cfg);
+        return preset != null ? preset : "custom";
     }
 
     /** The measured case's fields, first in both JSON forms. */
@@ -198,10 +159,10 @@ public final class LatencyCommand implements Callable<Integer> {
                     + "; the JSON would overwrite the table");
         }
         if (table != null) {
-            checkWritable(table, "--table");
+            Report.checkWritableFile("--table", table);
         }
         if (json != null) {
-            checkWritable(json, "--json");
+            Report.checkWritableFile("--json", json);
         }
         SwinWeights w = ModelChoice.weights(weights, arch, backbone, 1);
         SwinConfig cfg = w.config();

@@ -46,6 +46,21 @@ final class ModelChoice {
         }
     }
 
+    /** The architecture presets, by name. */
+    private static final String[] PRESETS = {"swin-t", "swin-s", "swin-b", "swin-l", "swin-t-384", "swin-s-384",
+            "swin-b-384", "swin-l-384"};
+
+    /** The preset a model has the layers of (swin-t for a Swin-T checkpoint, whatever --arch said), or null. */
+    static String presetOf(SwinConfig cfg) {
+        for (String p : PRESETS) {
+            SwinConfig preset = SwinConfig.preset(p);
+            if (sameShape(preset, cfg) && preset.inChans() == cfg.inChans()) {
+                return p;
+            }
+        }
+        return null;
+    }
+
     /** Same layers (width, depths, heads, window, patch, MLP ratio): what a sparsity configuration and MACs need. */
     static boolean sameShape(SwinConfig a, SwinConfig b) {
         return a.embedDim() == b.embedDim() && Arrays.equals(a.depths(), b.depths())

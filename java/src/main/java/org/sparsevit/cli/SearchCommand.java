@@ -183,12 +183,7 @@ public final class SearchCommand implements Callable<Integer> {
         LatencyTable tab = null;
         if (table != null) {
             tab = LatencyTable.read(table);
-            if (!tab.precision().equalsIgnoreCase(prec.name())) {
-                throw new SparseVitException("search: " + table + " was measured at " + tab.precision()
-                        + ", the search runs at " + precision + " (give --precision " + tab.precision()
-                        + " or build a table at " + precision + ")");
-            }
-            // the architecture and task (any weights of them: latency does not depend on weight values)
+            // the architecture, task and precision (any weights: latency does not depend on weight values)
             try {
                 tab.checkModel(cfg, null, prec);
             } catch (SparseVitException e) {

@@ -385,25 +385,9 @@ public final class LatencyTable implements LatencyModel {
     @Override
     public String describe() {
         return String.format(Locale.ROOT, "table for %s on %s at %dx%d, batch %d, %s (base %s ms, entries %s)", arch,
-                device, height, width, batch, precision, denseMs, entriesFingerprint());
+                device, height, width, batch, precision, denseMs, org.sparsevit.tensor.Fingerprint.of(delta));
     }
 
-    /** 16 hex digits identifying the entries: a search log names its table by them, so another table is refused. */
-    private String entriesFingerprint() {
-        try {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8);
-            for (double[] row : delta) {
-                for (double v : row) {
-                    b.clear();
-                    md.update(b.putDouble(v).array());
-                }
-            }
-            return java.util.HexFormat.of().formatHex(md.digest(), 0, 8);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this Java runtime has no SHA-256", e);
-        }
-    }
 
     /**
      * Throws SparseVitException unless the table was measured at this size and batch over this space,

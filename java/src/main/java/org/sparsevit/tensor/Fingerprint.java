@@ -38,6 +38,21 @@ public final class Fingerprint {
         return hex(md);
     }
 
+    /** Rows of doubles, every value (for small tables of numbers, e.g. a latency table's entries). */
+    public static String of(double[][] rows) {
+        MessageDigest md = sha256();
+        ByteBuffer b = ByteBuffer.allocate(8);
+        for (double[] row : rows) {
+            b.clear();
+            md.update(b.putInt(0, row.length).array(), 0, 4);
+            for (double v : row) {
+                b.clear();
+                md.update(b.putDouble(v).array());
+            }
+        }
+        return hex(md);
+    }
+
     private static void add(MessageDigest md, String name, HostTensor t) {
         md.update(name.getBytes(StandardCharsets.UTF_8));
         int[] shape = t.shape();

@@ -53,13 +53,14 @@ class LatencyCommandTest {
 
     @Test
     void outputsThatCannotBeWrittenAreRefusedBeforeMeasuring() throws Exception {
-        refused(latency("--table", tmp.toString(), "--levels", "0,0.5"), "--table " + tmp + ": is a directory");
+        refused(latency("--table", tmp.toString(), "--levels", "0,0.5"),
+                "cannot write --table " + tmp + " (it is a directory, not a file)");
         Path notDir = tmp.resolve("plain");
         Files.writeString(notDir, "x");
         refused(latency("--table", notDir.resolve("t.json").toString(), "--levels", "0,0.5"),
-                "--table " + notDir.resolve("t.json") + ": cannot write there");
+                "cannot write --table " + notDir.resolve("t.json") + " (");
         refused(latency("--table", tmp.resolve("t.json").toString(), "--levels", "0,0.5", "--json",
-                notDir.resolve("v.json").toString()), "--json " + notDir.resolve("v.json") + ": cannot write there");
+                notDir.resolve("v.json").toString()), "cannot write --json " + notDir.resolve("v.json") + " (");
         assertFalse(Files.exists(tmp.resolve("t.json")));
         // an existing file is checked without being changed
         Result r = latency("--sparsity", "dense", "--json", notDir.toString());
