@@ -307,11 +307,20 @@ public final class EvolutionarySearch {
     static final double LATENCY_SLACK = 0.1;
 
     /**
-     * Fails at once when the latency window lies clearly outside the range from the sparsest to the dense model
-     * (more than {@link #LATENCY_SLACK} beyond either end), instead of after {@code maxTries} measurements.
+     * Fails at once when the latency window cannot hold a configuration, instead of after {@code maxTries}
+     * draws: with a table, when it misses the table's exact range of predictions; with measurements, when it lies
+     * more than {@link #LATENCY_SLACK} beyond the range from the sparsest to the dense model.
      */
     private void checkLatencyWindow() {
         if (latency == null) {
+            return;
+        }
+        if (latencyModel instanceof LatencyTable t) {
+            double[] range = t.predictionRange();
+            if (latency.max() < range[0] || latency.min() > range[1]) {
+                throw new SparseVitException(String.format(Locale.ROOT, "search: no configuration within %s ms; the"
+                        + " table predicts %.3f to %.3f ms (%s)", latency, range[0], range[1], t.describe()));
+            }
             return;
         }
         double dense = latencyOf(space.dense());

@@ -177,19 +177,41 @@ public final class LatencyTable implements LatencyModel {
         }
     }
 
+    /**
+     * The lowest and the highest prediction over every configuration of the space, exactly (a noisy table's
+     * extremes need not be the sparsest and the dense configuration).
+     */
+    public double[] predictionRange() {
+        return new double[]{predict(extremeConfiguration(1)), predict(extremeConfiguration(-1))};
+    }
+
+    private double predict(int[] levelIndices) {
+        double t = denseMs;
+        for (int g = 0; g < levelIndices.length; g++) {
+            t += delta[g][levelIndices[g]];
+        }
+        return t;
+    }
+
     /** The level indices of the configuration of the space with the lowest prediction. */
     private int[] lowestConfiguration() {
+        return extremeConfiguration(1);
+    }
+
+    /** The configuration with the lowest prediction ({@code sign} 1) or the highest ({@code sign} -1). */
+    private int[] extremeConfiguration(double sign) {
         int levels = space.levelCount();
         int[] best = new int[delta.length];
         int g0 = 0;
         for (int depth : space.depths()) {
             int pairs = depth / 2;
-            // cost[i][l]: lowest sum of the entries of pairs i.. of the stage when pair i is at level l or above
+            // cost[i][l]: lowest sum of the (signed) entries of pairs i.. of the stage when pair i is at level l or
+            // above
             double[][] cost = new double[pairs + 1][levels];
             int[][] pick = new int[pairs][levels];
             for (int i = pairs - 1; i >= 0; i--) {
                 for (int l = levels - 1; l >= 0; l--) {
-                    double here = delta[g0 + i][l] + cost[i + 1][l];
+                    double here = sign * delta[g0 + i][l] + cost[i + 1][l];
                     if (l == levels - 1 || here <= cost[i][l + 1]) {
                         cost[i][l] = here;
                         pick[i][l] = l;

@@ -160,6 +160,50 @@ class LatencyTableTest {
         LatencyTable.fromJson(json()).checkPredictions();
     }
 
+    /**
+     * The exact range of a table's predictions, against every configuration of the space, on noisy entries whose
+     * extremes are not the dense and the sparsest configuration (a search's window check relies on it).
+     */
+    @Test
+    void predictionRangeIsExact() {
+        java.util.Random r = new java.util.Random(3);
+        for (int trial = 0; trial < 20; trial++) {
+            double[][] d = new double[SPACE.genes()][SPACE.levelCount()];
+            for (int g = 0; g < d.length; g++) {
+                for (int l = 1; l < d[g].length; l++) {
+                    d[g][l] = r.nextGaussian() * 3;
+                }
+            }
+            LatencyTable t = new LatencyTable("cpu", "tiny", 64, 64, 1, "fp32", 10, SPACE, d);
+            double min = Double.MAX_VALUE;
+            double max = -Double.MAX_VALUE;
+            for (Candidate c : all(SPACE, 0, new int[SPACE.genes()])) {
+                double v = t.latencyMs(SPACE.toSparsity(c));
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+            double[] range = t.predictionRange();
+            assertEquals(min, range[0], 1e-9, "trial " + trial);
+            assertEquals(max, range[1], 1e-9, "trial " + trial);
+        }
+    }
+
+    /** Every configuration of a space: levels non-decreasing within each stage. */
+    static List<Candidate> all(SearchSpace space, int gene, int[] g) {
+        if (gene == g.length) {
+            return List.of(Candidate.of(g.clone()));
+        }
+        List<Candidate> out = new java.util.ArrayList<>();
+        int stageStart = gene;
+        int[] sb = space.geneBlock(gene);
+        int from = sb[1] > 0 ? g[gene - 1] : 0;   // a later pair of a stage is at least the one before
+        for (int l = from; l < space.levelCount(); l++) {
+            g[gene] = l;
+            out.addAll(all(space, stageStart + 1, g));
+        }
+        return out;
+    }
+
     @Test
     void checkModelNamesEachMismatch() throws IOException {
         SwinConfig cls = SwinConfig.preset("swin-t");
