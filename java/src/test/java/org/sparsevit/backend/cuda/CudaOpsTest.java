@@ -609,8 +609,9 @@ class CudaOpsTest {
             HostTensor want = rounded(x, dt);
             try (Tensor up = gpu.upload(x, dt); Tensor full = gpu.upload(x); Tensor cast = gpu.empty(dt, 1000);
                  Tensor back = gpu.empty(DType.F32, 1000)) {
-                bitwise("upload " + dt, new HostTensor[]{want, gpu.download(up)});
-                // device casts round the same way; only NaN payloads may differ (CUDA's canonical NaN is 0x7fff)
+                // uploads and downloads convert on the device, rounding as the host does (Half); only NaN
+                // payloads may differ (CUDA's canonical NaN is 0x7fff)
+                sameValues("upload " + dt, want, gpu.download(up));
                 gpu.cast(full, cast);
                 sameValues("cast F32 -> " + dt, want, gpu.download(cast));
                 gpu.cast(cast, back);
