@@ -28,9 +28,13 @@ import java.util.Map;
  *                     {@code device_allocations_timed} (device allocations during the timed passes: 0 in the
  *                     steady state), {@code slab_bytes} and {@code slab_lower_bound_bytes} (workspace slabs
  *                     and their peak-live bound), {@code peak_device_bytes}; empty for peers' rows
+ * @param hostP50Ms    median wall-clock time of one call from host images to host outputs
+ *                     ({@code CompiledForward.run(HostTensor)}: the float32 upload, the pass (graph replay on
+ *                     CUDA), the download of the outputs as float32), what a caller with images in Java arrays
+ *                     waits; null where not measured (peers' rows)
  */
 public record BenchResult(String impl, String arch, String task, String size, int batch, String precision,
                           String backend, String device, String sparsity, double gmacs, double p50Ms, double p90Ms,
                           double p99Ms, double meanMs, double imagesPerS, int iters, Map<String, Double> stagesMs,
-                          Map<String, Double> opsMs, Map<String, Long> memory) {
+                          Map<String, Double> opsMs, Map<String, Long> memory, Double hostP50Ms) {
 }

@@ -18,6 +18,7 @@ import org.sparsevit.backend.MemoryStats;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.ProfilingBackend;
 import org.sparsevit.macs.MacCounter;
+import org.sparsevit.model.CompiledForward;
 import org.sparsevit.model.FeatureMap;
 import org.sparsevit.model.PaddingMode;
 import org.sparsevit.model.SwinConfig;
@@ -275,6 +276,7 @@ public final class Benchmark implements AutoCloseable {
             be.setEnabled(false);
             be.stats().forEach((op, v) -> ops.put(op, v[1] / 1e6 / prof));
         }
+        Double host = hostLatency(m, x, ratios, pad, caseIdx, cases, c.label());
         double[] sorted = ms.clone();
         Arrays.sort(sorted);
         double p50 = pct(sorted, 50);
@@ -283,7 +285,34 @@ public final class Benchmark implements AutoCloseable {
         return new BenchResult(graphed[0] ? "sparsevit-j (graph)" : "sparsevit-j", c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
                 c.precision(), be.name(), be.device(), c.sparsityLabel(), round(g, 3), round(p50, 4),
                 round(pct(sorted, 90), 4), round(pct(sorted, 99), 4), round(mean, 4), round(c.batch() * 1000.0 / p50, 2),
-                iters, stages, ops, memory);
+                iters, stages, ops, memory, host == null ? null : round(host, 4));
+    }
+
+    /**
+     * The median wall-clock time of {@code CompiledForward.run(HostTensor)} over a few calls (a tenth of the
+     * iterations, 1 to 10) after an untimed one: host images in, host outputs out, as a caller with Java arrays
+     * sees it. Null, with a line on the progress stream, when it cannot run (e.g. no memory for a second pass).
+     */
+    private Double hostLatency(SwinModel m, HostTensor x, double[][] ratios, PaddingMode pad, int caseIdx, int cases,
+                               String label) {
+        int n = Math.max(1, Math.min(10, iters / 10));
+        double[] t = new double[n];
+        try (CompiledForward pass = m.compile(x.shape(), ratios, pad)) {
+            pass.run(x);
+            for (int i = 0; i < n; i++) {
+                long t0 = System.nanoTime();
+                pass.run(x);
+                t[i] = (System.nanoTime() - t0) / 1e6;
+                bar(caseIdx, cases, iters, iters, label + " (host to host)");
+            }
+        } catch (RuntimeException e) {
+            if (progress != null) {
+                progress.println("\nhost-to-host timing failed: " + e.getMessage());
+            }
+            return null;
+        }
+        Arrays.sort(t);
+        return pct(t, 50);
     }
 
     /** One pass node by node, synchronising after each, averaged over a few passes. */

@@ -190,7 +190,8 @@ public final class Report {
             // timings and counts must be numbers: "fast" or -5 would be read as 0 or taken as measured
             String row = where + ": row " + index++ + " (" + n.path("impl").asText("?") + " " + n.path("size").asText()
                     + " " + n.path("sparsity").asText("dense") + ")";
-            for (String k : new String[]{"p50_ms", "p90_ms", "p99_ms", "mean_ms", "gmacs", "images_per_s", "batch", "iters"}) {
+            for (String k : new String[]{"p50_ms", "p90_ms", "p99_ms", "mean_ms", "gmacs", "images_per_s", "batch", "iters",
+                    "host_p50_ms"}) {
                 JsonNode v = n.get(k);
                 if (v == null || v.isNull() && !k.equals("p50_ms")) {
                     continue;
@@ -232,7 +233,7 @@ public final class Report {
                     n.path("gmacs").asDouble(), n.path("p50_ms").asDouble(), n.path("p90_ms").asDouble(),
                     n.path("p99_ms").asDouble(), n.path("mean_ms").asDouble(), n.path("images_per_s").asDouble(),
                     n.path("iters").asInt(), doubles(n.path("stages_ms")), doubles(n.path("ops_ms")),
-                    longs(n.path("memory"))));
+                    longs(n.path("memory")), n.path("host_p50_ms").isNumber() ? n.get("host_p50_ms").asDouble() : null));
         }
         return out;
     }
@@ -337,6 +338,10 @@ public final class Report {
             sb.append("\n| op | ms per pass |\n| --- | ---: |\n");
             r.opsMs().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue()))
                     .forEach(e -> sb.append(String.format(Locale.ROOT, "| %s | %.3f |%n", e.getKey(), e.getValue())));
+            if (r.hostP50Ms() != null) {
+                sb.append(String.format(Locale.ROOT, "%nhost to host (float32 upload, pass, float32 download): p50 %.3f ms%n",
+                        r.hostP50Ms()));
+            }
             if (r.memory() != null && !r.memory().isEmpty()) {
                 sb.append("\nmemory: ");
                 r.memory().forEach((k, v) -> sb.append(k).append(' ').append(v).append("; "));

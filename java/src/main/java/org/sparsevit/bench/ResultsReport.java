@@ -481,7 +481,8 @@ public final class ResultsReport {
         sb.append("; \"vs dense\" = our dense p50 / this p50; for a peer, \"ours x faster\" = its p50 / our p50 at the"
                 + " same sparsity (on as many threads for CPU peers; of several rows of ours, the median). Peers' GMACs are"
                 + " ours for the same case. Where a case has rows from more than one device (CPU thread counts), the impl"
-                + " column names the device.\n\n");
+                + " column names the device. \"host to host ms\" (ours): one call from float32 images in Java arrays to"
+                + " float32 outputs in Java arrays (upload, pass, download), wall clock.\n\n");
         Map<String, List<BenchResult>> groups = new LinkedHashMap<>();
         List<BenchResult> all = new ArrayList<>(ours);
         all.addAll(peers);
@@ -496,8 +497,9 @@ public final class ResultsReport {
                     .thenComparing(r -> Targets.ours(r) ? 0 : 1).thenComparing(BenchResult::impl));
             boolean manyDevices = rs.stream().map(BenchResult::device).distinct().count() > 1;
             sb.append("### ").append(e.getKey().replace(" | ", ": ")).append("\n\n");
-            sb.append("| impl | sparsity | GMACs | p50 ms | p90 ms | p99 ms | images/s | TFLOP/s | vs dense | ours x faster |\n");
-            sb.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+            sb.append("| impl | sparsity | GMACs | p50 ms | p90 ms | p99 ms | images/s | TFLOP/s | vs dense | ours x faster"
+                    + " | host to host ms |\n");
+            sb.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
             for (BenchResult r : rs) {
                 double g = gmacs(r);
                 double tf = GpuPeaks.achievedTflops(g, r.p50Ms());
@@ -516,9 +518,9 @@ public final class ResultsReport {
                     oursFaster = mine.map(m -> f(r.p50Ms() / m.p50Ms(), 2)).orElse("-");
                 }
                 String impl = manyDevices ? r.impl() + " (" + r.device() + ")" : r.impl();
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", impl,
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", impl,
                         r.sparsity(), g > 0 ? f(g, 2) : "-", f(r.p50Ms(), 3), f(r.p90Ms(), 3), f(r.p99Ms(), 3),
-                        f(r.imagesPerS(), 1), tfs, vsDense, oursFaster));
+                        f(r.imagesPerS(), 1), tfs, vsDense, oursFaster, r.hostP50Ms() == null ? "-" : f(r.hostP50Ms(), 3)));
             }
             sb.append('\n');
         }

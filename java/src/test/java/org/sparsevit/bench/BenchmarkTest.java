@@ -49,4 +49,18 @@ class BenchmarkTest {
             assertEquals(List.of(), bm.outcomes());
         }
     }
+
+    @Test
+    void everyRowTimesTheHostToHostCallAndKeepsItThroughJson(@org.junit.jupiter.api.io.TempDir Path dir) {
+        try (Benchmark bm = new Benchmark("cpu", FILE, 0, 20, null)) {
+            List<BenchResult> rows = bm.run(List.of(dense("fp32")), 0, null);
+            assertEquals(1, rows.size());
+            Double host = rows.get(0).hostP50Ms();
+            assertTrue(host != null && host > 0 && Double.isFinite(host), "host_p50_ms " + host);
+            Path json = dir.resolve("rows.json");
+            Report.writeJson(json, rows);
+            assertEquals(host, Report.readJson(json).get(0).hostP50Ms());
+            assertTrue(Report.breakdown(rows).contains("host to host"), Report.breakdown(rows));
+        }
+    }
 }

@@ -22,7 +22,7 @@ class TargetsTest {
     static BenchResult row(String impl, String backend, String device, String task, String size, int batch, String prec,
                            String sp, double p50, Map<String, Double> ops) {
         return new BenchResult(impl, "swin-t", task, size, batch, prec, backend, device, sp, 1.0, p50, p50, p50, p50,
-                batch * 1000.0 / p50, 100, Map.of(), ops, Map.of());
+                batch * 1000.0 / p50, 100, Map.of(), ops, Map.of(), null);
     }
 
     static BenchResult ours(String backend, String task, String size, int batch, String prec, String sp, double p50) {
