@@ -652,6 +652,8 @@ public final class CudaBackend implements Backend {
                     check(CudaNative.svj_memcpy_h2d(f.ptr(), v, f.bytes(), stream), "upload");
                     cast(f, t); // stream order: the scratch goes back to the pool after the cast has read it
                 }
+                // complete on return, as an F32 upload is: other sessions' streams may read it at once (weights)
+                check(CudaNative.svj_stream_synchronize(stream), "upload");
             }
         } catch (RuntimeException e) {
             t.close();

@@ -628,6 +628,25 @@ class CudaOpsTest {
         }
     }
 
+    /**
+     * An upload is complete when it returns, at every storage type: another session (its own stream) may read the
+     * tensor at once, as sessions sharing a model's weights do. F16/BF16 uploads end with a cast kernel on the
+     * uploading session's stream; the emulated device defers stream work until something waits for it, so a
+     * missing wait shows here as the other stream reading the tensor before the cast wrote it.
+     */
+    @Test
+    void anUploadIsCompleteForOtherSessionsWhenItReturns() {
+        HostTensor x = random(23, 4, 257);
+        try (CudaBackend other = new CudaBackend()) {
+            for (DType dt : new DType[]{DType.F32, DType.F16, DType.BF16}) {
+                try (Tensor up = gpu.upload(x, dt); Tensor copy = other.empty(dt, 4, 257)) {
+                    other.copy(up, copy);
+                    sameValues("read by another session after an upload to " + dt, rounded(x, dt), other.download(copy));
+                }
+            }
+        }
+    }
+
     @Test
     void mixedDtypesAreRejectedWithTheOpName() {
         try (Tensor a = gpu.zeros(DType.F32, 4, 8); Tensor b = gpu.zeros(DType.F16, 4, 8)) {
