@@ -646,10 +646,10 @@ public final class CudaBackend implements Backend {
         float[] v = host.data();
         try {
             if (storage == DType.F32) {
-                check(CudaNative.svj_memcpy_h2d(t.ptr(), v, t.bytes(), stream), "upload");
+                toDevice(t.ptr(), v, t.bytes());
             } else {
                 try (CudaTensor f = (CudaTensor) empty(DType.F32, host.shape())) {
-                    check(CudaNative.svj_memcpy_h2d(f.ptr(), v, f.bytes(), stream), "upload");
+                    toDevice(f.ptr(), v, f.bytes());
                     cast(f, t); // stream order: the scratch goes back to the pool after the cast has read it
                 }
                 // complete on return, as an F32 upload is: other sessions' streams may read it at once (weights)
@@ -668,8 +668,30 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("uploadInts: " + values.length + " values for shape " + Arrays.toString(shape));
         }
         CudaTensor t = (CudaTensor) empty(DType.I32, shape);
-        check(CudaNative.svj_memcpy_h2d(t.ptr(), values, t.bytes(), stream), "upload");
+        toDevice(t.ptr(), values, t.bytes());
         return t;
+    }
+
+    // Host-array copies: the stream's queued work is waited for first, outside the JNI critical region the copy
+    // runs in (CudaNative), so that region lasts as long as the transfer only.
+    private void toDevice(long dst, float[] src, long bytes) {
+        check(CudaNative.svj_stream_synchronize(stream), "upload");
+        check(CudaNative.svj_memcpy_h2d(dst, src, bytes, stream), "upload");
+    }
+
+    private void toDevice(long dst, int[] src, long bytes) {
+        check(CudaNative.svj_stream_synchronize(stream), "upload");
+        check(CudaNative.svj_memcpy_h2d(dst, src, bytes, stream), "upload");
+    }
+
+    private void toHost(float[] dst, long src, long bytes) {
+        check(CudaNative.svj_stream_synchronize(stream), "download");
+        check(CudaNative.svj_memcpy_d2h(dst, src, bytes, stream), "download");
+    }
+
+    private void toHost(int[] dst, long src, long bytes) {
+        check(CudaNative.svj_stream_synchronize(stream), "download");
+        check(CudaNative.svj_memcpy_d2h(dst, src, bytes, stream), "download");
     }
 
     @Override
@@ -677,12 +699,12 @@ public final class CudaBackend implements Backend {
         CudaTensor c = cuda(t, "download");
         float[] out = new float[Math.toIntExact(c.numel())];
         switch (c.dtype()) {
-            case F32, I32 -> check(CudaNative.svj_memcpy_d2h(out, c.ptr(), c.bytes(), stream), "download");
+            case F32, I32 -> toHost(out, c.ptr(), c.bytes());
             case F16, BF16 -> {
                 // widened on the device (exact), then one float32 copy: no per-value loop on the host
                 try (CudaTensor f = (CudaTensor) empty(DType.F32, c.shape())) {
                     cast(c, f);
-                    check(CudaNative.svj_memcpy_d2h(out, f.ptr(), f.bytes(), stream), "download");
+                    toHost(out, f.ptr(), f.bytes());
                 }
             }
         }
@@ -696,7 +718,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("downloadInts: " + c + " is not a 4-byte tensor");
         }
         int[] out = new int[Math.toIntExact(c.numel())];
-        check(CudaNative.svj_memcpy_d2h(out, c.ptr(), c.bytes(), stream), "download");
+        toHost(out, c.ptr(), c.bytes());
         return out;
     }
 

@@ -3,6 +3,7 @@ package org.sparsevit.backend.cuda;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.CriticalRegion;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -71,22 +72,24 @@ final class CudaNative {
 
     static native int svj_free(@Cast("void*") long ptr);
 
+    // Copies between Java arrays and the device: the array is used in place (GetPrimitiveArrayCritical), not
+    // copied into a native buffer first (and, for downloads, back again). Callers wait for the stream first
+    // (CudaBackend.toDevice/toHost), so the critical region, during which the JVM cannot collect garbage, lasts
+    // only as long as the transfer, not the work queued before it.
+    @CriticalRegion
     static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") float[] src, long bytes,
                                      @Cast("void*") long stream);
 
+    @CriticalRegion
     static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") int[] src, long bytes,
                                      @Cast("void*") long stream);
 
-    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") short[] src, long bytes,
-                                     @Cast("void*") long stream);
-
+    @CriticalRegion
     static native int svj_memcpy_d2h(@Cast("void*") float[] dst, @Cast("const void*") long src, long bytes,
                                      @Cast("void*") long stream);
 
+    @CriticalRegion
     static native int svj_memcpy_d2h(@Cast("void*") int[] dst, @Cast("const void*") long src, long bytes,
-                                     @Cast("void*") long stream);
-
-    static native int svj_memcpy_d2h(@Cast("void*") short[] dst, @Cast("const void*") long src, long bytes,
                                      @Cast("void*") long stream);
 
     static native int svj_memcpy_d2d(@Cast("void*") long dst, @Cast("const void*") long src, long bytes,
