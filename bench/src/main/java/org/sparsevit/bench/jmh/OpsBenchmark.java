@@ -1,6 +1,5 @@
 package org.sparsevit.bench.jmh;
 
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -17,7 +16,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.sparsevit.backend.Backend;
-import org.sparsevit.backend.Backends;
 import org.sparsevit.backend.WindowGrid;
 import org.sparsevit.tensor.DType;
 import org.sparsevit.tensor.HostTensor;
@@ -73,26 +71,15 @@ public class OpsBenchmark {
     Tensor importance;
     Tensor scores;
 
-    static HostTensor random(long seed, int... shape) {
-        HostTensor t = HostTensor.zeros(shape);
-        Random r = new Random(seed);
-        for (int i = 0; i < t.data().length; i++) {
-            t.data()[i] = (float) r.nextGaussian();
-        }
-        return t;
-    }
-
     @Setup(Level.Trial)
     public void setUp() {
-        be = "cpu".equals(backend) && !"fp32".equals(precision)
-                ? new org.sparsevit.backend.cpu.CpuBackend(org.sparsevit.backend.Precision.parse(precision))
-                : Backends.create(backend, org.sparsevit.backend.Precision.parse(precision), null);
+        be = BenchBackends.open(backend, precision);
         DType st = be.storage();
         grid = WindowGrid.of(H, W, 7, 3);
         int nW = grid.numWindows();
         k = (int) (nW * keep);
         int n = grid.windowTokens();
-        map = up(random(1, 1, H * W, C));
+        map = up(BenchBackends.random(1, 1, H * W, C));
         int[] ids = new int[nW];
         for (int i = 0; i < nW; i++) {
             ids[i] = (i * 7919) % nW;
@@ -100,18 +87,18 @@ public class OpsBenchmark {
         order = be.uploadInts(ids, 1, nW);
         tile = be.empty(st, 1, k, n, C);
         tile2 = be.empty(st, 1, k, n, C);
-        qkv = up(random(2, 1, k, n, 3 * C));
+        qkv = up(BenchBackends.random(2, 1, k, n, 3 * C));
         hidden = be.empty(st, 1, k, n, 4 * C);
-        wQkv = up(random(3, 3 * C, C));
-        bQkv = up(random(4, 3 * C));
-        wFc1 = up(random(5, 4 * C, C));
-        bFc1 = up(random(6, 4 * C));
-        wFc2 = up(random(10, C, 4 * C));
-        bFc2 = up(random(11, C));
+        wQkv = up(BenchBackends.random(3, 3 * C, C));
+        bQkv = up(BenchBackends.random(4, 3 * C));
+        wFc1 = up(BenchBackends.random(5, 4 * C, C));
+        bFc1 = up(BenchBackends.random(6, 4 * C));
+        wFc2 = up(BenchBackends.random(10, C, 4 * C));
+        bFc2 = up(BenchBackends.random(11, C));
         hidden4 = be.empty(st, 1, k, n, C);
-        gamma = up(random(7, C));
-        beta = up(random(8, C));
-        table = up(random(9, 169, HEADS));
+        gamma = up(BenchBackends.random(7, C));
+        beta = up(BenchBackends.random(8, C));
+        table = up(BenchBackends.random(9, 169, HEADS));
         importance = be.empty(DType.F32, 1, H * W);
         scores = be.empty(DType.F32, 1, nW);
         be.gatherWindows(map, grid, order, k, tile);
@@ -123,7 +110,9 @@ public class OpsBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        be.close();
+        if (be != null) {
+            be.close();
+        }
     }
 
     @Benchmark
