@@ -101,7 +101,10 @@ public class OpsBenchmark {
         table = up(BenchBackends.random(9, 169, HEADS));
         importance = be.empty(DType.F32, 1, H * W);
         scores = be.empty(DType.F32, 1, nW);
+        // fc2Residual's input: without it fc2 read uninitialised memory (on CUDA, whatever the pool held)
         be.gatherWindows(map, grid, order, k, tile);
+        be.linearGelu(tile, wFc1, bFc1, hidden);
+        be.synchronize();
     }
 
     private Tensor up(HostTensor h) {
