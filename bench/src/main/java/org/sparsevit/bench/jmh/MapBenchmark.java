@@ -36,7 +36,7 @@ import org.sparsevit.tensor.Tensor;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class MapBenchmark {
-    @Param({"cpu"})
+    @Param({"cpu", "cuda"})
     public String backend;
 
     /** fp32 everywhere; fp16/bf16 store the tensors in that type (CUDA; the CPU only emulates it, slowly). */

@@ -37,7 +37,7 @@ import org.sparsevit.tensor.Tensor;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class OpsBenchmark {
-    @Param({"cpu"})
+    @Param({"cpu", "cuda"})
     public String backend;
 
     @Param({"1.0", "0.4"})
