@@ -481,14 +481,17 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("layerNorm: output " + Arrays.toString(ot.shape()) + " must match input "
                     + Arrays.toString(xt.shape()));
         }
-        float[] g = new float[c];
-        float[] b = new float[c];
-        cpu(gamma, "layerNorm").f().get(0, g);
-        cpu(beta, "layerNorm").f().get(0, b);
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException("layerNorm: gamma/beta must have " + c + " values");
+        CpuTensor gt = cpu(gamma, "layerNorm");
+        CpuTensor bt = cpu(beta, "layerNorm");
+        if (gt.numel() != c || bt.numel() != c) {
+            throw new IllegalArgumentException("layerNorm: gamma and beta must have " + c + " values (the input's last"
+                    + " dimension), got " + gt.numel() + " and " + bt.numel());
         }
         sameType("layerNorm", xt, gamma, beta, ot);
+        float[] g = new float[c];
+        float[] b = new float[c];
+        gt.f().get(0, g);
+        bt.f().get(0, b);
         if (!(eps >= 0f) || Float.isInfinite(eps)) {
             throw new IllegalArgumentException("layerNorm: eps must be a finite value >= 0, got " + eps);
         }
@@ -1086,7 +1089,7 @@ public final class CpuBackend implements Backend {
     public void sortWindows(Tensor scores, Tensor order) {
         CpuTensor st = cpu(scores, "sortWindows");
         CpuTensor ot = out(order, "sortWindows");
-        if (st.rank() != 2 || ot.dtype() != DType.I32) {
+        if (st.rank() != 2 || st.dtype() != DType.F32 || ot.dtype() != DType.I32) {
             throw new IllegalArgumentException("sortWindows: scores must be F32 [B, nW] and order I32 [B, nW]");
         }
         Shapes.check("sortWindows: order", ot.shape(), st.shape());

@@ -353,6 +353,13 @@ class CpuBackendTest {
                     assertEquals(e, got[r * 32 + j], 2e-6 * Math.max(1, Math.abs(e)));
                 }
             }
+            for (int n : new int[]{31, 33}) {  // too few values read past their end; too many are no better
+                try (Tensor wrong = be.upload(random(7, n))) {
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                            () -> be.layerNorm(xt, wrong, bt, 1e-5f, out));
+                    assertTrue(e.getMessage().startsWith("layerNorm: gamma and beta must have 32 values"), e.getMessage());
+                }
+            }
             be.gelu(xt);
             float[] ge = be.download(xt).data();
             for (int i = 0; i < ge.length; i++) {
@@ -508,6 +515,13 @@ class CpuBackendTest {
              Tensor o = be.empty(DType.I32, 1, 6)) {
             be.sortWindows(s, o);
             assertArrayEquals(new int[]{1, 2, 4, 3, 0, 5}, be.downloadInts(o));
+        }
+        // scores are F32, as on CUDA: F16 scores would rank windows by rounded values
+        try (CpuBackend half = new CpuBackend(org.sparsevit.backend.Precision.FP16);
+             Tensor s = half.upload(new HostTensor(new float[]{1, 3, 3, 2, 3, 0}, new int[]{1, 6}), DType.F16);
+             Tensor o = half.empty(DType.I32, 1, 6)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> half.sortWindows(s, o));
+            assertTrue(e.getMessage().startsWith("sortWindows: scores must be F32"), e.getMessage());
         }
     }
 
