@@ -147,6 +147,16 @@ int svj_memcpy_h2d(void* dst, const void* src, long long bytes, void* stream) {
 int svj_memcpy_d2h(void* dst, const void* src, long long bytes, void* stream) {
     return copy(dst, src, bytes, cudaMemcpyDeviceToHost, stream, true, "svj_memcpy_d2h");
 }
+int svj_memcpy_h2d_part(void* dst, const void* host_base, long long host_offset, long long bytes, void* stream) {
+    SVJ_REQUIRE(host_offset >= 0, "svj_memcpy_h2d_part: negative host offset %lld", host_offset);
+    const char* src = host_base ? (const char*)host_base + host_offset : nullptr;
+    return copy(dst, src, bytes, cudaMemcpyHostToDevice, stream, true, "svj_memcpy_h2d_part");
+}
+int svj_memcpy_d2h_part(void* host_base, long long host_offset, const void* src, long long bytes, void* stream) {
+    SVJ_REQUIRE(host_offset >= 0, "svj_memcpy_d2h_part: negative host offset %lld", host_offset);
+    char* dst = host_base ? (char*)host_base + host_offset : nullptr;
+    return copy(dst, src, bytes, cudaMemcpyDeviceToHost, stream, true, "svj_memcpy_d2h_part");
+}
 int svj_memcpy_h2d_async(void* dst, const void* src, long long bytes, void* stream) {
     return copy(dst, src, bytes, cudaMemcpyHostToDevice, stream, false, "svj_memcpy_h2d_async");
 }

@@ -31,6 +31,7 @@
 # Other knobs: SVJ_TESTS (test parts); SVJ_BENCH_GROUPS (names of the bench groups to run, e.g. "bb-cam-b48
 # sb-bb672"; default all, see stage_bench); SVJ_PREVIOUS (an earlier OUTDIR on this machine: bench groups it
 # finished and peer cases it measured are not run again); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case;
+# SVJ_HOST_ITERS (3: timed host-to-host calls per case, host_p50_ms; 0 skips them);
 # SVJ_BENCH_ARGS (extra arguments to every bench call); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
 # SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65% of the table's dense latency), SVJ_SEARCH_BUDGET (500
 # candidates); SVJ_PEERS_ARGS (extra timm_peers.py args, split at spaces); SVJ_PEERS_CASES (--cases REGEX, spaces kept); SVJ_LAT_ARGS (the latency/search case, default "--arch
@@ -128,6 +129,7 @@ done
 export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:-} -Xmx24g"
 ITERS=${SVJ_ITERS:-100}
 WARMUP=${SVJ_WARMUP:-10}
+HOST_ITERS=${SVJ_HOST_ITERS:-3}
 
 log() { echo "[run-gpu $(( $(date +%s) - T_START ))s] $*"; }
 
@@ -352,7 +354,7 @@ bench_group() {
   fi
   log "bench $name: $* (${left}s left)"
   # shellcheck disable=SC2086
-  limited "$left" "$JAVA" -jar "$CP" bench --backend cuda --iters "$ITERS" --warmup "$WARMUP" "$@" ${SVJ_BENCH_ARGS:-} \
+  limited "$left" "$JAVA" -jar "$CP" bench --backend cuda --iters "$ITERS" --warmup "$WARMUP" --host-iters "$HOST_ITERS" "$@" ${SVJ_BENCH_ARGS:-} \
     --time-budget $(( left - 10 )) --json "$OUTDIR/rows-$name.json" --cases-json "$OUTDIR/cases-$name.json" \
     --markdown "$OUTDIR/report-$name.md" > "$OUTDIR/bench-$name.log" 2>&1
   local rc=$?

@@ -61,6 +61,10 @@ int svj_free(void* ptr);
 /* Copies that return when the copy is complete (they synchronise the stream). */
 int svj_memcpy_h2d(void* dst, const void* host_src, long long bytes, void* stream);
 int svj_memcpy_d2h(void* host_dst, const void* src, long long bytes, void* stream);
+/* The same, between the device and a part of a host buffer: bytes [host_offset, host_offset + bytes) of it
+   (the Java binding passes a whole array, used in place, and copies it in pieces). */
+int svj_memcpy_h2d_part(void* dst, const void* host_base, long long host_offset, long long bytes, void* stream);
+int svj_memcpy_d2h_part(void* host_base, long long host_offset, const void* src, long long bytes, void* stream);
 /* Enqueued copies: the host buffer must stay valid (and should be pinned) until the stream passes them. */
 int svj_memcpy_h2d_async(void* dst, const void* host_src, long long bytes, void* stream);
 int svj_memcpy_d2h_async(void* host_dst, const void* src, long long bytes, void* stream);

@@ -76,6 +76,21 @@ public final class Benchmark implements AutoCloseable {
         this.progress = progress;
     }
 
+    private int hostIters = -1;
+    private String hostFailure;
+
+    /**
+     * Timed calls from host images to host outputs per case ({@link BenchResult#hostP50Ms}): 0 skips them; the
+     * default (-1) is a tenth of the iterations, 1 to 10.
+     */
+    public Benchmark withHostIters(int n) {
+        if (n < -1) {
+            throw new IllegalArgumentException("--host-iters must be 0 or more, got " + n);
+        }
+        this.hostIters = n;
+        return this;
+    }
+
     private ProfilingBackend backend(String precision) {
         return backends.computeIfAbsent(precision, p -> new ProfilingBackend(
                 Backends.create(backendName, Precision.parse(p), progress == null ? null : progress::println)));
@@ -144,6 +159,7 @@ public final class Benchmark implements AutoCloseable {
             }
             long t0 = System.nanoTime();
             BenchResult r = null;
+            hostFailure = null;
             try {
                 r = run(c, i, cases.size());
             } catch (RuntimeException | OutOfMemoryError e) {
@@ -164,7 +180,8 @@ public final class Benchmark implements AutoCloseable {
             longest = Math.max(longest, secs);
             if (r != null) {
                 out.add(r);
-                outcomes.add(new Outcome(c.label(), "measured", "", secs));
+                outcomes.add(new Outcome(c.label(), "measured", hostFailure == null ? ""
+                        : "host-to-host timing failed: " + hostFailure, secs));
                 // outside the case's try: a row that cannot be recorded (a full disk) ends the run, it is not
                 // a failure of the case
                 if (onRow != null) {
@@ -289,13 +306,18 @@ public final class Benchmark implements AutoCloseable {
     }
 
     /**
-     * The median wall-clock time of {@code CompiledForward.run(HostTensor)} over a few calls (a tenth of the
-     * iterations, 1 to 10) after an untimed one: host images in, host outputs out, as a caller with Java arrays
-     * sees it. Null, with a line on the progress stream, when it cannot run (e.g. no memory for a second pass).
+     * The median wall-clock time of {@code CompiledForward.run(HostTensor)} over {@link #withHostIters} calls after
+     * an untimed one: host images in, host outputs out, as a caller with Java arrays sees it. Null when not asked
+     * for, or when it cannot run for want of memory (a second pass's buffers, the outputs' arrays): the reason
+     * goes to the case's outcome, and the case keeps its graph timings. Any other failure fails the case (a device
+     * fault would fail every later case too).
      */
     private Double hostLatency(SwinModel m, HostTensor x, double[][] ratios, PaddingMode pad, int caseIdx, int cases,
                                String label) {
-        int n = Math.max(1, Math.min(10, iters / 10));
+        int n = hostIters >= 0 ? hostIters : Math.max(1, Math.min(10, iters / 10));
+        if (n == 0) {
+            return null;
+        }
         double[] t = new double[n];
         try (CompiledForward pass = m.compile(x.shape(), ratios, pad)) {
             pass.run(x);
@@ -303,14 +325,23 @@ public final class Benchmark implements AutoCloseable {
                 long t0 = System.nanoTime();
                 pass.run(x);
                 t[i] = (System.nanoTime() - t0) / 1e6;
-                bar(caseIdx, cases, iters, iters, label + " (host to host)");
             }
-        } catch (RuntimeException e) {
+        } catch (OutOfMemoryError e) {
+            hostFailure = "out of Java heap (" + e.getMessage() + ")";
+        } catch (org.sparsevit.SparseVitException e) {
+            String msg = String.valueOf(e.getMessage());
+            if (!msg.contains("out of memory") && !msg.contains("out of device memory")) {
+                throw e;
+            }
+            hostFailure = msg;
+        }
+        if (hostFailure != null) {
             if (progress != null) {
-                progress.println("\nhost-to-host timing failed: " + e.getMessage());
+                progress.println("\nhost-to-host timing failed: " + hostFailure);
             }
             return null;
         }
+        bar(caseIdx, cases, iters, iters, label + " (host to host)");
         Arrays.sort(t);
         return pct(t, 50);
     }

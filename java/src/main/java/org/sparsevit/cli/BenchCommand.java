@@ -79,6 +79,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "10", description = "Warm-up iterations per case (default ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--host-iters", paramLabel = "N", description = "Timed calls per case from host images to host"
+            + " outputs (host_p50_ms: uploads, pass, downloads); 0 skips them (default: a tenth of --iters, 1 to 10).")
+    Integer hostIters;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Write the rows as a JSON array.")
     Path json;
 
@@ -184,6 +188,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (warmup < 0) {
             throw new SparseVitException("--warmup must be 0 or positive, got " + warmup);
+        }
+        if (hostIters != null && hostIters < 0) {
+            throw new SparseVitException("--host-iters must be 0 or positive, got " + hostIters);
         }
         if (!(timeBudget >= 0)) {
             throw new SparseVitException("--time-budget must be 0 (no limit) or positive, got " + timeBudget);
@@ -310,7 +317,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
         List<BenchResult> rows = new ArrayList<>();
         List<Benchmark.Outcome> outcomes;
-        try (Benchmark bm = new Benchmark(backend, loaded, warmup, iters, System.err)) {
+        try (Benchmark bm = new Benchmark(backend, loaded, warmup, iters, System.err)
+                .withHostIters(hostIters == null ? -1 : hostIters)) {
             // rows are written as they come, so an interrupted run still leaves every finished case
             bm.run(cases, timeBudget, r -> {
                 rows.add(r);

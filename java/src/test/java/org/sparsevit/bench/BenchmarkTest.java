@@ -62,5 +62,17 @@ class BenchmarkTest {
             assertEquals(host, Report.readJson(json).get(0).hostP50Ms());
             assertTrue(Report.breakdown(rows).contains("host to host"), Report.breakdown(rows));
         }
+        try (Benchmark bm = new Benchmark("cpu", FILE, 0, 20, null).withHostIters(0)) {
+            assertEquals(null, bm.run(List.of(dense("fp32")), 0, null).get(0).hostP50Ms(), "--host-iters 0");
+        }
+        assertThrows(IllegalArgumentException.class, () -> new Benchmark("cpu", FILE, 0, 1, null).withHostIters(-2));
+        // a row's host_p50_ms is a non-negative number or absent
+        for (String bad : new String[]{"\"fast\"", "-1"}) {
+            String row = "[{\"impl\": \"x\", \"arch\": \"swin-t\", \"precision\": \"fp32\", \"size\": \"224x224\","
+                    + " \"batch\": 1, \"p50_ms\": 2.0, \"host_p50_ms\": " + bad + "}]";
+            SparseVitException e = assertThrows(SparseVitException.class,
+                    () -> Report.rows(new com.fasterxml.jackson.databind.ObjectMapper().readTree(row), "rows.json"));
+            assertTrue(e.getMessage().contains("host_p50_ms"), e.getMessage());
+        }
     }
 }

@@ -222,5 +222,8 @@ class ReportCommandTest {
         CliTest.Result neg = CliTest.run("bench", "--backend", "cpu", "--size", "64x64", "--time-budget", "-1");
         assertEquals(1, neg.code());
         assertTrue(neg.err().contains("--time-budget must be 0 (no limit) or positive"), neg.err());
+        CliTest.Result host = CliTest.run("bench", "--backend", "cpu", "--size", "64x64", "--host-iters", "-1");
+        assertEquals(1, host.code());
+        assertTrue(host.err().contains("--host-iters must be 0 or positive, got -1"), host.err());
     }
 }

@@ -646,14 +646,19 @@ public final class CudaBackend implements Backend {
         float[] v = host.data();
         try {
             if (storage == DType.F32) {
-                toDevice(t.ptr(), v, t.bytes());
+                toDevice(t.ptr(), v, 0, t.bytes(), "upload");
             } else {
-                try (CudaTensor f = (CudaTensor) empty(DType.F32, host.shape())) {
-                    toDevice(f.ptr(), v, f.bytes());
-                    cast(f, t); // stream order: the scratch goes back to the pool after the cast has read it
-                }
-                // complete on return, as an F32 upload is: other sessions' streams may read it at once (weights)
-                check(CudaNative.svj_stream_synchronize(stream), "upload");
+                // float32 pieces through a small scratch, each rounded into place by the cast kernel
+                withScratch("upload", (scratch, chunk) -> {
+                    for (long e = 0; e < v.length; e += chunk) {
+                        long n = Math.min(chunk, v.length - e);
+                        toDevice(scratch, v, 4 * e, 4 * n, "upload"); // (waits for the previous piece's cast)
+                        check(CudaNative.svj_cast(scratch, CudaNative.F32, t.ptr() + e * storage.bytes(),
+                                code(storage), n, stream), "upload");
+                    }
+                    // complete on return, as an F32 upload is: other sessions' streams may read it at once (weights)
+                    check(CudaNative.svj_stream_synchronize(stream), "upload");
+                });
             }
         } catch (RuntimeException e) {
             t.close();
@@ -668,30 +673,73 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("uploadInts: " + values.length + " values for shape " + Arrays.toString(shape));
         }
         CudaTensor t = (CudaTensor) empty(DType.I32, shape);
-        toDevice(t.ptr(), values, t.bytes());
+        try {
+            check(CudaNative.svj_stream_synchronize(stream), "upload");
+            for (long off = 0; off < t.bytes(); off += COPY_CHUNK) {
+                long n = Math.min(COPY_CHUNK, t.bytes() - off);
+                check(CudaNative.svj_memcpy_h2d_part(t.ptr() + off, values, off, n, stream), "upload");
+            }
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
         return t;
     }
 
-    // Host-array copies: the stream's queued work is waited for first, outside the JNI critical region the copy
-    // runs in (CudaNative), so that region lasts as long as the transfer only.
-    private void toDevice(long dst, float[] src, long bytes) {
-        check(CudaNative.svj_stream_synchronize(stream), "upload");
-        check(CudaNative.svj_memcpy_h2d(dst, src, bytes, stream), "upload");
+    /**
+     * Bytes per copy between a Java array and the device. Each piece runs in a JNI critical region (the array used
+     * in place, no native copy of it), during which the JVM cannot collect garbage: pieces keep that wait short
+     * (about a millisecond) for the other threads of a busy server. F16/BF16 transfers also convert through a
+     * scratch of this size, so they need no float32 copy of the whole tensor on the device.
+     */
+    static final long COPY_CHUNK = 8L << 20;
+
+    /**
+     * Java array bytes [hostOffset, hostOffset + bytes) to the device at {@code dst}, in pieces, after the work
+     * queued on the stream (outside the critical region, so the region lasts as long as the transfer only).
+     */
+    private void toDevice(long dst, float[] src, long hostOffset, long bytes, String op) {
+        check(CudaNative.svj_stream_synchronize(stream), op);
+        for (long off = 0; off < bytes; off += COPY_CHUNK) {
+            long n = Math.min(COPY_CHUNK, bytes - off);
+            check(CudaNative.svj_memcpy_h2d_part(dst + off, src, hostOffset + off, n, stream), op);
+        }
     }
 
-    private void toDevice(long dst, int[] src, long bytes) {
-        check(CudaNative.svj_stream_synchronize(stream), "upload");
-        check(CudaNative.svj_memcpy_h2d(dst, src, bytes, stream), "upload");
+    /** The device's bytes at {@code src} into Java array bytes [hostOffset, hostOffset + bytes), as toDevice. */
+    private void toHost(float[] dst, long hostOffset, long src, long bytes, String op) {
+        check(CudaNative.svj_stream_synchronize(stream), op);
+        for (long off = 0; off < bytes; off += COPY_CHUNK) {
+            long n = Math.min(COPY_CHUNK, bytes - off);
+            check(CudaNative.svj_memcpy_d2h_part(dst, hostOffset + off, src + off, n, stream), op);
+        }
     }
 
-    private void toHost(float[] dst, long src, long bytes) {
-        check(CudaNative.svj_stream_synchronize(stream), "download");
-        check(CudaNative.svj_memcpy_d2h(dst, src, bytes, stream), "download");
+    @FunctionalInterface
+    private interface ScratchUse {
+        /** Works with a device scratch of {@code chunk} float32 values. */
+        void run(long scratch, long chunk);
     }
 
-    private void toHost(int[] dst, long src, long bytes) {
-        check(CudaNative.svj_stream_synchronize(stream), "download");
-        check(CudaNative.svj_memcpy_d2h(dst, src, bytes, stream), "download");
+    /**
+     * A float32 scratch of {@link #COPY_CHUNK} bytes from the session's pool, not from a workspace plan (a transfer
+     * during a pass, e.g. an observer's download, is not part of the pass), returned when {@code use} ends (after
+     * a stream synchronisation in every use, so it is free again).
+     */
+    private void withScratch(String op, ScratchUse use) {
+        int b = bucket(COPY_CHUNK);
+        long scratch;
+        try {
+            scratch = acquire(COPY_CHUNK, b);
+        } catch (RuntimeException e) {
+            throw new SparseVitException(op + ": no device memory for the " + (COPY_CHUNK >> 20)
+                    + " MiB scratch that converts to or from F16/BF16: " + e.getMessage(), e);
+        }
+        try {
+            use.run(scratch, COPY_CHUNK / 4);
+        } finally {
+            release(scratch, b);
+        }
     }
 
     @Override
@@ -699,13 +747,18 @@ public final class CudaBackend implements Backend {
         CudaTensor c = cuda(t, "download");
         float[] out = new float[Math.toIntExact(c.numel())];
         switch (c.dtype()) {
-            case F32, I32 -> toHost(out, c.ptr(), c.bytes());
+            case F32, I32 -> toHost(out, 0, c.ptr(), c.bytes(), "download");
             case F16, BF16 -> {
-                // widened on the device (exact), then one float32 copy: no per-value loop on the host
-                try (CudaTensor f = (CudaTensor) empty(DType.F32, c.shape())) {
-                    cast(c, f);
-                    toHost(out, f.ptr(), f.bytes());
-                }
+                // widened on the device (exact) piece by piece into a float32 scratch: no per-value loop on the host
+                int from = code(c.dtype());
+                withScratch("download", (scratch, chunk) -> {
+                    for (long e = 0; e < out.length; e += chunk) {
+                        long n = Math.min(chunk, out.length - e);
+                        check(CudaNative.svj_cast(c.ptr() + e * c.dtype().bytes(), from, scratch, CudaNative.F32, n,
+                                stream), "download");
+                        toHost(out, 4 * e, scratch, 4 * n, "download"); // (waits for the cast; then the copy)
+                    }
+                });
             }
         }
         return new HostTensor(out, c.shape());
@@ -718,7 +771,11 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("downloadInts: " + c + " is not a 4-byte tensor");
         }
         int[] out = new int[Math.toIntExact(c.numel())];
-        toHost(out, c.ptr(), c.bytes());
+        check(CudaNative.svj_stream_synchronize(stream), "download");
+        for (long off = 0; off < c.bytes(); off += COPY_CHUNK) {
+            long n = Math.min(COPY_CHUNK, c.bytes() - off);
+            check(CudaNative.svj_memcpy_d2h_part(out, off, c.ptr() + off, n, stream), "download");
+        }
         return out;
     }
 

@@ -72,25 +72,25 @@ final class CudaNative {
 
     static native int svj_free(@Cast("void*") long ptr);
 
-    // Copies between Java arrays and the device: the array is used in place (GetPrimitiveArrayCritical), not
-    // copied into a native buffer first (and, for downloads, back again). Callers wait for the stream first
-    // (CudaBackend.toDevice/toHost), so the critical region, during which the JVM cannot collect garbage, lasts
-    // only as long as the transfer, not the work queued before it.
+    // Copies between the device and bytes [offset, offset + bytes) of a Java array, used in place
+    // (GetPrimitiveArrayCritical: no native copy of the array first, nor, for downloads, a copy back). While a
+    // thread is in the critical region the JVM cannot collect garbage, so CudaBackend copies large arrays in
+    // pieces (CudaBackend.COPY_CHUNK) and waits for the stream's queued work before the first.
     @CriticalRegion
-    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") float[] src, long bytes,
-                                     @Cast("void*") long stream);
+    static native int svj_memcpy_h2d_part(@Cast("void*") long dst, @Cast("const void*") float[] host, long offset,
+                                          long bytes, @Cast("void*") long stream);
 
     @CriticalRegion
-    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") int[] src, long bytes,
-                                     @Cast("void*") long stream);
+    static native int svj_memcpy_h2d_part(@Cast("void*") long dst, @Cast("const void*") int[] host, long offset,
+                                          long bytes, @Cast("void*") long stream);
 
     @CriticalRegion
-    static native int svj_memcpy_d2h(@Cast("void*") float[] dst, @Cast("const void*") long src, long bytes,
-                                     @Cast("void*") long stream);
+    static native int svj_memcpy_d2h_part(@Cast("void*") float[] host, long offset, @Cast("const void*") long src,
+                                          long bytes, @Cast("void*") long stream);
 
     @CriticalRegion
-    static native int svj_memcpy_d2h(@Cast("void*") int[] dst, @Cast("const void*") long src, long bytes,
-                                     @Cast("void*") long stream);
+    static native int svj_memcpy_d2h_part(@Cast("void*") int[] host, long offset, @Cast("const void*") long src,
+                                          long bytes, @Cast("void*") long stream);
 
     static native int svj_memcpy_d2d(@Cast("void*") long dst, @Cast("const void*") long src, long bytes,
                                      @Cast("void*") long stream);

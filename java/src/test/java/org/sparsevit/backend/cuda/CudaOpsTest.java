@@ -602,9 +602,12 @@ class CudaOpsTest {
     @Test
     void uploadsCastsAndDownloadsRoundToNearestEven() {
         HostTensor x = random(21, 1000);
-        x.data()[0] = 65520f;      // rounds to F16 infinity
-        x.data()[1] = 1e-6f;       // an F16 subnormal
-        x.data()[2] = Float.NaN;
+        float[] special = {65520f /* rounds to F16 infinity */, 1e-6f /* an F16 subnormal */, Float.NaN, -0.0f,
+                Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 1 + 0x1p-11f /* F16 tie, to even */,
+                1 + 3 * 0x1p-11f /* F16 tie, up */, 1 + 0x1p-8f /* BF16 tie */, 1 + 3 * 0x1p-8f, 0x1p-25f /* F16 tie to 0 */,
+                0x1.8p-25f, 65504f, 65519.99f, Float.MIN_VALUE /* F32 subnormal: BF16 keeps it */, -0x1p-130f,
+                Float.MAX_VALUE /* BF16 rounds to infinity */};
+        System.arraycopy(special, 0, x.data(), 0, special.length);
         for (DType dt : new DType[]{DType.F16, DType.BF16}) {
             HostTensor want = rounded(x, dt);
             try (Tensor up = gpu.upload(x, dt); Tensor full = gpu.upload(x); Tensor cast = gpu.empty(dt, 1000);
@@ -625,6 +628,28 @@ class CudaOpsTest {
         }
         try (Tensor z = gpu.zeros(DType.BF16, 3, 5)) {
             assertArrayEquals(new float[15], gpu.download(z).data());
+        }
+    }
+
+    /**
+     * Transfers larger than one piece (CudaBackend.COPY_CHUNK bytes, F16/BF16 converting through a scratch of that
+     * size): every element lands in its place, across the pieces' boundaries.
+     */
+    @Test
+    void transfersLargerThanOnePieceArriveWhole() {
+        int n = (int) (CudaBackend.COPY_CHUNK / 4) * 2 + 12345; // three pieces of float32
+        HostTensor x = random(22, n);
+        for (DType dt : FLOATS) {
+            try (Tensor up = gpu.upload(x, dt)) {
+                sameValues("upload and download of " + n + " values at " + dt, rounded(x, dt), gpu.download(up));
+            }
+        }
+        int[] ints = new int[n];
+        for (int i = 0; i < n; i++) {
+            ints[i] = i * 0x9E3779B1; // spread over the whole int range, negatives included
+        }
+        try (Tensor t = gpu.uploadInts(ints, n)) {
+            assertArrayEquals(ints, gpu.downloadInts(t));
         }
     }
 

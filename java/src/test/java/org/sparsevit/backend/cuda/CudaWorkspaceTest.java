@@ -92,6 +92,34 @@ class CudaWorkspaceTest {
         }
     }
 
+    /**
+     * Host transfers are not part of a pass: an observer that downloads an F16 map on some passes only (its
+     * float32 conversion scratch comes from the pool) leaves the recorded plan matching every pass.
+     */
+    @Test
+    void anObserversDownloadsAreNotPartOfThePlan() {
+        assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
+        List<String> notes = new ArrayList<>();
+        try (CudaBackend gpu = new CudaBackend(Precision.FP16); SwinModel m = new SwinModel(weights(), gpu);
+             Tensor img = gpu.upload(input(), gpu.storage())) {
+            gpu.workspaces().setWarnings(notes::add);
+            int[] pass = {0};
+            List<float[]> seen = new ArrayList<>();
+            SwinModel.StageObserver downloadSome = (stage, x) -> {
+                if (stage == 0 && pass[0] % 2 == 1) {
+                    seen.add(gpu.download(x.tokens()).data());
+                }
+            };
+            for (; pass[0] < 4; pass[0]++) {
+                m.forwardTensors(img, PRUNED, PAD, null, downloadSome).forEach(Tensor::close);
+            }
+            assertEquals(2, seen.size());
+            assertArrayEquals(seen.get(0), seen.get(1), "the same pass twice");
+            assertEquals(0, gpu.memoryStats().divergences(), notes.toString());
+            assertTrue(notes.isEmpty(), notes.toString());
+        }
+    }
+
     @Test
     void graphsOfTwoKeysKeepTheirOwnSlabs() {
         assumeTrue(CudaBackend.unavailableReason() == null, "no usable GPU: " + CudaBackend.unavailableReason());
