@@ -11,16 +11,21 @@ import java.util.List;
 import javax.imageio.ImageIO;
 
 import org.sparsevit.SparseVitException;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 
 /**
  * PNG/JPEG images to normalised NCHW float32 tensors, with the ImageNet mean and standard deviation.
  * Classification follows the Swin evaluation transform (bicubic resize of the shorter side to
- * size / 0.875, centre crop to size); a backbone takes the image at its own size.
+ * size / 0.875, centre crop to size); a backbone takes the image at its own size. The same images as 8-bit
+ * {@link Frames} ({@link #toFrames}, {@link #loadFrames}) give bitwise the same model input once a backend
+ * normalises them ({@code Backend.uploadFrames}), with a quarter of the bytes to move.
  */
 public final class Images {
-    public static final float[] MEAN = {0.485f, 0.456f, 0.406f};
-    public static final float[] STD = {0.229f, 0.224f, 0.225f};
+    /** The ImageNet mean per RGB channel ({@link Frames#imagenetMean()}). */
+    public static final float[] MEAN = Frames.imagenetMean();
+    /** The ImageNet standard deviation per RGB channel ({@link Frames#imagenetStd()}). */
+    public static final float[] STD = Frames.imagenetStd();
 
     private Images() {
     }
@@ -115,5 +120,72 @@ public final class Images {
             }
         }
         return new HostTensor(d, new int[]{1, 3, h, w});
+    }
+
+    /**
+     * Images of one size as a batch of RGB {@link Frames} (ImageNet normalisation): the pixels
+     * {@link #toTensor} reads, as bytes. With {@code cropSize > 0} each image is first resized and cropped
+     * ({@link #resizeAndCrop}), as {@link #load} does.
+     *
+     * @throws IllegalArgumentException when the list is empty or null, or the images differ in size
+     */
+    public static Frames toFrames(List<BufferedImage> images, int cropSize) {
+        if (images == null || images.isEmpty()) {
+            throw new IllegalArgumentException("toFrames: no images given");
+        }
+        int w = 0;
+        int h = 0;
+        byte[] px = null;
+        for (int i = 0; i < images.size(); i++) {
+            BufferedImage img = images.get(i);
+            if (img == null) {
+                throw new IllegalArgumentException("toFrames: image " + i + " is null");
+            }
+            if (cropSize > 0) {
+                img = resizeAndCrop(img, cropSize);
+            }
+            if (i == 0) {
+                w = img.getWidth();
+                h = img.getHeight();
+                long n = (long) images.size() * w * h * Frames.CHANNELS;
+                if (n > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("toFrames: " + images.size() + " images of " + w + "x" + h
+                            + " need " + n + " bytes, more than one array holds");
+                }
+                px = new byte[(int) n];
+            } else if (img.getWidth() != w || img.getHeight() != h) {
+                throw new IllegalArgumentException("toFrames: image " + i + " is " + img.getWidth() + "x"
+                        + img.getHeight() + ", the batch's first is " + w + "x" + h);
+            }
+            int o = i * w * h * Frames.CHANNELS;
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++, o += Frames.CHANNELS) {
+                    int rgb = img.getRGB(x, y);
+                    px[o] = (byte) (rgb >> 16);
+                    px[o + 1] = (byte) (rgb >> 8);
+                    px[o + 2] = (byte) rgb;
+                }
+            }
+        }
+        return Frames.of(px, images.size(), h, w, Frames.ChannelOrder.RGB);
+    }
+
+    /** Image files of one size as RGB frames; see {@link #loadBatch} (same files, same crop, same model input). */
+    public static Frames loadFrames(List<Path> files, int cropSize) {
+        if (files.isEmpty()) {
+            throw new SparseVitException("no images given");
+        }
+        List<BufferedImage> imgs = new java.util.ArrayList<>();
+        for (Path f : files) {
+            BufferedImage img = read(f);
+            imgs.add(cropSize > 0 ? resizeAndCrop(img, cropSize) : img);
+            BufferedImage first = imgs.get(0);
+            BufferedImage last = imgs.get(imgs.size() - 1);
+            if (last.getWidth() != first.getWidth() || last.getHeight() != first.getHeight()) {
+                throw new SparseVitException(f + ": size " + last.getWidth() + "x" + last.getHeight()
+                        + " differs from the batch's first image " + first.getWidth() + "x" + first.getHeight());
+            }
+        }
+        return toFrames(imgs, 0);
     }
 }
