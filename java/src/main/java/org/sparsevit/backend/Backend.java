@@ -2,6 +2,7 @@ package org.sparsevit.backend;
 
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
@@ -59,6 +60,25 @@ public interface Backend extends AutoCloseable {
 
     /** A new I32 tensor. */
     Tensor uploadInts(int[] values, int... shape);
+
+    /**
+     * 8-bit frames to a model input: a new tensor [B, 3, H, W] of the given floating storage dtype, RGB channel
+     * order, holding {@code (v / 255f - mean[c]) / std[c]} per value ({@link Frames#normalise}), F16/BF16
+     * rounded to nearest even. Bitwise what {@code upload(frames.toHostTensor(), storage)} gives, but a backend
+     * may normalise on the device: CUDA copies the bytes (a quarter of the float32 data) and runs one kernel.
+     * The default does exactly that upload.
+     *
+     * @throws IllegalArgumentException for a null {@code frames}, or an I32 or unsupported {@code storage}
+     */
+    default Tensor uploadFrames(Frames frames, DType storage) {
+        if (frames == null) {
+            throw new IllegalArgumentException("uploadFrames: frames must not be null");
+        }
+        if (storage == null || storage == DType.I32) {
+            throw new IllegalArgumentException("uploadFrames: storage must be F32, F16 or BF16, got " + storage);
+        }
+        return upload(frames.toHostTensor(), storage);
+    }
 
     /** Copies a tensor back to the host as float32 (F16/BF16 widened exactly). Waits for pending work. */
     HostTensor download(Tensor t);

@@ -7,6 +7,7 @@ import java.util.function.Supplier;
 
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
@@ -155,6 +156,11 @@ public final class ProfilingBackend implements Backend {
     @Override
     public Tensor upload(HostTensor host, DType storage) {
         return timed("upload", () -> inner.upload(host, storage));
+    }
+
+    @Override
+    public Tensor uploadFrames(Frames frames, DType storage) {
+        return timed("uploadFrames", () -> inner.uploadFrames(frames, storage));
     }
 
     @Override

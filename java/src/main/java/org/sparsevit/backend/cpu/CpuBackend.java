@@ -13,6 +13,7 @@ import org.sparsevit.backend.WindowGrid;
 import org.sparsevit.io.Half;
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Shapes;
 import org.sparsevit.tensor.Tensor;
@@ -191,6 +192,49 @@ public final class CpuBackend implements Backend {
         }
         CpuTensor t = (CpuTensor) empty(dtype, host.shape());
         t.f().put(0, host.data());
+        stored(t);
+        return t;
+    }
+
+    /**
+     * The CPU twin of the GPU's frame normalisation: each value is {@link Frames#normalise} of its byte (looked up
+     * in a table of the 3 x 256 possible results, so bitwise that expression), written straight into the tensor;
+     * F16/BF16 then rounded as every op's output is.
+     */
+    @Override
+    public Tensor uploadFrames(Frames frames, DType dtype) {
+        if (frames == null) {
+            throw new IllegalArgumentException("uploadFrames: frames must not be null");
+        }
+        if (dtype == null || dtype == DType.I32) {
+            throw new IllegalArgumentException("uploadFrames: storage must be F32, F16 or BF16, got " + dtype);
+        }
+        CpuTensor t = (CpuTensor) empty(dtype, frames.tensorShape());
+        float[] table = new float[3 * 256];
+        for (int c = 0; c < 3; c++) {
+            for (int v = 0; v < 256; v++) {
+                table[c * 256 + v] = frames.normalise(v, c);
+            }
+        }
+        java.nio.ByteBuffer px = frames.pixels();
+        Frames.ChannelOrder order = frames.channelOrder();
+        FloatBuffer f = t.f();
+        int h = frames.height();
+        int w = frames.width();
+        // one (image, channel, row) per item: each writes one contiguous row of the NCHW output
+        parallel(frames.batch() * 3 * h, 64, (lo, hi) -> {
+            float[] row = new float[w];
+            for (int item = lo; item < hi; item++) {
+                int y = item % h;
+                int c = item / h % 3;
+                int b = item / h / 3;
+                int src = ((b * h + y) * w) * 3 + order.offsetOf(c);
+                for (int x = 0; x < w; x++) {
+                    row[x] = table[c * 256 + (px.get(src + 3 * x) & 0xff)];
+                }
+                f.put(item * w, row, 0, w);
+            }
+        });
         stored(t);
         return t;
     }
