@@ -6,6 +6,7 @@ import java.util.List;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Captured;
 import org.sparsevit.sparse.SparsityConfig;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
@@ -105,6 +106,27 @@ public final class CompiledForward implements AutoCloseable {
             synchronized (this) {
                 checkOpen();
                 try (Tensor t = be.upload(images, be.storage())) {
+                    be.copy(t, input);
+                }
+                return SwinModel.download(be, launch(), model.head() != null);
+            }
+        });
+    }
+
+    /**
+     * Runs the pass on 8-bit frames: as {@link #run(HostTensor)} on {@code frames.toHostTensor()} (bitwise the same
+     * outputs), the input built by the backend ({@link Backend#uploadFrames}: on CUDA from the bytes, on the device).
+     * Their {@link Frames#tensorShape()} must be the shape this pass was compiled for.
+     */
+    public SwinOutput run(Frames frames) {
+        if (frames == null) {
+            throw new IllegalArgumentException("frames must not be null");
+        }
+        checkShape(frames.tensorShape());
+        return be.exclusive(() -> {
+            synchronized (this) {
+                checkOpen();
+                try (Tensor t = be.uploadFrames(frames, be.storage())) {
                     be.copy(t, input);
                 }
                 return SwinModel.download(be, launch(), model.head() != null);

@@ -9,6 +9,7 @@ import org.sparsevit.SparseVitException;
 import org.sparsevit.backend.Backend;
 import org.sparsevit.backend.Workspace;
 import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Tensor;
 
@@ -174,8 +175,42 @@ public final class SwinModel implements AutoCloseable {
      */
     public SwinOutput forward(HostTensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
                               StageObserver observer) {
+        return forwardFromHost(images.shape(), ratios, padding, listener, observer, c -> c.run(images),
+                () -> be.upload(images, be.storage()));
+    }
+
+    /** Dense forward of 8-bit frames with the default padding of the checkpoint layout; see the next method. */
+    public SwinOutput forward(Frames frames) {
+        return forward(frames, null, cfg.defaultPadding(), null, null);
+    }
+
+    /**
+     * Forward pass on 8-bit frames (camera frames, decoded JPEGs): as
+     * {@link #forward(HostTensor, double[][], PaddingMode, KeptListener, StageObserver)} on
+     * {@code frames.toHostTensor()}, with bitwise the same results, but the backend builds the input itself
+     * ({@link Backend#uploadFrames}): on CUDA the bytes are copied (a quarter of the float32 input) and normalised
+     * on the device, with no float conversion on the host. The input shape is {@link Frames#tensorShape()}
+     * [B, 3, H, W]; the same rules (the model's input channels, sparsity, thread sharing) apply.
+     */
+    public SwinOutput forward(Frames frames, double[][] ratios, PaddingMode padding, KeptListener listener,
+                              StageObserver observer) {
+        if (frames == null) {
+            throw new IllegalArgumentException("frames must not be null");
+        }
+        return forwardFromHost(frames.tensorShape(), ratios, padding, listener, observer, c -> c.run(frames),
+                () -> be.uploadFrames(frames, be.storage()));
+    }
+
+    /**
+     * The host entry points' pass: a compiled pass of this configuration where one is cached (it takes the input
+     * itself, {@code compiledRun}), else {@code upload} and an eager pass; the session held throughout.
+     */
+    private SwinOutput forwardFromHost(int[] shape, double[][] ratios, PaddingMode padding, KeptListener listener,
+                                       StageObserver observer,
+                                       java.util.function.Function<CompiledForward, SwinOutput> compiledRun,
+                                       java.util.function.Supplier<Tensor> upload) {
         checkOpen();
-        checkImages(images.shape());
+        checkImages(shape);
         double[][] r = ratios == null ? denseRatios() : ratios;
         // threads sharing this model take turns on a one-stream backend (Backend.exclusive): the cached pass's
         // input and output buffers are one set, and another thread's launches must not land in a capture
@@ -183,12 +218,12 @@ public final class SwinModel implements AutoCloseable {
             checkOpen();
             if (listener == null && observer == null && be.capturesGraphs()
                     && !"false".equalsIgnoreCase(System.getProperty("sparsevit.graphs", "true"))) {
-                CompiledForward c = cached(images.shape(), r, padding);
+                CompiledForward c = cached(shape, r, padding);
                 if (c != null) {
-                    return c.run(images);
+                    return compiledRun.apply(c);
                 }
             }
-            try (Tensor img = be.upload(images, be.storage())) {
+            try (Tensor img = upload.get()) {
                 return forward(img, r, padding, listener, observer);
             }
         });
