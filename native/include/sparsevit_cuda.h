@@ -152,6 +152,16 @@ int svj_mean_pool(const void* x, void* out, int dtype, int batch, int tokens, in
 /* Transpose x [B, L, C] -> out [B, C, L]. Bitwise exact. */
 int svj_to_channels_first(const void* x, void* out, int dtype, int batch, int tokens, int channels, void* stream);
 
+/* ------------------------------------------------------------------ model input (frames.cu) */
+
+/* 8-bit frames to the model input: pixels [B, H, W, 3] unsigned bytes (interleaved; channel_order 0 = RGB,
+ * 1 = BGR) -> out [B, 3, H, W] of dtype (F32, F16 or BF16), channels in RGB order, value
+ * (v / 255 - mean[c]) / std[c] computed in float32 in that order (bitwise the Java twin, Frames.normalise), then
+ * rounded to nearest even. mean/std per RGB channel: finite, std > 0. out must not overlap the pixels. */
+int svj_frames_to_tensor(const void* pixels, void* out, int dtype, int batch, int height, int width,
+                         int channel_order, float mean_r, float mean_g, float mean_b, float std_r, float std_g,
+                         float std_b, void* stream);
+
 /* ------------------------------------------------------------------ SparseViT importance (importance.cu, sort.cu) */
 
 /* out[t] = mean over channels of |x[t, :]|: x [tokens, C] (any float dtype), out float32 [tokens].

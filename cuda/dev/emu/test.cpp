@@ -264,6 +264,38 @@ static void test_layout(int dt) {
     }
 }
 
+// 8-bit HWC frames -> normalised NCHW: bitwise the Java expression (v / 255f - mean) / std, then rounded
+static void test_frames(int b, int h, int w, int bgr, int dt) {
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    size_t n = (size_t)b * h * w;
+    std::vector<unsigned char> px(n * 3);
+    std::uniform_int_distribution<int> d(0, 255);
+    for (auto& v : px) v = (unsigned char)d(rng);
+    if (n * 3 >= 2) { px[0] = 0; px[1] = 255; }   // both ends of the range
+    Buf out(n * 3, dt);
+    RC(svj_frames_to_tensor(px.data(), out.p(), dt, b, h, w, bgr, mean[0], mean[1], mean[2], sd[0], sd[1], sd[2], 0));
+    std::vector<float> r(n * 3);
+    for (int bb = 0; bb < b; bb++) for (int c = 0; c < 3; c++) for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) {
+        volatile float v = (float)px[(((size_t)bb * h + y) * w + x) * 3 + (bgr ? 2 - c : c)];
+        volatile float q = v / 255.0f;
+        volatile float s = q - mean[c];
+        r[(((size_t)bb * 3 + c) * h + y) * w + x] = round_to(s / sd[c], dt);
+    }
+    CHECK(same_bits(r, out.f()), "frames %dx%dx%d bgr%d dt%d", b, h, w, bgr, dt);
+}
+
+static void test_frames_checks() {
+    unsigned char px[12] = {0};
+    float out[12];
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "channel order 2");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_I32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "I32 output");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 0, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "batch 0");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 0, 1, 0) == SVJ_EINVAL, "std 0");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, NAN, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "mean NaN");
+    CHECK(svj_frames_to_tensor(px, px, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "aliased");
+    CHECK(svj_frames_to_tensor(nullptr, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "null pixels");
+}
+
 static void test_importance(G g, int dt) {
     int b = 2, c = 96, L = g.h * g.w;
     auto xs = randn((size_t)b * L * c); auto xr = rounded(xs, dt);
@@ -579,6 +611,13 @@ int main() {
     fprintf(stderr, "attention done\n");
     for (int dt = 0; dt < 3; dt++) { test_layernorm(13, 96, dt, false); test_layernorm(13, 96, dt, true); test_layernorm(3, 1536, dt, false); test_layernorm(9, 7, dt, true); }
     for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_layout(dt); }
+    for (int dt = 0; dt < 3; dt++) for (int bgr = 0; bgr < 2; bgr++) {
+        test_frames(1, 1, 1, bgr, dt);
+        test_frames(2, 7, 13, bgr, dt);
+        test_frames(3, 33, 17, bgr, dt);
+    }
+    test_frames(1, 224, 224, 1, SVJ_F16);
+    test_frames_checks();
     for (int dt = 0; dt < 3; dt++) {
         test_gather_layer_norm({13,19,7,3,7}, 48, dt, 5, 1);
         test_gather_layer_norm({13,19,7,3,7}, 48, dt, -1, 0);

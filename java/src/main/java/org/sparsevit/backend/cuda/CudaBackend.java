@@ -29,6 +29,7 @@ import org.sparsevit.backend.Workspace;
 import org.sparsevit.backend.WorkspaceArena;
 import org.sparsevit.model.MergeOrder;
 import org.sparsevit.tensor.DType;
+import org.sparsevit.tensor.Frames;
 import org.sparsevit.tensor.HostTensor;
 import org.sparsevit.tensor.Shapes;
 import org.sparsevit.tensor.Tensor;
@@ -740,6 +741,65 @@ public final class CudaBackend implements Backend {
         } finally {
             release(scratch, b);
         }
+    }
+
+    /**
+     * Copies the frames' bytes to the device (a quarter of the float32 input's bytes, into pool memory of that size:
+     * not part of a pass's workspace plan) and normalises them there ({@code svj_frames_to_tensor}): F32 bitwise
+     * what the CPU computes, F16/BF16 its values rounded to nearest even. A byte[] is copied in place, in pieces
+     * ({@link #COPY_CHUNK}), as {@link #upload}'s arrays are. Complete on return, as {@link #upload} is.
+     */
+    @Override
+    public Tensor uploadFrames(Frames frames, DType storage) {
+        if (frames == null) {
+            throw new IllegalArgumentException("uploadFrames: frames must not be null");
+        }
+        if (storage == null || storage == DType.I32) {
+            throw new IllegalArgumentException("uploadFrames: storage must be F32, F16 or BF16, got " + storage);
+        }
+        notCapturedElsewhere("uploadFrames");
+        long bytes = frames.byteCount();
+        CudaTensor out = (CudaTensor) empty(storage, frames.tensorShape());
+        int b = bucket(bytes);
+        long raw;
+        try {
+            raw = acquire(bytes, b);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        try {
+            java.nio.ByteBuffer px = frames.pixels();
+            check(CudaNative.svj_stream_synchronize(stream), "uploadFrames (copy)");
+            if (px.hasArray()) {
+                // the whole array (Frames keeps only whole arrays), used in place piece by piece
+                byte[] a = px.array();
+                for (long off = 0; off < bytes; off += COPY_CHUNK) {
+                    long n = Math.min(COPY_CHUNK, bytes - off);
+                    check(CudaNative.svj_memcpy_h2d_part(raw + off, a, off, n, stream), "uploadFrames (copy)");
+                }
+            } else {
+                try (org.bytedeco.javacpp.BytePointer p = new org.bytedeco.javacpp.BytePointer(px)) {
+                    check(CudaNative.svj_memcpy_h2d(raw, p.address() + p.position(), bytes, stream),
+                            "uploadFrames (copy)");
+                } finally {
+                    java.lang.ref.Reference.reachabilityFence(px);
+                }
+            }
+            float[] m = frames.mean();
+            float[] sd = frames.std();
+            check(CudaNative.svj_frames_to_tensor(raw, out.ptr(), code(storage), frames.batch(), frames.height(),
+                    frames.width(), frames.channelOrder() == Frames.ChannelOrder.RGB ? 0 : 1, m[0], m[1], m[2], sd[0],
+                    sd[1], sd[2], stream), "uploadFrames");
+            // complete on return (the pixels' memory goes back to the pool only after the kernel has read it)
+            check(CudaNative.svj_stream_synchronize(stream), "uploadFrames");
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        } finally {
+            release(raw, b);
+        }
+        return out;
     }
 
     @Override

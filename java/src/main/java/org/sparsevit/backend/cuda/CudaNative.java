@@ -92,6 +92,14 @@ final class CudaNative {
     static native int svj_memcpy_d2h_part(@Cast("void*") int[] host, long offset, @Cast("const void*") long src,
                                           long bytes, @Cast("void*") long stream);
 
+    @CriticalRegion
+    static native int svj_memcpy_h2d_part(@Cast("void*") long dst, @Cast("const void*") byte[] host, long offset,
+                                          long bytes, @Cast("void*") long stream);
+
+    /** From host memory at an address (a direct buffer's): no JNI array involved. */
+    static native int svj_memcpy_h2d(@Cast("void*") long dst, @Cast("const void*") long hostSrc, long bytes,
+                                     @Cast("void*") long stream);
+
     static native int svj_memcpy_d2d(@Cast("void*") long dst, @Cast("const void*") long src, long bytes,
                                      @Cast("void*") long stream);
 
@@ -182,6 +190,13 @@ final class CudaNative {
 
     static native int svj_to_channels_first(@Cast("const void*") long x, @Cast("void*") long out, int dtype,
                                             int batch, int tokens, int channels, @Cast("void*") long stream);
+
+    // ------------------------------------------------------------------ model input
+
+    static native int svj_frames_to_tensor(@Cast("const void*") long pixels, @Cast("void*") long out, int dtype,
+                                           int batch, int height, int width, int channelOrder, float meanR,
+                                           float meanG, float meanB, float stdR, float stdG, float stdB,
+                                           @Cast("void*") long stream);
 
     // ------------------------------------------------------------------ SparseViT importance
 
