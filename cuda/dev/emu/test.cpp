@@ -293,6 +293,13 @@ static void test_frames_checks() {
     CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 0, 1, 0) == SVJ_EINVAL, "std 0");
     CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, NAN, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "mean NaN");
     CHECK(svj_frames_to_tensor(px, px, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "aliased");
+    float big[16];
+    CHECK(svj_frames_to_tensor((unsigned char*)big + 4, big, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL,
+          "output overlapping the pixels in part");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, NAN, 1, 0) == SVJ_EINVAL, "std NaN");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, INFINITY, 0) == SVJ_EINVAL, "std inf");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, -1, 1, 1, 0) == SVJ_EINVAL, "std negative");
+    CHECK(svj_frames_to_tensor(px, out, SVJ_F32, 1, 2, 2, 0, 0, -INFINITY, 0, 1, 1, 1, 0) == SVJ_EINVAL, "mean inf");
     CHECK(svj_frames_to_tensor(nullptr, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "null pixels");
 }
 

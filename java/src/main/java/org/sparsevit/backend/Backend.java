@@ -63,7 +63,7 @@ public interface Backend extends AutoCloseable {
 
     /**
      * 8-bit frames to a model input: a new tensor [B, 3, H, W] of the given floating storage dtype, RGB channel
-     * order, holding {@code (v / 255f - mean[c]) / std[c]} per value ({@link Frames#normalise}), F16/BF16
+     * order, holding {@code (v / 255f - mean[c]) / std[c]} per value ({@link Frames#normalize}), F16/BF16
      * rounded to nearest even. Bitwise what {@code upload(frames.toHostTensor(), storage)} gives, but a backend
      * may normalise on the device: CUDA copies the bytes (a quarter of the float32 data) and runs one kernel.
      * The default does exactly that upload.

@@ -167,7 +167,7 @@ public final class Images {
                 }
             }
         }
-        return Frames.of(px, images.size(), h, w, Frames.ChannelOrder.RGB);
+        return Frames.of(px, images.size(), h, w, Frames.ChannelOrder.RGB).withNormalization(MEAN, STD); // as toTensor reads them
     }
 
     /** Image files of one size as RGB frames; see {@link #loadBatch} (same files, same crop, same model input). */

@@ -17,9 +17,12 @@ import java.util.Arrays;
  * {@code Backend.uploadFrames} does this on the backend, so a GPU receives 1 byte per value instead of 4
  * and normalises there; {@link #toHostTensor()} does it on the host.
  *
- * <p>The pixels are not copied: a {@code byte[]} or a direct {@link ByteBuffer} is kept as given (a heap
- * buffer that is not exactly one whole array is copied once). Do not change them while a pass uses them.
- * Immutable otherwise (the mean and std are copied in and out); safe to share between threads.
+ * <p>The pixels are not copied: a {@code byte[]} or a direct {@link ByteBuffer} is kept as given (any other heap
+ * buffer, a slice or a read-only one, is copied once). They are read during {@code uploadFrames} (and so during
+ * {@code forward}/{@code run} with frames), which copies them before it returns: until then they must not change,
+ * and borrowed native memory behind a direct buffer (JNI's {@code NewDirectByteBuffer}, a JavaCPP pointer's
+ * {@code asByteBuffer()}) must stay allocated: these frames keep the buffer object alive, not a foreign owner of
+ * its memory. Immutable otherwise (the mean and std are copied in and out); safe to share between threads.
  */
 public final class Frames {
     /** Order of the 3 interleaved channels of a pixel. */
@@ -88,7 +91,8 @@ public final class Frames {
     /**
      * Frames over the {@code remaining()} bytes of {@code pixels}, normalised with the ImageNet mean and std. A
      * direct buffer is kept (a view of it: the buffer's position and limit may change afterwards, its bytes must
-     * not), and so is a heap buffer that spans its whole array; another heap buffer is copied.
+     * not), and so is a writable heap buffer that spans its whole array; any other heap buffer (a slice, or a
+     * read-only one) is copied once.
      *
      * @throws IllegalArgumentException as {@link #of(byte[], int, int, int, ChannelOrder)}, with the buffer's
      *                                  remaining bytes in the place of the array's length
@@ -151,7 +155,7 @@ public final class Frames {
      *
      * @throws IllegalArgumentException naming the offending array and value
      */
-    public Frames withNormalisation(float[] mean, float[] std) {
+    public Frames withNormalization(float[] mean, float[] std) {
         float[] m = checkChannels("mean", mean, false);
         float[] s = checkChannels("std", std, true);
         return new Frames(array, direct, batch, height, width, order, m, s);
@@ -228,7 +232,7 @@ public final class Frames {
      * {@code (v / 255f - mean[c]) / std[c]}, float arithmetic in that order (the expression of
      * {@code Images.toTensor}; every backend computes exactly this).
      */
-    public float normalise(int v, int c) {
+    public float normalize(int v, int c) {
         return ((float) v / 255f - mean[c]) / std[c];
     }
 
@@ -239,7 +243,7 @@ public final class Frames {
         float[] table = new float[CHANNELS * 256];
         for (int c = 0; c < CHANNELS; c++) {
             for (int v = 0; v < 256; v++) {
-                table[c * 256 + v] = normalise(v, c);
+                table[c * 256 + v] = normalize(v, c);
             }
         }
         ByteBuffer px = pixels();

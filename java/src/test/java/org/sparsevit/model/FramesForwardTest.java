@@ -57,7 +57,7 @@ class FramesForwardTest {
             assertArrayEquals(new int[]{3, 10}, logits.logits().shape());
             assertSame("classifier", classifier.forward(g.toHostTensor()), logits);
             // the normalisation matters: other mean/std, other outputs (so the comparison above is not vacuous)
-            Frames other = g.withNormalisation(new float[]{0.5f, 0.5f, 0.5f}, new float[]{0.5f, 0.5f, 0.5f});
+            Frames other = g.withNormalization(new float[]{0.5f, 0.5f, 0.5f}, new float[]{0.5f, 0.5f, 0.5f});
             assertTrue(!classifier.forward(other).logits().equals(logits.logits()));
             assertSame("other normalisation", classifier.forward(other.toHostTensor()), classifier.forward(other));
         }
@@ -141,6 +141,36 @@ class FramesForwardTest {
             assertTrue(rb.getMessage().contains("stage 2 has 1 ratios"), rb.getMessage());
             ok.close();
             assertThrows(IllegalStateException.class, () -> ok.forward(f));
+        }
+    }
+
+    /**
+     * The frame entry points take the backend's frame upload (1 byte per value to a GPU), not the float tensor:
+     * equal results alone would not show it, the host route gives the same bits.
+     */
+    @Test
+    void frameEntryPointsUploadFramesNotFloats() {
+        try (org.sparsevit.backend.ProfilingBackend be = new org.sparsevit.backend.ProfilingBackend(new CpuBackend());
+             SwinModel m = new SwinModel(SwinWeights.random(MINI, 9), be)) {
+            Frames f = frames(3, 1, 64, 64, ChannelOrder.RGB);
+            double[][] pruned = SparsityConfig.uniform(MINI.depths(), 0.5).ratios();
+            for (int route = 0; route < 3; route++) {
+                be.reset();
+                if (route == 0) {
+                    m.forward(f);
+                } else if (route == 1) {
+                    m.forward(f, pruned, PaddingMode.SWIN, null, null);
+                } else {
+                    try (CompiledForward pass = m.compile(f.tensorShape(), null, PaddingMode.SWIN)) {
+                        be.reset();
+                        pass.run(f);
+                    }
+                }
+                java.util.Map<String, long[]> ops = be.stats();
+                assertTrue(ops.containsKey("uploadFrames") && ops.get("uploadFrames")[0] == 1,
+                        "route " + route + ": " + ops.keySet());
+                assertTrue(!ops.containsKey("upload"), "route " + route + " uploaded floats: " + ops.keySet());
+            }
         }
     }
 }

@@ -74,18 +74,18 @@ class FramesTest {
     void invalidNormalisationIsRefusedNamingTheValue() {
         Frames f = Frames.of(new byte[3], 1, 1, 1, ChannelOrder.RGB);
         float[] ok = {0.5f, 0.5f, 0.5f};
-        assertMessage("Frames: mean must not be null", () -> f.withNormalisation(null, ok));
-        assertMessage("Frames: std must not be null", () -> f.withNormalisation(ok, null));
-        assertMessage("Frames: mean must have 3 values (R, G, B), got 4", () -> f.withNormalisation(new float[4], ok));
-        assertMessage("Frames: std must have 3 values (R, G, B), got 1", () -> f.withNormalisation(ok, new float[1]));
+        assertMessage("Frames: mean must not be null", () -> f.withNormalization(null, ok));
+        assertMessage("Frames: std must not be null", () -> f.withNormalization(ok, null));
+        assertMessage("Frames: mean must have 3 values (R, G, B), got 4", () -> f.withNormalization(new float[4], ok));
+        assertMessage("Frames: std must have 3 values (R, G, B), got 1", () -> f.withNormalization(ok, new float[1]));
         assertMessage("Frames: mean[1] = NaN must be finite",
-                () -> f.withNormalisation(new float[]{0, Float.NaN, 0}, ok));
+                () -> f.withNormalization(new float[]{0, Float.NaN, 0}, ok));
         assertMessage("Frames: std[2] = 0.0 must be finite and positive",
-                () -> f.withNormalisation(ok, new float[]{1, 1, 0}));
+                () -> f.withNormalization(ok, new float[]{1, 1, 0}));
         assertMessage("Frames: std[0] = -0.5 must be finite and positive",
-                () -> f.withNormalisation(ok, new float[]{-0.5f, 1, 1}));
+                () -> f.withNormalization(ok, new float[]{-0.5f, 1, 1}));
         assertMessage("Frames: std[1] = Infinity must be finite and positive",
-                () -> f.withNormalisation(ok, new float[]{1, Float.POSITIVE_INFINITY, 1}));
+                () -> f.withNormalization(ok, new float[]{1, Float.POSITIVE_INFINITY, 1}));
     }
 
     @Test
@@ -105,7 +105,7 @@ class FramesTest {
         // copies in and out: changing an array given or returned changes nothing
         float[] mean = {0.1f, 0.2f, 0.3f};
         float[] std = {0.4f, 0.5f, 0.6f};
-        Frames g = f.withNormalisation(mean, std);
+        Frames g = f.withNormalization(mean, std);
         mean[0] = 9;
         g.mean()[1] = 9;
         g.std()[2] = 9;
@@ -127,7 +127,7 @@ class FramesTest {
         float[] mean = {0.3f, -0.25f, 0.7f};
         float[] std = {0.2f, 1.5f, 0.05f};
         for (ChannelOrder order : ChannelOrder.values()) {
-            Frames f = Frames.of(px, b, h, w, order).withNormalisation(mean, std);
+            Frames f = Frames.of(px, b, h, w, order).withNormalization(mean, std);
             HostTensor t = f.toHostTensor();
             assertArrayEquals(new int[]{b, 3, h, w}, t.shape());
             for (int bb = 0; bb < b; bb++) {
@@ -142,7 +142,7 @@ class FramesTest {
                             float got = t.data()[((bb * 3 + c) * h + y) * w + x];
                             assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got),
                                     order + " image " + bb + " (" + x + ", " + y + ") channel " + c);
-                            assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(f.normalise(rgb[c], c)));
+                            assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(f.normalize(rgb[c], c)));
                         }
                     }
                 }

@@ -197,7 +197,7 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * The CPU twin of the GPU's frame normalisation: each value is {@link Frames#normalise} of its byte (looked up
+     * The CPU twin of the GPU's frame normalisation: each value is {@link Frames#normalize} of its byte (looked up
      * in a table of the 3 x 256 possible results, so bitwise that expression), written straight into the tensor;
      * F16/BF16 then rounded as every op's output is.
      */
@@ -213,7 +213,7 @@ public final class CpuBackend implements Backend {
         float[] table = new float[3 * 256];
         for (int c = 0; c < 3; c++) {
             for (int v = 0; v < 256; v++) {
-                table[c * 256 + v] = frames.normalise(v, c);
+                table[c * 256 + v] = frames.normalize(v, c);
             }
         }
         java.nio.ByteBuffer px = frames.pixels();

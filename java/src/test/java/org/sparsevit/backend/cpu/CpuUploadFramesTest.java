@@ -79,7 +79,7 @@ class CpuUploadFramesTest {
         try (CpuBackend be = new CpuBackend()) {
             Frames f = Frames.of(px, 2, 23, 19, order);
             assertEquals(f.toHostTensor(), upload(be, f, DType.F32));
-            Frames g = f.withNormalisation(mean, std);
+            Frames g = f.withNormalization(mean, std);
             HostTensor got = upload(be, g, DType.F32);
             assertEquals(g.toHostTensor(), got);
             // one value by hand: pixel (x = 4, y = 3) of image 1, blue
@@ -87,7 +87,7 @@ class CpuUploadFramesTest {
             int blue = px[base + order.offsetOf(2)] & 0xff;
             assertEquals((blue / 255f - mean[2]) / std[2], got.data()[((3 + 2) * 23 + 3) * 19 + 4]);
             ByteBuffer direct = ByteBuffer.allocateDirect(px.length).put(px).flip();
-            assertEquals(got, upload(be, Frames.of(direct, 2, 23, 19, order).withNormalisation(mean, std), DType.F32));
+            assertEquals(got, upload(be, Frames.of(direct, 2, 23, 19, order).withNormalization(mean, std), DType.F32));
         }
     }
 

@@ -132,8 +132,8 @@ class CudaFramesTest {
         direct.position(5);
         direct.put(px);
         direct.position(5);
-        for (Frames f : new Frames[]{Frames.of(px, b, h, w, order).withNormalisation(mean, std),
-                Frames.of(direct, b, h, w, order).withNormalisation(mean, std)}) {
+        for (Frames f : new Frames[]{Frames.of(px, b, h, w, order).withNormalization(mean, std),
+                Frames.of(direct, b, h, w, order).withNormalization(mean, std)}) {
             HostTensor ref = upload(cpu, f, DType.F32);
             for (DType dt : CudaOpsTest.FLOATS) {
                 CudaOpsTest.bitwise(f + " " + dt, new HostTensor[]{rounded(ref, dt), upload(gpu, f, dt)});
@@ -148,6 +148,15 @@ class CudaFramesTest {
         assertEquals("uploadFrames: frames must not be null", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> gpu.uploadFrames(f, DType.I32));
         assertEquals("uploadFrames: storage must be F32, F16 or BF16, got I32", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> gpu.uploadFrames(f, null));
+        assertEquals("uploadFrames: storage must be F32, F16 or BF16, got null", e.getMessage());
+    }
+
+    /** CUDA has its own frame upload (bytes to the device), not the interface's host fallback (floats). */
+    @Test
+    void framesAreNormalisedOnTheDevice() throws NoSuchMethodException {
+        assertEquals(CudaBackend.class, CudaBackend.class.getMethod("uploadFrames", Frames.class, DType.class)
+                .getDeclaringClass());
     }
 
     // ------------------------------------------------------------------------------------- whole models
