@@ -732,7 +732,7 @@ public final class CudaBackend implements Backend {
         long scratch;
         try {
             scratch = acquire(COPY_CHUNK, b);
-        } catch (RuntimeException e) {
+        } catch (SparseVitException e) { // (a closed session says so itself)
             throw new SparseVitException(op + ": no device memory for the " + (COPY_CHUNK >> 20)
                     + " MiB scratch that converts to or from F16/BF16: " + e.getMessage(), e);
         }
