@@ -102,15 +102,7 @@ public final class CompiledForward implements AutoCloseable {
      */
     public SwinOutput run(HostTensor images) {
         checkShape(images.shape());
-        return be.exclusive(() -> {
-            synchronized (this) {
-                checkOpen();
-                try (Tensor t = be.upload(images, be.storage())) {
-                    be.copy(t, input);
-                }
-                return SwinModel.download(be, launch(), model.head() != null);
-            }
-        });
+        return runFromHost(() -> be.upload(images, be.storage()));
     }
 
     /**
@@ -123,10 +115,15 @@ public final class CompiledForward implements AutoCloseable {
             throw new IllegalArgumentException("frames must not be null");
         }
         checkShape(frames.tensorShape());
+        return runFromHost(() -> be.uploadFrames(frames, be.storage()));
+    }
+
+    /** The host entry points: the upload into the pass's input, the pass and the download, in one turn. */
+    private SwinOutput runFromHost(java.util.function.Supplier<Tensor> upload) {
         return be.exclusive(() -> {
             synchronized (this) {
                 checkOpen();
-                try (Tensor t = be.uploadFrames(frames, be.storage())) {
+                try (Tensor t = upload.get()) {
                     be.copy(t, input);
                 }
                 return SwinModel.download(be, launch(), model.head() != null);

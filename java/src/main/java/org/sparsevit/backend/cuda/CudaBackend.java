@@ -675,11 +675,8 @@ public final class CudaBackend implements Backend {
         }
         CudaTensor t = (CudaTensor) empty(DType.I32, shape);
         try {
-            check(CudaNative.svj_stream_synchronize(stream), "upload");
-            for (long off = 0; off < t.bytes(); off += COPY_CHUNK) {
-                long n = Math.min(COPY_CHUNK, t.bytes() - off);
-                check(CudaNative.svj_memcpy_h2d_part(t.ptr() + off, values, off, n, stream), "upload");
-            }
+            inPieces("upload", t.bytes(), (off, n) -> CudaNative.svj_memcpy_h2d_part(t.ptr() + off, values, off, n,
+                    stream));
         } catch (RuntimeException e) {
             t.close();
             throw e;
@@ -700,19 +697,28 @@ public final class CudaBackend implements Backend {
      * queued on the stream (outside the critical region, so the region lasts as long as the transfer only).
      */
     private void toDevice(long dst, float[] src, long hostOffset, long bytes, String op) {
-        check(CudaNative.svj_stream_synchronize(stream), op);
-        for (long off = 0; off < bytes; off += COPY_CHUNK) {
-            long n = Math.min(COPY_CHUNK, bytes - off);
-            check(CudaNative.svj_memcpy_h2d_part(dst + off, src, hostOffset + off, n, stream), op);
-        }
+        inPieces(op, bytes, (off, n) -> CudaNative.svj_memcpy_h2d_part(dst + off, src, hostOffset + off, n, stream));
     }
 
     /** The device's bytes at {@code src} into Java array bytes [hostOffset, hostOffset + bytes), as toDevice. */
     private void toHost(float[] dst, long hostOffset, long src, long bytes, String op) {
+        inPieces(op, bytes, (off, n) -> CudaNative.svj_memcpy_d2h_part(dst, hostOffset + off, src + off, n, stream));
+    }
+
+    @FunctionalInterface
+    private interface Piece {
+        /** Copies bytes [off, off + n) of a transfer; a CUDA status. */
+        int copy(long off, long n);
+    }
+
+    /**
+     * A transfer of {@code bytes} between a Java array and the device in {@link #COPY_CHUNK} pieces, after the work
+     * queued on the stream (waited for outside the critical regions the pieces run in).
+     */
+    private void inPieces(String op, long bytes, Piece piece) {
         check(CudaNative.svj_stream_synchronize(stream), op);
         for (long off = 0; off < bytes; off += COPY_CHUNK) {
-            long n = Math.min(COPY_CHUNK, bytes - off);
-            check(CudaNative.svj_memcpy_d2h_part(dst, hostOffset + off, src + off, n, stream), op);
+            check(piece.copy(off, Math.min(COPY_CHUNK, bytes - off)), op);
         }
     }
 
@@ -770,14 +776,11 @@ public final class CudaBackend implements Backend {
         }
         try {
             java.nio.ByteBuffer px = frames.pixels();
-            check(CudaNative.svj_stream_synchronize(stream), "uploadFrames (copy)");
             if (px.hasArray()) {
                 // the whole array (Frames keeps only whole arrays), used in place piece by piece
                 byte[] a = px.array();
-                for (long off = 0; off < bytes; off += COPY_CHUNK) {
-                    long n = Math.min(COPY_CHUNK, bytes - off);
-                    check(CudaNative.svj_memcpy_h2d_part(raw + off, a, off, n, stream), "uploadFrames (copy)");
-                }
+                inPieces("uploadFrames (copy)", bytes, (off, n) -> CudaNative.svj_memcpy_h2d_part(raw + off, a, off, n,
+                        stream));
             } else {
                 try (org.bytedeco.javacpp.BytePointer p = new org.bytedeco.javacpp.BytePointer(px)) {
                     check(CudaNative.svj_memcpy_h2d(raw, p.address() + p.position(), bytes, stream),
@@ -831,11 +834,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("downloadInts: " + c + " is not a 4-byte tensor");
         }
         int[] out = new int[Math.toIntExact(c.numel())];
-        check(CudaNative.svj_stream_synchronize(stream), "download");
-        for (long off = 0; off < c.bytes(); off += COPY_CHUNK) {
-            long n = Math.min(COPY_CHUNK, c.bytes() - off);
-            check(CudaNative.svj_memcpy_d2h_part(out, off, c.ptr() + off, n, stream), "download");
-        }
+        inPieces("download", c.bytes(), (off, n) -> CudaNative.svj_memcpy_d2h_part(out, off, c.ptr() + off, n, stream));
         return out;
     }
 
