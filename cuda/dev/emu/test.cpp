@@ -303,14 +303,17 @@ static void test_frames_checks() {
     CHECK(svj_frames_to_tensor(nullptr, out, SVJ_F32, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0) == SVJ_EINVAL, "null pixels");
 }
 
-static void test_importance(G g, int dt) {
-    int b = 2, c = 96, L = g.h * g.w;
-    auto xs = randn((size_t)b * L * c); auto xr = rounded(xs, dt);
+// c: channels; skip: elements before the map in its buffer (a base that is not 16-byte aligned takes the
+// per-element path, as does a row whose bytes are not a multiple of 16)
+static void test_importance(G g, int dt, int c = 96, int skip = 0) {
+    int b = 2, L = g.h * g.w;
+    auto xs = randn((size_t)b * L * c + skip); auto xr = rounded(xs, dt);
     Buf x(xs, dt); std::vector<float> imp(b * L), sc(b * g.nW());
-    RC(svj_token_importance(x.p(), imp.data(), dt, (long long)b * L, c, 0));
+    const char* base = (const char*)x.p() + (size_t)skip * (dt == SVJ_F32 ? 4 : 2);
+    RC(svj_token_importance(base, imp.data(), dt, (long long)b * L, c, 0));
     std::vector<float> r(b * L);
-    for (int t = 0; t < b * L; t++) { double s = 0; for (int j = 0; j < c; j++) s += fabsf(xr[(size_t)t * c + j]); r[t] = (float)(s / c); }
-    CHECK(same_bits(r, imp), "token importance dt%d", dt);
+    for (int t = 0; t < b * L; t++) { double s = 0; for (int j = 0; j < c; j++) s += fabsf(xr[(size_t)t * c + j + skip]); r[t] = (float)(s / c); }
+    CHECK(same_bits(r, imp), "token importance dt%d c%d skip%d", dt, c, skip);
     RC(svj_window_scores(imp.data(), sc.data(), b, g.h, g.w, g.win, g.shift, 0));
     std::vector<float> r2(b * g.nW());
     for (int bb = 0; bb < b; bb++) for (int w = 0; w < g.nW(); w++) { double s = 0; for (int t = 0; t < g.N(); t++) { int p = g.src(w, t); if (p >= 0) { double v = imp[bb * L + p]; s += v * v; } } r2[bb * g.nW() + w] = (float)sqrt(s); }
@@ -634,6 +637,7 @@ int main() {
     fprintf(stderr, "dense done\n");
     for (int dt = 0; dt < 3; dt++) { test_importance({14,14,7,3,7}, dt); test_importance({13,19,7,3,7}, dt); }
     test_importance({50,75,7,3,7}, 0);
+    for (int dt = 0; dt < 3; dt++) for (int c : {3, 8, 12, 40}) for (int skip : {0, 1, 4}) test_importance({9,10,7,3,7}, dt, c, skip);
     int sorts[][2] = {{1,1},{1,6},{2,88},{4,576},{1,2738},{2,4096},{2,4097},{1,9000},{3,20000},{2,42778}};
     for (auto& s : sorts) test_sort(s[0], s[1]);
     fprintf(stderr, "launches %ld, cub calls %ld\n", emu::launches, emu::cub_calls);
