@@ -43,21 +43,39 @@ struct WindowScoresParams {
     GridParams g;        // window grid (padding counts as zero importance)
 };
 
-// One thread per (image, window).
-__global__ void window_scores_kernel(WindowScoresParams p) {
+#define SCORE_WARPS 4   // windows per CTA
+#define SCORE_ROUND 64   // tokens a warp squares per round: two per lane, a 7x7 window in one round
+
+// One warp per (image, window): the lanes load the window's tokens in parallel (two independent loads each)
+// and square them exactly in double; lane 0 then adds the squares in token order, the CPU's order, so the
+// sum's bits are the CPU's. Padding and the slots past N add +0.0, which changes no bits: the sum starts at
+// +0.0 and adds only squares, so it is never -0.0. (One thread per window, as before, left 31 of 32 lanes of
+// a warp idle at stage 0 and waited for 49 loads one after another.)
+__global__ void __launch_bounds__(SCORE_WARPS * 32) window_scores_kernel(WindowScoresParams p) {
+    __shared__ double sq[SCORE_WARPS][SCORE_ROUND];
+    const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+    const int N = p.g.N;
     const long long n = (long long)p.batch * p.g.nW;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    for (long long i = (long long)blockIdx.x * SCORE_WARPS + wib; i < n; i += (long long)gridDim.x * SCORE_WARPS) {
         const int b = (int)(i / p.g.nW), w = (int)(i - (long long)b * p.g.nW);
         const float* m = p.a + (long long)b * p.g.H * p.g.W;
         double s = 0.0;
-        for (int t = 0; t < p.g.N; t++) {
-            const int src = source_token(p.g, w, t);
-            if (src >= 0) {
-                const double v = m[src];
-                s += v * v;   // exact product: a fused multiply-add rounds the same
+        for (int base = 0; base < N; base += SCORE_ROUND) {
+            const int t0 = base + lane, t1 = t0 + 32;
+            const int s0 = t0 < N ? source_token(p.g, w, t0) : -1;
+            const int s1 = t1 < N ? source_token(p.g, w, t1) : -1;
+            const double v0 = s0 >= 0 ? __ldg(m + s0) : 0.0f;
+            const double v1 = s1 >= 0 ? __ldg(m + s1) : 0.0f;
+            sq[wib][lane] = v0 * v0;        // exact: a float's square fits a double
+            sq[wib][lane + 32] = v1 * v1;
+            __syncwarp();
+            if (lane == 0) {
+                const int cnt = min(SCORE_ROUND, N - base);
+                for (int k = 0; k < cnt; k++) s += sq[wib][k];
             }
+            __syncwarp();   // lane 0 has read the round before the lanes write the next
         }
-        p.out[i] = (float)sqrt(s);
+        if (lane == 0) p.out[i] = (float)sqrt(s);
     }
 }
 
@@ -93,7 +111,8 @@ int svj_window_scores(const float* a, float* out, int batch, int height, int wid
     p.a = a;
     p.out = out;
     p.batch = batch;
-    window_scores_kernel<<<blocks_for((long long)batch * p.g.nW, 128), 128, 0, (cudaStream_t)stream>>>(p);
+    window_scores_kernel<<<blocks_for((long long)batch * p.g.nW, SCORE_WARPS), SCORE_WARPS * 32, 0,
+                           (cudaStream_t)stream>>>(p);
     return svj_launch(op);
 }
 

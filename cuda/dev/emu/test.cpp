@@ -320,6 +320,36 @@ static void test_importance(G g, int dt, int c = 96, int skip = 0) {
     CHECK(same_bits(r2, sc), "window scores %dx%d w%d s%d", g.h, g.w, g.win, g.shift);
 }
 
+// Window scores against the CPU's sequential sum in token order: image 0 of magnitudes over 2^-60 .. 2^60, zeros
+// of both signs, the odd infinity and NaN; image 1 built so that any other order of the additions changes the
+// float result.
+static void test_window_scores(G g, int b) {
+    int L = g.h * g.w;
+    std::uniform_real_distribution<float> e(-60.0f, 60.0f);
+    std::vector<float> a((size_t)b * L), sc((size_t)b * g.nW(), -7.0f);
+    for (auto& v : a) v = std::ldexp(1.0f + e(rng) / 120.0f, (int)e(rng));
+    for (size_t i = 0; i < a.size(); i += 11) a[i] = (i / 11) % 2 ? 0.0f : -0.0f;
+    if (a.size() > 300) { a[17] = INFINITY; a[255] = NAN; }
+    // image 1: in every window 1, 2^-12, 2^-12, then squares under half an ulp of the running sum: lost one by
+    // one in token order (the score rounds to 1), not when added up first (any other order rounds above 1)
+    const float tiny = 0.65f * std::ldexp(1.0f, -26);
+    if (b > 1)
+        for (int w = 0; w < g.nW(); w++)
+            for (int t = 0; t < g.N(); t++) {
+                int p = g.src(w, t);
+                if (p >= 0) a[(size_t)L + p] = t == 0 ? 1.0f : t <= 2 ? std::ldexp(1.0f, -12) : tiny;
+            }
+    RC(svj_window_scores(a.data(), sc.data(), b, g.h, g.w, g.win, g.shift, 0));
+    std::vector<float> r((size_t)b * g.nW());
+    for (int bb = 0; bb < b; bb++)
+        for (int w = 0; w < g.nW(); w++) {
+            double s = 0;
+            for (int t = 0; t < g.N(); t++) { int p = g.src(w, t); if (p >= 0) { double v = a[(size_t)bb * L + p]; s += v * v; } }
+            r[(size_t)bb * g.nW() + w] = (float)sqrt(s);
+        }
+    CHECK(same_bits(r, sc), "window scores b%d %dx%d w%d s%d", b, g.h, g.w, g.win, g.shift);
+}
+
 // Java Float.compare
 static int fcmp(float a, float b) { if (a < b) return -1; if (a > b) return 1; int x, y; if (a != a) x = 0x7fc00000; else memcpy(&x, &a, 4); if (b != b) y = 0x7fc00000; else memcpy(&y, &b, 4); return x == y ? 0 : (x < y ? -1 : 1); }
 
@@ -638,6 +668,11 @@ int main() {
     for (int dt = 0; dt < 3; dt++) { test_importance({14,14,7,3,7}, dt); test_importance({13,19,7,3,7}, dt); }
     test_importance({50,75,7,3,7}, 0);
     for (int dt = 0; dt < 3; dt++) for (int c : {3, 8, 12, 40}) for (int skip : {0, 1, 4}) test_importance({9,10,7,3,7}, dt, c, skip);
+    // window scores: windows of 1 to 144 tokens (one to three rounds of 64), nW = 1, shifted and padded grids,
+    // more windows than one grid-stride pass of a CTA
+    for (G g : {G{14,14,7,3,7}, G{13,19,7,0,7}, G{5,6,7,3,7}, G{7,7,7,0,7}, G{3,4,1,0,1}, G{17,23,8,4,8},
+                G{25,37,12,6,12}, G{24,24,12,0,12}, G{280,210,7,3,7}})
+        for (int b : {1, 3}) test_window_scores(g, b);
     int sorts[][2] = {{1,1},{1,6},{2,88},{4,576},{1,2738},{2,4096},{2,4097},{1,9000},{3,20000},{2,42778}};
     for (auto& s : sorts) test_sort(s[0], s[1]);
     fprintf(stderr, "launches %ld, cub calls %ld\n", emu::launches, emu::cub_calls);
