@@ -3,7 +3,7 @@
 // for every input. Each (score, window) pair becomes one unsigned key whose ascending order is the kept
 // order: key = ~orderable(score) << 32 | window.
 //
-// v1 (nW <= SORT_SHARED_MAX): bitonic sort of the 64-bit keys in shared memory, one CTA per image.
+// v1 (nW <= SORT_SHARED_MAX): bitonic sort of the 64-bit keys in registers, one CTA per image.
 // v2 (larger grids, e.g. 1024 x 2048 inputs at stage 0 with small windows): CUB's LSD radix sort of
 //     (image << 32 | ~orderable(score)) keys carrying window numbers, stable, so ties keep window order.
 #define CCCL_DISABLE_NVTX
@@ -11,8 +11,8 @@
 #include "common.cuh"
 #include <cub/device/device_radix_sort.cuh>
 
-#define SORT_SHARED_MAX 4096   // 32 KB of keys: under the default shared memory limit
-#define SORT_THREADS 512
+#define SORT_SHARED_MAX 4096   // v1: 2 x 32 KB of keys in shared memory (opt-in above 48 KB, as every sm_80+ allows)
+#define SORT_THREADS 1024   // the most threads v1 uses: 4096 keys, 4 a thread
 
 // Unsigned key whose ascending order is descending Float.compare order of the score.
 __device__ __forceinline__ unsigned descending_key(float s) {
@@ -26,36 +26,89 @@ struct SortParams {
     const float* scores;         // [B, nW]
     int* order;                  // [B, nW] window numbers in kept order
     int windows;                 // nW
-    int padded;                  // v1: nW rounded up to a power of two
+    int padded;                  // v1: nW rounded up to a power of two, at least 32
     unsigned long long* keys;    // v2: [B * nW] keys for the radix sort
     int* values;                 // v2: [B * nW] window numbers
 };
 
+// Compare-exchange of registers e and e + J of each thread (e & J == 0): keys first + e and J higher, in an
+// ascending run when bit `size` of first + e is clear.
+template <int E, int J>
+__device__ __forceinline__ void register_phase(unsigned long long (&r)[E], int first, int size) {
+#pragma unroll
+    for (int e = 0; e < E; e++) {
+        if (e & J) continue;
+        const bool up = ((first + e) & size) == 0;   // size may be < E (size 2 of E = 4)
+        const unsigned long long x = r[e], y = r[e + J];
+        const bool swap = (x > y) == up;
+        r[e] = swap ? y : x;
+        r[e + J] = swap ? x : y;
+    }
+}
+
+// Bitonic sort of `padded` keys (a power of two, at least 32) by T = padded / E threads, E consecutive keys
+// each: key i is register i % E of thread i / E. A compare-exchange of stride j needs no barrier unless
+// j >= 32 * E: for j < E both keys are registers of one thread, up to 16 * E the partner is lane ^ (j / E) of
+// the same warp (a shuffle); only the longer strides go through shared memory, two buffers in turn so one
+// barrier per such phase suffices (a thread writes a buffer again only after the next barrier, which every
+// reader of its previous contents has passed). The short strides, the most frequent ones (stride 2^k comes
+// in log2(padded) - k phases), are thus the cheap ones; for 1024 keys 6 of the 55 phases have a barrier. Every
+// thread works in every phase; shuffle and shared memory phases compare each pair in both of its threads,
+// each keeping its own side. (v1 before: 55 barriers for 1024 keys, half the threads idle in each phase.)
+template <int E>
 __global__ void __launch_bounds__(SORT_THREADS) bitonic_sort_kernel(SortParams p) {
-    extern __shared__ unsigned long long sk[];   // [padded]
+    extern __shared__ unsigned long long sk[];   // [2][E][T], only when T > 32: key tid * E + e at e * T + tid,
+                                                 // so a warp's accesses are consecutive words (no bank conflicts)
+    const int T = p.padded / E, tid = threadIdx.x;
     const float* s = p.scores + (long long)blockIdx.x * p.windows;
-    for (int i = threadIdx.x; i < p.padded; i += blockDim.x)
-        sk[i] = i < p.windows ? ((unsigned long long)descending_key(s[i]) << 32) | (unsigned)i
-                              : ~0ULL;   // padding: above every real key (whose low half is < nW)
-    __syncthreads();
+    unsigned long long r[E];
+#pragma unroll
+    for (int e = 0; e < E; e++) {
+        const int i = tid * E + e;
+        r[e] = i < p.windows ? ((unsigned long long)descending_key(__ldg(s + i)) << 32) | (unsigned)i
+                             : ~0ULL;   // padding: above every real key (whose low half is < nW)
+    }
+    int buf = 0;
     for (int size = 2; size <= p.padded; size <<= 1) {
-        for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            for (int i = threadIdx.x; i < p.padded; i += blockDim.x) {
-                const int j = i ^ stride;
-                if (j > i) {
-                    const bool up = (i & size) == 0;
-                    const unsigned long long a = sk[i], b = sk[j];
-                    if ((a > b) == up) {
-                        sk[i] = b;
-                        sk[j] = a;
+        // bit `size` of key tid * E + e, where size >= E (not in every register phase: those see to it)
+        const bool up = ((tid * E) & size) == 0;
+        for (int j = size >> 1; j > 0; j >>= 1) {
+            if (j < E) {
+                if constexpr (E > 2) {
+                    if (j == 2) {
+                        register_phase<E, 2>(r, tid * E, size);
+                        continue;
                     }
                 }
+                if constexpr (E > 1) register_phase<E, 1>(r, tid * E, size);
+                continue;
             }
-            __syncthreads();
+            const int jt = j / E;   // the partner thread is tid ^ jt
+            unsigned long long q[E];
+            if (jt < 32) {
+#pragma unroll
+                for (int e = 0; e < E; e++) q[e] = __shfl_xor_sync(0xffffffffu, r[e], jt);
+            } else {
+                unsigned long long* b = sk + buf * p.padded;
+#pragma unroll
+                for (int e = 0; e < E; e++) b[e * T + tid] = r[e];
+                __syncthreads();
+#pragma unroll
+                for (int e = 0; e < E; e++) q[e] = b[e * T + (tid ^ jt)];
+                buf ^= 1;
+            }
+            // the lower key of an ascending pair keeps the minimum, and so on
+            const bool keep_min = ((tid & jt) == 0) == up;
+#pragma unroll
+            for (int e = 0; e < E; e++) r[e] = (r[e] < q[e]) == keep_min ? r[e] : q[e];
         }
     }
     int* o = p.order + (long long)blockIdx.x * p.windows;
-    for (int i = threadIdx.x; i < p.windows; i += blockDim.x) o[i] = (int)(sk[i] & 0xffffffffu);
+#pragma unroll
+    for (int e = 0; e < E; e++) {
+        const int i = tid * E + e;
+        if (i < p.windows) o[i] = (int)(r[e] & 0xffffffffu);
+    }
 }
 
 // v2 input: key (b << 32 | descending score key), value = window number.
@@ -118,8 +171,21 @@ int svj_sort_windows(const float* scores, int* order, int batch, int windows, vo
     p.keys = nullptr;
     p.values = nullptr;
     if (windows <= SORT_SHARED_MAX) {
+        p.padded = 32;   // a whole warp at least, for the shuffles
         while (p.padded < windows) p.padded <<= 1;
-        bitonic_sort_kernel<<<batch, SORT_THREADS, (size_t)p.padded * sizeof(unsigned long long), s>>>(p);
+        // T = padded / E threads: E = 4 keys a thread from 128 keys on (T = 1024 at SORT_SHARED_MAX)
+        const int E = p.padded >= 128 ? 4 : p.padded / 32, T = p.padded / E;
+        const size_t smem = T > 32 ? 2 * (size_t)p.padded * sizeof(unsigned long long) : 0;
+        if (E == 1)
+            bitonic_sort_kernel<1><<<batch, T, smem, s>>>(p);
+        else if (E == 2)
+            bitonic_sort_kernel<2><<<batch, T, smem, s>>>(p);
+        else {
+            static SvjSmemRaised raised;   // 64 KB at 4096 keys
+            int rc = svj_smem_optin((const void*)bitonic_sort_kernel<4>, smem, &raised, op);
+            if (rc) return rc;
+            bitonic_sort_kernel<4><<<batch, T, smem, s>>>(p);
+        }
         return svj_launch(op);
     }
     size_t total = 0, temp = 0;

@@ -353,9 +353,14 @@ static void test_window_scores(G g, int b) {
 // Java Float.compare
 static int fcmp(float a, float b) { if (a < b) return -1; if (a > b) return 1; int x, y; if (a != a) x = 0x7fc00000; else memcpy(&x, &a, 4); if (b != b) y = 0x7fc00000; else memcpy(&y, &b, 4); return x == y ? 0 : (x < y ? -1 : 1); }
 
-static void test_sort(int b, int nW) {
+// ties: 0 random scores with a tie every 7th and the special values; 1 few distinct values (most keys tie, the
+// window number decides); 2 all equal
+static void test_sort(int b, int nW, int ties = 0) {
     auto s = randn((size_t)b * nW);
     for (size_t i = 0; i < s.size(); i += 7) s[i] = 0.5f;
+    const float few[] = {0.5f, -1.0f, 0.0f, -0.0f, NAN, INFINITY, 2.0f};
+    if (ties == 1) for (size_t i = 0; i < s.size(); i++) s[i] = few[(i * 2654435761u >> 7) % 7];
+    if (ties == 2) for (auto& v : s) v = 0.25f;
     float sp[] = {NAN, -0.0f, 0.0f, INFINITY, -INFINITY, -0.0f, 0.0f, NAN, 1e-45f, -1e-45f};
     for (int i = 0; i < 10 && 3 * i + 1 < (int)s.size(); i++) s[3 * i + 1] = sp[i];
     std::vector<int> order(b * nW, -7);
@@ -368,7 +373,7 @@ static void test_sort(int b, int nW) {
         const float* v = &s[(size_t)bb * nW];
         std::stable_sort(idx.begin(), idx.end(), [&](int p, int q) { return fcmp(v[q], v[p]) < 0; });
         bool ok = std::equal(idx.begin(), idx.end(), order.begin() + (size_t)bb * nW);
-        CHECK(ok, "sort b%d nW%d image %d", b, nW, bb);
+        CHECK(ok, "sort b%d nW%d ties%d image %d", b, nW, ties, bb);
     }
 }
 
@@ -673,8 +678,14 @@ int main() {
     for (G g : {G{14,14,7,3,7}, G{13,19,7,0,7}, G{5,6,7,3,7}, G{7,7,7,0,7}, G{3,4,1,0,1}, G{17,23,8,4,8},
                 G{25,37,12,6,12}, G{24,24,12,0,12}, G{280,210,7,3,7}})
         for (int b : {1, 3}) test_window_scores(g, b);
-    int sorts[][2] = {{1,1},{1,6},{2,88},{4,576},{1,2738},{2,4096},{2,4097},{1,9000},{3,20000},{2,42778}};
+    // v1 (bitonic, 32 to 4096 padded keys: 1, 2 and 4 keys a thread, with and without shared memory phases) and
+    // v2 (radix, over 4096)
+    int sorts[][2] = {{1,1},{1,6},{4,9},{2,31},{2,32},{3,33},{4,36},{2,64},{2,65},{1,127},{2,128},{4,144},{2,256},
+                      {2,257},{2,88},{4,576},{2,1024},{2,1025},{1,2048},{2,2049},{1,2738},{2,4096},{2,4097},{1,9000},
+                      {3,20000},{2,42778},{1,43071}};
     for (auto& s : sorts) test_sort(s[0], s[1]);
+    for (int ties = 1; ties <= 2; ties++)
+        for (int nW : {1, 9, 36, 144, 576, 1025, 4096, 5000}) test_sort(2, nW, ties);
     fprintf(stderr, "launches %ld, cub calls %ld\n", emu::launches, emu::cub_calls);
     fprintf(stderr, failures ? "%d FAILURES\n" : "ALL OK\n", failures);
     return failures != 0;
