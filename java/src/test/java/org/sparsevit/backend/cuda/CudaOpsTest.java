@@ -392,7 +392,8 @@ class CudaOpsTest {
     // ------------------------------------------------------------------------------------- importance
 
     @ParameterizedTest(name = "{0}x{1} window {2} shift {3}")
-    @CsvSource({"14,14,7,0", "14,14,7,3", "13,19,7,3", "50,75,7,3", "24,24,12,6", "7,10,7,3", "256,512,7,3"})
+    @CsvSource({"14,14,7,0", "14,14,7,3", "13,19,7,3", "50,75,7,3", "24,24,12,6", "7,10,7,3", "256,512,7,3",
+            "5,6,7,3", "17,23,8,4", "3,4,1,0"})
     void importanceChainIsBitwise(int h, int w, int win, int shift) {
         int b = 2;
         WindowGrid g = WindowGrid.of(h, w, win, shift);
@@ -407,7 +408,8 @@ class CudaOpsTest {
     }
 
     @ParameterizedTest(name = "{0} images of {1} windows")
-    @CsvSource({"1,1", "1,6", "2,88", "4,576", "1,2738", "2,4096", "2,4097", "1,9000", "2,42778", "3,20000"})
+    @CsvSource({"1,1", "1,6", "4,9", "3,33", "4,36", "2,88", "4,144", "4,576", "2,1025", "1,2738", "2,4096", "2,4097",
+            "1,9000", "2,42778", "3,20000", "1,43071"})
     void sortMatchesCpuIncludingTiesAndSpecialValues(int b, int nW) {
         HostTensor s = random(11, b, nW);
         float[] v = s.data();
@@ -419,6 +421,22 @@ class CudaOpsTest {
         for (int i = 0; i < special.length && 3 * i + 1 < v.length; i++) {
             v[3 * i + 1] = special[i];
         }
+        assertSortsAlike(s, b, nW);
+    }
+
+    /** Mostly ties (seven distinct values, NaN and both zeros among them): the window number decides. */
+    @ParameterizedTest(name = "{0} images of {1} windows")
+    @CsvSource({"2,9", "2,144", "4,576", "1,4096", "1,5000"})
+    void sortOfFewDistinctScoresMatchesCpu(int b, int nW) {
+        float[] few = {0.5f, -1.0f, 0.0f, -0.0f, Float.NaN, Float.POSITIVE_INFINITY, 2.0f};
+        float[] v = new float[b * nW];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = few[(int) (((i * 2654435761L) >>> 7) % 7)];
+        }
+        assertSortsAlike(new HostTensor(v, new int[]{b, nW}), b, nW);
+    }
+
+    private void assertSortsAlike(HostTensor s, int b, int nW) {
         int[][] res = new int[2][];
         Backend[] bes = {cpu, gpu};
         for (int i = 0; i < 2; i++) {
