@@ -34,6 +34,16 @@ __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// A type of BYTES bytes: element bits moved without a float round trip (bitwise for every dtype), and 4-, 8-
+// and 16-byte vector accesses. A pointer read or written as Bits<N> must be N-byte aligned: launchers check base
+// pointers and row strides at run time and fall back to narrower types. Values go in and out of a vector by
+// memcpy into a local array (nvcc keeps both in registers), never through a pointer cast.
+template <int BYTES> struct Bits;
+template <> struct Bits<2> { typedef unsigned short type; };
+template <> struct Bits<4> { typedef unsigned type; };
+template <> struct Bits<8> { typedef uint2 type; };
+template <> struct Bits<16> { typedef uint4 type; };
+
 template <typename T> __device__ __forceinline__ T from_float(float v);
 template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
 template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
@@ -142,10 +152,15 @@ static inline int check_windows(const char* op, int batch, int height, int width
 
 // ------------------------------------------------------------------ launch sizes
 
-// Blocks for n items at `threads` per block, at least 1, capped for grid-stride loops.
+// Blocks for n items at `threads` per block, at least 1, capped for grid-stride loops. (The kernel emulator can
+// lower the cap, emu::set_grid_cap, so that its tests reach the loops' later passes.)
 static inline unsigned blocks_for(long long n, int threads) {
     long long b = (n + threads - 1) / threads;
+#ifdef SVJ_EMU_GRID_CAP
+    const long long cap = SVJ_EMU_GRID_CAP;
+#else
     const long long cap = 1LL << 20;   // grid-stride loops cover the rest
+#endif
     return (unsigned)(b > cap ? cap : (b < 1 ? 1 : b));
 }
 

@@ -3,11 +3,6 @@
 // done on element bits (bitwise exact for every dtype).
 #include "common.cuh"
 
-// Element type of `bytes`-wide elements for bit copies.
-template <int BYTES> struct Bits;
-template <> struct Bits<2> { typedef unsigned short type; };
-template <> struct Bits<4> { typedef unsigned type; };
-
 // ------------------------------------------------------------------ patch embedding im2col
 
 struct Im2colParams {

@@ -315,6 +315,9 @@ void set_attr(const void* k, int bytes) {
 #endif
 int smem_optin = EMU_SMEM_OPTIN;
 void set_smem_optin(int bytes) { smem_optin = bytes; }
+static long long blocks_cap = 1LL << 20;
+long long grid_cap() { return blocks_cap; }
+void set_grid_cap(long long blocks) { blocks_cap = blocks; }
 }  // namespace emu
 
 extern "C" {

@@ -54,6 +54,10 @@ void* dyn_smem();
 void set_schedule(const char* spec);
 // the device's opt-in shared memory limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 void set_smem_optin(int bytes);
+// blocks_for's cap (common.cuh; 2^20 as on the device unless set): a small cap makes every grid-stride loop run
+// more than one pass on test-sized inputs
+long long grid_cap();
+void set_grid_cap(long long blocks);
 // Checks the launch configuration (an error is left for cudaGetLastError, as the runtime does) and enqueues
 // the grid on `stream` (see enqueue).
 void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body);
@@ -65,6 +69,7 @@ inline dim3 d3(unsigned x) { return dim3(x); }
 inline dim3 d3(int x) { return dim3((unsigned)x); }
 }
 
+#define SVJ_EMU_GRID_CAP emu::grid_cap()
 #define __syncthreads() emu::sync_block()
 #define __syncwarp(...) emu::sync_warp()
 

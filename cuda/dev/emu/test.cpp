@@ -210,6 +210,57 @@ static void test_gather_layer_norm(G g, int c, int dt, int kk, int zero_padded) 
 }
 
 static double gelu(double v) { return 0.5 * v * (1 + erf(v / sqrt(2.0))); }
+// the kernel's float expression (elementwise.cu gelu_exact): with the host's erff, as the emulated kernel uses
+static float gelu_f(float v) { return 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); }
+
+// Bitwise, except that any NaN equals any NaN: x86 gives a NaN sum the payload of whichever operand the compiler
+// put first (a GPU returns the canonical NaN), so an F32 NaN + NaN may differ in payload only.
+static bool same_values(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); i++) {
+        uint32_t u, v;
+        memcpy(&u, &a[i], 4);
+        memcpy(&v, &b[i], 4);
+        if (u != v && !(a[i] != a[i] && b[i] != b[i])) return false;
+    }
+    return true;
+}
+
+// A device tensor `off` elements past a 256-byte boundary (0: the 16-byte vector paths; odd: the element
+// fallbacks), with 64 guard bytes on both sides that no kernel may touch.
+struct At {
+    int dt; size_t n, off; std::vector<char> raw; char* base;
+    At(const std::vector<float>& v, int dt_, size_t off_) : dt(dt_), n(v.size()), off(off_), raw(v.size() * 4 + 512) {
+        for (size_t i = 0; i < raw.size(); i++) raw[i] = (char)(0xA5 ^ i);
+        base = (char*)(((uintptr_t)raw.data() + 64 + 255) & ~(uintptr_t)255);
+        Buf b(v, dt);
+        memcpy(p(), b.p(), b.b.size());
+    }
+    size_t eb() const { return dt == SVJ_F32 ? 4 : 2; }
+    void* p() { return base + off * eb(); }
+    std::vector<float> f() {
+        Buf b(n, dt);
+        memcpy(b.p(), p(), b.b.size());
+        return b.f();
+    }
+    bool guards_intact() const {   // the bytes before p() and after its n elements
+        const char* q = base + off * eb();
+        for (size_t i = 0; i < raw.size(); i++) {
+            const char* c = raw.data() + i;
+            if ((c < q || c >= q + n * eb()) && *c != (char)(0xA5 ^ i)) return false;
+        }
+        return true;
+    }
+};
+
+// Values where GELU and the conversions have edges: signed zeros, infinities, NaN, float and half subnormals,
+// the largest half and floats far beyond it, the erf saturation region.
+static std::vector<float> with_specials(std::vector<float> v) {
+    const float sp[] = {0.f, -0.f, INFINITY, -INFINITY, NAN, -NAN, 1e-40f, -1e-40f, 6e-8f, -3e-5f, 65504.f, -65504.f,
+                        1e30f, -3e38f, 5.5f, -5.5f, 10.f, -10.f, -4.f, 3.4e38f, 1e-45f, -6e-5f};
+    for (size_t i = 0; i < v.size(); i += 3) v[i] = sp[(i / 3) % (sizeof(sp) / sizeof(sp[0]))];
+    return v;
+}
 
 static void test_elementwise(int dt) {
     int rows = 37, c = 51; size_t n = rows * c;
@@ -221,6 +272,43 @@ static void test_elementwise(int dt) {
     { Buf x(xs, dt); RC(svj_gelu(x.p(), dt, n, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = gelu(xr[i]); CHECK(rel_err(r, x.f()) < tol, "gelu dt%d %g", dt, rel_err(r, x.f())); }
     { Buf x(xs, dt), b(bs, dt); RC(svj_bias_gelu(x.p(), b.p(), dt, rows, c, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = gelu(xr[i] + br[i % c]); CHECK(rel_err(r, x.f()) < tol, "bias gelu dt%d", dt); }
     for (int to = 0; to < 3; to++) { Buf x(xs, dt), y(n, to); RC(svj_cast(x.p(), dt, y.p(), to, n, 0)); CHECK(same_bits(rounded(xr, to), y.f()), "cast %d->%d", dt, to); }
+}
+
+// Every path of the elementwise kernels (16-byte pieces with and without a tail, the element fallback for rows
+// whose bytes are not a multiple of 16 and for unaligned bases) against the per-element float expression: the
+// same bits (NaN = NaN), special values included, nothing written outside the tensor.
+static void test_elementwise_paths(int dt) {
+    const int E = dt == SVJ_F32 ? 4 : 8;   // elements per 16 bytes
+    for (auto [rows, c] : std::vector<std::pair<int, int>>{{37, 51}, {16, 64}, {5, 8}, {3, 4}, {9, 96}, {2, 12}, {7, 1}, {130, 24}, {100, 96}})
+        for (int xo : {0, 1, E}) for (int bo : {0, 3}) {
+            size_t n = (size_t)rows * c;
+            auto xr = rounded(with_specials(randn(n)), dt), br = rounded(with_specials(randn(c)), dt);
+            At b(br, dt, bo);
+            for (int fused = 0; fused < 2; fused++) {
+                At x(xr, dt, xo);
+                if (fused) RC(svj_bias_gelu(x.p(), b.p(), dt, rows, c, 0));
+                else RC(svj_bias_add(x.p(), b.p(), dt, rows, c, 0));
+                std::vector<float> r(n);
+                for (size_t i = 0; i < n; i++) { float v = xr[i] + br[i % c]; r[i] = round_to(fused ? gelu_f(v) : v, dt); }
+                CHECK(same_values(r, x.f()) && x.guards_intact(), "bias %s %dx%d dt%d x+%d bias+%d",
+                      fused ? "gelu" : "add", rows, c, dt, xo, bo);
+            }
+        }
+    for (size_t n : {1, 7, 8, 9, 64, 1003}) for (int xo : {0, 1, E}) for (int yo : {0, 2}) {
+        auto xr = rounded(with_specials(randn(n)), dt), yr = rounded(with_specials(randn(n)), dt);
+        At y(yr, dt, yo);
+        { At x(xr, dt, xo); RC(svj_add(x.p(), y.p(), dt, n, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = round_to(xr[i] + yr[i], dt);
+          CHECK(same_values(r, x.f()) && x.guards_intact(), "add n%zu dt%d a+%d b+%d", n, dt, xo, yo); }
+        { At x(xr, dt, xo); RC(svj_add(x.p(), x.p(), dt, n, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = round_to(xr[i] + xr[i], dt);
+          CHECK(same_values(r, x.f()) && x.guards_intact(), "add in place n%zu dt%d a+%d", n, dt, xo); }
+        if (yo == 0) { At x(xr, dt, xo); RC(svj_gelu(x.p(), dt, n, 0)); std::vector<float> r(n); for (size_t i = 0; i < n; i++) r[i] = round_to(gelu_f(xr[i]), dt);
+          CHECK(same_values(r, x.f()) && x.guards_intact(), "gelu n%zu dt%d x+%d", n, dt, xo); }
+        for (int to = 0; to < 3; to++) {   // casts: bitwise, NaN payloads included (no arithmetic)
+            At x(xr, dt, xo), d(std::vector<float>(n, 0.f), to, yo);
+            RC(svj_cast(x.p(), dt, d.p(), to, n, 0));
+            CHECK(same_bits(rounded(xr, to), d.f()) && d.guards_intact(), "cast n%zu %d->%d src+%d dst+%d", n, dt, to, xo, yo);
+        }
+    }
 }
 
 static void test_layout(int dt) {
@@ -655,7 +743,11 @@ int main() {
     emu::set_smem_optin(101376);
     fprintf(stderr, "attention done\n");
     for (int dt = 0; dt < 3; dt++) { test_layernorm(13, 96, dt, false); test_layernorm(13, 96, dt, true); test_layernorm(3, 1536, dt, false); test_layernorm(9, 7, dt, true); }
-    for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_layout(dt); }
+    for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_elementwise_paths(dt); test_layout(dt); }
+    // again on one block: the grid-stride loops' later passes (elementwise: the bias column stepping along)
+    emu::set_grid_cap(1);
+    for (int dt = 0; dt < 3; dt++) test_elementwise_paths(dt);
+    emu::set_grid_cap(1LL << 20);
     for (int dt = 0; dt < 3; dt++) for (int bgr = 0; bgr < 2; bgr++) {
         test_frames(1, 1, 1, bgr, dt);
         test_frames(2, 7, 13, bgr, dt);
