@@ -311,45 +311,55 @@ static void test_elementwise_paths(int dt) {
     }
 }
 
+// The movers on every piece width they pick (16, 8, 4 bytes or one element: row and patch sizes, base offsets),
+// bitwise against the reference layout, nothing written outside the output.
 static void test_layout(int dt) {
-    // im2col
-    for (auto [h, w, p] : std::vector<std::tuple<int,int,int>>{{13, 6, 4}, {8, 8, 4}, {9, 11, 3}}) {
-        int b = 2, cin = 3, ho = (h + p - 1) / p, wo = (w + p - 1) / p;
-        auto im = randn((size_t)b * cin * h * w); Buf ib(im, dt), cols((size_t)b * ho * wo * cin * p * p, dt);
-        RC(svj_im2col_patches(ib.p(), cols.p(), dt, b, cin, h, w, p, 0));
-        auto ir = rounded(im, dt); std::vector<float> r(cols.n());
-        size_t q = 0;
-        for (int bb = 0; bb < b; bb++) for (int oy = 0; oy < ho; oy++) for (int ox = 0; ox < wo; ox++)
-            for (int ci = 0; ci < cin; ci++) for (int py = 0; py < p; py++) for (int px = 0; px < p; px++) {
-                int y = oy * p + py, x = ox * p + px; r[q++] = y < h && x < w ? ir[(((size_t)bb * cin + ci) * h + y) * w + x] : 0.f; }
-        CHECK(same_bits(r, cols.f()), "im2col %dx%d p%d dt%d", h, w, p, dt);
-    }
-    // patch merge
-    for (auto [h, w] : std::vector<std::pair<int,int>>{{25, 38}, {7, 10}, {1, 1}, {3, 1}}) for (int un = 0; un < 2; un++) {
-        int b = 2, c = 5, h2 = (h + 1) / 2, w2 = (w + 1) / 2;
-        auto xs = randn((size_t)b * h * w * c); Buf x(xs, dt), out((size_t)b * h2 * w2 * 4 * c, dt);
-        RC(svj_patch_merge(x.p(), out.p(), dt, b, h, w, c, un, 0));
-        auto xr = rounded(xs, dt); std::vector<float> r(out.n());
-        for (int bb = 0; bb < b; bb++) for (int i = 0; i < h2; i++) for (int j = 0; j < w2; j++) for (int t = 0; t < 4; t++) {
-            int dy = t & 1, dx = t >> 1, y = 2 * i + dy, xx = 2 * j + dx;
-            for (int ch = 0; ch < c; ch++) { float v = y < h && xx < w ? xr[(((size_t)bb * h + y) * w + xx) * c + ch] : 0.f;
-                size_t base = (((size_t)bb * h2 + i) * w2 + j) * 4 * c;
-                if (!un) r[base + t * c + ch] = v; else r[base + ch * 4 + dy * 2 + dx] = v; }
+    const int E = dt == SVJ_F32 ? 4 : 8;   // elements per 16 bytes
+    // im2col: (h, w, p, cin), image and cols offsets
+    for (auto [h, w, p, cin] : std::vector<std::tuple<int,int,int,int>>{{13, 6, 4, 3}, {8, 8, 4, 3}, {9, 11, 3, 3}, {16, 12, 4, 3},
+             {8, 12, 2, 2}, {7, 10, 2, 1}, {16, 16, 8, 1}, {9, 9, 16, 2}, {6, 4, 4, 3}})
+        for (auto [io, co] : std::vector<std::pair<int,int>>{{0, 0}, {1, 0}, {0, 1}, {2, 2}}) {
+            int b = 2, ho = (h + p - 1) / p, wo = (w + p - 1) / p;
+            auto ir = rounded(randn((size_t)b * cin * h * w), dt);
+            At ib(ir, dt, io), cols(std::vector<float>((size_t)b * ho * wo * cin * p * p, -1.f), dt, co);
+            RC(svj_im2col_patches(ib.p(), cols.p(), dt, b, cin, h, w, p, 0));
+            std::vector<float> r(cols.n);
+            size_t q = 0;
+            for (int bb = 0; bb < b; bb++) for (int oy = 0; oy < ho; oy++) for (int ox = 0; ox < wo; ox++)
+                for (int ci = 0; ci < cin; ci++) for (int py = 0; py < p; py++) for (int px = 0; px < p; px++) {
+                    int y = oy * p + py, x = ox * p + px; r[q++] = y < h && x < w ? ir[(((size_t)bb * cin + ci) * h + y) * w + x] : 0.f; }
+            CHECK(same_bits(r, cols.f()) && cols.guards_intact(), "im2col %dx%d p%d cin%d dt%d img+%d cols+%d", h, w, p, cin, dt, io, co);
         }
-        CHECK(same_bits(r, out.f()), "patch merge %dx%d unfold%d dt%d", h, w, un, dt);
-    }
-    // mean pool, channels first
-    for (auto [l, c] : std::vector<std::pair<int,int>>{{150, 96}, {49, 77}, {1, 1}, {33, 65}}) {
-        int b = 3; auto xs = randn((size_t)b * l * c); auto xr = rounded(xs, dt);
-        Buf x(xs, dt), mp((size_t)b * c, dt), cf((size_t)b * l * c, dt);
-        RC(svj_mean_pool(x.p(), mp.p(), dt, b, l, c, 0));
-        RC(svj_to_channels_first(x.p(), cf.p(), dt, b, l, c, 0));
-        std::vector<float> r1(b * c), r2(cf.n());
-        for (int bb = 0; bb < b; bb++) for (int ch = 0; ch < c; ch++) { double s = 0; for (int t = 0; t < l; t++) s += xr[((size_t)bb * l + t) * c + ch]; r1[bb * c + ch] = round_to((float)(s / l), dt); }
-        for (int bb = 0; bb < b; bb++) for (int ch = 0; ch < c; ch++) for (int t = 0; t < l; t++) r2[((size_t)bb * c + ch) * l + t] = xr[((size_t)bb * l + t) * c + ch];
-        CHECK(same_bits(r1, mp.f()), "mean pool l%d c%d dt%d", l, c, dt);
-        CHECK(same_bits(r2, cf.f()), "channels first l%d c%d dt%d", l, c, dt);
-    }
+    // patch merge: both orders, channel counts giving every piece width, x and out offsets
+    for (auto [h, w] : std::vector<std::pair<int,int>>{{25, 38}, {7, 10}, {1, 1}, {3, 1}, {8, 6}})
+        for (int c : {5, 8, 2, 6, 16}) for (int un = 0; un < 2; un++)
+            for (auto [xo, oo] : std::vector<std::pair<int,int>>{{0, 0}, {1, 1}, {2, E}, {0, 2}}) {
+                int b = 2, h2 = (h + 1) / 2, w2 = (w + 1) / 2;
+                auto xr = rounded(randn((size_t)b * h * w * c), dt);
+                At x(xr, dt, xo), out(std::vector<float>((size_t)b * h2 * w2 * 4 * c, -1.f), dt, oo);
+                RC(svj_patch_merge(x.p(), out.p(), dt, b, h, w, c, un, 0));
+                std::vector<float> r(out.n);
+                for (int bb = 0; bb < b; bb++) for (int i = 0; i < h2; i++) for (int j = 0; j < w2; j++) for (int t = 0; t < 4; t++) {
+                    int dy = t & 1, dx = t >> 1, y = 2 * i + dy, xx = 2 * j + dx;
+                    for (int ch = 0; ch < c; ch++) { float v = y < h && xx < w ? xr[(((size_t)bb * h + y) * w + xx) * c + ch] : 0.f;
+                        size_t base = (((size_t)bb * h2 + i) * w2 + j) * 4 * c;
+                        if (!un) r[base + t * c + ch] = v; else r[base + ch * 4 + dy * 2 + dx] = v; }
+                }
+                CHECK(same_bits(r, out.f()) && out.guards_intact(), "patch merge %dx%d c%d unfold%d dt%d x+%d out+%d", h, w, c, un, dt, xo, oo);
+            }
+    // mean pool, channels first (2-byte types with even L and C take the pair kernel)
+    for (auto [l, c] : std::vector<std::pair<int,int>>{{150, 96}, {49, 77}, {1, 1}, {33, 65}, {64, 64}, {130, 130}, {2, 2}, {66, 62}, {100, 2}})
+        for (auto [xo, oo] : std::vector<std::pair<int,int>>{{0, 0}, {1, 0}, {0, 1}}) {
+            int b = 3; auto xr = rounded(randn((size_t)b * l * c), dt);
+            At x(xr, dt, xo), mp(std::vector<float>((size_t)b * c), dt, oo), cf(std::vector<float>((size_t)b * l * c, -1.f), dt, oo);
+            RC(svj_mean_pool(x.p(), mp.p(), dt, b, l, c, 0));
+            RC(svj_to_channels_first(x.p(), cf.p(), dt, b, l, c, 0));
+            std::vector<float> r1(b * c), r2(cf.n);
+            for (int bb = 0; bb < b; bb++) for (int ch = 0; ch < c; ch++) { double s = 0; for (int t = 0; t < l; t++) s += xr[((size_t)bb * l + t) * c + ch]; r1[bb * c + ch] = round_to((float)(s / l), dt); }
+            for (int bb = 0; bb < b; bb++) for (int ch = 0; ch < c; ch++) for (int t = 0; t < l; t++) r2[((size_t)bb * c + ch) * l + t] = xr[((size_t)bb * l + t) * c + ch];
+            CHECK(same_bits(r1, mp.f()), "mean pool l%d c%d dt%d", l, c, dt);
+            CHECK(same_bits(r2, cf.f()) && cf.guards_intact(), "channels first l%d c%d dt%d x+%d out+%d", l, c, dt, xo, oo);
+        }
 }
 
 // 8-bit HWC frames -> normalised NCHW: bitwise the Java expression (v / 255f - mean) / std, then rounded
@@ -746,7 +756,7 @@ int main() {
     for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_elementwise_paths(dt); test_layout(dt); }
     // again on one block: the grid-stride loops' later passes (elementwise: the bias column stepping along)
     emu::set_grid_cap(1);
-    for (int dt = 0; dt < 3; dt++) test_elementwise_paths(dt);
+    for (int dt = 0; dt < 3; dt++) { test_elementwise_paths(dt); test_layout(dt); }
     emu::set_grid_cap(1LL << 20);
     for (int dt = 0; dt < 3; dt++) for (int bgr = 0; bgr < 2; bgr++) {
         test_frames(1, 1, 1, bgr, dt);
