@@ -32,26 +32,29 @@ static float round_to(float v, int dt) {
     if (dt == SVJ_BF16) return __bfloat162float(__float2bfloat16_rn(v));
     return v;
 }
-struct Buf {   // device buffer of a dtype built from floats
-    int dt; std::vector<char> b;
-    Buf(const std::vector<float>& v, int dt_) : dt(dt_) {
-        b.resize(v.size() * (dt == SVJ_F32 ? 4 : 2));
+struct Buf {   // device buffer of a dtype built from floats; `off` elements before it shift its base (misalignment)
+    int dt; std::vector<char> b; size_t off = 0;
+    Buf(const std::vector<float>& v, int dt_, size_t off_ = 0) : dt(dt_), off(off_) {
+        b.assign((v.size() + off) * (dt == SVJ_F32 ? 4 : 2), (char)0x5A);
         for (size_t i = 0; i < v.size(); i++) set(i, v[i]);
     }
-    Buf(size_t n, int dt_) : dt(dt_) { b.assign(n * (dt == SVJ_F32 ? 4 : 2), (char)0x5A); }
+    Buf(size_t n, int dt_, size_t off_ = 0) : dt(dt_), off(off_) { b.assign((n + off) * (dt == SVJ_F32 ? 4 : 2), (char)0x5A); }
+    size_t es() const { return dt == SVJ_F32 ? 4 : 2; }
     void set(size_t i, float v) {
+        i += off;
         if (dt == SVJ_F32) memcpy(&b[i * 4], &v, 4);
         else if (dt == SVJ_F16) { __half h = __float2half_rn(v); memcpy(&b[i * 2], &h, 2); }
         else { __nv_bfloat16 h = __float2bfloat16_rn(v); memcpy(&b[i * 2], &h, 2); }
     }
     float get(size_t i) const {
+        i += off;
         if (dt == SVJ_F32) { float v; memcpy(&v, &b[i * 4], 4); return v; }
         if (dt == SVJ_F16) { __half h; memcpy(&h, &b[i * 2], 2); return __half2float(h); }
         __nv_bfloat16 h; memcpy(&h, &b[i * 2], 2); return __bfloat162float(h);
     }
-    size_t n() const { return b.size() / (dt == SVJ_F32 ? 4 : 2); }
+    size_t n() const { return b.size() / es() - off; }
     std::vector<float> f() const { std::vector<float> v(n()); for (size_t i = 0; i < n(); i++) v[i] = get(i); return v; }
-    void* p() { return b.data(); }
+    void* p() { return b.data() + off * es(); }
 };
 static std::vector<float> rounded(std::vector<float> v, int dt) { for (auto& x : v) x = round_to(x, dt); return v; }
 
@@ -156,9 +159,17 @@ static void test_attention(G g, int c, int heads, int dt, int kk) {
     CHECK(err < (dt == SVJ_F32 ? 1e-5 : dt == SVJ_F16 ? 2e-3 : 1e-2), "attention %dx%d w%d s%d bw%d c%d h%d dt%d k%d: rel err %g", g.h, g.w, g.win, g.shift, g.bw, c, heads, dt, k, err);
 }
 
-static void test_layernorm(long long rows, int c, int dt, bool add) {
-    auto xs = randn(rows * c), bs = randn(rows * c), gs = randn(c), be = randn(c);
-    Buf x(xs, dt), bb(bs, dt), ga(gs, dt), bt(be, dt), out(rows * c, dt);
+// LayerNorm (plain, or after the residual add) against the CPU-like reference (double), in place bitwise equal to
+// out of place. `skip` elements before x, b and out and `gskip` before gamma and beta misalign those bases (the
+// kernels then read elements instead of 16-byte pieces). The data depends on (rows, c, dt, add) only, so the
+// callers can compare the layouts bitwise. Returns out.
+static std::vector<float> test_layernorm(long long rows, int c, int dt, bool add, int skip = 0, int gskip = 0) {
+    std::mt19937 r(1000003u * (unsigned)c + 7919u * (unsigned)rows + 31u * dt + add);
+    std::normal_distribution<float> nd;
+    auto gen = [&](size_t n) { std::vector<float> v(n); for (auto& x : v) x = nd(r); return v; };
+    auto xs = gen(rows * c), bs = gen(rows * c), gs = gen(c), be = gen(c);
+    for (long long q = 0; q < rows; q += 3) for (int j = 0; j < c; j++) xs[q * c + j] += 4.f;   // some rows off-centre
+    Buf x(xs, dt, skip), bb(bs, dt, skip), ga(gs, dt, gskip), bt(be, dt, gskip), out(rows * c, dt, skip);
     if (add) RC(svj_add_layer_norm(x.p(), bb.p(), ga.p(), bt.p(), out.p(), dt, rows, c, 1e-5f, 0));
     else RC(svj_layer_norm(x.p(), ga.p(), bt.p(), out.p(), dt, rows, c, 1e-5f, 0));
     auto xr = rounded(xs, dt), br = rounded(bs, dt), gr = rounded(gs, dt), er = rounded(be, dt);
@@ -171,29 +182,47 @@ static void test_layernorm(long long rows, int c, int dt, bool add) {
         for (int j = 0; j < c; j++) ref[r * c + j] = (float)((xr[r * c + j] - mean) * inv * gr[j] + er[j]);
     }
     double err = rel_err(ref, out.f());
-    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "layernorm add%d rows%lld c%d dt%d err %g", add, rows, c, dt, err);
-    if (add) CHECK(same_bits(xr, x.f()), "add_layer_norm residual dt%d", dt);
+    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "layernorm add%d rows%lld c%d dt%d skip%d/%d err %g", add, rows, c, dt, skip,
+          gskip, err);
+    if (add) CHECK(same_bits(xr, x.f()), "add_layer_norm residual c%d dt%d skip%d", c, dt, skip);
     // in place
     if (!add) {
-        Buf y(xs, dt);
+        Buf y(xs, dt, skip);
         RC(svj_layer_norm(y.p(), ga.p(), bt.p(), y.p(), dt, rows, c, 1e-5f, 0));
-        CHECK(same_bits(out.f(), y.f()), "layernorm in place dt%d", dt);
+        CHECK(same_bits(out.f(), y.f()), "layernorm in place c%d dt%d skip%d", c, dt, skip);
     }
+    return out.f();
+}
+
+// The layouts give the same bits: 16-byte pieces where C * element bytes is a multiple of 16 (aligned bases), and
+// elements where a base is misaligned (rows, or gamma and beta), whatever the rows per lane (C = 1536, 3072: rows
+// that stream through in chunks).
+static void test_layernorm_layouts(long long rows, int c, int dt, bool add) {
+    auto v = test_layernorm(rows, c, dt, add);
+    auto e = test_layernorm(rows, c, dt, add, 1, 0);
+    auto g = test_layernorm(rows, c, dt, add, 0, 3);
+    CHECK(same_bits(v, e) && same_bits(v, g), "layernorm add%d rows%lld c%d dt%d: layouts differ", add, rows, c, dt);
 }
 
 // gather + LayerNorm: the tile bitwise equal to svj_gather_windows, out as LayerNorm of the tile (padding
-// tokens: zeros, or beta)
-static void test_gather_layer_norm(G g, int c, int dt, int kk, int zero_padded) {
+// tokens: zeros, or beta). `skip` misaligns x, tile, out, gamma and beta. Returns out.
+static std::vector<float> test_gather_layer_norm(G g, int c, int dt, int kk, int zero_padded, int skip = 0) {
     int b = 2, nW = g.nW(), N = g.N();
     int k = kk < 0 ? nW : std::min(kk, nW);
-    auto ord = perm_order(b, nW);
-    auto xs = randn((size_t)b * g.h * g.w * c), gs = randn(c), be = randn(c);
-    Buf x(xs, dt), ga(gs, dt), bt(be, dt), tile((size_t)b * k * N * c, dt), out((size_t)b * k * N * c, dt),
-        want_tile((size_t)b * k * N * c, dt);
+    std::mt19937 r(1000003u * (unsigned)c + 7919u * (unsigned)(g.h * 64 + g.w) + 31u * dt + 2u * zero_padded + g.shift);
+    std::normal_distribution<float> nd;
+    auto gen = [&](size_t n) { std::vector<float> v(n); for (auto& x : v) x = nd(r); return v; };
+    std::vector<int> ord(b * nW);
+    for (int bb = 0; bb < b; bb++) { std::vector<int> q(nW); std::iota(q.begin(), q.end(), 0); std::shuffle(q.begin(), q.end(), r); std::copy(q.begin(), q.end(), ord.begin() + bb * nW); }
+    auto xs = gen((size_t)b * g.h * g.w * c), gs = gen(c), be = gen(c);
+    Buf x(xs, dt, skip), ga(gs, dt, skip), bt(be, dt, skip), tile((size_t)b * k * N * c, dt, skip),
+        out((size_t)b * k * N * c, dt, skip), want_tile((size_t)b * k * N * c, dt);
     RC(svj_gather_layer_norm(x.p(), ga.p(), bt.p(), tile.p(), out.p(), ord.data(), dt, b, g.h, g.w, c, g.win, g.shift, k,
                              1e-5f, zero_padded, 0));
-    RC(svj_gather_windows(x.p(), want_tile.p(), ord.data(), dt, b, g.h, g.w, c, g.win, g.shift, k, 0));
-    CHECK(same_bits(want_tile.f(), tile.f()), "gather_layer_norm tile %dx%d w%d s%d dt%d k%d", g.h, g.w, g.win, g.shift, dt, k);
+    Buf xa(xs, dt);
+    RC(svj_gather_windows(xa.p(), want_tile.p(), ord.data(), dt, b, g.h, g.w, c, g.win, g.shift, k, 0));
+    CHECK(same_bits(want_tile.f(), tile.f()), "gather_layer_norm tile %dx%d w%d s%d c%d dt%d k%d skip%d", g.h, g.w, g.win,
+          g.shift, c, dt, k, skip);
     auto tr = want_tile.f(), gr = rounded(gs, dt), er = rounded(be, dt);
     std::vector<float> ref(tr.size());
     for (int bb = 0; bb < b; bb++) for (int j = 0; j < k; j++) for (int t = 0; t < N; t++) {
@@ -205,8 +234,16 @@ static void test_gather_layer_norm(G g, int c, int dt, int kk, int zero_padded) 
         for (int e = 0; e < c; e++) ref[r + e] = pad && zero_padded ? 0.f : (float)((tr[r + e] - mean) * inv * gr[e] + er[e]);
     }
     double err = rel_err(ref, out.f());
-    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "gather_layer_norm %dx%d w%d s%d dt%d k%d zp%d err %g", g.h, g.w, g.win, g.shift,
-          dt, k, zero_padded, err);
+    CHECK(err < (dt == SVJ_F32 ? 1e-5 : 1e-2), "gather_layer_norm %dx%d w%d s%d c%d dt%d k%d zp%d skip%d err %g", g.h, g.w,
+          g.win, g.shift, c, dt, k, zero_padded, skip, err);
+    return out.f();
+}
+
+// 16-byte pieces (aligned) and elements (misaligned bases) give the same bits
+static void test_gather_layer_norm_layouts(G g, int c, int dt, int kk, int zero_padded) {
+    auto v = test_gather_layer_norm(g, c, dt, kk, zero_padded);
+    auto e = test_gather_layer_norm(g, c, dt, kk, zero_padded, 1);
+    CHECK(same_bits(v, e), "gather_layer_norm %dx%d w%d s%d c%d dt%d: layouts differ", g.h, g.w, g.win, g.shift, c, dt);
 }
 
 static double gelu(double v) { return 0.5 * v * (1 + erf(v / sqrt(2.0))); }
@@ -752,7 +789,17 @@ int main() {
     test_attention({24,24,12,6,12}, 256, 2, SVJ_F32, 1);
     emu::set_smem_optin(101376);
     fprintf(stderr, "attention done\n");
-    for (int dt = 0; dt < 3; dt++) { test_layernorm(13, 96, dt, false); test_layernorm(13, 96, dt, true); test_layernorm(3, 1536, dt, false); test_layernorm(9, 7, dt, true); }
+    // C: Swin's 96..768 and patch merging's 4C up to 3072 (rows that stream), C not a multiple of 8 (elements for
+    // F16/BF16), fewer channels than a lane group, rows not filling a warp's
+    for (int dt = 0; dt < 3; dt++) {
+        for (int c : {1, 7, 8, 40, 96, 100, 192, 384, 768, 1000, 1536}) {
+            test_layernorm_layouts(13, c, dt, false);
+            test_layernorm_layouts(13, c, dt, true);
+        }
+        test_layernorm_layouts(3, 3072, dt, false);
+        test_layernorm_layouts(70, 96, dt, false);
+        test_layernorm_layouts(1, 192, dt, true);
+    }
     for (int dt = 0; dt < 3; dt++) { test_elementwise(dt); test_elementwise_paths(dt); test_layout(dt); }
     // again on one block: the grid-stride loops' later passes (elementwise: the bias column stepping along)
     emu::set_grid_cap(1);
@@ -766,11 +813,17 @@ int main() {
     test_frames(1, 224, 224, 1, SVJ_F16);
     test_frames_checks();
     for (int dt = 0; dt < 3; dt++) {
-        test_gather_layer_norm({13,19,7,3,7}, 48, dt, 5, 1);
-        test_gather_layer_norm({13,19,7,3,7}, 48, dt, -1, 0);
-        test_gather_layer_norm({14,14,7,0,7}, 96, dt, 2, 1);
+        test_gather_layer_norm_layouts({13,19,7,3,7}, 48, dt, 5, 1);
+        test_gather_layer_norm_layouts({13,19,7,3,7}, 48, dt, -1, 0);
+        test_gather_layer_norm_layouts({14,14,7,0,7}, 96, dt, 2, 1);
+        test_gather_layer_norm_layouts({13,19,7,3,7}, 96, dt, 3, 0);
+        test_gather_layer_norm_layouts({13,19,7,3,7}, 7, dt, 4, 0);
+        test_gather_layer_norm_layouts({7,10,7,3,7}, 192, dt, -1, 1);
+        test_gather_layer_norm_layouts({7,10,7,3,7}, 384, dt, 1, 0);
+        test_gather_layer_norm_layouts({7,10,7,3,7}, 768, dt, 1, 1);
+        test_gather_layer_norm_layouts({7,10,7,3,7}, 1536, dt, 1, 0);
     }
-    test_gather_layer_norm({25,25,12,6,12}, 40, SVJ_F32, 3, 0);
+    test_gather_layer_norm_layouts({25,25,12,6,12}, 40, SVJ_F32, 3, 0);
     fprintf(stderr, "dense done\n");
     for (int dt = 0; dt < 3; dt++) { test_importance({14,14,7,3,7}, dt); test_importance({13,19,7,3,7}, dt); }
     test_importance({50,75,7,3,7}, 0);
