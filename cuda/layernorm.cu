@@ -51,8 +51,8 @@ __device__ __forceinline__ float row_sum(float (&s)[E]) {
 // Every load takes the read-only path: nothing this kernel reads is written before that read. The gather's map and
 // b never are; x in place (out == x) and LN_ADD's a are written in pass 3 only, each piece after the last read of
 // it and by the lane that reads it (hence LN_ADD stores a there, and a streaming row re-adds instead of re-reading
-// the sums). (With coherent loads ptxas hoisted the gamma and beta loads above the reductions and kept them as
-// floats: 64 registers instead of 40 at NP = 3.)
+// the sums). (With coherent loads the compiler scheduled the plain kernel into 64 registers instead of 40 at NP = 3,
+// the add's into 248 at NP = 12.)
 template <typename T, typename V, int NP, int KIND>
 __device__ __forceinline__ void load_chunk(V (&buf)[NP], const V* xr, const V* br, int c0, int n) {
     constexpr int G = 32 * sizeof(T) / sizeof(V);
@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(LN_THREADS) layer_norm_kernel(LayerNormParams<
     const V* br = nullptr;                     // LN_ADD: b's
     if (row < p.rows) {
         n = (P - j + G - 1) / G;
-        xr = (const V*)(p.x + row * C) + j;
+        if (KIND != LN_GATHER) xr = (const V*)(p.x + row * C) + j;
         if (KIND == LN_ADD) br = (const V*)(p.b + row * C) + j;
         if (KIND == LN_GATHER) {
             // tile row (b * k + w) * N + t: token t of kept window w of image b (shift and padding folded in)
