@@ -54,10 +54,17 @@ __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_kernel(AttnP
     const int w = window_of(p.order, p.g.nW, b, j);
     const int c3 = 3 * p.channels;
     const T* base = p.qkv + bw * N * c3;
-    for (int i = threadIdx.x; i < N * d; i += blockDim.x) {
-        int t = i / d, e = i - t * d;
+    // (t, e) of element i, stepped by the block size without a division per element
+    const int dt = (ATTN_WARPS * 32) / d, de = (ATTN_WARPS * 32) - dt * d;
+    for (int i = threadIdx.x, t = i / d, e = i - t * d; i < N * d; i += ATTN_WARPS * 32) {
         ks[t * ld + e] = to_float(base[(long long)t * c3 + p.channels + h * d + e]);
         vs[t * ld + e] = to_float(base[(long long)t * c3 + 2 * p.channels + h * d + e]);
+        t += dt;
+        e += de;
+        if (e >= d) {
+            e -= d;
+            t++;
+        }
     }
     for (int i = threadIdx.x; i < tw * tw; i += blockDim.x) bias[i] = to_float(p.table[(long long)i * p.heads + h]);
     for (int i = threadIdx.x; i < N; i += blockDim.x) reg[i] = region(p.g, w, i);
@@ -67,11 +74,27 @@ __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_kernel(AttnP
     const int win = p.g.win;
     const int off = p.bias_window - 1;
     float* q = qs + warp * d;
+    // this lane's keys kk = c * 32 + lane: bias coordinate once, not per query row (region labels stay in
+    // shared memory: 5 more registers cost occupancy); WindowGrid.biasRow (qy - ky + off) * tw + (qx - kx + off)
+    // is then qrow - kb[c] with qrow = qy * tw + qx
+    int kb[MAX_KEY_CHUNKS];
+#pragma unroll
+    for (int c = 0; c < MAX_KEY_CHUNKS; c++) {
+        const int kk = c * 32 + lane;
+        const int ky = kk / win, kx = kk - ky * win;
+        kb[c] = ky * tw + kx - off * (tw + 1);
+    }
+    int qy = warp / win, qx = warp - qy * win;   // coordinates of row qi, stepped with it
     for (int qi = warp; qi < N; qi += ATTN_WARPS) {
         for (int e = lane; e < d; e += 32) q[e] = to_float(base[(long long)qi * c3 + h * d + e]) * p.scale;
         __syncwarp();
         const int rq = reg[qi];
-        const int qy = qi / win, qx = qi - qy * win;
+        const int qrow = qy * tw + qx;
+        qx += ATTN_WARPS;
+        while (qx >= win) {
+            qx -= win;
+            qy++;
+        }
         float s[MAX_KEY_CHUNKS];
         float mx = -INFINITY;
 #pragma unroll
@@ -82,8 +105,7 @@ __global__ void __launch_bounds__(ATTN_WARPS * 32) window_attention_kernel(AttnP
                 float acc = 0.f;
                 const float* kr = ks + kk * ld;
                 for (int e = 0; e < d; e++) acc = fmaf(q[e], kr[e], acc);
-                const int ky = kk / win, kx = kk - ky * win;
-                acc += bias[(qy - ky + off) * tw + (qx - kx + off)];   // WindowGrid.biasRow
+                acc += bias[qrow - kb[c]];   // WindowGrid.biasRow
                 if (reg[kk] != rq) acc += -100.f;
                 v = acc;
             }
