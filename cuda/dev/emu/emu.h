@@ -86,6 +86,8 @@ template <typename T> inline T __shfl_xor_sync(unsigned, T v, int m) {
     return r;
 }
 template <typename T> inline T __ldg(const T* p) { return *p; }
+// st.global.wb, the default caching of a plain store (sm_32_intrinsics.h, vector types included)
+template <typename T> inline void __stwb(T* p, T v) { *p = v; }
 inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline float __expf(float x) { return expf(x); }

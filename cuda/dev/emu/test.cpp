@@ -127,13 +127,27 @@ static void test_windows(G g, int c, int dt) {
     }
 }
 
-static void test_attention(G g, int c, int heads, int dt, int kk) {
+// shift_in / shift_out: qkv / out one element past a 16-byte boundary (the kernels' element-wise fallbacks);
+// natural: no order list (k = nW)
+static void test_attention(G g, int c, int heads, int dt, int kk, bool shift_in = false, bool shift_out = false,
+                           bool natural = false) {
     int b = 2, nW = g.nW(), N = g.N(), d = c / heads, tw = 2 * g.bw - 1;
-    int k = kk < 0 ? nW : std::min(kk, nW);
+    int k = natural || kk < 0 ? nW : std::min(kk, nW);
     auto ord = perm_order(b, nW);
+    if (natural) for (int i = 0; i < b * nW; i++) ord[i] = i % nW;   // the reference's window numbers
     auto qs = randn((size_t)b * k * N * 3 * c), tbs = randn((size_t)tw * tw * heads);
-    Buf qkv(qs, dt), tb(tbs, dt), out((size_t)b * k * N * c, dt);
-    RC(svj_window_attention(qkv.p(), tb.p(), out.p(), ord.data(), dt, b, g.h, g.w, c, heads, g.win, g.shift, g.bw, k, 0));
+    std::vector<float> qpad = qs;
+    if (shift_in) qpad.insert(qpad.begin(), 0.f);
+    const int eb = dt == SVJ_F32 ? 4 : 2;
+    Buf qkv(qpad, dt), tb(tbs, dt), outb((size_t)b * k * N * c + 1, dt);
+    char* qp = (char*)qkv.p() + (shift_in ? eb : 0);
+    char* op = (char*)outb.p() + (shift_out ? eb : 0);
+    CHECK((uintptr_t)qkv.p() % 16 == 0 && (uintptr_t)outb.p() % 16 == 0, "attention: test buffers not 16-byte aligned");
+    RC(svj_window_attention(qp, tb.p(), op, natural ? nullptr : ord.data(), dt, b, g.h, g.w, c, heads, g.win, g.shift,
+                            g.bw, k, 0));
+    std::vector<float> got((size_t)b * k * N * c);
+    for (size_t i = 0; i < got.size(); i++) got[i] = outb.get(i + (shift_out ? 1 : 0));
+    CHECK(shift_out || outb.b[got.size() * eb] == (char)0x5A, "attention: wrote past the output");
     auto q = rounded(qs, dt), t = rounded(tbs, dt);
     std::vector<float> ref((size_t)b * k * N * c);
     float scale = 1.0f / sqrtf((float)d);
@@ -155,8 +169,8 @@ static void test_attention(G g, int c, int heads, int dt, int kk) {
                 ref[(((size_t)bb * k + j) * N + qi) * c + h * d + e] = (float)o; }
         }
     }
-    double err = rel_err(ref, out.f());
-    CHECK(err < (dt == SVJ_F32 ? 1e-5 : dt == SVJ_F16 ? 2e-3 : 1e-2), "attention %dx%d w%d s%d bw%d c%d h%d dt%d k%d: rel err %g", g.h, g.w, g.win, g.shift, g.bw, c, heads, dt, k, err);
+    double err = rel_err(ref, got);
+    CHECK(err < (dt == SVJ_F32 ? 1e-5 : dt == SVJ_F16 ? 2e-3 : 1e-2), "attention %dx%d w%d s%d bw%d c%d h%d dt%d k%d in%d out%d nat%d: rel err %g", g.h, g.w, g.win, g.shift, g.bw, c, heads, dt, k, shift_in, shift_out, natural, err);
 }
 
 // LayerNorm (plain, or after the residual add) against the CPU-like reference (double), in place bitwise equal to
@@ -783,6 +797,24 @@ int main() {
     test_attention({14,14,7,3,7}, 96, 3, SVJ_F16, 2);     // d = 32 at window 7
     test_attention({7,7,5,0,12}, 64, 2, SVJ_F16, -1);     // a bias table of a larger window (12) than the grid's (5)
     test_attention({9,9,9,4,9}, 64, 2, SVJ_BF16, -1);     // odd window, shifted
+    // tensor cores: every key chunk count (KC = ceil(N / 32): windows 5, 7, 9, 11, 12), d = 32 and other d, 16-byte
+    // and element-wise staging (qkv) and output (out), with and without an order list, pruned (k < nW)
+    for (int dt : {SVJ_F16, SVJ_BF16}) {
+        for (int v = 0; v < 4; v++) {
+            const bool in = v & 1, o = v & 2;
+            test_attention({14,14,7,3,7}, 96, 3, dt, 3, in, o);     // Swin-T's window 7, d = 32
+            test_attention({14,14,7,0,7}, 64, 1, dt, -1, in, o, true);   // d = 64, no order list
+            test_attention({10,10,5,2,5}, 64, 2, dt, 2, in, o);     // one key chunk, 9 real rows in the last strip
+            test_attention({9,18,9,4,9}, 96, 3, dt, 1, in, o);      // three chunks
+            test_attention({11,11,11,5,11}, 96, 6, dt, -1, in, o);  // four chunks, d = 16
+            test_attention({24,24,12,6,12}, 128, 4, dt, 2, in, o);  // five chunks
+        }
+        test_attention({14,14,7,3,7}, 96, 3, dt, -1, false, false, true);
+        test_attention({7,7,7,0,7}, 32, 1, dt, -1, false, false, true);   // one window, one head
+    }
+    test_attention({14,14,7,3,7}, 48, 2, SVJ_F16, 2, true, true);     // d = 24: CUDA-core kernel, any alignment
+    test_attention({14,14,7,3,7}, 96, 3, SVJ_F32, 3, true, true);
+    test_attention({14,14,7,3,7}, 96, 3, SVJ_F32, -1, false, false, true);
     // sm_90's opt-in limit (227 KB): window 12 with d = 128 stays on the kernels with the larger footprint
     emu::set_smem_optin(232448);
     test_attention({24,24,12,6,12}, 256, 2, SVJ_F16, 1);
