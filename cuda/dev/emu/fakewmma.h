@@ -1,6 +1,7 @@
 // Stand-in for <mma.h> (nvcuda::wmma) in the emulation. A real fragment is spread over the 32 lanes of a
 // warp in an unspecified layout; here every thread holds the whole 16x16 tile (the API's results are the
-// same; kernels must not index fragment elements, which this does not emulate). mma_sync shares the product
+// same; kernels must not index fragment elements, which this does not emulate). store_matrix_sync writes each
+// element from one lane only, so a missing __syncwarp between a store and other lanes' reads shows. mma_sync shares the product
 // out over the warp's lanes, so all 32 must call it, as on the hardware. Products are exact float products of
 // the stored inputs, accumulated in float, as on tensor cores with float accumulation (the order of the
 // additions differs). The API's alignment rules are checked: pointers 256-bit aligned, ldm a multiple of 16
@@ -68,8 +69,12 @@ inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment
 
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ld, layout_t l) {
     check_alignment("store_matrix_sync", p, ld, sizeof(float));
+    // each lane writes only its share (element i by lane i % 32), as a real fragment is spread over the warp:
+    // a lane that reads the tile before a __syncwarp may miss the other lanes' elements, as on the hardware
+    const int lane = emu::lane_id();
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) {
+            if (((r * 16 + c) & 31) != lane) continue;
             if (l == mem_row_major) p[(size_t)r * ld + c] = f.x[r * 16 + c];
             else p[(size_t)c * ld + r] = f.x[r * 16 + c];
         }
