@@ -209,15 +209,14 @@ __global__ void __launch_bounds__(LN_THREADS) layer_norm_kernel(LayerNormParams<
     }
 }
 
-// Launches with NP >= ceil(C / 32), the pieces per lane for either V, so that the row stays in registers: C <= 96
-// (Swin-T stage 1), 192, 384, and 768 (not LN_ADD: its b pieces need a second buffer; 200 registers at NP = 12
-// already). Longer rows (patch merging's 4C = 1536) stream in chunks of the largest NP. Blocks of 8 warps, 4 from
+// Launches the 16-byte path of the plain and gather kinds with NP >= ceil(C / 32), the pieces per lane, so that
+// the row stays in registers: C <= 96 (Swin-T stage 1), 192, 384, and 768. Longer rows (patch merging's
+// 4C = 1536) stream in chunks of 24 pieces. The other paths take NP = 6 (below). Blocks of 8 warps, 4 from
 // NP = 12 on, where registers leave room for few blocks on an SM and launches are short (Swin-T's stage 3 is 196
 // blocks of 8 warps at batch 64, stage 4 49): smaller blocks spread them more evenly over the SMs.
 template <typename T, typename V, int KIND>
 static int launch_pieces(const LayerNormParams<T>& p, cudaStream_t s, const char* op) {
     constexpr int E = sizeof(V) / sizeof(T);
-    constexpr int TOP = KIND == LN_ADD ? 12 : 24;   // the largest NP
     const int n = (p.channels + 31) / 32;
     const int threads = n <= 6 ? LN_THREADS : LN_THREADS / 2;
     const int rows_per_block = threads / 32 * E;
@@ -225,14 +224,19 @@ static int launch_pieces(const LayerNormParams<T>& p, cudaStream_t s, const char
     // the element path has 4 rows a block for long rows: the last few row counts below the entries' 2^33 overflow
     SVJ_REQUIRE(grid < (1LL << 31), "%s: %lld rows of %d channels", op, p.rows, p.channels);
     const unsigned blocks = (unsigned)grid;
-    if (n <= 3) {
+    if constexpr (KIND == LN_ADD || sizeof(V) == sizeof(T)) {
+        // one NP for the paths no Swin pass takes (the residual add; elements, for C * sizeof(T) not a multiple of
+        // 16 or unaligned views): longer rows stream. NP changes no bits (a lane sums its pieces in order either
+        // way); this keeps the library small (each instance is compiled for five targets)
+        layer_norm_kernel<T, V, 6, KIND><<<blocks, threads, 0, s>>>(p);
+    } else if (n <= 3) {
         layer_norm_kernel<T, V, 3, KIND><<<blocks, threads, 0, s>>>(p);
     } else if (n <= 6) {
         layer_norm_kernel<T, V, 6, KIND><<<blocks, threads, 0, s>>>(p);
     } else if (n <= 12) {
         layer_norm_kernel<T, V, 12, KIND><<<blocks, threads, 0, s>>>(p);
     } else {
-        layer_norm_kernel<T, V, TOP, KIND><<<blocks, threads, 0, s>>>(p);
+        layer_norm_kernel<T, V, 24, KIND><<<blocks, threads, 0, s>>>(p);
     }
     return svj_launch(op);
 }
