@@ -522,6 +522,7 @@ extern "C" int svj_window_attention(const void* qkv, const void* table, void* ou
     SVJ_REQUIRE(channels / heads <= 32 * MAX_DIM_CHUNKS, "%s: head dim %d, at most %d is supported", op,
                 channels / heads, 32 * MAX_DIM_CHUNKS);
     SVJ_REQUIRE(heads <= 65535, "%s: %d heads", op, heads);
+    SVJ_REQUIRE((long long)batch * k < (1LL << 31), "%s: %d images of %d windows exceed a launch's grid", op, batch, k);
     if (k == 0) return 0;
     SVJ_DISPATCH_FLOAT(dtype, op, launch_attention, qkv, table, out, order, g, batch, channels, heads, bias_window, k,
                        (cudaStream_t)stream)

@@ -433,6 +433,13 @@ static void test_frames(int b, int h, int w, int bgr, int dt) {
     CHECK(same_bits(r, out.f()), "frames %dx%dx%d bgr%d dt%d", b, h, w, bgr, dt);
 }
 
+// the entry refuses a grid of batch x k CTAs past a launch's limit before touching memory
+static void test_attention_checks() {
+    char dummy[64];
+    CHECK(svj_window_attention(dummy, dummy, dummy, nullptr, SVJ_F16, 1 << 29, 14, 14, 64, 2, 7, 3, 7, 4, 0) == SVJ_EINVAL,
+          "attention grid of 2^31 CTAs");
+}
+
 static void test_frames_checks() {
     unsigned char px[12] = {0};
     float out[12];
@@ -820,6 +827,7 @@ int main() {
     test_attention({24,24,12,6,12}, 256, 2, SVJ_F16, 1);
     test_attention({24,24,12,6,12}, 256, 2, SVJ_F32, 1);
     emu::set_smem_optin(101376);
+    test_attention_checks();
     fprintf(stderr, "attention done\n");
     // C: Swin's 96..768 and patch merging's 4C up to 3072 (rows that stream), C not a multiple of 8 (elements for
     // F16/BF16), fewer channels than a lane group, rows not filling a warp's
