@@ -6,10 +6,12 @@
 #   usage: native/build-kernels.sh <repo root> <output dir>
 #   env:   SVJ_CUDA_ARCHS (nvcc -gencode flags), SVJ_NVCC_JOBS (parallel files, default: cores),
 #          SVJ_NVCC_THREADS (nvcc --threads per file, default 2), NVCC (compiler path),
-#          SVJ_NVCC_EXTRA (more nvcc flags, e.g. -lineinfo for Nsight Compute's source view)
-# The device code is compressed in the fat binary (-Xfatbin -compress-all) and carries no line tables: with
-# -lineinfo and uncompressed, the LayerNorm file alone was 23 MB (66 kernels x 5 targets), 1.6 MB without;
-# the library travels in the jar and in the offline bundle, whose carry to a GPU machine is capped at 64 MiB.
+#          SVJ_NVCC_EXTRA (more nvcc flags, e.g. -lineinfo for Nsight Compute's source view),
+#          SVJ_KERNELS_MAX_MB (the largest library the build accepts, default 8)
+# The device code is compressed in the fat binary (--compress-mode=size; loading it needs driver 580+, which the
+# CUDA 13 runtime needs anyway) and carries no line tables: with -lineinfo and uncompressed, the LayerNorm file
+# alone was 23 MB (72 kernels x 5 targets), 1.2 MB without. The library travels in the jar and in the offline
+# bundle, whose carry to a GPU machine is capped at 64 MiB; the check at the end keeps it small.
 set -euo pipefail
 ROOT=$1
 OUT=$2
@@ -56,3 +58,14 @@ ls "$ROOT"/cuda/*.cu | xargs -P "$JOBS" -I{} bash -c 'compile "$@"' _ {}
 rm -f "$OUT/libsparsevit_kernels.a"
 ar rcs "$OUT/libsparsevit_kernels.a" "$OUT"/obj/*.o
 echo "[cuda] kernels built into $OUT/libsparsevit_kernels.a with $("$NVCC" --version | tail -1)"
+# The device code travels in the jar and in the offline bundle, whose first device call may carry 64 MiB in all
+# (bench/bundle/README.md): a library that grows past the limit below (uncompressed device code, line tables,
+# template instances multiplied by five targets) fails the build here rather than on the GPU machine.
+# SVJ_KERNELS_MAX_MB raises the limit for local builds (e.g. with SVJ_NVCC_EXTRA=-lineinfo).
+MAX_MB=${SVJ_KERNELS_MAX_MB:-8}
+LIB_BYTES=$(stat -c %s "$OUT/libsparsevit_kernels.a")
+if [ "$LIB_BYTES" -gt $((MAX_MB * 1048576)) ]; then
+  echo "error: the kernel library is $((LIB_BYTES / 1048576)) MiB, over the $MAX_MB MiB limit (SVJ_KERNELS_MAX_MB):" \
+    "the offline bundle must fit a device call; see the compression and template notes in native/build-kernels.sh" >&2
+  exit 1
+fi
