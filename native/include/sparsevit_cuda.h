@@ -131,6 +131,11 @@ int svj_bias_add(void* x, const void* bias, int dtype, long long rows, int chann
 int svj_gelu(void* x, int dtype, long long n, void* stream);
 /* Fused: x[r, c] = GELU(x[r, c] + bias[c]). */
 int svj_bias_gelu(void* x, const void* bias, int dtype, long long rows, int channels, void* stream);
+/* Linear layer with bias and exact GELU fused in the GEMM (gemm.cu): out[M, N] = GELU(x[M, K] w[N, K]^T + bias[N]),
+ * F16 or BF16 only, on tensor cores with float accumulation, rounded to dtype once at the end. bias may be NULL
+ * (no bias). N and K multiples of 8; x, w, bias and out 16-byte aligned; out must not overlap x or w. */
+int svj_linear_gelu(const void* x, const void* w, const void* bias, void* out, int dtype, long long rows, int n, int k,
+                    void* stream);
 /* a += b elementwise. */
 int svj_add(void* a, const void* b, int dtype, long long n, void* stream);
 /* dst = src converted between floating dtypes (round to nearest even when narrowing). */

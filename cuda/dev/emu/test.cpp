@@ -440,6 +440,60 @@ static void test_attention_checks() {
           "attention grid of 2^31 CTAs");
 }
 
+// svj_linear_gelu against a double-precision reference of the rounded inputs: within one unit in the last place of
+// dtype (the kernel sums in float and rounds once), nothing written past M x N, and bias NULL as no bias.
+static void test_linear_gelu(long long m, int n, int k, int dt, bool with_bias) {
+    auto xs = randn((size_t)m * k), ws = randn((size_t)n * k), bs = randn(n);
+    for (auto& v : ws) v *= 1.f / sqrtf((float)k);   // pre-activations of order 1, where GELU bends
+    auto xr = rounded(xs, dt), wr = rounded(ws, dt), br = rounded(bs, dt);
+    const size_t guard = 40;
+    Buf x(xs, dt), w(ws, dt), b(bs, dt), out((size_t)m * n + guard, dt);
+    RC(svj_linear_gelu(x.p(), w.p(), with_bias ? b.p() : nullptr, out.p(), dt, m, n, k, 0));
+    const double ulp = dt == SVJ_F16 ? 1.0 / 1024 : 1.0 / 128;
+    int bad = 0;
+    double worst = 0;
+    for (long long r = 0; r < m; r++)
+        for (int c = 0; c < n; c++) {
+            double v = with_bias ? br[c] : 0, mag = fabs(v);
+            for (int e = 0; e < k; e++) {
+                double t = (double)xr[r * k + e] * wr[(size_t)c * k + e];
+                v += t;
+                mag += fabs(t);
+            }
+            const double ref = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+            const double got = out.get((size_t)r * n + c);
+            const double err = fabs(got - ref), tol = fabs(ref) * ulp + 1e-6 * mag + 1e-7;
+            worst = std::max(worst, err / tol);
+            if (!(err <= tol) && bad++ < 3)
+                fprintf(stderr, "  linear_gelu %lldx%dx%d dt%d [%lld, %d]: %g, expected %g\n", m, n, k, dt, r, c, got, ref);
+        }
+    CHECK(bad == 0, "linear_gelu %lldx%dx%d dt%d bias%d: %d elements off (worst %.2f of the tolerance)", m, n, k, dt,
+          with_bias, bad, worst);
+    for (size_t i = (size_t)m * n; i < (size_t)m * n + guard; i++) {
+        unsigned short bits;
+        memcpy(&bits, (char*)out.p() + i * 2, 2);
+        if (bits != 0x5A5A) { CHECK(false, "linear_gelu %lldx%dx%d dt%d wrote past the output", m, n, k, dt); break; }
+    }
+}
+
+static void test_linear_gelu_checks() {
+    Buf x((size_t)64 * 16 + 8, SVJ_F16), w((size_t)16 * 16 + 8, SVJ_F16), b(24, SVJ_F16), out((size_t)64 * 16 + 8, SVJ_F16);
+    CHECK(svj_linear_gelu(x.p(), w.p(), b.p(), out.p(), SVJ_F32, 64, 16, 16, 0) == SVJ_EINVAL, "linear_gelu F32");
+    CHECK(svj_linear_gelu(x.p(), w.p(), b.p(), out.p(), SVJ_F16, 64, 12, 16, 0) == SVJ_EINVAL, "linear_gelu N = 12");
+    CHECK(svj_linear_gelu(x.p(), w.p(), b.p(), out.p(), SVJ_F16, 64, 16, 20, 0) == SVJ_EINVAL, "linear_gelu K = 20");
+    CHECK(svj_linear_gelu((char*)x.p() + 2, w.p(), b.p(), out.p(), SVJ_F16, 64, 16, 16, 0) == SVJ_EINVAL,
+          "linear_gelu x misaligned");
+    CHECK(svj_linear_gelu(x.p(), w.p(), (char*)b.p() + 2, out.p(), SVJ_F16, 64, 16, 16, 0) == SVJ_EINVAL,
+          "linear_gelu bias misaligned");
+    CHECK(svj_linear_gelu(x.p(), w.p(), b.p(), (char*)out.p() + 8, SVJ_F16, 64, 16, 16, 0) == SVJ_EINVAL,
+          "linear_gelu out misaligned");
+    CHECK(svj_linear_gelu(x.p(), nullptr, b.p(), out.p(), SVJ_F16, 64, 16, 16, 0) == SVJ_EINVAL, "linear_gelu null w");
+    CHECK(svj_linear_gelu(x.p(), w.p(), b.p(), out.p(), SVJ_F16, -1, 16, 16, 0) == SVJ_EINVAL, "linear_gelu rows -1");
+    CHECK(svj_linear_gelu(x.p(), w.p(), b.p(), out.p(), SVJ_F16, 1LL << 40, 1 << 20, 16, 0) == SVJ_EINVAL,
+          "linear_gelu grid of 2^31 CTAs");
+    RC(svj_linear_gelu(x.p(), w.p(), b.p(), out.p(), SVJ_F16, 0, 16, 16, 0));   // no rows: nothing to do
+}
+
 static void test_frames_checks() {
     unsigned char px[12] = {0};
     float out[12];
@@ -829,6 +883,16 @@ int main() {
     emu::set_smem_optin(101376);
     test_attention_checks();
     fprintf(stderr, "attention done\n");
+    // the fused MLP GEMM: partial tiles in M, N and K (K % 32 != 0), one row, Swin-T's stage-0 FC1 (K = 96, N = 384)
+    for (int dt : {SVJ_F16, SVJ_BF16}) {
+        test_linear_gelu(1, 8, 8, dt, true);
+        test_linear_gelu(37, 136, 40, dt, true);
+        test_linear_gelu(128, 128, 32, dt, false);
+        test_linear_gelu(130, 384, 96, dt, true);
+        test_linear_gelu(300, 264, 200, dt, true);
+    }
+    test_linear_gelu_checks();
+    fprintf(stderr, "linear_gelu done\n");
     // C: Swin's 96..768 and patch merging's 4C up to 3072 (rows that stream), C not a multiple of 8 (elements for
     // F16/BF16), fewer channels than a lane group, rows not filling a warp's
     for (int dt = 0; dt < 3; dt++) {

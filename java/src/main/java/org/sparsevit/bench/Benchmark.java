@@ -17,6 +17,7 @@ import org.sparsevit.backend.CudaTimer;
 import org.sparsevit.backend.MemoryStats;
 import org.sparsevit.backend.Precision;
 import org.sparsevit.backend.ProfilingBackend;
+import org.sparsevit.backend.cuda.CudaBackend;
 import org.sparsevit.macs.MacCounter;
 import org.sparsevit.model.CompiledForward;
 import org.sparsevit.model.FeatureMap;
@@ -299,10 +300,27 @@ public final class Benchmark implements AutoCloseable {
         double p50 = pct(sorted, 50);
         double mean = Arrays.stream(ms).average().orElse(0);
         double g = MacCounter.count(cfg, c.height(), c.width(), c.batch(), c.sparsity()).totalGMacs();
-        return new BenchResult(graphed[0] ? "sparsevit-j (graph)" : "sparsevit-j", c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
+        return new BenchResult(impl(be.name(), graphed[0]), c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
                 c.precision(), be.name(), be.device(), c.sparsityLabel(), round(g, 3), round(p50, 4),
                 round(pct(sorted, 90), 4), round(pct(sorted, 99), 4), round(mean, 4), round(c.batch() * 1000.0 / p50, 2),
                 iters, stages, ops, memory, host == null ? null : round(host, 4));
+    }
+
+    /**
+     * The rows' impl: "sparsevit-j", with "graph" in brackets when the pass was replayed as a CUDA graph, and on CUDA
+     * a {@code sparsevit.fusedGelu} setting other than the default (e.g. "sparsevit-j (graph, fusedGelu=off)"), so
+     * that runs comparing the settings keep their rows apart.
+     */
+    static String impl(String backend, boolean graphed) {
+        List<String> notes = new ArrayList<>();
+        if (graphed) {
+            notes.add("graph");
+        }
+        String mlp = System.getProperty(CudaBackend.FUSED_GELU_PROPERTY);
+        if ("cuda".equals(backend) && mlp != null && !mlp.trim().equalsIgnoreCase("auto")) {
+            notes.add("fusedGelu=" + mlp.trim().toLowerCase(Locale.ROOT));
+        }
+        return notes.isEmpty() ? "sparsevit-j" : "sparsevit-j (" + String.join(", ", notes) + ")";
     }
 
     /**

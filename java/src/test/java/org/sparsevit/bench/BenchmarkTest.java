@@ -22,6 +22,29 @@ class BenchmarkTest {
         return new BenchCase("mini", false, 64, 64, 1, precision, "dense", SparsityConfig.dense(MINI.config()));
     }
 
+    /** Rows of a run with a non-default fusedGelu setting on CUDA say so in their impl; the CPU ignores it. */
+    @Test
+    void implNamesTheGraphAndAFusedGeluSettingOtherThanAuto() {
+        String before = System.getProperty("sparsevit.fusedGelu");
+        try {
+            System.clearProperty("sparsevit.fusedGelu");
+            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", true));
+            assertEquals("sparsevit-j", Benchmark.impl("cpu", false));
+            System.setProperty("sparsevit.fusedGelu", "auto");
+            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", true));
+            System.setProperty("sparsevit.fusedGelu", "Off");
+            assertEquals("sparsevit-j (graph, fusedGelu=off)", Benchmark.impl("cuda", true));
+            assertEquals("sparsevit-j (fusedGelu=off)", Benchmark.impl("cuda", false));
+            assertEquals("sparsevit-j", Benchmark.impl("cpu", false));
+        } finally {
+            if (before == null) {
+                System.clearProperty("sparsevit.fusedGelu");
+            } else {
+                System.setProperty("sparsevit.fusedGelu", before);
+            }
+        }
+    }
+
     @Test
     void aRowThatCannotBeRecordedEndsTheRunInsteadOfFailingTheCase() {
         try (Benchmark bm = new Benchmark("cpu", FILE, 0, 1, null)) {

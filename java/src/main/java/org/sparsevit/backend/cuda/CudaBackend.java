@@ -71,6 +71,22 @@ public final class CudaBackend implements Backend {
     private final FloatPointer zero;
     private final Precision precision;
     private final String deviceName;
+    /**
+     * The system property choosing where linearGelu (the MLP's first layer) runs for F16/BF16: {@code auto} (the
+     * default) fuses GEMM, bias and GELU into one kernel for K up to {@link #FUSED_GELU_AUTO_MAX_K}, {@code all} for
+     * every K, {@code off} never (cuBLAS, then the bias + GELU pass). See {@link #mlpPath}.
+     */
+    public static final String FUSED_GELU_PROPERTY = "sparsevit.fusedGelu";
+    /**
+     * The largest K (the layer's input channels) {@code auto} fuses. An estimate, not yet measured: the fused kernel
+     * (WMMA, ~50-60% of the tensor-core peak cuBLAS reaches on an H100/H200) saves a read and a write of the [M, 4K]
+     * output, which is worth more than the slower products while the GEMM is memory-bound (Swin-T's stages 0 and
+     * 1, K = 96 and 192). The GPU session's bench compares the three settings (bench/bundle/run-gpu.sh).
+     */
+    static final int FUSED_GELU_AUTO_MAX_K = 256;
+    /** The largest K fused by linearGelu (0: never), from {@link #FUSED_GELU_PROPERTY}. */
+    private final int fusedGeluMaxK;
+    private final java.util.concurrent.atomic.AtomicLong fusedGeluLaunches = new java.util.concurrent.atomic.AtomicLong();
     /** Bias-epilogue GEMMs; null when off ({@code sparsevit.cublaslt=false}) or not set up here (see ltOff). */
     private LtGemm lt;
     private String ltOff;
@@ -273,6 +289,7 @@ public final class CudaBackend implements Backend {
             throw new SparseVitException("CUDA backend unavailable: " + why);
         }
         this.precision = precision;
+        this.fusedGeluMaxK = fusedGeluMaxK(System.getProperty(FUSED_GELU_PROPERTY));
         check(CudaNative.svj_set_device(0), "cudaSetDevice");
         byte[] name = new byte[256];
         check(CudaNative.svj_device_name(0, name, name.length), "cudaGetDeviceProperties");
@@ -323,6 +340,36 @@ public final class CudaBackend implements Backend {
                 ltOff = ltWhy[0];
             }
         }
+    }
+
+    /** {@link #FUSED_GELU_PROPERTY}'s value (null: auto) as the largest K to fuse; anything else is an error. */
+    static int fusedGeluMaxK(String value) {
+        String v = value == null ? "auto" : value.trim().toLowerCase(java.util.Locale.ROOT);
+        return switch (v) {
+            case "auto" -> FUSED_GELU_AUTO_MAX_K;
+            case "all" -> Integer.MAX_VALUE;
+            case "off" -> 0;
+            default -> throw new IllegalArgumentException("system property " + FUSED_GELU_PROPERTY + "='" + value
+                    + "' is not auto, all or off");
+        };
+    }
+
+    /**
+     * How the MLP's first layer (linear + bias + GELU) runs for F16/BF16 tensors: "fused GEMM + bias + GELU kernel
+     * for K <= 256, cuBLAS + bias/GELU pass above (sparsevit.fusedGelu=auto)", "... for every K (...=all)" or
+     * "cuBLAS + bias/GELU pass (...=off)". FP32 tensors always take cuBLAS; so do shapes the kernel cannot take
+     * (N or K not a multiple of 8, tensors not 16-byte aligned).
+     */
+    public String mlpPath() {
+        String fused = "fused GEMM + bias + GELU kernel";
+        if (fusedGeluMaxK == 0) {
+            return "cuBLAS + bias/GELU pass (" + FUSED_GELU_PROPERTY + "=off)";
+        }
+        if (fusedGeluMaxK == Integer.MAX_VALUE) {
+            return fused + " for every K (" + FUSED_GELU_PROPERTY + "=all)";
+        }
+        return fused + " for K <= " + fusedGeluMaxK + ", cuBLAS + bias/GELU pass above (" + FUSED_GELU_PROPERTY
+                + "=auto)";
     }
 
     /**
@@ -967,6 +1014,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        if (fusedGelu(x, w, bias, out)) {
+            return;
+        }
         long m = gemm(x, w, bias, out, "linearGelu", zero, false);
         if (m == 0) {
             return;
@@ -981,10 +1031,40 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * out = x w^T + beta * out, plus the bias when {@code addBias} (in cuBLASLt's epilogue when it is on, else
-     * by our bias kernel after cublasGemmEx); validates all four tensors; returns the row count M.
+     * Runs linearGelu as one kernel (svj_linear_gelu: the GEMM with bias and exact GELU in its epilogue) when
+     * {@link #fusedGeluMaxK} admits the shape and the kernel's rules hold (F16/BF16, N and K multiples of 8, 16-byte
+     * aligned tensors); false leaves the call to cuBLAS + the bias/GELU pass. Shapes are validated as by gemm.
      */
-    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op, FloatPointer beta, boolean addBias) {
+    private boolean fusedGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        String op = "linearGelu";
+        if (fusedGeluMaxK == 0 || x.dtype() == DType.F32) {
+            return false;
+        }
+        long m = gemmRows(x, w, bias, out, op);
+        int n = w.dim(0);
+        int k = (int) (w.numel() / n);
+        long xp = ptr(x, op), wp = ptr(w, op), bp = ptr(bias, op), op2 = ptr(out, op);
+        if (k > fusedGeluMaxK || n % 8 != 0 || k % 8 != 0 || ((xp | wp | bp | op2) & 15) != 0) {
+            return false;
+        }
+        if (m > 0) {
+            check(CudaNative.svj_linear_gelu(xp, wp, bp, op2, code(out.dtype()), m, n, k, stream),
+                    op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")");
+            fusedGeluLaunches.incrementAndGet();
+        }
+        return true;
+    }
+
+    /** How many linearGelu calls this session ran on the fused kernel (for tests). */
+    long fusedGeluLaunches() {
+        return fusedGeluLaunches.get();
+    }
+
+    /**
+     * Checks the four tensors of a linear layer (CUDA tensors of one float dtype; weight [N, K...]; input [..., K],
+     * output [..., N] with as many rows; bias null or N values) and returns the row count M (at most 2^31 - 1).
+     */
+    private long gemmRows(Tensor x, Tensor w, Tensor bias, Tensor out, String op) {
         CudaTensor xt = cuda(x, op);
         CudaTensor wt = cuda(w, op);
         CudaTensor ot = cuda(out, op);
@@ -1001,14 +1081,27 @@ public final class CudaBackend implements Backend {
         if (bias != null && bias.numel() != n) {
             throw new IllegalArgumentException(op + ": bias " + Arrays.toString(bias.shape()) + " must have " + n + " values");
         }
-        int k = (int) kl;
-        long m = xt.numel() / k;
-        if (m == 0) {
-            return 0;
-        }
+        long m = xt.numel() / kl;
         if (m > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(op + ": " + m + " rows exceed one GEMM");
         }
+        return m;
+    }
+
+    /**
+     * out = x w^T + beta * out, plus the bias when {@code addBias} (in cuBLASLt's epilogue when it is on, else
+     * by our bias kernel after cublasGemmEx); validates all four tensors; returns the row count M.
+     */
+    private long gemm(Tensor x, Tensor w, Tensor bias, Tensor out, String op, FloatPointer beta, boolean addBias) {
+        long m = gemmRows(x, w, bias, out, op);
+        if (m == 0) {
+            return 0;
+        }
+        CudaTensor xt = cuda(x, op);
+        CudaTensor wt = cuda(w, op);
+        CudaTensor ot = cuda(out, op);
+        int n = wt.dim(0);
+        int k = (int) (wt.numel() / n);
         int type = blasType(xt.dtype());
         if (addBias && bias != null && lt != null) {
             // (captureHeld is only set and cleared by the capturing thread, the one that calls this during capture)

@@ -171,6 +171,10 @@ final class CudaNative {
     static native int svj_bias_gelu(@Cast("void*") long x, @Cast("const void*") long bias, int dtype, long rows,
                                     int channels, @Cast("void*") long stream);
 
+    static native int svj_linear_gelu(@Cast("const void*") long x, @Cast("const void*") long w,
+                                      @Cast("const void*") long bias, @Cast("void*") long out, int dtype, long rows,
+                                      int n, int k, @Cast("void*") long stream);
+
     static native int svj_add(@Cast("void*") long a, @Cast("const void*") long b, int dtype, long n,
                               @Cast("void*") long stream);
 

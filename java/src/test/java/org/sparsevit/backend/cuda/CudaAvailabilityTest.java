@@ -57,6 +57,17 @@ class CudaAvailabilityTest {
         assertTrue(later.contains("; first reported as: " + first + ")"), later);
     }
 
+    /** sparsevit.fusedGelu: auto (also when unset), all or off, any case; another value is an error naming it. */
+    @Test
+    void fusedGeluSettingIsParsedOrRefused() {
+        assertEquals(CudaBackend.FUSED_GELU_AUTO_MAX_K, CudaBackend.fusedGeluMaxK(null));
+        assertEquals(CudaBackend.FUSED_GELU_AUTO_MAX_K, CudaBackend.fusedGeluMaxK(" Auto "));
+        assertEquals(Integer.MAX_VALUE, CudaBackend.fusedGeluMaxK("all"));
+        assertEquals(0, CudaBackend.fusedGeluMaxK("OFF"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.fusedGeluMaxK("yes"));
+        assertEquals("system property sparsevit.fusedGelu='yes' is not auto, all or off", e.getMessage());
+    }
+
     @Test
     void nativeLibraryIsBuiltAndLoadsWhereverNvccIs() {
         assumeTrue(NVCC, "nvcc is not installed: this build is CPU-only");
@@ -127,6 +138,12 @@ class CudaAvailabilityTest {
         rejects(CudaNative.svj_cast(P, CudaNative.F32, 2 * P, CudaNative.I32, 10, 0), "destination dtype 3");
         rejects(CudaNative.svj_sort_windows(P, P, 0, 10, 0, 0, 0), "0 images of 10 windows");
         rejects(CudaNative.svj_to_channels_first(P, P, CudaNative.F32, 1, 10, 10, 0), "aliased");
+        // the fused MLP GEMM: F16/BF16 only, N and K multiples of 8, 16-byte aligned tensors
+        rejects(CudaNative.svj_linear_gelu(P, P, P, P, CudaNative.F32, 10, 16, 16, 0), "dtype 0 is not F16 or BF16");
+        rejects(CudaNative.svj_linear_gelu(P, P, P, P, CudaNative.F16, 10, 12, 16, 0), "N = 12 and K = 16 must be");
+        rejects(CudaNative.svj_linear_gelu(P, P, P + 2, P, CudaNative.BF16, 10, 16, 16, 0), "16-byte aligned");
+        rejects(CudaNative.svj_linear_gelu(P, P, P, P, CudaNative.F16, 1L << 40, 1 << 20, 16, 0), "exceed a launch's grid");
+        assertEquals(0, CudaNative.svj_linear_gelu(P, P, 0, P, CudaNative.F16, 0, 16, 16, 0), "no rows, no bias");
         long[] bytes = {-1};
         assertEquals(0, CudaNative.svj_sort_windows_scratch(4, 4096, bytes));
         assertEquals(0, bytes[0], "up to 4096 windows sort in shared memory, without scratch");

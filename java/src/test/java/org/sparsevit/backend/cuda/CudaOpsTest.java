@@ -504,6 +504,66 @@ class CudaOpsTest {
         }
     }
 
+    /**
+     * linearGelu under each setting of sparsevit.fusedGelu: auto runs the fused kernel (GEMM + bias + GELU in one)
+     * for K up to 256, all for every K, off never; FP32 and shapes the kernel cannot take (K not a multiple of 8)
+     * always take cuBLAS + the bias/GELU pass. Every path agrees with the CPU within the F16/BF16 tolerance.
+     */
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16"})
+    void fusedGeluFollowsItsSettingAndMatchesTheCpu(DType dt) {
+        // Swin-T stage 0's fc1 (96 -> 384) on rows that fill no whole 128-row tile; K = 384 (above auto's bound),
+        // N = 1536 (12 column tiles); K = 20 (no kernel); a bias-free layer
+        int[][] shapes = {{300, 96, 384, 1}, {70, 384, 1536, 1}, {37, 20, 24, 1}, {129, 136, 8, 0}};
+        for (String setting : new String[]{"auto", "all", "off"}) {
+            try (CudaBackend s = sessionWith(CudaBackend.FUSED_GELU_PROPERTY, setting)) {
+                assertTrue(s.mlpPath().endsWith("=" + setting + ")"), s.mlpPath());
+                for (int[] sh : shapes) {
+                    int rows = sh[0], k = sh[1], n = sh[2];
+                    HostTensor x = random(41, rows, k);
+                    HostTensor w = random(42, n, k);
+                    HostTensor b = sh[3] == 1 ? random(43, n) : null;
+                    HostTensor want;
+                    try (Tensor xt = cpu.upload(rounded(x, dt)); Tensor wt = cpu.upload(rounded(w, dt));
+                         Tensor bt = b == null ? null : cpu.upload(rounded(b, dt)); Tensor out = cpu.zeros(DType.F32, rows, n)) {
+                        cpu.linearGelu(xt, wt, bt, out);
+                        want = cpu.download(out);
+                    }
+                    long before = s.fusedGeluLaunches();
+                    HostTensor got;
+                    try (Tensor xt = s.upload(x, dt); Tensor wt = s.upload(w, dt);
+                         Tensor bt = b == null ? null : s.upload(b, dt); Tensor out = s.zeros(dt, rows, n)) {
+                        s.linearGelu(xt, wt, bt, out);
+                        got = s.download(out);
+                    }
+                    boolean fused = dt != DType.F32 && k % 8 == 0 && switch (setting) {
+                        case "auto" -> k <= 256;
+                        case "all" -> true;
+                        default -> false;
+                    };
+                    String what = "linearGelu " + rows + "x" + k + "->" + n + " " + dt + " fusedGelu=" + setting;
+                    assertEquals(fused ? 1 : 0, s.fusedGeluLaunches() - before, what + ": fused kernel launches");
+                    close(what, new HostTensor[]{want, got}, tol(dt));
+                }
+            }
+        }
+    }
+
+    /** A fresh session made while a system property holds a value (restored afterwards). */
+    static CudaBackend sessionWith(String property, String value) {
+        String before = System.getProperty(property);
+        System.setProperty(property, value);
+        try {
+            return new CudaBackend();
+        } finally {
+            if (before == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, before);
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16"})
     void denseMath(DType dt) {

@@ -1,0 +1,198 @@
+// Linear layer with the bias and the exact GELU in the GEMM's epilogue: out[M, N] = GELU(x[M, K] w[N, K]^T + bias[N])
+// for F16 and BF16 storage, on tensor cores (WMMA 16x16x16, float accumulation). It replaces cuBLAS's GEMM followed
+// by our bias + GELU pass, which reads and writes the [M, 4C] hidden activation of every MLP once more: 8 of the
+// 37 passes over the token map in a Swin block. cuBLASLt's GELU epilogue cannot stand in for it: it computes
+// the tanh approximation, and Swin's GELU is the exact erf form.
+//
+// Math: the products accumulate in float (order: 16-wide k steps, as tensor cores add them), then the bias (as
+// float) is added, GELU(v) = 0.5 v (1 + erf(v / sqrt 2)) is taken in float with erff, and the result is rounded
+// to T once. (The unfused path rounds the GEMM's sum to T before the GELU: this one is at least as accurate.)
+//
+// Tiles: a CTA of 8 warps computes a 128 x 128 block of out, stepping k by 32. x and w tiles move global ->
+// registers (16-byte pieces) -> shared memory, two buffers: the next k step's loads are in flight while the
+// tensor cores work on the current one, and one barrier a step suffices (a buffer is rewritten only after the
+// barrier that follows its last reads). Each warp owns a 64 x 32 part (4 x 2 accumulator fragments). Epilogue:
+// a warp stores one fragment at a time to its own 16 x 16 float scratch (in the dead tile buffers), each lane
+// takes 8 consecutive columns of a row (one 16-byte store) and applies bias and GELU.
+// CTAs run N tiles fastest, so the CTAs that share an x tile run together and read it from L2, not DRAM.
+//
+// Requirements (the entry checks them): K and N multiples of 8, x, w, bias and out 16-byte aligned (rows are
+// then too), M * N and the tile count within range. Rows of x past M and of w past N, and k past K, load as zeros.
+#include "common.cuh"
+#include <mma.h>
+#include <string.h>
+
+#define GEMM_BM 128
+#define GEMM_BN 128
+#define GEMM_BK 32
+#define GEMM_LDS (GEMM_BK + 8)   // tile row stride in T: rows stay 16-byte aligned, 8 rows of a fragment load
+                                 // hit 8 different 4-bank groups
+#define GEMM_WARPS 8
+#define GEMM_THREADS (GEMM_WARPS * 32)
+
+template <typename T>
+struct GemmParams {
+    const T* x;        // [M, K]
+    const T* w;        // [N, K]
+    const T* bias;     // [N], or null
+    T* out;            // [M, N]
+    long long m;       // rows
+    int n, k;
+    int n_tiles;       // ceil(N / 128): the fastest part of the CTA number
+};
+
+// Shared memory of one CTA (40 KB): two buffers of the x and w tiles; the epilogue's per-warp scratch reuses them.
+template <typename T>
+union __align__(128) GemmSmem {
+    struct {
+        uint4 a[2][GEMM_BM * GEMM_LDS * sizeof(T) / 16];
+        uint4 b[2][GEMM_BN * GEMM_LDS * sizeof(T) / 16];
+    } tiles;
+    float scratch[GEMM_WARPS][16 * 16];
+};
+
+// A tile is 128 rows of 32 T = 4 pieces of 16 bytes a row, 512 pieces: two a thread, piece i = thread + 256 u at row
+// i / 4, column 8 (i % 4). Rows at or past `rows` and columns at or past k load as zeros (k % 8 == 0: a piece is
+// wholly in or out).
+template <typename T>
+__device__ __forceinline__ void load_tile(const T* src, long long row0, long long rows, int k, int k0, uint4 (&v)[2]) {
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+        const int i = threadIdx.x + u * GEMM_THREADS;
+        const long long r = row0 + (i >> 2);
+        const int c = k0 + (i & 3) * 8;
+        v[u] = r < rows && c < k ? __ldg((const uint4*)(src + r * k + c)) : make_uint4(0, 0, 0, 0);
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void store_tile(uint4* dst, const uint4 (&v)[2]) {
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+        const int i = threadIdx.x + u * GEMM_THREADS;
+        dst[((i >> 2) * GEMM_LDS + (i & 3) * 8) * (int)sizeof(T) / 16] = v[u];
+    }
+}
+
+__device__ __forceinline__ float gemm_gelu(float v) { return 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); }
+
+template <typename T>
+__global__ void __launch_bounds__(GEMM_THREADS, 2) linear_gelu_kernel(GemmParams<T> p) {
+    using namespace nvcuda;
+    __shared__ GemmSmem<T> sm;
+    const long long tile = blockIdx.x;
+    const int tn = (int)(tile % p.n_tiles);
+    const long long m0 = tile / p.n_tiles * GEMM_BM;
+    const int n0 = tn * GEMM_BN;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int wm = warp >> 2, wn = warp & 3;   // 2 x 4 warps: rows wm * 64, columns wn * 32 of the CTA's block
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+
+    const int steps = (p.k + GEMM_BK - 1) / GEMM_BK;
+    uint4 va[2], vb[2];
+    load_tile(p.x, m0, p.m, p.k, 0, va);
+    load_tile(p.w, n0, p.n, p.k, 0, vb);
+    store_tile<T>(sm.tiles.a[0], va);
+    store_tile<T>(sm.tiles.b[0], vb);
+    __syncthreads();
+    for (int s = 0; s < steps; s++) {
+        const int buf = s & 1;
+        if (s + 1 < steps) {   // the next step's pieces, in flight during this step's products
+            load_tile(p.x, m0, p.m, p.k, (s + 1) * GEMM_BK, va);
+            load_tile(p.w, n0, p.n, p.k, (s + 1) * GEMM_BK, vb);
+        }
+        const T* as = (const T*)sm.tiles.a[buf] + wm * 64 * GEMM_LDS;
+        const T* bs = (const T*)sm.tiles.b[buf] + wn * 32 * GEMM_LDS;
+#pragma unroll
+        for (int kk = 0; kk < GEMM_BK; kk += 16) {
+            // w's tile is [n][k]: B = w^T as a column-major k x n operand with ldm = GEMM_LDS
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b[2];
+#pragma unroll
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(b[j], bs + j * 16 * GEMM_LDS + kk, GEMM_LDS);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::load_matrix_sync(a, as + i * 16 * GEMM_LDS + kk, GEMM_LDS);
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a, b[j], acc[i][j]);
+            }
+        }
+        if (s + 1 < steps) {
+            store_tile<T>(sm.tiles.a[buf ^ 1], va);
+            store_tile<T>(sm.tiles.b[buf ^ 1], vb);
+        }
+        __syncthreads();
+    }
+
+    // epilogue; the tiles are dead (the loop ended on a barrier), the scratch lives in them
+    float* scratch = sm.scratch[warp];
+    const int r = lane >> 1, c = (lane & 1) * 8;   // this lane's row and first column in a fragment
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int col = n0 + wn * 32 + j * 16 + c;
+        float bias[8];
+        if (p.bias && col < p.n) {
+            T bt[8];
+            uint4 bv = __ldg((const uint4*)(p.bias + col));
+            memcpy(bt, &bv, sizeof bt);   // not a cast: reading a uint4 through a T* breaks aliasing rules
+#pragma unroll
+            for (int e = 0; e < 8; e++) bias[e] = to_float(bt[e]);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 8; e++) bias[e] = 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            wmma::store_matrix_sync(scratch, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            const long long row = m0 + wm * 64 + i * 16 + r;
+            if (row < p.m && col < p.n) {   // N % 8 == 0: the 8 columns are wholly in or out
+                T o[8];
+#pragma unroll
+                for (int e = 0; e < 8; e++) o[e] = from_float<T>(gemm_gelu(scratch[r * 16 + c + e] + bias[e]));
+                uint4 ov;
+                memcpy(&ov, o, sizeof ov);
+                *(uint4*)(p.out + row * p.n + col) = ov;
+            }
+            __syncwarp();   // the scratch is rewritten by the next fragment
+        }
+    }
+}
+
+template <typename T>
+static int launch_linear_gelu(const void* x, const void* w, const void* bias, void* out, long long m, int n, int k,
+                              cudaStream_t stream) {
+    GemmParams<T> p;
+    p.x = (const T*)x;
+    p.w = (const T*)w;
+    p.bias = (const T*)bias;
+    p.out = (T*)out;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    p.n_tiles = (n + GEMM_BN - 1) / GEMM_BN;
+    const long long tiles = (m + GEMM_BM - 1) / GEMM_BM * p.n_tiles;
+    linear_gelu_kernel<T><<<(unsigned)tiles, GEMM_THREADS, 0, stream>>>(p);
+    return svj_launch("svj_linear_gelu");
+}
+
+extern "C" int svj_linear_gelu(const void* x, const void* w, const void* bias, void* out, int dtype, long long rows,
+                               int n, int k, void* stream) {
+    const char* op = "svj_linear_gelu";
+    SVJ_REQUIRE(x && w && out, "%s: null tensor", op);
+    SVJ_REQUIRE(dtype == SVJ_F16 || dtype == SVJ_BF16, "%s: dtype %d is not F16 or BF16", op, dtype);
+    SVJ_REQUIRE(rows >= 0 && n > 0 && k > 0, "%s: invalid size %lld x %d x %d", op, rows, n, k);
+    SVJ_REQUIRE(n % 8 == 0 && k % 8 == 0, "%s: N = %d and K = %d must be multiples of 8", op, n, k);
+    SVJ_REQUIRE(((uintptr_t)x | (uintptr_t)w | (uintptr_t)bias | (uintptr_t)out) % 16 == 0,
+                "%s: x, w, bias and out must be 16-byte aligned", op);
+    const long long tiles = (rows + GEMM_BM - 1) / GEMM_BM * ((n + GEMM_BN - 1) / GEMM_BN);
+    SVJ_REQUIRE(tiles < (1LL << 31), "%s: %lld x %d outputs exceed a launch's grid", op, rows, n);
+    if (rows == 0) return 0;
+    if (dtype == SVJ_F16) return launch_linear_gelu<__half>(x, w, bias, out, rows, n, k, (cudaStream_t)stream);
+    return launch_linear_gelu<__nv_bfloat16>(x, w, bias, out, rows, n, k, (cudaStream_t)stream);
+}
