@@ -122,6 +122,21 @@ __device__ __forceinline__ int source_token(const GridParams& g, int w, int t) {
     return (i < g.H && j < g.W) ? i * g.W + j : -1;
 }
 
+// The inverse of source_token: row w * N + t of map token `token` (0 <= token < H * W) in a tile that holds every
+// window of grid g in natural order (WindowGrid.tileRow). The token's padded position (i, j) sits at
+// ((i - shift) mod Hp, (j - shift) mod Wp) of the rolled grid.
+__device__ __forceinline__ int tile_row_of_token(const GridParams& g, int token) {
+    int i = token / g.W, j = token - i * g.W;
+    if (g.shift) {
+        i -= g.shift;
+        if (i < 0) i += g.Hp;
+        j -= g.shift;
+        if (j < 0) j += g.Wp;
+    }
+    const int r = i / g.win, c = j / g.win;
+    return (r * g.nWw + c) * g.N + (i - r * g.win) * g.win + (j - c * g.win);
+}
+
 // Region label 0..8 of token t of window w on the rolled padded grid (shift mask); 0 when not shifted.
 __device__ __forceinline__ int region(const GridParams& g, int w, int t) {
     if (!g.shift) return 0;

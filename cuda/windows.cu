@@ -14,6 +14,9 @@ struct WindowMoveParams {
     int k;              // kept windows per image (tile's second dimension)
     int units;          // copy units per token row: C * element bytes / sizeof(U)
     long long rows;     // tile rows B * k * N
+    int from_tile;      // GATHER only: 0 reads the token map; 1 reads src as a tile [B, nW, N, C] of every window of
+                        // the grid with shift from_shift (a rewindow: the previous dense block's tile, not scattered)
+    int from_shift;
 };
 
 enum MoveKind { GATHER, SCATTER, ZERO_PADDING };
@@ -41,7 +44,17 @@ __global__ void move_windows_kernel(WindowMoveParams p) {
         int s = tile_source(p, row, &b);
         if (KIND == GATHER) {
             U v{};
-            if (s >= 0) v = ((const U*)p.src)[((long long)b * hw + s) * p.units + u];
+            if (s >= 0) {
+                long long r;
+                if (p.from_tile) {
+                    GridParams gf = p.g;
+                    gf.shift = p.from_shift;
+                    r = (long long)b * p.g.nW * p.g.N + tile_row_of_token(gf, s);
+                } else {
+                    r = (long long)b * hw + s;
+                }
+                v = ((const U*)p.src)[r * p.units + u];
+            }
             ((U*)p.dst)[i] = v;
         } else if (KIND == SCATTER) {
             if (s >= 0) ((U*)p.dst)[((long long)b * hw + s) * p.units + u] = ((const U*)p.src)[i];
@@ -63,8 +76,10 @@ static int launch_move(MoveKind kind, WindowMoveParams p, int row_bytes, cudaStr
     return svj_launch(op);
 }
 
+// from_shift >= 0 (GATHER only): src is a tile of every window of the grid with that shift, not the token map.
 static int move(MoveKind kind, const void* src, void* dst, const int* order, int dtype, int batch, int height,
-                int width, int channels, int window, int shift, int k, void* stream, const char* op) {
+                int width, int channels, int window, int shift, int k, void* stream, const char* op,
+                int from_shift = -1) {
     int eb = svj_dtype_bytes(dtype);
     SVJ_REQUIRE(eb > 0, "%s: unknown dtype %d", op, dtype);
     SVJ_REQUIRE(channels > 0 && (long long)channels * eb <= (1 << 30), "%s: channels %d", op, channels);
@@ -79,6 +94,8 @@ static int move(MoveKind kind, const void* src, void* dst, const int* order, int
     p.order = order;
     p.k = k;
     p.rows = (long long)batch * k * p.g.N;
+    p.from_tile = from_shift >= 0;
+    p.from_shift = from_shift;
     int row_bytes = channels * eb;
     uintptr_t align = (uintptr_t)dst | (uintptr_t)src;
     cudaStream_t s = (cudaStream_t)stream;
@@ -101,6 +118,19 @@ int svj_scatter_windows(const void* tile, void* x, const int* order, int dtype, 
                         int channels, int window, int shift, int k, void* stream) {
     return move(SCATTER, tile, x, order, dtype, batch, height, width, channels, window, shift, k, stream,
                 "svj_scatter_windows");
+}
+
+int svj_rewindow_windows(const void* from, void* tile, int dtype, int batch, int height, int width, int channels,
+                         int window, int from_shift, int shift, void* stream) {
+    const char* op = "svj_rewindow_windows";
+    SVJ_REQUIRE(grid_ok(height, width, window, from_shift), "%s: invalid source shift %d for window %d", op,
+                from_shift, window);
+    SVJ_REQUIRE(from != tile || !from, "%s: the tile cannot be the tile it is made from", op);
+    SVJ_REQUIRE(grid_ok(height, width, window, shift), "%s: invalid window grid %dx%d, window %d, shift %d", op,
+                height, width, window, shift);
+    GridParams g = make_grid(height, width, window, shift);
+    return move(GATHER, from, tile, nullptr, dtype, batch, height, width, channels, window, shift, g.nW, stream, op,
+                from_shift);
 }
 
 int svj_zero_padding(void* tile, const int* order, int dtype, int batch, int height, int width, int channels,

@@ -99,6 +99,12 @@ int svj_gather_windows(const void* x, void* tile, const int* order, int dtype, i
 /* tile [B, k, N, C] -> x [B, H*W, C]: the non-padding tokens of the kept windows; the rest of x untouched. */
 int svj_scatter_windows(const void* tile, void* x, const int* order, int dtype, int batch, int height, int width,
                         int channels, int window, int shift, int k, void* stream);
+/* Rewindow without the token map: from [B, nW, N, C] holds every window of the grid with shift from_shift in natural
+ * order (a dense block's tile, not scattered); tile [B, nW, N, C] gets every window of the grid with shift `shift`
+ * (same map and window), padding tokens zero. Bitwise svj_scatter_windows(from) then svj_gather_windows (order NULL,
+ * k = nW). dtype may be SVJ_I32. */
+int svj_rewindow_windows(const void* from, void* tile, int dtype, int batch, int height, int width, int channels,
+                         int window, int from_shift, int shift, void* stream);
 /* Sets the padding tokens of tile [B, k, N, C] to zero. */
 int svj_zero_padding(void* tile, const int* order, int dtype, int batch, int height, int width, int channels,
                      int window, int shift, int k, void* stream);

@@ -440,6 +440,43 @@ static void test_attention_checks() {
           "attention grid of 2^31 CTAs");
 }
 
+// svj_rewindow_windows against scatter-then-gather of the reference grids: bitwise, padding rows of the source never
+// read (they hold values), c = 3 for the narrow copy units; and its argument checks.
+static void test_rewindow(int h, int w, int win, int c, int dt) {
+    const int b = 2;
+    for (int from_shift : {0, win / 2}) {
+        for (int shift : {0, win / 2}) {
+            G gf{h, w, win, from_shift, win}, gt{h, w, win, shift, win};
+            const int N = gf.N(), nWf = gf.nW(), nWt = gt.nW();
+            auto src = rounded(randn((size_t)b * nWf * N * c), dt);
+            std::vector<float> map((size_t)b * h * w * c, 0.f), ref((size_t)b * nWt * N * c, 0.f);
+            for (int bb = 0; bb < b; bb++)
+                for (int wi = 0; wi < nWf; wi++)
+                    for (int t = 0; t < N; t++) {
+                        int s = gf.src(wi, t);
+                        if (s >= 0) for (int e = 0; e < c; e++) map[((size_t)bb * h * w + s) * c + e] = src[(((size_t)bb * nWf + wi) * N + t) * c + e];
+                    }
+            for (int bb = 0; bb < b; bb++)
+                for (int wi = 0; wi < nWt; wi++)
+                    for (int t = 0; t < N; t++) {
+                        int s = gt.src(wi, t);
+                        if (s >= 0) for (int e = 0; e < c; e++) ref[(((size_t)bb * nWt + wi) * N + t) * c + e] = map[((size_t)bb * h * w + s) * c + e];
+                    }
+            Buf sb(src, dt), tile(ref.size(), dt);
+            RC(svj_rewindow_windows(sb.p(), tile.p(), dt, b, h, w, c, win, from_shift, shift, 0));
+            CHECK(same_bits(ref, tile.f()), "rewindow %dx%d w%d %d->%d c%d dt%d", h, w, win, from_shift, shift, c, dt);
+        }
+    }
+}
+
+static void test_rewindow_checks() {
+    Buf a(64, SVJ_F32), t(64, SVJ_F32);
+    CHECK(svj_rewindow_windows(a.p(), t.p(), SVJ_F32, 1, 7, 7, 1, 7, 7, 3, 0) == SVJ_EINVAL, "rewindow source shift 7");
+    CHECK(svj_rewindow_windows(a.p(), t.p(), SVJ_F32, 1, 7, 7, 1, 0, 0, 0, 0) == SVJ_EINVAL, "rewindow window 0");
+    CHECK(svj_rewindow_windows(a.p(), a.p(), SVJ_F32, 1, 7, 7, 1, 7, 0, 3, 0) == SVJ_EINVAL, "rewindow in place");
+    CHECK(svj_rewindow_windows(a.p(), t.p(), 9, 1, 7, 7, 1, 7, 0, 3, 0) == SVJ_EINVAL, "rewindow dtype 9");
+}
+
 // svj_linear_gelu against a double-precision reference of the rounded inputs: within one unit in the last place of
 // dtype (the kernel sums in float and rounds once), nothing written past M x N, and bias NULL as no bias.
 static void test_linear_gelu(long long m, int n, int k, int dt, bool with_bias) {
@@ -892,6 +929,13 @@ int main() {
         test_linear_gelu(300, 264, 200, dt, true);
     }
     test_linear_gelu_checks();
+    for (int dt : {SVJ_F32, SVJ_F16}) {
+        test_rewindow(14, 14, 7, 8, dt);
+        test_rewindow(13, 19, 7, 8, dt);
+        test_rewindow(9, 9, 9, 3, dt);
+        test_rewindow(25, 38, 12, 3, dt);
+    }
+    test_rewindow_checks();
     fprintf(stderr, "linear_gelu done\n");
     // C: Swin's 96..768 and patch merging's 4C up to 3072 (rows that stream), C not a multiple of 8 (elements for
     // F16/BF16), fewer channels than a lane group, rows not filling a warp's

@@ -189,6 +189,16 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Moves a dense block's output to the next block's windows without the token map: {@code from} [B, nW, N, C]
+     * holds every window of {@code fromGrid} in natural order (a block's tile, not scattered), {@code tile}
+     * [B, nW', N, C] receives every window of {@code grid} (the same map and window size, another shift) in natural
+     * order, padding tokens zero. Bitwise what {@code scatterWindows(from, fromGrid, null, nW, x)} followed by
+     * {@code gatherWindows(x, grid, null, nW', tile)} give (for any x: every token of x is overwritten), in one
+     * pass instead of two over the map.
+     */
+    void rewindowWindows(Tensor from, WindowGrid fromGrid, WindowGrid grid, Tensor tile);
+
+    /**
      * Window multi-head self-attention core: qkv [B, k, N, 3C] (all q channels, then k, then v; heads are
      * consecutive groups of C/heads), bias table [(2 * grid.biasWindow - 1)^2, heads], out [B, k, N, C]:
      * softmax(q k^T / sqrt(C/heads) + bias + mask) v per head, heads concatenated. The shift mask (-100

@@ -263,6 +263,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void rewindowWindows(Tensor from, WindowGrid fromGrid, WindowGrid grid, Tensor tile) {
+        timed("rewindowWindows", () -> inner.rewindowWindows(from, fromGrid, grid, tile));
+    }
+
+    @Override
     public void zeroPadding(Tensor tile, WindowGrid grid, Tensor order, int k) {
         timed("zeroPadding", () -> inner.zeroPadding(tile, grid, order, k));
     }

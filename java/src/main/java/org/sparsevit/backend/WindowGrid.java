@@ -83,6 +83,41 @@ public record WindowGrid(int height, int width, int window, int shift, int biasW
         return pi < height && pj < width ? pi * width + pj : -1;
     }
 
+    /**
+     * The inverse of {@link #sourceToken}: the row w * N + t of map token {@code token} (0 &lt;= token &lt; H*W) in a
+     * tile that holds every window of this grid in natural order. The token sits at padded position (i, j), which
+     * the roll moves to ((i - shift) mod Hp, (j - shift) mod Wp); that position's window and place in it give the row.
+     */
+    public int tileRow(int token) {
+        if (token < 0 || token >= height * width) {
+            throw new IllegalArgumentException("token " + token + " outside the " + height + "x" + width + " map");
+        }
+        int i = token / width;
+        int j = token % width;
+        if (shift != 0) {
+            i = (i - shift + paddedHeight()) % paddedHeight();
+            j = (j - shift + paddedWidth()) % paddedWidth();
+        }
+        int w = (i / window) * windowCols() + j / window;
+        return w * windowTokens() + (i % window) * window + j % window;
+    }
+
+    /**
+     * Checks a rewindow (Backend.rewindowWindows) from this grid to {@code to}: both cut the same map into windows
+     * of the same size (their shifts may differ), and the source, of shape {@code fromShape}, is [B, nW, N, C]:
+     * every window of this grid.
+     */
+    public void checkRewindow(WindowGrid to, int[] fromShape, String op) {
+        if (height != to.height || width != to.width || window != to.window) {
+            throw new IllegalArgumentException(op + ": grids " + this + " and " + to + " do not cut the same map into"
+                    + " windows of the same size");
+        }
+        if (fromShape.length != 4 || fromShape[1] != numWindows() || fromShape[2] != windowTokens()) {
+            throw new IllegalArgumentException(op + ": source must be [B, " + numWindows() + ", " + windowTokens()
+                    + ", C] (every window of its grid), got " + java.util.Arrays.toString(fromShape));
+        }
+    }
+
     /** Region label (0..8) of token t of window w, for the shift mask; 0 everywhere when not shifted. */
     public int region(int w, int t) {
         if (shift == 0) {

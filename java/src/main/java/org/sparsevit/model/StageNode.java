@@ -24,6 +24,12 @@ public final class StageNode implements Node {
     private final int index;
     private final SwinConfig cfg;
     private final List<SwinBlock> blocks = new ArrayList<>();
+    /**
+     * {@code -Dsparsevit.rewindow=false} makes every dense block scatter its output to the token map and the next
+     * one gather it again, instead of handing its tile over (Backend.rewindowWindows): the same bits, one pass over
+     * the map more per pair of dense blocks. For comparisons.
+     */
+    public static final String REWINDOW_PROPERTY = "sparsevit.rewindow";
 
     /** The same stage (shared weights) on another backend session. */
     StageNode(StageNode src, Backend be) {
@@ -98,6 +104,12 @@ public final class StageNode implements Node {
         Tensor importance = null;
         Tensor[] lists = new Tensor[2];
         int[] listK = new int[2];
+        // a dense block followed by another hands its output tile over instead of scattering it to the map (the
+        // next one re-windows it): two passes over the map fewer per pair, bitwise the same. The map is stale
+        // meanwhile; the last dense block of a run scatters (importance reads the map, as does the next stage).
+        Tensor carried = null;
+        WindowGrid carriedGrid = null;
+        boolean handover = !"false".equalsIgnoreCase(System.getProperty(REWINDOW_PROPERTY, "true"));
         try {
             for (int j = 0; j < blocks.size(); j++) {
                 WindowGrid g = grid(cfg, x.height(), x.width(), j);
@@ -107,7 +119,11 @@ public final class StageNode implements Node {
                     be.tokenImportance(x.tokens(), importance);
                 }
                 if (importance == null) {
-                    blocks.get(j).forward(x.tokens(), g, null, nW, padding);
+                    boolean keep = handover && j + 1 < blocks.size() && ratios[j + 1] == 0;
+                    Tensor from = carried;
+                    carried = null;   // forwardDense closes it
+                    carried = blocks.get(j).forwardDense(x.tokens(), g, from, carriedGrid, keep, padding);
+                    carriedGrid = keep ? g : null;
                     if (listener != null) {
                         listener.onBlock(new KeptListener.BlockRecord(index, j, g, ratios[j], false, nW, null, false,
                                 null));
@@ -146,6 +162,9 @@ public final class StageNode implements Node {
                 }
             }
         } finally {
+            if (carried != null) {   // only when a block failed after the previous one handed its tile over
+                carried.close();
+            }
             if (importance != null) {
                 importance.close();
             }

@@ -100,17 +100,81 @@ public final class SwinBlock implements AutoCloseable {
              Tensor t = be.empty(be.storage(), b, k, n, dim)) {
             // tile = the kept windows [B, k, N, C]; t = norm1(tile), padding zeroed after norm1 in Swin's mode
             be.gatherLayerNorm(x, grid, order, k, norm1W, norm1B, eps, padding == PaddingMode.SWIN, tile, t);
-            try (Tensor qkv = be.empty(be.storage(), b, k, n, 3 * dim)) {
-                be.linear(t, qkvW, qkvB, qkv);                          // [B, k, N, 3C]
-                be.windowAttention(qkv, biasTable, heads, grid, order, k, t);
-            }
-            be.linearResidual(t, projW, projB, tile);                  // y = w + proj(attn), in the tile
-            be.layerNorm(tile, norm2W, norm2B, eps, t);
-            try (Tensor h = be.empty(be.storage(), b, k, n, hidden)) {
-                be.linearGelu(t, fc1W, fc1B, h);                        // [B, k, N, 4C]
-                be.linearResidual(h, fc2W, fc2B, tile);                 // y + mlp
-            }
+            body(tile, t, grid, order, k);
             be.scatterWindows(tile, grid, order, k, x);
+        }
+    }
+
+    /**
+     * Runs the block on every window (a dense block), with its input from the token map x, or, when {@code from} is
+     * not null, from the previous dense block's output tile {@code from} (every window of {@code fromGrid}, not
+     * scattered: x is stale), which this call closes. With {@code keepTile} the block's own output tile (every
+     * window of {@code grid}, natural order) is returned for the next dense block instead of being scattered to x;
+     * the caller then owns it. Otherwise the output is scattered into x and null is returned. The results are
+     * bitwise those of {@link #forward} with a scatter after every block: the rewindow reads what the gather would,
+     * and norm1 is the same LayerNorm. A handover saves a pass over the map (scatter 2 + gather with norm1 3 passes
+     * of C channels become rewindow 2 + norm1 2).
+     */
+    public Tensor forwardDense(Tensor x, WindowGrid grid, Tensor from, WindowGrid fromGrid, boolean keepTile,
+                               PaddingMode padding) {
+        int b = x.dim(0);
+        int n = grid.windowTokens();
+        int nW = grid.numWindows();
+        boolean swin = padding == PaddingMode.SWIN;
+        Tensor tile = null;
+        boolean handedOver = false;
+        try {
+            tile = be.empty(be.storage(), b, nW, n, dim);
+            boolean rewindowed = from != null;
+            if (rewindowed) {
+                // the move, then norm1 as a pass of its own, t allocated after the previous tile is released: with
+                // both in one kernel, the previous tile, this one and t would be alive together, and the workspace
+                // plan of a dense chain needed a slab 15% above its lower bound (the MLP's buffer could no longer
+                // reuse the previous tile's memory)
+                be.rewindowWindows(from, fromGrid, grid, tile);
+                from.close();
+                from = null;
+            }
+            try (Tensor t = be.empty(be.storage(), b, nW, n, dim)) {
+                if (!rewindowed) {
+                    be.gatherLayerNorm(x, grid, null, nW, norm1W, norm1B, eps, swin, tile, t);
+                } else {
+                    be.layerNorm(tile, norm1W, norm1B, eps, t);
+                    if (swin && grid.padded()) {
+                        be.zeroPadding(t, grid, null, nW);
+                    }
+                }
+                body(tile, t, grid, null, nW);
+            }
+            if (keepTile) {
+                handedOver = true;
+                return tile;
+            }
+            be.scatterWindows(tile, grid, null, nW, x);
+            return null;
+        } finally {
+            if (from != null) {
+                from.close();
+            }
+            if (tile != null && !handedOver) {
+                tile.close();
+            }
+        }
+    }
+
+    /** Attention and MLP with their residuals on tile [B, k, N, C] in place; t [B, k, N, C] holds norm1(tile). */
+    private void body(Tensor tile, Tensor t, WindowGrid grid, Tensor order, int k) {
+        int b = tile.dim(0);
+        int n = grid.windowTokens();
+        try (Tensor qkv = be.empty(be.storage(), b, k, n, 3 * dim)) {
+            be.linear(t, qkvW, qkvB, qkv);                          // [B, k, N, 3C]
+            be.windowAttention(qkv, biasTable, heads, grid, order, k, t);
+        }
+        be.linearResidual(t, projW, projB, tile);                  // y = w + proj(attn), in the tile
+        be.layerNorm(tile, norm2W, norm2B, eps, t);
+        try (Tensor h = be.empty(be.storage(), b, k, n, hidden)) {
+            be.linearGelu(t, fc1W, fc1B, h);                        // [B, k, N, 4C]
+            be.linearResidual(h, fc2W, fc2B, tile);                 // y + mlp
         }
     }
 

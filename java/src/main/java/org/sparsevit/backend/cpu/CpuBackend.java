@@ -398,7 +398,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
         if (storage != DType.F32) {
-            // the reduced-precision twin rounds the GEMM's output before GELU, as the GPU stores it
+            // the reduced-precision twin rounds the GEMM's output before GELU, as the GPU's unfused path stores it
+            // (its fused fc1 kernel, sparsevit.fusedGelu, rounds once after the GELU: an ulp of the type apart at most)
             Backend.super.linearGelu(x, w, bias, out);
             return;
         }
@@ -421,6 +422,10 @@ public final class CpuBackend implements Backend {
         CpuTensor xt = cpu(x, op);
         CpuTensor wt = cpu(w, op);
         CpuTensor ot = out(out, op);
+        if (out == x || out == w) {
+            throw new IllegalArgumentException(op + ": the output cannot be the " + (out == x ? "input" : "weight")
+                    + " (a GEMM does not run in place)");
+        }
         if (wt.rank() < 2) {
             throw new IllegalArgumentException(op + ": weight must be [N, K], got " + Arrays.toString(wt.shape()));
         }
@@ -878,6 +883,41 @@ public final class CpuBackend implements Backend {
                     int d = (bj * n + t) * c;
                     if (s >= 0) {
                         dst.put(d, src, (bb * l + s) * c, c);
+                    } else {
+                        fill(dst, d, c, 0f);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void rewindowWindows(Tensor from, WindowGrid fromGrid, WindowGrid grid, Tensor tile) {
+        String op = "rewindowWindows";
+        CpuTensor ft = cpu(from, op);
+        CpuTensor ot = out(tile, op);
+        fromGrid.checkRewindow(grid, ft.shape(), op);
+        int b = ft.dim(0);
+        int c = ft.dim(3);
+        checkTile(ot, b, grid.numWindows(), grid, c, op);
+        sameType(op, ft, ot);
+        if (from == tile) {
+            throw new IllegalArgumentException(op + ": the tile cannot be the tile it is made from");
+        }
+        int nW = grid.numWindows();
+        int n = grid.windowTokens();
+        int fromRows = fromGrid.numWindows() * n;
+        FloatBuffer src = ft.f();
+        FloatBuffer dst = ot.f();
+        parallel(b * nW, 1, (lo, hi) -> {
+            for (int bw = lo; bw < hi; bw++) {
+                int bb = bw / nW;
+                int w = bw % nW;
+                for (int t = 0; t < n; t++) {
+                    int s = grid.sourceToken(w, t);
+                    int d = (bw * n + t) * c;
+                    if (s >= 0) {
+                        dst.put(d, src, (bb * fromRows + fromGrid.tileRow(s)) * c, c);
                     } else {
                         fill(dst, d, c, 0f);
                     }

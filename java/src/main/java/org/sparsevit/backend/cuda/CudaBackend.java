@@ -1069,6 +1069,10 @@ public final class CudaBackend implements Backend {
         CudaTensor wt = cuda(w, op);
         CudaTensor ot = cuda(out, op);
         sameFloat(op, xt, wt, ot, bias);
+        if (out == x || out == w) {
+            throw new IllegalArgumentException(op + ": the output cannot be the " + (out == x ? "input" : "weight")
+                    + " (a GEMM does not run in place)");
+        }
         if (wt.rank() < 2) {
             throw new IllegalArgumentException(op + ": weight must be [N, K], got " + Arrays.toString(wt.shape()));
         }
@@ -1307,6 +1311,22 @@ public final class CudaBackend implements Backend {
         }
         check(CudaNative.svj_gather_layer_norm(xt.ptr(), ptr(gamma, op), ptr(beta, op), ptr(tile, op), ptr(out, op), ord,
                 dt, b, g.height(), g.width(), c, g.window(), g.shift(), k, eps, zeroPadded ? 1 : 0, stream), op);
+    }
+
+    @Override
+    public void rewindowWindows(Tensor from, WindowGrid fromGrid, WindowGrid g, Tensor tile) {
+        String op = "rewindowWindows";
+        CudaTensor ft = cuda(from, op);
+        fromGrid.checkRewindow(g, ft.shape(), op);
+        requireDtype(op, "tile", tile, ft.dtype());
+        int b = ft.dim(0);
+        int c = ft.dim(3);
+        Shapes.check(op + ": tile", tile.shape(), b, g.numWindows(), g.windowTokens(), c);
+        if (from == tile) {
+            throw new IllegalArgumentException(op + ": the tile cannot be the tile it is made from");
+        }
+        check(CudaNative.svj_rewindow_windows(ft.ptr(), ptr(tile, op), code(ft.dtype()), b, g.height(), g.width(), c,
+                g.window(), fromGrid.shift(), g.shift(), stream), op);
     }
 
     @Override

@@ -141,6 +141,10 @@ final class CudaNative {
                                        int height, int width, int channels, int window, int shift, int k,
                                        @Cast("void*") long stream);
 
+    static native int svj_rewindow_windows(@Cast("const void*") long from, @Cast("void*") long tile, int dtype,
+                                           int batch, int height, int width, int channels, int window, int fromShift,
+                                           int shift, @Cast("void*") long stream);
+
     static native int svj_window_attention(@Cast("const void*") long qkv, @Cast("const void*") long table,
                                            @Cast("void*") long out, @Cast("const int*") long order, int dtype,
                                            int batch, int height, int width, int channels, int heads, int window,

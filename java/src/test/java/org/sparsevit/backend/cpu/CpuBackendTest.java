@@ -140,6 +140,68 @@ class CpuBackendTest {
         }
     }
 
+    /** WindowGrid.tileRow inverts sourceToken: every map token has exactly the row of the window place it came from. */
+    @ParameterizedTest
+    @CsvSource({"14,14,7,3", "13,19,7,3", "7,10,7,0", "9,9,9,4", "1,1,7,3"})
+    void tileRowInvertsSourceToken(int h, int w, int win, int shift) {
+        WindowGrid g = WindowGrid.of(h, w, win, shift);
+        int[] seen = new int[h * w];
+        for (int wi = 0; wi < g.numWindows(); wi++) {
+            for (int t = 0; t < g.windowTokens(); t++) {
+                int s = g.sourceToken(wi, t);
+                if (s >= 0) {
+                    assertEquals(wi * g.windowTokens() + t, g.tileRow(s), "token " + s);
+                    seen[s]++;
+                }
+            }
+        }
+        for (int s = 0; s < h * w; s++) {
+            assertEquals(1, seen[s], "token " + s + " is in exactly one window");
+        }
+        assertThrows(IllegalArgumentException.class, () -> g.tileRow(h * w));
+        assertThrows(IllegalArgumentException.class, () -> g.tileRow(-1));
+    }
+
+    /**
+     * rewindowWindows is bitwise scatter (every window of the first grid) then gather (every window of the second);
+     * the padding rows of the source (garbage in a block's tile) are never read.
+     */
+    @ParameterizedTest
+    @CsvSource({"14,14,7,0,3", "14,14,7,3,0", "13,19,7,3,0", "13,19,7,0,3", "7,10,7,0,3", "9,9,9,4,0"})
+    void rewindowIsScatterThenGather(int h, int w, int win, int fromShift, int shift) {
+        int b = 2;
+        int c = 5;
+        WindowGrid from = WindowGrid.of(h, w, win, fromShift);
+        WindowGrid to = WindowGrid.of(h, w, win, shift);
+        int n = from.windowTokens();
+        HostTensor src = random(21, b, from.numWindows(), n, c);   // padding rows hold values too: never read
+        try (Tensor st = be.upload(src); Tensor map = be.upload(random(24, b, h * w, c));
+             Tensor want = be.empty(DType.F32, b, to.numWindows(), n, c);
+             Tensor got = be.empty(DType.F32, b, to.numWindows(), n, c)) {
+            be.scatterWindows(st, from, null, from.numWindows(), map);
+            be.gatherWindows(map, to, null, to.numWindows(), want);
+            be.rewindowWindows(st, from, to, got);
+            assertArrayEquals(bits(be.download(want).data()), bits(be.download(got).data()));
+            // the grids must cut one map into windows of one size, and the source hold every window
+            WindowGrid other = WindowGrid.of(h + 1, w, win, shift);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> be.rewindowWindows(st, from, other, got));
+            assertTrue(e.getMessage().contains("do not cut the same map"), e.getMessage());
+            try (Tensor part = be.empty(DType.F32, b, from.numWindows() + 1, n, c)) {
+                e = assertThrows(IllegalArgumentException.class, () -> be.rewindowWindows(part, from, to, got));
+                assertTrue(e.getMessage().contains("(every window of its grid)"), e.getMessage());
+            }
+        }
+    }
+
+    static int[] bits(float[] v) {
+        int[] r = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            r[i] = Float.floatToRawIntBits(v[i]);
+        }
+        return r;
+    }
+
     @ParameterizedTest
     @CsvSource({"14,14,7,3", "13,19,7,3", "7,10,7,0", "50,75,7,3"})
     void scatterInvertsGatherAndTouchesOnlyKeptWindows(int h, int w, int win, int shift) {
@@ -257,6 +319,13 @@ class CpuBackendTest {
         try (Tensor xt = be.upload(x); Tensor wt = be.upload(w); Tensor bad = be.empty(DType.F32, 36, 11)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.linear(xt, wt, null, bad));
             assertTrue(e.getMessage().startsWith("linear: output"), e.getMessage());
+        }
+        // a square layer written over its own input (or weight) would read rows it has already overwritten
+        try (Tensor sq = be.upload(random(4, 20, 20)); Tensor xt = be.upload(random(5, 37, 20))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.linear(xt, sq, null, xt));
+            assertEquals("linear: the output cannot be the input (a GEMM does not run in place)", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> be.linearGelu(sq, sq, null, sq));
+            assertTrue(e.getMessage().startsWith("linearGelu: the output cannot be the input"), e.getMessage());
         }
     }
 

@@ -138,6 +138,10 @@ class CudaAvailabilityTest {
         rejects(CudaNative.svj_cast(P, CudaNative.F32, 2 * P, CudaNative.I32, 10, 0), "destination dtype 3");
         rejects(CudaNative.svj_sort_windows(P, P, 0, 10, 0, 0, 0), "0 images of 10 windows");
         rejects(CudaNative.svj_to_channels_first(P, P, CudaNative.F32, 1, 10, 10, 0), "aliased");
+        rejects(CudaNative.svj_rewindow_windows(P, 2 * P, CudaNative.F32, 2, 14, 14, 96, 7, 7, 3, 0),
+                "invalid source shift 7 for window 7");
+        rejects(CudaNative.svj_rewindow_windows(P, P, CudaNative.F32, 2, 14, 14, 96, 7, 0, 3, 0),
+                "the tile cannot be the tile it is made from");
         // the fused MLP GEMM: F16/BF16 only, N and K multiples of 8, 16-byte aligned tensors
         rejects(CudaNative.svj_linear_gelu(P, P, P, P, CudaNative.F32, 10, 16, 16, 0), "dtype 0 is not F16 or BF16");
         rejects(CudaNative.svj_linear_gelu(P, P, P, P, CudaNative.F16, 10, 12, 16, 0), "N = 12 and K = 16 must be");

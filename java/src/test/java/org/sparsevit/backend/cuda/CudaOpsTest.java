@@ -260,6 +260,19 @@ class CudaOpsTest {
         HostTensor x3 = random(5, b, h * w, 3);
         bitwise("gather C=3", both(new int[]{b, nW, n, 3}, new HostTensor[]{x3}, null, null,
                 (be, in, o, out) -> be.gatherWindows(in.get(0), g, null, nW, out)));
+        // a dense block's tile handed to the next block's grid (the other shift, or the same): padding rows of the
+        // source hold values, which must not be read
+        for (int fromShift : new int[]{0, win / 2, shift}) {
+            WindowGrid from = new WindowGrid(h, w, win, fromShift, biasWindow);
+            for (int ch : new int[]{c, 3}) {
+                HostTensor src = random(8 + fromShift, b, from.numWindows(), n, ch);
+                for (DType dt : FLOATS) {
+                    bitwise("rewindow from shift " + fromShift + " C=" + ch + " " + dt, both(dt, null,
+                            new int[]{b, nW, n, ch}, new HostTensor[]{src}, null, null,
+                            (be, in, o, out) -> be.rewindowWindows(in.get(0), from, g, out)));
+                }
+            }
+        }
     }
 
     @ParameterizedTest(name = "{0}x{1} window {2} shift {3} bias window {4}, C {5}, heads {6}")
@@ -544,6 +557,12 @@ class CudaOpsTest {
                     String what = "linearGelu " + rows + "x" + k + "->" + n + " " + dt + " fusedGelu=" + setting;
                     assertEquals(fused ? 1 : 0, s.fusedGeluLaunches() - before, what + ": fused kernel launches");
                     close(what, new HostTensor[]{want, got}, tol(dt));
+                }
+                // on either path, a square layer cannot write over its own input
+                try (Tensor sq = s.upload(random(44, 96, 96), dt); Tensor xt = s.upload(random(45, 20, 96), dt)) {
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                            () -> s.linearGelu(xt, sq, null, xt));
+                    assertTrue(e.getMessage().startsWith("linearGelu: the output cannot be the input"), e.getMessage());
                 }
             }
         }
