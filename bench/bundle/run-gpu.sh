@@ -371,8 +371,6 @@ stage_bench() {
   bench_group t-cls224-fp16 --precision fp16 --size 224x224 --batch 64,1 --sparsity dense
   bench_group t-bb672-fp16 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity all
   bench_group bb672-fp32 --backbone --precision fp32 --size 672x672 --batch 4 --sparsity all
-  bench_group cls224-prec --precision fp32,tf32,bf16 --size 224x224 --batch 64,1 --sparsity dense
-  bench_group cls224-fp16-paper --precision fp16 --size 224x224 --batch 64,1 --sparsity "paper-1;paper-2;paper-3"
   # the MLP's first layer on the fused GEMM + bias + GELU kernel or on cuBLAS + the bias/GELU pass
   # (sparsevit.fusedGelu; CudaBackend): the default (auto) fuses K <= 256, an estimate these rows (impl "...,
   # fusedGelu=off" / "all") test beside t-cls224-fp16's and t-bb672-fp16's
@@ -380,6 +378,8 @@ stage_bench() {
   SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=all bench_group gelu-all-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
   SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=off bench_group gelu-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=all bench_group gelu-all-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
+  bench_group cls224-prec --precision fp32,tf32,bf16 --size 224x224 --batch 64,1 --sparsity dense
+  bench_group cls224-fp16-paper --precision fp16 --size 224x224 --batch 64,1 --sparsity "paper-1;paper-2;paper-3"
   bench_group bb-cam-b1 --backbone --precision fp16 --size 256x704,1024x2048 --batch 1 --sparsity "dense;uniform:0.6;paper-3"
   bench_group sb-cls224 --arch swin-s,swin-b --precision fp16 --size 224x224 --batch 64 --sparsity dense
   bench_group sb-bb672 --arch swin-s,swin-b --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense

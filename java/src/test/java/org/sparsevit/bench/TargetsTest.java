@@ -69,6 +69,27 @@ class TargetsTest {
         assertEquals(Targets.Status.NOT_MEASURED, t.get("cpu-uniform0.6-speedup").status());
     }
 
+    /**
+     * Rows of a run with a non-default setting (Benchmark.impl: "..., fusedGelu=all") judge no target, however fast;
+     * the tile handover (rewindowWindows) counts as window data movement in the pruning overhead.
+     */
+    @Test
+    void rowsOfANonDefaultSettingJudgeNoTarget() {
+        List<BenchResult> r = goodGpu();
+        r.add(row("sparsevit-j (graph, fusedGelu=all)", "cuda", "classification", "224x224", 64, "fp16", "dense", 1.0,
+                Map.of()));
+        r.add(row("sparsevit-j (graph, fusedGelu=off)", "cuda", "backbone", "672x672", 4, "fp16", "dense", 2.0, Map.of()));
+        r.add(row("sparsevit-j (graph, fusedGelu=off)", "cuda", "backbone", "672x672", 4, "fp16", "paper-2", 3.0,
+                Map.of("gatherWindows", 1.0)));
+        r.add(row("sparsevit-j", "cuda", "backbone", "672x672", 4, "fp16", "paper-1", 3.0,
+                Map.of("gatherWindows", 0.1, "rewindowWindows", 0.08)));
+        Map<String, Targets.Result> t = byId(r);
+        assertEquals(32_000, t.get("cls224-b64-throughput").measured(), 1e-6);
+        assertEquals(1.9 / 4.0, t.get("uniform0.6-latency").measured(), 1e-9);
+        assertEquals(0.18 / 4.0, t.get("pruning-overhead").measured(), 1e-9);
+        assertTrue(t.get("pruning-overhead").detail().contains("paper-1"), t.get("pruning-overhead").detail());
+    }
+
     @Test
     void missedTargetsCarryTheMeasuredRatio() {
         List<BenchResult> r = new ArrayList<>();
