@@ -13,7 +13,7 @@
 // tensor cores work on the current one, and one barrier a step suffices (a buffer is rewritten only after the
 // barrier that follows its last reads). Each warp owns a 64 x 32 part (4 x 2 accumulator fragments). Epilogue:
 // a warp stores one fragment at a time to its own 16 x 16 float scratch (in the dead tile buffers), each lane
-// takes 8 consecutive columns of a row (one 16-byte store) and applies bias and GELU.
+// reads 8 consecutive columns of a row (two 16-byte reads), applies bias and GELU, and stores them (16 bytes).
 // CTAs run N tiles fastest, so the CTAs that share an x tile run together and read it from L2, not DRAM.
 //
 // Requirements (the entry checks them): K and N multiples of 8, x, w, bias and out 16-byte aligned (rows are
@@ -51,16 +51,21 @@ union __align__(128) GemmSmem {
     float scratch[GEMM_WARPS][16 * 16];
 };
 
-// A tile is 128 rows of 32 T = 4 pieces of 16 bytes a row, 512 pieces: two a thread, piece i = thread + 256 u at row
-// i / 4, column 8 (i % 4). Rows at or past `rows` and columns at or past k load as zeros (k % 8 == 0: a piece is
-// wholly in or out).
+// A tile is 128 rows of 32 T = 4 pieces of 16 bytes a row, 512 pieces: two a thread. Piece i = thread + 256 u sits
+// at row (i % 8) + 8 (i / 32), piece column (i / 8) % 4: a warp loads 8 whole rows (coalesced), and the 8 threads of
+// each shared-memory store phase write 8 rows of one column, which the 80-byte row stride spreads over all 8 16-byte
+// bank groups (row-major piece order put two of them on one group). Rows at or past `rows` and columns at or past
+// k load as zeros (k % 8 == 0: a piece is wholly in or out).
+__device__ __forceinline__ int tile_piece_row(int i) { return (i & 7) + ((i >> 5) << 3); }
+__device__ __forceinline__ int tile_piece_col(int i) { return (i >> 3) & 3; }
+
 template <typename T>
 __device__ __forceinline__ void load_tile(const T* src, long long row0, long long rows, int k, int k0, uint4 (&v)[2]) {
 #pragma unroll
     for (int u = 0; u < 2; u++) {
         const int i = threadIdx.x + u * GEMM_THREADS;
-        const long long r = row0 + (i >> 2);
-        const int c = k0 + (i & 3) * 8;
+        const long long r = row0 + tile_piece_row(i);
+        const int c = k0 + tile_piece_col(i) * 8;
         v[u] = r < rows && c < k ? __ldg((const uint4*)(src + r * k + c)) : make_uint4(0, 0, 0, 0);
     }
 }
@@ -70,7 +75,7 @@ __device__ __forceinline__ void store_tile(uint4* dst, const uint4 (&v)[2]) {
 #pragma unroll
     for (int u = 0; u < 2; u++) {
         const int i = threadIdx.x + u * GEMM_THREADS;
-        dst[((i >> 2) * GEMM_LDS + (i & 3) * 8) * (int)sizeof(T) / 16] = v[u];
+        dst[(tile_piece_row(i) * GEMM_LDS + tile_piece_col(i) * 8) * (int)sizeof(T) / 16] = v[u];
     }
 }
 
@@ -152,9 +157,13 @@ __global__ void __launch_bounds__(GEMM_THREADS, 2) linear_gelu_kernel(GemmParams
             __syncwarp();
             const long long row = m0 + wm * 64 + i * 16 + r;
             if (row < p.m && col < p.n) {   // N % 8 == 0: the 8 columns are wholly in or out
+                // two 16-byte reads (scalar ones put 8 lanes on one bank: 8-way conflicts; these are 2-way)
+                const float4 s0 = *(const float4*)(scratch + r * 16 + c);
+                const float4 s1 = *(const float4*)(scratch + r * 16 + c + 4);
+                const float v[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
                 T o[8];
 #pragma unroll
-                for (int e = 0; e < 8; e++) o[e] = from_float<T>(gemm_gelu(scratch[r * 16 + c + e] + bias[e]));
+                for (int e = 0; e < 8; e++) o[e] = from_float<T>(gemm_gelu(v[e] + bias[e]));
                 uint4 ov;
                 memcpy(&ov, o, sizeof ov);
                 *(uint4*)(p.out + row * p.n + col) = ov;
@@ -175,7 +184,7 @@ static int launch_linear_gelu(const void* x, const void* w, const void* bias, vo
     p.m = m;
     p.n = n;
     p.k = k;
-    p.n_tiles = (n + GEMM_BN - 1) / GEMM_BN;
+    p.n_tiles = (int)(((long long)n + GEMM_BN - 1) / GEMM_BN);
     const long long tiles = (m + GEMM_BM - 1) / GEMM_BM * p.n_tiles;
     linear_gelu_kernel<T><<<(unsigned)tiles, GEMM_THREADS, 0, stream>>>(p);
     return svj_launch("svj_linear_gelu");
@@ -190,7 +199,7 @@ extern "C" int svj_linear_gelu(const void* x, const void* w, const void* bias, v
     SVJ_REQUIRE(n % 8 == 0 && k % 8 == 0, "%s: N = %d and K = %d must be multiples of 8", op, n, k);
     SVJ_REQUIRE(((uintptr_t)x | (uintptr_t)w | (uintptr_t)bias | (uintptr_t)out) % 16 == 0,
                 "%s: x, w, bias and out must be 16-byte aligned", op);
-    const long long tiles = (rows + GEMM_BM - 1) / GEMM_BM * ((n + GEMM_BN - 1) / GEMM_BN);
+    const long long tiles = (rows + GEMM_BM - 1) / GEMM_BM * (((long long)n + GEMM_BN - 1) / GEMM_BN);
     SVJ_REQUIRE(tiles < (1LL << 31), "%s: %lld x %d outputs exceed a launch's grid", op, rows, n);
     if (rows == 0) return 0;
     if (dtype == SVJ_F16) return launch_linear_gelu<__half>(x, w, bias, out, rows, n, k, (cudaStream_t)stream);

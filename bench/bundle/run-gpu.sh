@@ -33,7 +33,7 @@
 # finished and peer cases it measured are not run again); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case;
 # SVJ_HOST_ITERS (3: timed host-to-host calls per case, host_p50_ms; 0 skips them);
 # SVJ_BENCH_ARGS (extra arguments to every bench call); SVJ_JVM_OPTS (JVM options of every bench call, e.g.
-# -Dsparsevit.fusedGelu=off; the gelu-* groups set their own); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
+# -Dsparsevit.fusedGelu=off; the gelu-* groups add their own); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
 # SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65% of the table's dense latency), SVJ_SEARCH_BUDGET (500
 # candidates); SVJ_PEERS_ARGS (extra timm_peers.py args, split at spaces); SVJ_PEERS_CASES (--cases REGEX, spaces kept); SVJ_LAT_ARGS (the latency/search case, default "--arch
 # swin-t --backbone --size 672x672 --batch 4 --precision fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the
@@ -374,10 +374,10 @@ stage_bench() {
   # the MLP's first layer on the fused GEMM + bias + GELU kernel or on cuBLAS + the bias/GELU pass
   # (sparsevit.fusedGelu; CudaBackend): the default (auto) fuses K <= 256, an estimate these rows (impl "...,
   # fusedGelu=off" / "all") test beside t-cls224-fp16's and t-bb672-fp16's
-  SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=off bench_group gelu-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
-  SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=all bench_group gelu-all-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
-  SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=off bench_group gelu-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
-  SVJ_JVM_OPTS=-Dsparsevit.fusedGelu=all bench_group gelu-all-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=off" bench_group gelu-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=all" bench_group gelu-all-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=off" bench_group gelu-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=all" bench_group gelu-all-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   bench_group cls224-prec --precision fp32,tf32,bf16 --size 224x224 --batch 64,1 --sparsity dense
   bench_group cls224-fp16-paper --precision fp16 --size 224x224 --batch 64,1 --sparsity "paper-1;paper-2;paper-3"
   bench_group bb-cam-b1 --backbone --precision fp16 --size 256x704,1024x2048 --batch 1 --sparsity "dense;uniform:0.6;paper-3"

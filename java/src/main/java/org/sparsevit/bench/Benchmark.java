@@ -300,25 +300,30 @@ public final class Benchmark implements AutoCloseable {
         double p50 = pct(sorted, 50);
         double mean = Arrays.stream(ms).average().orElse(0);
         double g = MacCounter.count(cfg, c.height(), c.width(), c.batch(), c.sparsity()).totalGMacs();
-        return new BenchResult(impl(be.name(), graphed[0]), c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
+        return new BenchResult(impl(be.name(), c.precision(), graphed[0]), c.arch(), c.backbone() ? "backbone" : "classification", c.size(), c.batch(),
                 c.precision(), be.name(), be.device(), c.sparsityLabel(), round(g, 3), round(p50, 4),
                 round(pct(sorted, 90), 4), round(pct(sorted, 99), 4), round(mean, 4), round(c.batch() * 1000.0 / p50, 2),
                 iters, stages, ops, memory, host == null ? null : round(host, 4));
     }
 
     /**
-     * The rows' impl: "sparsevit-j", with "graph" in brackets when the pass was replayed as a CUDA graph, and on CUDA
-     * a {@code sparsevit.fusedGelu} setting other than the default (e.g. "sparsevit-j (graph, fusedGelu=off)"), so
-     * that runs comparing the settings keep their rows apart.
+     * The rows' impl: "sparsevit-j", with "graph" in brackets when the pass was replayed as a CUDA graph, a
+     * {@code sparsevit.fusedGelu} setting other than the default on CUDA with FP16/BF16 storage (the only place it
+     * acts; e.g. "sparsevit-j (graph, fusedGelu=off)"), and {@code sparsevit.rewindow=false}, so that runs comparing
+     * settings keep their rows apart (and such rows judge no target, Targets).
      */
-    static String impl(String backend, boolean graphed) {
+    static String impl(String backend, String precision, boolean graphed) {
         List<String> notes = new ArrayList<>();
         if (graphed) {
             notes.add("graph");
         }
         String mlp = System.getProperty(CudaBackend.FUSED_GELU_PROPERTY);
-        if ("cuda".equals(backend) && mlp != null && !mlp.trim().equalsIgnoreCase("auto")) {
+        boolean halfStorage = "fp16".equalsIgnoreCase(precision) || "bf16".equalsIgnoreCase(precision);
+        if ("cuda".equals(backend) && halfStorage && mlp != null && !mlp.trim().equalsIgnoreCase("auto")) {
             notes.add("fusedGelu=" + mlp.trim().toLowerCase(Locale.ROOT));
+        }
+        if (!org.sparsevit.model.StageNode.handoverByDefault()) {
+            notes.add("rewindow=false");
         }
         return notes.isEmpty() ? "sparsevit-j" : "sparsevit-j (" + String.join(", ", notes) + ")";
     }

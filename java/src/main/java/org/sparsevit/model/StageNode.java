@@ -26,16 +26,30 @@ public final class StageNode implements Node {
     private final List<SwinBlock> blocks = new ArrayList<>();
     /**
      * {@code -Dsparsevit.rewindow=false} makes every dense block scatter its output to the token map and the next
-     * one gather it again, instead of handing its tile over (Backend.rewindowWindows): the same bits, one pass over
-     * the map more per pair of dense blocks. For comparisons.
+     * one gather it again, instead of handing its tile over (Backend.rewindowWindows): the same values, one pass
+     * over the map more per pair of dense blocks. For comparisons; read when a model is made.
      */
     public static final String REWINDOW_PROPERTY = "sparsevit.rewindow";
+
+    /** {@link #REWINDOW_PROPERTY} now: true unless it is "false" (read once per model, when its stages are made). */
+    public static boolean handoverByDefault() {
+        return !"false".equalsIgnoreCase(System.getProperty(REWINDOW_PROPERTY, "true"));
+    }
+
+    /** Whether this stage's dense pairs hand their tile over (fixed when the model was made; part of its workspace key). */
+    boolean handover() {
+        return handover;
+    }
+
+    /** Whether dense pairs hand their tile over (not {@link #REWINDOW_PROPERTY}=false when the model was made). */
+    private final boolean handover;
 
     /** The same stage (shared weights) on another backend session. */
     StageNode(StageNode src, Backend be) {
         this.be = be;
         this.index = src.index;
         this.cfg = src.cfg;
+        this.handover = src.handover;
         for (SwinBlock b : src.blocks) {
             blocks.add(new SwinBlock(b, be));
         }
@@ -45,6 +59,7 @@ public final class StageNode implements Node {
         this.be = be;
         this.index = stage;
         this.cfg = weights.config();
+        this.handover = handoverByDefault();
         for (int j = 0; j < cfg.depth(stage); j++) {
             blocks.add(new SwinBlock(be, weights, stage, j));
         }
@@ -105,11 +120,10 @@ public final class StageNode implements Node {
         Tensor[] lists = new Tensor[2];
         int[] listK = new int[2];
         // a dense block followed by another hands its output tile over instead of scattering it to the map (the
-        // next one re-windows it): two passes over the map fewer per pair, bitwise the same. The map is stale
+        // next one re-windows it): a pass over the map fewer per pair, the same values. The map is stale
         // meanwhile; the last dense block of a run scatters (importance reads the map, as does the next stage).
         Tensor carried = null;
         WindowGrid carriedGrid = null;
-        boolean handover = !"false".equalsIgnoreCase(System.getProperty(REWINDOW_PROPERTY, "true"));
         try {
             for (int j = 0; j < blocks.size(); j++) {
                 WindowGrid g = grid(cfg, x.height(), x.width(), j);

@@ -111,8 +111,10 @@ public final class SwinBlock implements AutoCloseable {
      * scattered: x is stale), which this call closes. With {@code keepTile} the block's own output tile (every
      * window of {@code grid}, natural order) is returned for the next dense block instead of being scattered to x;
      * the caller then owns it. Otherwise the output is scattered into x and null is returned. The results are
-     * bitwise those of {@link #forward} with a scatter after every block: the rewindow reads what the gather would,
-     * and norm1 is the same LayerNorm. A handover saves a pass over the map (scatter 2 + gather with norm1 3 passes
+     * those of {@link #forward} with a scatter after every block: the rewindow reads what the gather would, and
+     * norm1 is the same LayerNorm, bit for bit on the CPU. (On CUDA the gather's fused norm1 writes a padding
+     * token's norm1 as beta verbatim in SparseViT's padding mode, where LayerNorm of the zero row computes
+     * 0 * gamma + beta: the same value, though a beta of -0.0 comes out +0.0.) A handover saves a pass over the map (scatter 2 + gather with norm1 3 passes
      * of C channels become rewindow 2 + norm1 2).
      */
     public Tensor forwardDense(Tensor x, WindowGrid grid, Tensor from, WindowGrid fromGrid, boolean keepTile,

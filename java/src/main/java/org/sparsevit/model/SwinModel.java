@@ -364,18 +364,20 @@ public final class SwinModel implements AutoCloseable {
     /**
      * What determines the allocations of a forward pass, the workspace key: the architecture (the weight
      * values do not matter, so a model and its session views share it), the input's shape and storage dtype
-     * (batch, size, precision), the sparsity, the padding mode, and whether a listener or an observer is
-     * attached. The backend session adds its own precision.
+     * (batch, size, precision), the sparsity, the padding mode, whether a listener or an observer is attached,
+     * and whether dense blocks hand their tiles over (StageNode.REWINDOW_PROPERTY). The backend session adds its
+     * own precision.
      */
     public Object workspaceKey(Tensor images, double[][] ratios, PaddingMode padding, KeptListener listener,
                                StageObserver observer) {
         return new ForwardKey(cfg, Arrays.toString(images.shape()), images.dtype(),
                 Arrays.deepToString(ratios == null ? denseRatios() : ratios), padding, listener != null,
-                observer != null);
+                observer != null, stages.get(0).handover());
     }
 
+    /** handover: the stages' tile handover (StageNode.REWINDOW_PROPERTY), which changes the buffers' lifetimes. */
     private record ForwardKey(SwinConfig config, String input, DType dtype, String sparsity, PaddingMode padding,
-                              boolean listener, boolean observer) {
+                              boolean listener, boolean observer, boolean handover) {
     }
 
     private List<Tensor> forwardInScope(Tensor images, double[][] ratios0, PaddingMode padding, KeptListener listener,

@@ -22,26 +22,40 @@ class BenchmarkTest {
         return new BenchCase("mini", false, 64, 64, 1, precision, "dense", SparsityConfig.dense(MINI.config()));
     }
 
-    /** Rows of a run with a non-default fusedGelu setting on CUDA say so in their impl; the CPU ignores it. */
+    /**
+     * Rows of a run with a non-default fusedGelu setting on CUDA with FP16/BF16 storage, or with the tile handover
+     * off, say so in their impl; the CPU and FP32 ignore fusedGelu.
+     */
     @Test
-    void implNamesTheGraphAndAFusedGeluSettingOtherThanAuto() {
+    void implNamesTheGraphAndSettingsOtherThanTheDefaults() {
         String before = System.getProperty("sparsevit.fusedGelu");
+        String rewindow = System.getProperty("sparsevit.rewindow");
         try {
             System.clearProperty("sparsevit.fusedGelu");
-            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", true));
-            assertEquals("sparsevit-j", Benchmark.impl("cpu", false));
+            System.clearProperty("sparsevit.rewindow");
+            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", "fp16", true));
+            assertEquals("sparsevit-j", Benchmark.impl("cpu", "fp32", false));
             System.setProperty("sparsevit.fusedGelu", "auto");
-            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", true));
+            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", "fp16", true));
             System.setProperty("sparsevit.fusedGelu", "Off");
-            assertEquals("sparsevit-j (graph, fusedGelu=off)", Benchmark.impl("cuda", true));
-            assertEquals("sparsevit-j (fusedGelu=off)", Benchmark.impl("cuda", false));
-            assertEquals("sparsevit-j", Benchmark.impl("cpu", false));
+            assertEquals("sparsevit-j (graph, fusedGelu=off)", Benchmark.impl("cuda", "fp16", true));
+            assertEquals("sparsevit-j (fusedGelu=off)", Benchmark.impl("cuda", "bf16", false));
+            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", "fp32", true));
+            assertEquals("sparsevit-j", Benchmark.impl("cpu", "fp16", false));
+            System.setProperty("sparsevit.rewindow", "false");
+            assertEquals("sparsevit-j (graph, fusedGelu=off, rewindow=false)", Benchmark.impl("cuda", "fp16", true));
+            assertEquals("sparsevit-j (rewindow=false)", Benchmark.impl("cpu", "fp32", false));
         } finally {
-            if (before == null) {
-                System.clearProperty("sparsevit.fusedGelu");
-            } else {
-                System.setProperty("sparsevit.fusedGelu", before);
-            }
+            restore("sparsevit.fusedGelu", before);
+            restore("sparsevit.rewindow", rewindow);
+        }
+    }
+
+    static void restore(String property, String value) {
+        if (value == null) {
+            System.clearProperty(property);
+        } else {
+            System.setProperty(property, value);
         }
     }
 
