@@ -194,9 +194,16 @@ public interface Backend extends AutoCloseable {
      * [B, nW', N, C] receives every window of {@code grid} (the same map and window size, another shift) in natural
      * order, padding tokens zero. Bitwise what {@code scatterWindows(from, fromGrid, null, nW, x)} followed by
      * {@code gatherWindows(x, grid, null, nW', tile)} give (for any x: every token of x is overwritten), in one
-     * pass instead of two over the map.
+     * pass instead of two over the map. The default does exactly that through a temporary map; the CPU and CUDA
+     * backends move the rows directly.
      */
-    void rewindowWindows(Tensor from, WindowGrid fromGrid, WindowGrid grid, Tensor tile);
+    default void rewindowWindows(Tensor from, WindowGrid fromGrid, WindowGrid grid, Tensor tile) {
+        fromGrid.checkRewindow(grid, from.shape(), "rewindowWindows");
+        try (Tensor map = empty(from.dtype(), from.dim(0), grid.height() * grid.width(), from.dim(3))) {
+            scatterWindows(from, fromGrid, null, fromGrid.numWindows(), map);
+            gatherWindows(map, grid, null, grid.numWindows(), tile);
+        }
+    }
 
     /**
      * Window multi-head self-attention core: qkv [B, k, N, 3C] (all q channels, then k, then v; heads are

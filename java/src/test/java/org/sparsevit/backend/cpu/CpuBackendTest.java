@@ -182,6 +182,15 @@ class CpuBackendTest {
             be.gatherWindows(map, to, null, to.numWindows(), want);
             be.rewindowWindows(st, from, to, got);
             assertArrayEquals(bits(be.download(want).data()), bits(be.download(got).data()));
+            // Backend's default (for other backends: through a temporary map) does the same
+            org.sparsevit.backend.Backend defaults = (org.sparsevit.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(
+                    getClass().getClassLoader(), new Class<?>[]{org.sparsevit.backend.Backend.class}, (proxy, m, args) ->
+                            m.getName().equals("rewindowWindows")
+                                    ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, m, args) : m.invoke(be, args));
+            try (Tensor viaDefault = be.empty(DType.F32, b, to.numWindows(), n, c)) {
+                defaults.rewindowWindows(st, from, to, viaDefault);
+                assertArrayEquals(bits(be.download(want).data()), bits(be.download(viaDefault).data()));
+            }
             // the grids must cut one map into windows of one size, and the source hold every window
             WindowGrid other = WindowGrid.of(h + 1, w, win, shift);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
