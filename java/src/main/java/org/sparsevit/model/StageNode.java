@@ -36,12 +36,7 @@ public final class StageNode implements Node {
         return !"false".equalsIgnoreCase(System.getProperty(REWINDOW_PROPERTY, "true"));
     }
 
-    /** Whether this stage's dense pairs hand their tile over (fixed when the model was made; part of its workspace key). */
-    boolean handover() {
-        return handover;
-    }
-
-    /** Whether dense pairs hand their tile over (not {@link #REWINDOW_PROPERTY}=false when the model was made). */
+    /** Whether dense pairs hand their tile over: fixed when the model is made (part of its workspace key). */
     private final boolean handover;
 
     /** The same stage (shared weights) on another backend session. */
@@ -63,6 +58,11 @@ public final class StageNode implements Node {
         for (int j = 0; j < cfg.depth(stage); j++) {
             blocks.add(new SwinBlock(be, weights, stage, j));
         }
+    }
+
+    /** Whether this stage's dense pairs hand their tile over (see {@link #REWINDOW_PROPERTY}). */
+    boolean handover() {
+        return handover;
     }
 
     @Override
@@ -176,7 +176,7 @@ public final class StageNode implements Node {
                 }
             }
         } finally {
-            if (carried != null) {   // only when a block failed after the previous one handed its tile over
+            if (carried != null) {   // only when a block or the listener failed after a tile was handed over
                 carried.close();
             }
             if (importance != null) {

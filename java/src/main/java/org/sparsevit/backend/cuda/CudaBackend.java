@@ -1043,12 +1043,12 @@ public final class CudaBackend implements Backend {
         long m = gemmRows(x, w, bias, out, op);
         int n = w.dim(0);
         int k = (int) (w.numel() / n);
-        long xp = ptr(x, op), wp = ptr(w, op), bp = ptr(bias, op), op2 = ptr(out, op);
-        if (k > fusedGeluMaxK || n % 8 != 0 || k % 8 != 0 || ((xp | wp | bp | op2) & 15) != 0) {
+        long xp = ptr(x, op), wp = ptr(w, op), bp = ptr(bias, op), outp = ptr(out, op);
+        if (k > fusedGeluMaxK || n % 8 != 0 || k % 8 != 0 || ((xp | wp | bp | outp) & 15) != 0) {
             return false;
         }
         if (m > 0) {
-            check(CudaNative.svj_linear_gelu(xp, wp, bp, op2, code(out.dtype()), m, n, k, stream),
+            check(CudaNative.svj_linear_gelu(xp, wp, bp, outp, code(out.dtype()), m, n, k, stream),
                     op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")");
             fusedGeluLaunches.incrementAndGet();
         }
