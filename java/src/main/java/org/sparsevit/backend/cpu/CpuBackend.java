@@ -399,7 +399,8 @@ public final class CpuBackend implements Backend {
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
         if (storage != DType.F32) {
             // the reduced-precision twin rounds the GEMM's output before GELU, as the GPU's unfused path stores it
-            // (its fused fc1 kernel, sparsevit.fusedGelu, rounds once after the GELU: an ulp of the type apart at most)
+            // (its fused fc1 kernel, sparsevit.fusedGelu, rounds once, after the GELU: they differ by that rounding of
+            // the pre-activation, well within the F16/BF16 tolerance)
             Backend.super.linearGelu(x, w, bias, out);
             return;
         }
