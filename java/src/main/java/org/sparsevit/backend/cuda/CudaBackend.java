@@ -87,6 +87,8 @@ public final class CudaBackend implements Backend {
     /** The largest K fused by linearGelu (0: never), from {@link #FUSED_GELU_PROPERTY}. */
     private final int fusedGeluMaxK;
     private final java.util.concurrent.atomic.AtomicLong fusedGeluLaunches = new java.util.concurrent.atomic.AtomicLong();
+    /** Why the fused fc1 kernel is off for this session after a failed launch, or null. */
+    private volatile String fusedGeluFailure;
     /** Bias-epilogue GEMMs; null when off ({@code sparsevit.cublaslt=false}) or not set up here (see ltOff). */
     private LtGemm lt;
     private String ltOff;
@@ -357,11 +359,14 @@ public final class CudaBackend implements Backend {
     /**
      * How the MLP's first layer (linear + bias + GELU) runs for F16/BF16 tensors: "fused GEMM + bias + GELU kernel
      * for K <= 256, cuBLAS + bias/GELU pass above (sparsevit.fusedGelu=auto)", "... for every K (...=all)" or
-     * "cuBLAS + bias/GELU pass (...=off)". FP32 tensors always take cuBLAS; so do shapes the kernel cannot take
-     * (N or K not a multiple of 8, tensors not 16-byte aligned).
+     * "cuBLAS + bias/GELU pass (...=off)", or the reason the kernel failed to launch. FP32 tensors always take
+     * cuBLAS; so do shapes the kernel cannot take (N or K not a multiple of 8, tensors not 16-byte aligned).
      */
     public String mlpPath() {
         String fused = "fused GEMM + bias + GELU kernel";
+        if (fusedGeluFailure != null) {
+            return "cuBLAS + bias/GELU pass (the fused kernel failed to launch: " + fusedGeluFailure + ")";
+        }
         if (fusedGeluMaxK == 0) {
             return "cuBLAS + bias/GELU pass (" + FUSED_GELU_PROPERTY + "=off)";
         }
@@ -1047,12 +1052,40 @@ public final class CudaBackend implements Backend {
         if (k > fusedGeluMaxK || n % 8 != 0 || k % 8 != 0 || ((xp | wp | bp | outp) & 15) != 0) {
             return false;
         }
+        if (fusedGeluFailure != null) {
+            return false;
+        }
         if (m > 0) {
-            check(CudaNative.svj_linear_gelu(xp, wp, bp, outp, code(out.dtype()), m, n, k, stream),
-                    op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")");
+            int rc = CudaNative.svj_linear_gelu(xp, wp, bp, outp, code(out.dtype()), m, n, k, stream);
+            String what = op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")";
+            if (rc != 0 && rc != CudaNative.EINVAL && !isSticky(rc)) {
+                // the kernel did not launch (no image for this device, too few resources, ...): nothing ran and
+                // nothing is poisoned, so this and every later call take cuBLAS + the pass instead
+                String detail;
+                try {
+                    detail = CudaNative.svj_last_error_string().getString();
+                } catch (Throwable t) {
+                    detail = "";
+                }
+                fusedGeluUnavailable(errorString(rc) + (detail.isEmpty() ? "" : " [" + detail + "]"));
+                return false;
+            }
+            check(rc, what);
             fusedGeluLaunches.incrementAndGet();
         }
         return true;
+    }
+
+    /**
+     * Turns the fused fc1 kernel off for this session after it failed to launch (logged once; {@link #mlpPath} says
+     * why): linearGelu then runs on cuBLAS + the bias/GELU pass, as with {@code sparsevit.fusedGelu=off}.
+     */
+    synchronized void fusedGeluUnavailable(String why) {
+        if (fusedGeluFailure == null) {
+            fusedGeluFailure = why;
+            System.err.println("sparsevit: the fused fc1 kernel (GEMM + bias + GELU) failed to launch: " + why
+                    + "; cuBLAS + the bias/GELU pass from now on");
+        }
     }
 
     /** How many linearGelu calls this session ran on the fused kernel (for tests). */

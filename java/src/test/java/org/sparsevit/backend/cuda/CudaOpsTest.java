@@ -568,6 +568,33 @@ class CudaOpsTest {
         }
     }
 
+    /** After the fused kernel failed to launch, a session runs linearGelu on cuBLAS + the pass, and says why. */
+    @ParameterizedTest
+    @EnumSource(names = {"F16", "BF16"})
+    void aFusedKernelThatCannotLaunchFallsBackToCublas(DType dt) {
+        try (CudaBackend s = new CudaBackend()) {
+            s.fusedGeluUnavailable("no kernel image is available for execution on the device");
+            s.fusedGeluUnavailable("a second reason is not kept");
+            assertEquals("cuBLAS + bias/GELU pass (the fused kernel failed to launch: no kernel image is available for"
+                    + " execution on the device)", s.mlpPath());
+            HostTensor x = random(51, 64, 96);
+            HostTensor w = random(52, 384, 96);
+            HostTensor b = random(53, 384);
+            HostTensor want;
+            try (Tensor xt = cpu.upload(rounded(x, dt)); Tensor wt = cpu.upload(rounded(w, dt));
+                 Tensor bt = cpu.upload(rounded(b, dt)); Tensor out = cpu.zeros(DType.F32, 64, 384)) {
+                cpu.linearGelu(xt, wt, bt, out);
+                want = cpu.download(out);
+            }
+            try (Tensor xt = s.upload(x, dt); Tensor wt = s.upload(w, dt); Tensor bt = s.upload(b, dt);
+                 Tensor out = s.zeros(dt, 64, 384)) {
+                s.linearGelu(xt, wt, bt, out);
+                assertEquals(0, s.fusedGeluLaunches(), "the fused kernel ran after it was turned off");
+                close("linearGelu after the fallback " + dt, new HostTensor[]{want, s.download(out)}, tol(dt));
+            }
+        }
+    }
+
     /** A fresh session made while a system property holds a value (restored afterwards). */
     static CudaBackend sessionWith(String property, String value) {
         String before = System.getProperty(property);
