@@ -197,14 +197,18 @@ public final class CudaBackend implements Backend {
     }
 
     /** Throws the failure of {@code op} with the native detail (which entry, which argument) and CUDA's text. */
+    /** The native side's detail line of this thread's last failure, or "" (also when it cannot be read). */
+    private static String lastErrorDetail() {
+        try {
+            return CudaNative.svj_last_error_string().getString();
+        } catch (Throwable t) {
+            return "";
+        }
+    }
+
     private static void check(int rc, String op) {
         if (rc != 0) {
-            String detail;
-            try {
-                detail = CudaNative.svj_last_error_string().getString();
-            } catch (Throwable t) {
-                detail = "";
-            }
+            String detail = lastErrorDetail();
             throw new SparseVitException(failure(rc, "CUDA " + op + " failed: " + errorString(rc)
                     + (detail.isEmpty() ? "" : " [" + detail + "]")));
         }
@@ -1042,35 +1046,34 @@ public final class CudaBackend implements Backend {
      */
     private boolean fusedGelu(Tensor x, Tensor w, Tensor bias, Tensor out) {
         String op = "linearGelu";
-        if (fusedGeluMaxK == 0 || x.dtype() == DType.F32) {
+        // the cheap refusals first, so that a shape left to cuBLAS is validated once (by gemm), not twice
+        if (fusedGeluMaxK == 0 || fusedGeluFailure != null || x.dtype() == DType.F32 || w.rank() < 2) {
+            return false;
+        }
+        int n = w.dim(0);
+        if (n == 0) {
+            return false;
+        }
+        long kl = w.numel() / n;
+        if (kl > fusedGeluMaxK || n % 8 != 0 || kl % 8 != 0) {
             return false;
         }
         long m = gemmRows(x, w, bias, out, op);
-        int n = w.dim(0);
-        int k = (int) (w.numel() / n);
+        int k = (int) kl;
         long xp = ptr(x, op), wp = ptr(w, op), bp = ptr(bias, op), outp = ptr(out, op);
-        if (k > fusedGeluMaxK || n % 8 != 0 || k % 8 != 0 || ((xp | wp | bp | outp) & 15) != 0) {
-            return false;
-        }
-        if (fusedGeluFailure != null) {
+        if (((xp | wp | bp | outp) & 15) != 0) {
             return false;
         }
         if (m > 0) {
             int rc = CudaNative.svj_linear_gelu(xp, wp, bp, outp, code(out.dtype()), m, n, k, stream);
-            String what = op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")";
             if (rc != 0 && rc != CudaNative.EINVAL && !isSticky(rc)) {
                 // the kernel did not launch (no image for this device, too few resources, ...): nothing ran and
                 // nothing is poisoned, so this and every later call take cuBLAS + the pass instead
-                String detail;
-                try {
-                    detail = CudaNative.svj_last_error_string().getString();
-                } catch (Throwable t) {
-                    detail = "";
-                }
+                String detail = lastErrorDetail();
                 fusedGeluUnavailable(errorString(rc) + (detail.isEmpty() ? "" : " [" + detail + "]"));
                 return false;
             }
-            check(rc, what);
+            check(rc, op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")");
             fusedGeluLaunches.incrementAndGet();
         }
         return true;

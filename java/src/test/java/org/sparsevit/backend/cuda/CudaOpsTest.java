@@ -536,12 +536,7 @@ class CudaOpsTest {
                     HostTensor x = random(41, rows, k);
                     HostTensor w = random(42, n, k);
                     HostTensor b = sh[3] == 1 ? random(43, n) : null;
-                    HostTensor want;
-                    try (Tensor xt = cpu.upload(rounded(x, dt)); Tensor wt = cpu.upload(rounded(w, dt));
-                         Tensor bt = b == null ? null : cpu.upload(rounded(b, dt)); Tensor out = cpu.zeros(DType.F32, rows, n)) {
-                        cpu.linearGelu(xt, wt, bt, out);
-                        want = cpu.download(out);
-                    }
+                    HostTensor want = cpuLinearGelu(x, w, b, dt);
                     long before = s.fusedGeluLaunches();
                     HostTensor got;
                     try (Tensor xt = s.upload(x, dt); Tensor wt = s.upload(w, dt);
@@ -580,18 +575,23 @@ class CudaOpsTest {
             HostTensor x = random(51, 64, 96);
             HostTensor w = random(52, 384, 96);
             HostTensor b = random(53, 384);
-            HostTensor want;
-            try (Tensor xt = cpu.upload(rounded(x, dt)); Tensor wt = cpu.upload(rounded(w, dt));
-                 Tensor bt = cpu.upload(rounded(b, dt)); Tensor out = cpu.zeros(DType.F32, 64, 384)) {
-                cpu.linearGelu(xt, wt, bt, out);
-                want = cpu.download(out);
-            }
+            HostTensor want = cpuLinearGelu(x, w, b, dt);
             try (Tensor xt = s.upload(x, dt); Tensor wt = s.upload(w, dt); Tensor bt = s.upload(b, dt);
                  Tensor out = s.zeros(dt, 64, 384)) {
                 s.linearGelu(xt, wt, bt, out);
                 assertEquals(0, s.fusedGeluLaunches(), "the fused kernel ran after it was turned off");
                 close("linearGelu after the fallback " + dt, new HostTensor[]{want, s.download(out)}, tol(dt));
             }
+        }
+    }
+
+    /** The CPU twin of linearGelu on x [rows, K], w [N, K] and bias (or null) rounded to dt: [rows, N]. */
+    static HostTensor cpuLinearGelu(HostTensor x, HostTensor w, HostTensor b, DType dt) {
+        try (Tensor xt = cpu.upload(rounded(x, dt)); Tensor wt = cpu.upload(rounded(w, dt));
+             Tensor bt = b == null ? null : cpu.upload(rounded(b, dt));
+             Tensor out = cpu.zeros(DType.F32, x.dim(0), w.dim(0))) {
+            cpu.linearGelu(xt, wt, bt, out);
+            return cpu.download(out);
         }
     }
 
