@@ -427,8 +427,9 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(op + ": the output cannot be the " + (out == x ? "input" : "weight")
                     + " (a GEMM does not run in place)");
         }
-        if (wt.rank() < 2) {
-            throw new IllegalArgumentException(op + ": weight must be [N, K], got " + Arrays.toString(wt.shape()));
+        if (wt.rank() < 2 || wt.dim(0) == 0) {
+            throw new IllegalArgumentException(op + ": weight must be [N, K] with N > 0, got "
+                    + Arrays.toString(wt.shape()));
         }
         int n = wt.dim(0);
         int k = (int) (wt.numel() / n); // [N, K...] flattened, e.g. a [C, Cin, p, p] convolution weight

@@ -329,6 +329,11 @@ class CpuBackendTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.linear(xt, wt, null, bad));
             assertTrue(e.getMessage().startsWith("linear: output"), e.getMessage());
         }
+        // a weight without rows is refused by name (it divided by zero before)
+        try (Tensor xt = be.upload(x); Tensor none = be.empty(DType.F32, 0, 20); Tensor o = be.empty(DType.F32, 37, 0)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.linear(xt, none, null, o));
+            assertEquals("linear: weight must be [N, K] with N > 0, got [0, 20]", e.getMessage());
+        }
         // a square layer written over its own input (or weight) would read rows it has already overwritten
         try (Tensor sq = be.upload(random(4, 20, 20)); Tensor xt = be.upload(random(5, 37, 20))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.linear(xt, sq, null, xt));
