@@ -26,26 +26,6 @@ struct LayerNormParams {
     int zero_padded;     // LN_GATHER only: padding tokens normalise to zeros (else to beta, LayerNorm of a zero row)
 };
 
-// The row sum of the one-warp-per-row layout, whose lane L (0..31) summed elements L, L + 32, ... in order and
-// which then added across lanes in the butterfly xor 16, 8, 4, 2, 1. Here lane j of a row's group of 32 / E
-// lanes holds the partial sums of lanes L = E * j + k (k < E) of that layout in s[k]: masks >= E pair lanes of
-// the group (xor m / E), the smaller ones pair slots within a lane, so every addition is one of that layout and
-// the bits are its bits. Every lane of the warp must call it (shuffles).
-template <int E>
-__device__ __forceinline__ float row_sum(float (&s)[E]) {
-#pragma unroll
-    for (int m = 16; m >= E; m >>= 1) {
-#pragma unroll
-        for (int k = 0; k < E; k++) s[k] += __shfl_xor_sync(0xffffffffu, s[k], m / E);
-    }
-#pragma unroll
-    for (int m = E / 2; m > 0; m >>= 1) {
-#pragma unroll
-        for (int k = 0; k < m; k++) s[k] += s[k + m];
-    }
-    return s[0];
-}
-
 // Loads this lane's pieces c0 .. c0 + NP - 1 (those below n) of a row into buf: xr[i * G] is piece i. LN_ADD adds
 // its b pieces (br[i * G]) and keeps the rounded sums, what add-then-LayerNorm normalises.
 // Every load takes the read-only path: nothing this kernel reads is written before that read. The gather's map and

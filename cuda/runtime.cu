@@ -102,6 +102,12 @@ int svj_device_capability(int device, int* major, int* minor) {
     return svj_rt(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute");
 }
 
+int svj_device_smem_optin(int device, int* bytes) {
+    SVJ_REQUIRE(bytes, "svj_device_smem_optin: null output");
+    return svj_rt(cudaDeviceGetAttribute(bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                  "cudaDeviceGetAttribute");
+}
+
 int svj_device_memory(long long* free_bytes, long long* total_bytes) {
     SVJ_REQUIRE(free_bytes && total_bytes, "svj_device_memory: null output");
     size_t f = 0, t = 0;

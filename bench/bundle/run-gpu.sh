@@ -33,7 +33,7 @@
 # finished and peer cases it measured are not run again); SVJ_ITERS (100) / SVJ_WARMUP (10) per benchmark case;
 # SVJ_HOST_ITERS (3: timed host-to-host calls per case, host_p50_ms; 0 skips them);
 # SVJ_BENCH_ARGS (extra arguments to every bench call); SVJ_JVM_OPTS (JVM options of every bench call, e.g.
-# -Dsparsevit.fusedGelu=off; the gelu-* groups add their own); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
+# -Dsparsevit.fusedGelu=off; the mlp-* and gelu-* groups add their own); SVJ_TABLE_ROUNDS (1), SVJ_TABLE_VALIDATE (20);
 # SVJ_SEARCH_WINDOW (MIN:MAX ms; default 55%-65% of the table's dense latency), SVJ_SEARCH_BUDGET (500
 # candidates); SVJ_PEERS_ARGS (extra timm_peers.py args, split at spaces); SVJ_PEERS_CASES (--cases REGEX, spaces kept); SVJ_LAT_ARGS (the latency/search case, default "--arch
 # swin-t --backbone --size 672x672 --batch 4 --precision fp16 --backend cuda"); SVJ_LATENCY_ARGS (added to the
@@ -371,12 +371,17 @@ stage_bench() {
   bench_group t-cls224-fp16 --precision fp16 --size 224x224 --batch 64,1 --sparsity dense
   bench_group t-bb672-fp16 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity all
   bench_group bb672-fp32 --backbone --precision fp32 --size 672x672 --batch 4 --sparsity all
-  # the MLP's first layer on the fused GEMM + bias + GELU kernel or on cuBLAS + the bias/GELU pass
-  # (sparsevit.fusedGelu; CudaBackend): the default (auto) fuses K <= 256, an estimate these rows (impl "...,
-  # fusedGelu=off" / "all") test beside t-cls224-fp16's and t-bb672-fp16's
-  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=off" bench_group gelu-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
+  # the MLP's kernels (CudaBackend): by default (sparsevit.fusedMlp=auto) norm2 + fc1 + GELU + fc2 + residual run as
+  # one kernel where C <= 256 (Swin-T stages 0 and 1) and fc1 elsewhere on cuBLAS + the bias/GELU pass
+  # (sparsevit.fusedGelu=auto fuses fc1 only for K <= 256, which the fused MLP then covers). These rows (impl
+  # "..., fusedMlp=off" etc.) sit beside t-cls224-fp16's and t-bb672-fp16's: mlp-off (LayerNorm, the fused fc1
+  # kernel, cuBLAS fc2), mlp-gelu-off (LayerNorm, cuBLAS + the pass, cuBLAS: neither kernel), gelu-all (fc1 fused
+  # in stages 2 and 3 too)
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off" bench_group mlp-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off -Dsparsevit.fusedGelu=off" bench_group mlp-gelu-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
   SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=all" bench_group gelu-all-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
-  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=off" bench_group gelu-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off" bench_group mlp-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off -Dsparsevit.fusedGelu=off" bench_group mlp-gelu-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=all" bench_group gelu-all-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   bench_group cls224-prec --precision fp32,tf32,bf16 --size 224x224 --batch 64,1 --sparsity dense
   bench_group cls224-fp16-paper --precision fp16 --size 224x224 --batch 64,1 --sparsity "paper-1;paper-2;paper-3"

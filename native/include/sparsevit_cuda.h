@@ -47,6 +47,8 @@ int svj_device_count(int* count);
 /* Device name, NUL-terminated, at most capacity - 1 characters. */
 int svj_device_name(int device, char* host_name, int capacity);
 int svj_device_capability(int device, int* major, int* minor);
+/* The shared memory a block of device may opt in to, in bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin). */
+int svj_device_smem_optin(int device, int* bytes);
 /* Free and total memory of the current device, in bytes. */
 int svj_device_memory(long long* free_bytes, long long* total_bytes);
 int svj_set_device(int device);
@@ -142,6 +144,16 @@ int svj_bias_gelu(void* x, const void* bias, int dtype, long long rows, int chan
  * (no bias). N and K multiples of 8; x, w, bias and out 16-byte aligned; out must not overlap x or w. */
 int svj_linear_gelu(const void* x, const void* w, const void* bias, void* out, int dtype, long long rows, int n, int k,
                     void* stream);
+/* The second half of a Swin block as one kernel (mlp.cu): x[M, C] += fc2(GELU(fc1(LayerNorm(x)))), in place, with
+ * LayerNorm gamma/beta [C] and eps, fc1 w1 [H, C] and b1 [H], fc2 w2 [C, H] and b2 [C] (b1, b2 may be NULL).
+ * F16 or BF16 only: LayerNorm as svj_layer_norm, fc1 + bias + exact GELU as svj_linear_gelu, fc2 accumulated in
+ * float and added to x with one rounding. C a multiple of 32 from 32 to 256, H a multiple of 64, every tensor
+ * 16-byte aligned, x not overlapping the parameters. Needs svj_mlp_block_smem bytes of shared memory a block: where
+ * the device allows less, it returns SVJ_EINVAL and launches nothing. */
+int svj_mlp_block(void* x, const void* gamma, const void* beta, const void* w1, const void* b1, const void* w2,
+                  const void* b2, int dtype, long long rows, int channels, int hidden, float eps, void* stream);
+/* The shared memory svj_mlp_block needs for C channels (F16/BF16), in bytes. */
+int svj_mlp_block_smem(int channels, int dtype, long long* bytes);
 /* a += b elementwise. */
 int svj_add(void* a, const void* b, int dtype, long long n, void* stream);
 /* dst = src converted between floating dtypes (round to nearest even when narrowing). */

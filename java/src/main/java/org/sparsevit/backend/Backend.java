@@ -138,6 +138,33 @@ public interface Backend extends AutoCloseable {
         gelu(out);
     }
 
+    /**
+     * The second half of a Swin block, in place: x += fc2(GELU(fc1(LayerNorm(x)))), with x [..., C], gamma and beta
+     * [C], w1 [H, C], b1 [H], w2 [C, H], b2 [C] (biases may be null). {@code scratch} [..., C] is a buffer of the
+     * caller's that the op may overwrite. A backend may run it as one kernel that keeps the [..., H] hidden activation
+     * on chip (CUDA does, for F16/BF16 and C up to 256: see {@link #mlpResidualFused}); the default runs
+     * {@link #layerNorm} into scratch, {@link #linearGelu} into a temporary and {@link #linearResidual} into x.
+     */
+    default void mlpResidual(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor w1, Tensor b1, Tensor w2,
+                             Tensor b2, Tensor scratch) {
+        layerNorm(x, gamma, beta, eps, scratch);
+        int[] hidden = x.shape().clone();
+        hidden[hidden.length - 1] = w1.dim(0);
+        try (Tensor h = empty(x.dtype(), hidden)) {
+            linearGelu(scratch, w1, b1, h);
+            linearResidual(h, w2, b2, x);
+        }
+    }
+
+    /**
+     * Whether {@link #mlpResidual} runs as one fused op for an x of this dtype and C channels and a hidden width H
+     * (false: the default's three ops). The {@link ProfilingBackend} times a fused call as one op and the steps of
+     * the default apart.
+     */
+    default boolean mlpResidualFused(DType dtype, int channels, int hidden) {
+        return false;
+    }
+
     // ---------------------------------------------------------------- Swin structure
 
     /**

@@ -227,6 +227,26 @@ public final class ProfilingBackend implements Backend {
         timed("linearGelu", () -> inner.linearGelu(x, w, bias, out));
     }
 
+    /** A fused call is one op, "mlpResidual"; otherwise its steps are timed apart (layerNorm, linearGelu, ...). */
+    @Override
+    public void mlpResidual(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor w1, Tensor b1, Tensor w2,
+                            Tensor b2, Tensor scratch) {
+        int c = x.rank() == 0 ? 0 : x.dim(x.rank() - 1);
+        if (c == 0 || w1.rank() == 0 || !inner.mlpResidualFused(x.dtype(), c, w1.dim(0))) {
+            Backend.super.mlpResidual(x, gamma, beta, eps, w1, b1, w2, b2, scratch);
+            return;
+        }
+        synchronized (this) {
+            gemmRows += 2 * (x.numel() / c);   // fc1 and fc2
+        }
+        timed("mlpResidual", () -> inner.mlpResidual(x, gamma, beta, eps, w1, b1, w2, b2, scratch));
+    }
+
+    @Override
+    public boolean mlpResidualFused(DType dtype, int channels, int hidden) {
+        return inner.mlpResidualFused(dtype, channels, hidden);
+    }
+
     @Override
     public void add(Tensor a, Tensor b) {
         timed("add", () -> inner.add(a, b));

@@ -308,8 +308,9 @@ public final class Benchmark implements AutoCloseable {
 
     /**
      * The rows' impl: "sparsevit-j", with "graph" in brackets when the pass was replayed as a CUDA graph, a
-     * {@code sparsevit.fusedGelu} setting other than the default on CUDA with FP16/BF16 storage (the only place it
-     * acts; e.g. "sparsevit-j (graph, fusedGelu=off)"), and {@code sparsevit.rewindow=false}, so that runs comparing
+     * {@code sparsevit.fusedGelu} or {@code sparsevit.fusedMlp} setting other than the default on CUDA with
+     * FP16/BF16 storage (the only place they act; e.g. "sparsevit-j (graph, fusedGelu=off, fusedMlp=off)"), and
+     * {@code sparsevit.rewindow=false}, so that runs comparing
      * settings keep their rows apart (and such rows judge no target, Targets).
      */
     static String impl(String backend, String precision, boolean graphed) {
@@ -321,6 +322,10 @@ public final class Benchmark implements AutoCloseable {
         boolean halfStorage = "fp16".equalsIgnoreCase(precision) || "bf16".equalsIgnoreCase(precision);
         if ("cuda".equals(backend) && halfStorage && mlp != null && !mlp.trim().equalsIgnoreCase("auto")) {
             notes.add("fusedGelu=" + mlp.trim().toLowerCase(Locale.ROOT));
+        }
+        String block = System.getProperty(CudaBackend.FUSED_MLP_PROPERTY);
+        if ("cuda".equals(backend) && halfStorage && block != null && !block.trim().equalsIgnoreCase("auto")) {
+            notes.add("fusedMlp=" + block.trim().toLowerCase(Locale.ROOT));
         }
         if (!org.sparsevit.model.StageNode.handoverByDefault()) {
             notes.add("rewindow=false");

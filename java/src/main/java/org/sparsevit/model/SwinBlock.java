@@ -17,7 +17,6 @@ public final class SwinBlock implements AutoCloseable {
     private final boolean owner;
     final int dim;
     final int heads;
-    final int hidden;
     private final float eps;
     private final Tensor norm1W;
     private final Tensor norm1B;
@@ -39,7 +38,6 @@ public final class SwinBlock implements AutoCloseable {
         this.owner = true;
         this.dim = cfg.dim(stage);
         this.heads = cfg.heads(stage);
-        this.hidden = dim * cfg.mlpRatio();
         this.eps = cfg.eps();
         String p = "layers." + stage + ".blocks." + block + ".";
         this.norm1W = be.upload(weights.get(p + "norm1.weight"), be.storage());
@@ -64,7 +62,6 @@ public final class SwinBlock implements AutoCloseable {
         this.owner = false;
         this.dim = src.dim;
         this.heads = src.heads;
-        this.hidden = src.hidden;
         this.eps = src.eps;
         this.norm1W = src.norm1W;
         this.norm1B = src.norm1B;
@@ -173,11 +170,7 @@ public final class SwinBlock implements AutoCloseable {
             be.windowAttention(qkv, biasTable, heads, grid, order, k, t);
         }
         be.linearResidual(t, projW, projB, tile);                  // y = w + proj(attn), in the tile
-        be.layerNorm(tile, norm2W, norm2B, eps, t);
-        try (Tensor h = be.empty(be.storage(), b, k, n, hidden)) {
-            be.linearGelu(t, fc1W, fc1B, h);                        // [B, k, N, 4C]
-            be.linearResidual(h, fc2W, fc2B, tile);                 // y + mlp
-        }
+        be.mlpResidual(tile, norm2W, norm2B, eps, fc1W, fc1B, fc2W, fc2B, t);   // y + mlp(norm2(y)), hidden 4C
     }
 
     @Override

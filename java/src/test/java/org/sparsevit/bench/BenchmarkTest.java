@@ -23,14 +23,16 @@ class BenchmarkTest {
     }
 
     /**
-     * Rows of a run with a non-default fusedGelu setting on CUDA with FP16/BF16 storage, or with the tile handover
-     * off, say so in their impl; the CPU and FP32 ignore fusedGelu.
+     * Rows of a run with a non-default fusedGelu or fusedMlp setting on CUDA with FP16/BF16 storage, or with the
+     * tile handover off, say so in their impl; the CPU and FP32 ignore fusedGelu and fusedMlp.
      */
     @Test
     void implNamesTheGraphAndSettingsOtherThanTheDefaults() {
         String before = System.getProperty("sparsevit.fusedGelu");
         String rewindow = System.getProperty("sparsevit.rewindow");
+        String block = System.getProperty("sparsevit.fusedMlp");
         try {
+            System.clearProperty("sparsevit.fusedMlp");
             System.clearProperty("sparsevit.fusedGelu");
             System.clearProperty("sparsevit.rewindow");
             assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", "fp16", true));
@@ -45,7 +47,17 @@ class BenchmarkTest {
             System.setProperty("sparsevit.rewindow", "false");
             assertEquals("sparsevit-j (graph, fusedGelu=off, rewindow=false)", Benchmark.impl("cuda", "fp16", true));
             assertEquals("sparsevit-j (rewindow=false)", Benchmark.impl("cpu", "fp32", false));
+            System.clearProperty("sparsevit.rewindow");
+            System.setProperty("sparsevit.fusedMlp", "auto");
+            assertEquals("sparsevit-j (graph, fusedGelu=off)", Benchmark.impl("cuda", "fp16", true));
+            System.setProperty("sparsevit.fusedMlp", " OFF");
+            assertEquals("sparsevit-j (graph, fusedGelu=off, fusedMlp=off)", Benchmark.impl("cuda", "fp16", true));
+            System.clearProperty("sparsevit.fusedGelu");
+            assertEquals("sparsevit-j (fusedMlp=off)", Benchmark.impl("cuda", "bf16", false));
+            assertEquals("sparsevit-j (graph)", Benchmark.impl("cuda", "tf32", true));
+            assertEquals("sparsevit-j", Benchmark.impl("cpu", "fp16", false));
         } finally {
+            restore("sparsevit.fusedMlp", block);
             restore("sparsevit.fusedGelu", before);
             restore("sparsevit.rewindow", rewindow);
         }

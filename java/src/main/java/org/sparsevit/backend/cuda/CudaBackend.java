@@ -89,6 +89,21 @@ public final class CudaBackend implements Backend {
     private final java.util.concurrent.atomic.AtomicLong fusedGeluLaunches = new java.util.concurrent.atomic.AtomicLong();
     /** Why the fused fc1 kernel is off for this session after a failed launch, or null. */
     private volatile String fusedGeluFailure;
+    /**
+     * The system property choosing whether {@link #mlpResidual} (a Swin block's norm2 + MLP + residual) runs as one
+     * kernel for F16/BF16 ({@code auto}, the default: where the kernel takes the shape, C a multiple of 32 up to 256
+     * and within the device's shared memory) or as LayerNorm, linearGelu and linearResidual ({@code off}).
+     * See {@link #mlpBlockPath}.
+     */
+    public static final String FUSED_MLP_PROPERTY = "sparsevit.fusedMlp";
+    private final boolean fusedMlpOn;
+    /** The shared memory a block may opt in to on this session's device (the fused MLP's limit). */
+    private final int smemOptin;
+    /** svj_mlp_block's shared memory by C / 32 (0: not asked yet). */
+    private final long[] mlpSmem = new long[9];
+    private final java.util.concurrent.atomic.AtomicLong fusedMlpLaunches = new java.util.concurrent.atomic.AtomicLong();
+    /** Why the fused MLP kernel is off for this session after a failed launch, or null. */
+    private volatile String fusedMlpFailure;
     /** Bias-epilogue GEMMs; null when off ({@code sparsevit.cublaslt=false}) or not set up here (see ltOff). */
     private LtGemm lt;
     private String ltOff;
@@ -296,7 +311,11 @@ public final class CudaBackend implements Backend {
         }
         this.precision = precision;
         this.fusedGeluMaxK = fusedGeluMaxK(System.getProperty(FUSED_GELU_PROPERTY));
+        this.fusedMlpOn = fusedMlpOn(System.getProperty(FUSED_MLP_PROPERTY));
         check(CudaNative.svj_set_device(0), "cudaSetDevice");
+        int[] optin = new int[1];
+        check(CudaNative.svj_device_smem_optin(0, optin), "cudaDeviceGetAttribute (shared memory per block)");
+        this.smemOptin = optin[0];
         byte[] name = new byte[256];
         check(CudaNative.svj_device_name(0, name, name.length), "cudaGetDeviceProperties");
         int len = 0;
@@ -358,6 +377,42 @@ public final class CudaBackend implements Backend {
             default -> throw new IllegalArgumentException("system property " + FUSED_GELU_PROPERTY + "='" + value
                     + "' is not auto, all or off");
         };
+    }
+
+    /** {@link #FUSED_MLP_PROPERTY}'s value (null: auto) as on/off; anything else is an error. */
+    static boolean fusedMlpOn(String value) {
+        String v = value == null ? "auto" : value.trim().toLowerCase(java.util.Locale.ROOT);
+        return switch (v) {
+            case "auto" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("system property " + FUSED_MLP_PROPERTY + "='" + value
+                    + "' is not auto or off");
+        };
+    }
+
+    /**
+     * How a block's norm2 + MLP + residual ({@link #mlpResidual}) runs for F16/BF16 tensors: "fused LayerNorm + MLP
+     * kernel for C <= N (multiples of 32), ... (sparsevit.fusedMlp=auto)", "LayerNorm, linearGelu, linearResidual
+     * (sparsevit.fusedMlp=off)", or the reason the kernel failed to launch. Where it is not fused, fc1 runs as
+     * {@link #mlpPath} says.
+     */
+    public String mlpBlockPath() {
+        String unfused = "LayerNorm, linearGelu, linearResidual";
+        if (fusedMlpFailure != null) {
+            return unfused + " (the fused kernel failed to launch: " + fusedMlpFailure + ")";
+        }
+        if (!fusedMlpOn) {
+            return unfused + " (" + FUSED_MLP_PROPERTY + "=off)";
+        }
+        int max = 0;
+        for (int c = 32; c <= 256; c += 32) {
+            if (mlpResidualFused(DType.F16, c, 4 * c)) {
+                max = c;
+            }
+        }
+        return (max == 0 ? unfused + " (the fused kernel needs more shared memory than the device's " + smemOptin
+                + " bytes)" : "fused LayerNorm + MLP kernel for C <= " + max + " (multiples of 32), " + unfused
+                + " above") + " (" + FUSED_MLP_PROPERTY + "=auto)";
     }
 
     /**
@@ -1037,6 +1092,92 @@ public final class CudaBackend implements Backend {
             check(CudaNative.svj_bias_gelu(ptr(out, "linearGelu"), ptr(bias, "linearGelu"), code(out.dtype()), m, n,
                     stream), "linearGelu (bias + GELU)");
         }
+    }
+
+    @Override
+    public void mlpResidual(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor w1, Tensor b1, Tensor w2,
+                            Tensor b2, Tensor scratch) {
+        if (!fusedMlp(x, gamma, beta, eps, w1, b1, w2, b2)) {
+            Backend.super.mlpResidual(x, gamma, beta, eps, w1, b1, w2, b2, scratch);
+        }
+    }
+
+    /**
+     * F16/BF16, C a multiple of 32 from 32 to 256, H a multiple of 64, the kernel's shared memory within the
+     * device's, and {@link #FUSED_MLP_PROPERTY} not off (nor the kernel turned off by a failed launch).
+     */
+    @Override
+    public boolean mlpResidualFused(DType dtype, int channels, int hidden) {
+        if (!fusedMlpOn || fusedMlpFailure != null || (dtype != DType.F16 && dtype != DType.BF16)
+                || channels % 32 != 0 || channels < 32 || channels > 256 || hidden <= 0 || hidden % 64 != 0) {
+            return false;
+        }
+        int i = channels / 32;
+        long need = mlpSmem[i];
+        if (need == 0) {
+            long[] bytes = new long[1];
+            check(CudaNative.svj_mlp_block_smem(channels, CudaNative.F16, bytes), "mlpResidual (shared memory)");
+            need = bytes[0];
+            mlpSmem[i] = need;
+        }
+        return need <= smemOptin;
+    }
+
+    /**
+     * Runs mlpResidual as one kernel (svj_mlp_block) when {@link #mlpResidualFused} admits it, the tensors are of
+     * x's dtype and shapes and 16-byte aligned; false leaves it to the unfused ops, which also report bad shapes.
+     */
+    private boolean fusedMlp(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor w1, Tensor b1, Tensor w2,
+                             Tensor b2) {
+        String op = "mlpResidual";
+        if (x.rank() < 1 || w1.rank() != 2 || w2.rank() != 2) {
+            return false;
+        }
+        int c = x.dim(x.rank() - 1);
+        int h = w1.dim(0);
+        if (!mlpResidualFused(x.dtype(), c, h)) {
+            return false;
+        }
+        DType dt = x.dtype();
+        if (w1.dim(1) != c || w2.dim(0) != c || w2.dim(1) != h || gamma.numel() != c || beta.numel() != c
+                || (b1 != null && (b1.numel() != h || b1.dtype() != dt)) || (b2 != null && (b2.numel() != c
+                || b2.dtype() != dt)) || gamma.dtype() != dt || beta.dtype() != dt || w1.dtype() != dt
+                || w2.dtype() != dt || !(eps >= 0) || Float.isInfinite(eps)) {
+            return false;
+        }
+        long xp = ptr(x, op), gp = ptr(gamma, op), bp = ptr(beta, op), w1p = ptr(w1, op), b1p = ptr(b1, op),
+                w2p = ptr(w2, op), b2p = ptr(b2, op);
+        if (((xp | gp | bp | w1p | b1p | w2p | b2p) & 15) != 0) {
+            return false;
+        }
+        long rows = x.numel() / c;
+        if (rows > 0) {
+            int rc = CudaNative.svj_mlp_block(xp, gp, bp, w1p, b1p, w2p, b2p, code(dt), rows, c, h, eps, stream);
+            if (rc != 0 && rc != CudaNative.EINVAL && !isSticky(rc)) {
+                // the kernel did not launch (no image for this device, too few resources, ...): nothing ran, so
+                // this and every later call take the unfused ops
+                String detail = lastErrorDetail();
+                fusedMlpUnavailable(errorString(rc) + (detail.isEmpty() ? "" : " [" + detail + "]"));
+                return false;
+            }
+            check(rc, op + " (fused LayerNorm + MLP, " + rows + " rows, C " + c + ", hidden " + h + ")");
+            fusedMlpLaunches.incrementAndGet();
+        }
+        return true;
+    }
+
+    /** Turns the fused MLP kernel off for this session after it failed to launch (logged once). */
+    synchronized void fusedMlpUnavailable(String why) {
+        if (fusedMlpFailure == null) {
+            fusedMlpFailure = why;
+            System.err.println("sparsevit: the fused MLP kernel (LayerNorm + fc1 + GELU + fc2) failed to launch: " + why
+                    + "; LayerNorm, linearGelu and linearResidual from now on");
+        }
+    }
+
+    /** How many mlpResidual calls this session ran on the fused kernel (for tests). */
+    long fusedMlpLaunches() {
+        return fusedMlpLaunches.get();
     }
 
     /**

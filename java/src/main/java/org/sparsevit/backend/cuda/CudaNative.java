@@ -60,6 +60,8 @@ final class CudaNative {
 
     static native int svj_device_capability(int device, int[] major, int[] minor);
 
+    static native int svj_device_smem_optin(int device, int[] bytes);
+
     static native int svj_device_memory(@Cast("long long*") long[] freeBytes, @Cast("long long*") long[] totalBytes);
 
     static native int svj_set_device(int device);
@@ -178,6 +180,14 @@ final class CudaNative {
     static native int svj_linear_gelu(@Cast("const void*") long x, @Cast("const void*") long w,
                                       @Cast("const void*") long bias, @Cast("void*") long out, int dtype, long rows,
                                       int n, int k, @Cast("void*") long stream);
+
+    static native int svj_mlp_block(@Cast("void*") long x, @Cast("const void*") long gamma,
+                                    @Cast("const void*") long beta, @Cast("const void*") long w1,
+                                    @Cast("const void*") long b1, @Cast("const void*") long w2,
+                                    @Cast("const void*") long b2, int dtype, long rows, int channels, int hidden,
+                                    float eps, @Cast("void*") long stream);
+
+    static native int svj_mlp_block_smem(int channels, int dtype, @Cast("long long*") long[] bytes);
 
     static native int svj_add(@Cast("void*") long a, @Cast("const void*") long b, int dtype, long n,
                               @Cast("void*") long stream);

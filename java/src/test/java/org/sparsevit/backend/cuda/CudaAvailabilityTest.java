@@ -68,6 +68,16 @@ class CudaAvailabilityTest {
         assertEquals("system property sparsevit.fusedGelu='yes' is not auto, all or off", e.getMessage());
     }
 
+    /** sparsevit.fusedMlp: auto (also when unset) or off, any case; another value is an error naming it. */
+    @Test
+    void fusedMlpSettingIsParsedOrRefused() {
+        assertTrue(CudaBackend.fusedMlpOn(null));
+        assertTrue(CudaBackend.fusedMlpOn(" AUTO"));
+        assertFalse(CudaBackend.fusedMlpOn("Off "));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.fusedMlpOn("all"));
+        assertEquals("system property sparsevit.fusedMlp='all' is not auto or off", e.getMessage());
+    }
+
     @Test
     void nativeLibraryIsBuiltAndLoadsWhereverNvccIs() {
         assumeTrue(NVCC, "nvcc is not installed: this build is CPU-only");

@@ -2,6 +2,7 @@ package org.sparsevit.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -581,6 +582,147 @@ class CudaOpsTest {
                 s.linearGelu(xt, wt, bt, out);
                 assertEquals(0, s.fusedGeluLaunches(), "the fused kernel ran after it was turned off");
                 close("linearGelu after the fallback " + dt, new HostTensor[]{want, s.download(out)}, tol(dt));
+            }
+        }
+    }
+
+    /**
+     * mlpResidual (norm2 + MLP + residual) under each setting of sparsevit.fusedMlp: auto runs one kernel for F16/BF16
+     * and C a multiple of 32 up to 256 that fits the device's shared memory, off never; FP32 and other C take
+     * LayerNorm, linearGelu and linearResidual. Every path agrees with the CPU twin (the default's three ops) within
+     * the F16/BF16 tolerance, and leaves only x changed where it fused (the scratch is the unfused path's).
+     */
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16"})
+    void fusedMlpFollowsItsSettingAndMatchesTheCpu(DType dt) {
+        // C = 96 (Swin-T stage 0, 128-row CTAs) on rows filling no whole CTA; 192 (stage 1, 64-row CTAs); 40 (no
+        // kernel); 64 without biases; 256 (the largest C, 119 KB of shared memory)
+        int[][] shapes = {{300, 96, 1}, {70, 192, 1}, {37, 40, 1}, {129, 64, 0}, {20, 256, 1}};
+        for (String setting : new String[]{"auto", "off"}) {
+            try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_PROPERTY, setting)) {
+                assertTrue(s.mlpBlockPath().endsWith("=" + setting + ")"), s.mlpBlockPath());
+                for (int[] sh : shapes) {
+                    int rows = sh[0], c = sh[1], hd = 4 * c;
+                    HostTensor[] in = mlpInputs(70 + c, rows, c, sh[2] == 1);
+                    HostTensor want = cpuMlpResidual(in, dt);
+                    long before = s.fusedMlpLaunches();
+                    boolean fused = dt != DType.F32 && setting.equals("auto") && c % 32 == 0
+                            && s.mlpResidualFused(dt, c, hd);
+                    HostTensor got;
+                    HostTensor scratchAfter;
+                    try (Tensor x = s.upload(in[0], dt); Tensor g = s.upload(in[1], dt); Tensor bt = s.upload(in[2], dt);
+                         Tensor w1 = s.upload(in[3], dt); Tensor b1 = in[4] == null ? null : s.upload(in[4], dt);
+                         Tensor w2 = s.upload(in[5], dt); Tensor b2 = in[6] == null ? null : s.upload(in[6], dt);
+                         Tensor scratch = s.zeros(dt, rows, c)) {
+                        s.mlpResidual(x, g, bt, 1e-5f, w1, b1, w2, b2, scratch);
+                        got = s.download(x);
+                        scratchAfter = s.download(scratch);
+                    }
+                    String what = "mlpResidual " + rows + "x" + c + " " + dt + " fusedMlp=" + setting;
+                    assertEquals(fused ? 1 : 0, s.fusedMlpLaunches() - before, what + ": fused kernel launches");
+                    close(what, new HostTensor[]{want, got}, tol(dt));
+                    assertEquals(fused, scratchAfter.maxAbs() == 0, what + ": the scratch holds norm2 unless fused");
+                }
+            }
+        }
+        try (CudaBackend s = new CudaBackend()) {
+            // the emulated device and the H100/H200 allow 227 KB a block: every C the kernel takes is fused
+            assertTrue(s.mlpBlockPath().startsWith("fused LayerNorm + MLP kernel for C <= 256"), s.mlpBlockPath());
+            assertFalse(s.mlpResidualFused(dt, 96, 96 * 4 + 32), "a hidden width that is no multiple of 64");
+        }
+    }
+
+    /**
+     * The profiler times a fused mlpResidual as one op (fc1 and fc2 counted as GEMM rows), and the unfused one's
+     * steps apart, on the same session.
+     */
+    @Test
+    void theProfilerTimesAFusedMlpAsOneOpAndTheUnfusedStepsApart() {
+        try (org.sparsevit.backend.ProfilingBackend p = new org.sparsevit.backend.ProfilingBackend(new CudaBackend())) {
+            for (DType dt : new DType[]{DType.F16, DType.F32}) {
+                HostTensor[] in = mlpInputs(91, 50, 96, true);
+                Tensor[] t = new Tensor[in.length];
+                try {
+                    for (int i = 0; i < in.length; i++) {
+                        t[i] = p.upload(in[i], dt);
+                    }
+                    try (Tensor scratch = p.zeros(dt, 50, 96)) {
+                        p.reset();
+                        p.mlpResidual(t[0], t[1], t[2], 1e-5f, t[3], t[4], t[5], t[6], scratch);
+                    }
+                } finally {
+                    for (Tensor e : t) {
+                        e.close();
+                    }
+                }
+                java.util.Set<String> ops = p.stats().keySet();
+                if (dt == DType.F16) {
+                    assertEquals(java.util.Set.of("mlpResidual"), ops, dt.toString());
+                } else {
+                    assertTrue(ops.containsAll(List.of("layerNorm", "linearGelu", "linearResidual"))
+                            && !ops.contains("mlpResidual"), ops + " " + dt);
+                }
+                assertEquals(100, p.gemmRows(), dt + ": fc1 and fc2 over 50 rows");
+            }
+        }
+    }
+
+    /** After the fused MLP kernel failed to launch, a session runs the three ops, and says why. */
+    @Test
+    void aFusedMlpThatCannotLaunchFallsBackToTheThreeOps() {
+        DType dt = DType.F16;
+        try (CudaBackend s = new CudaBackend()) {
+            s.fusedMlpUnavailable("too many resources requested for launch");
+            s.fusedMlpUnavailable("a second reason is not kept");
+            assertEquals("LayerNorm, linearGelu, linearResidual (the fused kernel failed to launch: too many resources"
+                    + " requested for launch)", s.mlpBlockPath());
+            HostTensor[] in = mlpInputs(81, 64, 96, true);
+            HostTensor want = cpuMlpResidual(in, dt);
+            try (Tensor x = s.upload(in[0], dt); Tensor g = s.upload(in[1], dt); Tensor bt = s.upload(in[2], dt);
+                 Tensor w1 = s.upload(in[3], dt); Tensor b1 = s.upload(in[4], dt); Tensor w2 = s.upload(in[5], dt);
+                 Tensor b2 = s.upload(in[6], dt); Tensor scratch = s.zeros(dt, 64, 96)) {
+                s.mlpResidual(x, g, bt, 1e-5f, w1, b1, w2, b2, scratch);
+                assertEquals(0, s.fusedMlpLaunches(), "the fused kernel ran after it was turned off");
+                close("mlpResidual after the fallback", new HostTensor[]{want, s.download(x)}, tol(dt));
+            }
+        }
+    }
+
+    /**
+     * x [rows, C] (offset and scaled, for the LayerNorm to remove), gamma, beta [C], w1 [4C, C], b1 [4C] (or null),
+     * w2 [C, 4C], b2 [C] (or null), weights scaled so that pre-activations are of order 1.
+     */
+    static HostTensor[] mlpInputs(long seed, int rows, int c, boolean biases) {
+        HostTensor x = random(seed, rows, c);
+        for (int i = 0; i < x.data().length; i++) {
+            x.data()[i] = 2 * x.data()[i] + 0.5f;
+        }
+        HostTensor w1 = random(seed + 3, 4 * c, c);
+        HostTensor w2 = random(seed + 5, c, 4 * c);
+        for (int i = 0; i < w1.data().length; i++) {
+            w1.data()[i] /= (float) Math.sqrt(c);
+            w2.data()[i] /= (float) Math.sqrt(4 * c);
+        }
+        return new HostTensor[]{x, random(seed + 1, c), random(seed + 2, c), w1, biases ? random(seed + 4, 4 * c) : null,
+                w2, biases ? random(seed + 6, c) : null};
+    }
+
+    /** The CPU twin of mlpResidual on mlpInputs rounded to dt: the updated x. */
+    static HostTensor cpuMlpResidual(HostTensor[] in, DType dt) {
+        Tensor[] t = new Tensor[in.length];
+        try {
+            for (int i = 0; i < in.length; i++) {
+                t[i] = in[i] == null ? null : cpu.upload(rounded(in[i], dt));
+            }
+            try (Tensor scratch = cpu.zeros(DType.F32, in[0].shape())) {
+                cpu.mlpResidual(t[0], t[1], t[2], 1e-5f, t[3], t[4], t[5], t[6], scratch);
+            }
+            return cpu.download(t[0]);
+        } finally {
+            for (Tensor e : t) {
+                if (e != null) {
+                    e.close();
+                }
             }
         }
     }

@@ -1,0 +1,414 @@
+// The second half of a Swin block as one kernel: x[M, C] += fc2(GELU(fc1(LayerNorm(x)))), for F16 and BF16 storage
+// and C a multiple of 32 up to 256 (Swin-T/S stages 0 and 1, Swin-B's first stage). The unfused path is three
+// kernels (LayerNorm, fc1 with bias and GELU, fc2 accumulating into x) and 13 passes of C channels over the rows:
+// LayerNorm reads and writes C, fc1 reads C and writes the 4C-wide hidden activation, fc2 reads it back with the
+// residual and writes C. Here each CTA takes BM rows, normalises them into shared memory, and streams the hidden
+// dimension through in chunks of 64: fc1's chunk, its bias and GELU, then the chunk's share of fc2, accumulated in
+// registers. The hidden activation and the normalised rows never leave the SM: the rows are read twice (the
+// LayerNorm, the residual at the end) and written once, 3 passes instead of 13, and two launches fewer a block. Where
+// C is small the three kernels are memory-bound (fc1 and fc2 at K = 96 do 48 multiply-adds a byte of DRAM traffic);
+// this one does all the MLP's math per byte it moves from DRAM, and its weights stream from L2.
+//
+// Math, per row: the LayerNorm is that of layernorm.cu (the same lanes, sums and order of additions: mean, variance
+// of the deviations, (x - mean) * rsqrt(var + eps) * gamma + beta in float, rounded to T); fc1 accumulates in float
+// over 16-wide k steps in order, adds the bias and takes the exact erf GELU in float, rounded to T, as gemm.cu's
+// fused fc1 (the hidden activation the unfused path stores); fc2 accumulates those T values in float, chunk by
+// chunk, then out = T(acc + bias2 + x), one rounding where the unfused path rounds the GEMM and the sum.
+//
+// Tiles (RF, CF: 16-row and 32-column fragment counts): BM = 64 RF rows, C = 32 CF. Eight warps, 4 x 2: warp
+// (wr, wc) owns rows wr * 16 RF .. of the CTA and, in fc1, hidden columns wc * 32 .. of the chunk (RF x 2
+// fragments), in fc2, output columns wc * 16 CF .. (RF x CF accumulator fragments, alive over the whole loop).
+// RF = 2 for C <= 128, 1 above, so a warp keeps at most 8 accumulator fragments. Shared memory: the normalised rows
+// [BM, C], W1's chunk [64, C] (rows of w1), W2's chunk [C, 64] (a column block of w2), the chunk's hidden
+// activation [BM, 64], all with rows padded by 8 T (16 bytes: an odd number of 16-byte groups a row spreads the
+// fragment loads over the banks), and a float 16 x 16 scratch a warp for the epilogues. 78 KB at C = 96, 95 KB at
+// 128, 94 KB at 192, 119 KB at 256 (more than sm_86/89 allow: the entry says so, the caller keeps the unfused path).
+//
+// Per chunk: [A] W2's chunk loads into registers; fc1 on the tensor cores; its epilogue writes the hidden chunk;
+// the W2 registers go to shared memory; barrier; [B] the next W1 chunk loads into registers; fc2's share; the W1
+// registers go to shared memory; barrier. A buffer is written only after the barrier that follows its last reads
+// (the hidden chunk and W2's after B of the previous chunk, W1's after A), so one copy of each suffices, and each
+// chunk's weights are in flight while the tensor cores work on the other GEMM.
+//
+// Requirements (the entry checks them): C % 32 == 0, 32 <= C <= 256, hidden % 64 == 0, every pointer 16-byte
+// aligned, x not overlapping the parameters. Rows of the last CTA past M normalise as zeros and are never stored.
+#include "common.cuh"
+#include <mma.h>
+#include <string.h>
+
+#define MLP_WARPS 8
+#define MLP_THREADS (MLP_WARPS * 32)
+#define MLP_HC 64               // hidden columns a chunk
+#define MLP_LDH (MLP_HC + 8)    // row stride (T) of the hidden chunk and of W2's chunk
+#define MLP_MAX_C 256
+
+template <typename T>
+struct MlpParams {
+    T* x;              // [M, C]: the residual stream, read, then updated in place
+    const T* gamma;    // [C] LayerNorm scale
+    const T* beta;     // [C] LayerNorm shift
+    const T* w1;       // [H, C] fc1 weight
+    const T* b1;       // [H] or null
+    const T* w2;       // [C, H] fc2 weight
+    const T* b2;       // [C] or null
+    long long m;       // rows
+    int hidden;        // H
+    float eps;
+};
+
+template <int RF, int CF>
+struct MlpShape {
+    static constexpr int C = 32 * CF;
+    static constexpr int BM = 64 * RF;
+    static constexpr int LDX = C + 8;   // row stride (T) of the normalised rows and W1's chunk
+    template <typename T>
+    static constexpr size_t smem() {
+        return (size_t)MLP_WARPS * 256 * sizeof(float) +
+               ((size_t)BM * LDX + (size_t)MLP_HC * LDX + (size_t)C * MLP_LDH + (size_t)BM * MLP_LDH) * sizeof(T);
+    }
+};
+
+// W1's chunk c: rows c * 64 .. + 63 of w1, C / 8 pieces of 16 bytes a row, 8 C = 256 CF pieces: CF a thread, in
+// piece order (a warp reads whole rows, coalesced; 8 threads of a store phase write 128 consecutive bytes).
+template <typename T, int CF>
+__device__ __forceinline__ void load_w1(const T* w1, int c, uint4 (&v)[CF]) {
+    const uint4* src = (const uint4*)(w1 + (long long)c * MLP_HC * 32 * CF);
+#pragma unroll
+    for (int u = 0; u < CF; u++) v[u] = __ldg(src + threadIdx.x + u * MLP_THREADS);
+}
+
+template <typename T, int CF>
+__device__ __forceinline__ void store_w1(T* w1s, const uint4 (&v)[CF]) {
+    constexpr int P = 4 * CF, LDX = 32 * CF + 8;
+#pragma unroll
+    for (int u = 0; u < CF; u++) {
+        const int i = threadIdx.x + u * MLP_THREADS;
+        const int r = i / P, e = i - r * P;
+        *(uint4*)(w1s + r * LDX + e * 8) = v[u];
+    }
+}
+
+// W2's chunk c: columns c * 64 .. + 63 of every row of w2 [C, H]: 8 pieces a row, 8 C = 256 CF pieces.
+template <typename T, int CF>
+__device__ __forceinline__ void load_w2(const T* w2, int hidden, int c, uint4 (&v)[CF]) {
+#pragma unroll
+    for (int u = 0; u < CF; u++) {
+        const int i = threadIdx.x + u * MLP_THREADS;
+        const int r = i >> 3, e = i & 7;
+        v[u] = __ldg((const uint4*)(w2 + (long long)r * hidden + c * MLP_HC + e * 8));
+    }
+}
+
+template <typename T, int CF>
+__device__ __forceinline__ void store_w2(T* w2s, const uint4 (&v)[CF]) {
+#pragma unroll
+    for (int u = 0; u < CF; u++) {
+        const int i = threadIdx.x + u * MLP_THREADS;
+        const int r = i >> 3, e = i & 7;
+        *(uint4*)(w2s + r * MLP_LDH + e * 8) = v[u];
+    }
+}
+
+__device__ __forceinline__ float mlp_gelu(float v) { return 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); }
+
+// 8 T of a 16-byte piece as floats, and back
+template <typename T>
+__device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8]) {
+    T e[8];
+    memcpy(e, &v, sizeof e);   // not a cast: reading a uint4 through a T* breaks aliasing rules
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = to_float(e[k]);
+}
+
+template <typename T>
+__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
+    T e[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) e[k] = from_float<T>(f[k]);
+    uint4 v;
+    memcpy(&v, e, sizeof v);
+    return v;
+}
+
+// The CTA's rows, normalised into xs. As layer_norm_kernel's 16-byte path: a group of 4 lanes owns a row (8 rows a
+// warp), lane j of the group the pieces j, j + 4, ..., CF of them; row_sum gives the one-warp-per-row layout's
+// bits. A warp takes RF groups of 8 rows, all their loads issued before any arithmetic.
+template <typename T, int RF, int CF>
+__device__ __forceinline__ void normalise_rows(const MlpParams<T>& p, long long m0, T* xs) {
+    constexpr int C = 32 * CF, LDX = C + 8;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int j = lane & 3;
+    uint4 buf[RF][CF];
+    bool real[RF];
+#pragma unroll
+    for (int g = 0; g < RF; g++) {
+        const int r = (warp + g * MLP_WARPS) * 8 + (lane >> 2);   // the CTA's row
+        real[g] = m0 + r < p.m;
+#pragma unroll
+        for (int i = 0; i < CF; i++)
+            buf[g][i] = real[g] ? __ldg((const uint4*)(p.x + (m0 + r) * C) + j + 4 * i) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int g = 0; g < RF; g++) {
+        const int r = (warp + g * MLP_WARPS) * 8 + (lane >> 2);
+        float s[8];
+#pragma unroll
+        for (int k = 0; k < 8; k++) s[k] = 0.f;
+#pragma unroll
+        for (int i = 0; i < CF; i++) {
+            float f[8];
+            unpack8<T>(buf[g][i], f);
+#pragma unroll
+            for (int k = 0; k < 8; k++) s[k] += f[k];
+        }
+        const float mean = row_sum<8>(s) / C;
+#pragma unroll
+        for (int k = 0; k < 8; k++) s[k] = 0.f;
+#pragma unroll
+        for (int i = 0; i < CF; i++) {
+            float f[8];
+            unpack8<T>(buf[g][i], f);
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                const float dl = f[k] - mean;
+                s[k] = fmaf(dl, dl, s[k]);
+            }
+        }
+        const float inv = rsqrtf(row_sum<8>(s) / C + p.eps);
+        T* dst = xs + r * LDX + j * 8;
+#pragma unroll
+        for (int i = 0; i < CF; i++) {
+            uint4 o = make_uint4(0, 0, 0, 0);
+            if (real[g]) {
+                float f[8], ga[8], be[8];
+                unpack8<T>(buf[g][i], f);
+                unpack8<T>(__ldg((const uint4*)p.gamma + j + 4 * i), ga);
+                unpack8<T>(__ldg((const uint4*)p.beta + j + 4 * i), be);
+#pragma unroll
+                for (int k = 0; k < 8; k++) f[k] = (f[k] - mean) * inv * ga[k] + be[k];
+                o = pack8<T>(f);
+            }
+            *(uint4*)(dst + 32 * i) = o;
+        }
+    }
+}
+
+// 8 consecutive bias values as floats (zeros without a bias)
+template <typename T>
+__device__ __forceinline__ void bias8(const T* b, int col, float (&f)[8]) {
+    if (b) {
+        unpack8<T>(__ldg((const uint4*)(b + col)), f);
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; k++) f[k] = 0.f;
+    }
+}
+
+// Two CTAs an SM (128 registers) where the shared memory allows it on sm_80/90; C >= 224 needs more than half of it.
+template <typename T, int RF, int CF>
+__global__ void __launch_bounds__(MLP_THREADS, CF >= 7 ? 1 : 2) mlp_block_kernel(MlpParams<T> p) {
+    using namespace nvcuda;
+    using S = MlpShape<RF, CF>;
+    constexpr int C = S::C, BM = S::BM, LDX = S::LDX;
+    extern __shared__ __align__(128) float smem[];   // WMMA pointers must be 32-byte aligned
+    float* scratch = smem + (threadIdx.x >> 5) * 256;   // this warp's [16, 16]
+    T* xs = (T*)(smem + MLP_WARPS * 256);              // [BM, LDX] normalised rows
+    T* w1s = xs + BM * LDX;                            // [64, LDX] W1's chunk
+    T* w2s = w1s + MLP_HC * LDX;                       // [C, MLP_LDH] W2's chunk
+    T* hs = w2s + C * MLP_LDH;                         // [BM, MLP_LDH] the hidden chunk
+    const long long m0 = (long long)blockIdx.x * BM;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int wr = warp >> 1, wc = warp & 1;
+    const int er = lane >> 1, ec = (lane & 1) * 8;   // this lane's row and first column in an epilogue fragment
+    const int chunks = p.hidden / MLP_HC;
+
+    uint4 stage[CF];   // the next chunk of W1 or W2, in flight
+    load_w1<T, CF>(p.w1, 0, stage);
+    normalise_rows<T, RF, CF>(p, m0, xs);
+    store_w1<T, CF>(w1s, stage);
+    __syncthreads();
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[RF][CF];
+#pragma unroll
+    for (int i = 0; i < RF; i++)
+#pragma unroll
+        for (int j = 0; j < CF; j++) wmma::fill_fragment(acc[i][j], 0.f);
+
+    const T* xw = xs + wr * 16 * RF * LDX;        // this warp's rows of the normalised input
+    T* hw = hs + wr * 16 * RF * MLP_LDH;          // and of the hidden chunk
+#pragma unroll 1
+    for (int c = 0; c < chunks; c++) {
+        // [A] fc1's chunk: h = GELU(xs w1s^T + b1), W2's chunk in flight
+        load_w2<T, CF>(p.w2, p.hidden, c, stage);
+        {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> h[RF][2];
+#pragma unroll
+            for (int i = 0; i < RF; i++)
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::fill_fragment(h[i][j], 0.f);
+#pragma unroll
+            for (int kk = 0; kk < C; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[RF];
+#pragma unroll
+                for (int i = 0; i < RF; i++) wmma::load_matrix_sync(a[i], xw + i * 16 * LDX + kk, LDX);
+#pragma unroll
+                for (int j = 0; j < 2; j++) {
+                    // W1's chunk is [hidden][C]: B = w1^T as a column-major C x 64 operand
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                    wmma::load_matrix_sync(b, w1s + (wc * 32 + j * 16) * LDX + kk, LDX);
+#pragma unroll
+                    for (int i = 0; i < RF; i++) wmma::mma_sync(h[i][j], a[i], b, h[i][j]);
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                const int col = wc * 32 + j * 16 + ec;   // in the chunk
+                float bias[8];
+                bias8<T>(p.b1, c * MLP_HC + col, bias);
+#pragma unroll
+                for (int i = 0; i < RF; i++) {
+                    wmma::store_matrix_sync(scratch, h[i][j], 16, wmma::mem_row_major);
+                    __syncwarp();
+                    // two 16-byte reads a lane (2-way bank conflicts; scalar reads put 8 lanes on a bank)
+                    const float4 s0 = *(const float4*)(scratch + er * 16 + ec);
+                    const float4 s1 = *(const float4*)(scratch + er * 16 + ec + 4);
+                    float v[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
+#pragma unroll
+                    for (int k = 0; k < 8; k++) v[k] = mlp_gelu(v[k] + bias[k]);
+                    *(uint4*)(hw + (i * 16 + er) * MLP_LDH + col) = pack8<T>(v);
+                    __syncwarp();   // the scratch is rewritten by the next fragment
+                }
+            }
+        }
+        store_w2<T, CF>(w2s, stage);
+        __syncthreads();
+
+        // [B] fc2's share: acc += h w2s^T, the next W1 chunk in flight
+        const bool more = c + 1 < chunks;
+        if (more) load_w1<T, CF>(p.w1, c + 1, stage);
+#pragma unroll
+        for (int kk = 0; kk < MLP_HC; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[RF];
+#pragma unroll
+            for (int i = 0; i < RF; i++) wmma::load_matrix_sync(a[i], hw + i * 16 * MLP_LDH + kk, MLP_LDH);
+#pragma unroll
+            for (int j = 0; j < CF; j++) {
+                // W2's chunk is [C][64] (output channel, hidden): B = its transpose, column-major
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(b, w2s + (wc * 16 * CF + j * 16) * MLP_LDH + kk, MLP_LDH);
+#pragma unroll
+                for (int i = 0; i < RF; i++) wmma::mma_sync(acc[i][j], a[i], b, acc[i][j]);
+            }
+        }
+        if (more) store_w1<T, CF>(w1s, stage);
+        __syncthreads();
+    }
+
+    // epilogue: x = T(acc + b2 + x), row by row of each fragment; rows past M are not stored
+#pragma unroll
+    for (int j = 0; j < CF; j++) {
+        const int col = wc * 16 * CF + j * 16 + ec;
+        float bias[8];
+        bias8<T>(p.b2, col, bias);
+#pragma unroll
+        for (int i = 0; i < RF; i++) {
+            wmma::store_matrix_sync(scratch, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            const long long row = m0 + wr * 16 * RF + i * 16 + er;
+            if (row < p.m) {
+                T* xr = p.x + row * C + col;
+                float res[8];
+                unpack8<T>(*(const uint4*)xr, res);   // a plain load: this kernel writes x (this lane, after)
+                const float4 s0 = *(const float4*)(scratch + er * 16 + ec);
+                const float4 s1 = *(const float4*)(scratch + er * 16 + ec + 4);
+                float v[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
+#pragma unroll
+                for (int k = 0; k < 8; k++) v[k] = v[k] + bias[k] + res[k];
+                *(uint4*)xr = pack8<T>(v);
+            }
+            __syncwarp();
+        }
+    }
+}
+
+template <typename T, int RF, int CF>
+static int launch_mlp(const MlpParams<T>& p, cudaStream_t stream, const char* op) {
+    using S = MlpShape<RF, CF>;
+    static SvjSmemRaised raised;
+    const size_t smem = S::template smem<T>();
+    int rc = svj_smem_optin((const void*)mlp_block_kernel<T, RF, CF>, smem, &raised, op);
+    if (rc) return rc;
+    const long long ctas = (p.m + S::BM - 1) / S::BM;
+    mlp_block_kernel<T, RF, CF><<<(unsigned)ctas, MLP_THREADS, smem, stream>>>(p);
+    return svj_launch(op);
+}
+
+template <typename T>
+static int launch_mlp_c(const MlpParams<T>& p, int c, cudaStream_t stream, const char* op) {
+    switch (c / 32) {
+        case 1: return launch_mlp<T, 2, 1>(p, stream, op);
+        case 2: return launch_mlp<T, 2, 2>(p, stream, op);
+        case 3: return launch_mlp<T, 2, 3>(p, stream, op);
+        case 4: return launch_mlp<T, 1, 4>(p, stream, op);
+        case 5: return launch_mlp<T, 1, 5>(p, stream, op);
+        case 6: return launch_mlp<T, 1, 6>(p, stream, op);
+        case 7: return launch_mlp<T, 1, 7>(p, stream, op);
+        default: return launch_mlp<T, 1, 8>(p, stream, op);
+    }
+}
+
+static size_t mlp_smem(int c, int dtype_bytes) {
+    const int rf = c <= 96 ? 2 : 1, bm = 64 * rf, ldx = c + 8;
+    return (size_t)MLP_WARPS * 256 * 4 +
+           ((size_t)bm * ldx + (size_t)MLP_HC * ldx + (size_t)c * MLP_LDH + (size_t)bm * MLP_LDH) * dtype_bytes;
+}
+
+static bool overlaps(const void* a, long long abytes, const void* b, long long bbytes) {
+    if (!a || !b) return false;
+    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + (uintptr_t)bbytes && y < x + (uintptr_t)abytes;
+}
+
+extern "C" int svj_mlp_block_smem(int channels, int dtype, long long* bytes) {
+    const char* op = "svj_mlp_block_smem";
+    SVJ_REQUIRE(bytes, "%s: null output", op);
+    SVJ_REQUIRE(dtype == SVJ_F16 || dtype == SVJ_BF16, "%s: dtype %d is not F16 or BF16", op, dtype);
+    SVJ_REQUIRE(channels % 32 == 0 && channels >= 32 && channels <= MLP_MAX_C,
+                "%s: %d channels (a multiple of 32 from 32 to %d)", op, channels, MLP_MAX_C);
+    *bytes = (long long)mlp_smem(channels, 2);
+    return 0;
+}
+
+extern "C" int svj_mlp_block(void* x, const void* gamma, const void* beta, const void* w1, const void* b1,
+                             const void* w2, const void* b2, int dtype, long long rows, int channels, int hidden,
+                             float eps, void* stream) {
+    const char* op = "svj_mlp_block";
+    SVJ_REQUIRE(x && gamma && beta && w1 && w2, "%s: null tensor", op);
+    SVJ_REQUIRE(dtype == SVJ_F16 || dtype == SVJ_BF16, "%s: dtype %d is not F16 or BF16", op, dtype);
+    SVJ_REQUIRE(rows >= 0, "%s: %lld rows", op, rows);
+    SVJ_REQUIRE(channels % 32 == 0 && channels >= 32 && channels <= MLP_MAX_C,
+                "%s: %d channels (a multiple of 32 from 32 to %d)", op, channels, MLP_MAX_C);
+    SVJ_REQUIRE(hidden > 0 && hidden % MLP_HC == 0, "%s: hidden width %d is not a positive multiple of %d", op,
+                hidden, MLP_HC);
+    SVJ_REQUIRE(eps >= 0.f && eps < INFINITY, "%s: eps %g", op, (double)eps);
+    SVJ_REQUIRE(((uintptr_t)x | (uintptr_t)gamma | (uintptr_t)beta | (uintptr_t)w1 | (uintptr_t)b1 |
+                 (uintptr_t)w2 | (uintptr_t)b2) % 16 == 0,
+                "%s: every tensor must be 16-byte aligned", op);
+    const int bm = channels <= 96 ? 128 : 64;
+    SVJ_REQUIRE((rows + bm - 1) / bm < (1LL << 31), "%s: %lld rows exceed a launch's grid", op, rows);
+    const long long xb = rows * channels * 2, cb = (long long)channels * 2, hb = (long long)hidden * 2,
+                    wb = (long long)hidden * channels * 2;
+    SVJ_REQUIRE(!overlaps(x, xb, gamma, cb) && !overlaps(x, xb, beta, cb) && !overlaps(x, xb, w1, wb) &&
+                    !overlaps(x, xb, b1, hb) && !overlaps(x, xb, w2, wb) && !overlaps(x, xb, b2, cb),
+                "%s: x overlaps a parameter", op);
+    if (rows == 0) return 0;
+    if (dtype == SVJ_F16) {
+        MlpParams<__half> p{(__half*)x, (const __half*)gamma, (const __half*)beta, (const __half*)w1,
+                            (const __half*)b1, (const __half*)w2, (const __half*)b2, rows, hidden, eps};
+        return launch_mlp_c<__half>(p, channels, (cudaStream_t)stream, op);
+    }
+    MlpParams<__nv_bfloat16> p{(__nv_bfloat16*)x, (const __nv_bfloat16*)gamma, (const __nv_bfloat16*)beta,
+                               (const __nv_bfloat16*)w1, (const __nv_bfloat16*)b1, (const __nv_bfloat16*)w2,
+                               (const __nv_bfloat16*)b2, rows, hidden, eps};
+    return launch_mlp_c<__nv_bfloat16>(p, channels, (cudaStream_t)stream, op);
+}
