@@ -18,11 +18,19 @@
 // Tiles (RF, CF: 16-row and 32-column fragment counts): BM = 64 RF rows, C = 32 CF. Eight warps, 4 x 2: warp
 // (wr, wc) owns rows wr * 16 RF .. of the CTA and, in fc1, hidden columns wc * 32 .. of the chunk (RF x 2
 // fragments), in fc2, output columns wc * 16 CF .. (RF x CF accumulator fragments, alive over the whole loop).
-// RF = 2 for C <= 128, 1 above, so a warp keeps at most 8 accumulator fragments. Shared memory: the normalised rows
-// [BM, C], W1's chunk [64, C] (rows of w1), W2's chunk [C, 64] (a column block of w2), the chunk's hidden
-// activation [BM, 64], all with rows padded by 8 T (16 bytes: an odd number of 16-byte groups a row spreads the
-// fragment loads over the banks), and a float 16 x 16 scratch a warp for the epilogues. 78 KB at C = 96, 95 KB at
-// 128, 94 KB at 192, 119 KB at 256 (more than sm_86/89 allow: the entry says so, the caller keeps the unfused path).
+// RF = 2 for C <= 96, 1 above (at C = 128, RF = 2 needed more than 128 registers), so a warp keeps at most 8
+// accumulator fragments. Shared memory: the normalised rows [BM, C], W1's chunk [64, C] (rows of w1), W2's chunk
+// [C, 64] (a column block of w2), the chunk's hidden activation [BM, 64], all with rows padded by 8 T (16 bytes: an
+// odd number of 16-byte groups a row spreads the fragment loads over the banks), and a float 16 x 16 scratch a warp
+// for the epilogues. 78 KB at C = 96, 69 KB at 128, 94 KB at 192, 119 KB at 256 (more than sm_86/89 allow: the
+// entry says so, the caller keeps the unfused path).
+//
+// Not measured on a GPU yet. A review's estimate (H100/H200): shared-memory bandwidth bounds it (WMMA fragment
+// reloads, and the float scratch round trip of the fc1 epilogue, ~40 wavefronts a fragment), then the erff GELU
+// at C = 96 and the weights streamed from L2 at C = 192 (64-row CTAs fetch all of them every 64 rows): ~1.3-1.6x
+// faster than the unfused path at Swin-T's stage 0, no faster at stage 1. Hence CudaBackend fuses C <= 96 by
+// default. Next steps, in that order: mma.sync + ldmatrix with bias and GELU on the fc1 accumulators in registers
+// (no scratch); 128-row CTAs of 16 warps for C >= 128; wgmma + TMA on sm_90.
 //
 // Per chunk: [A] W2's chunk loads into registers; fc1 on the tensor cores; its epilogue writes the hidden chunk;
 // the W2 registers go to shared memory; barrier; [B] the next W1 chunk loads into registers; fc2's share; the W1

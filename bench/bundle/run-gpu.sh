@@ -372,17 +372,17 @@ stage_bench() {
   bench_group t-bb672-fp16 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity all
   bench_group bb672-fp32 --backbone --precision fp32 --size 672x672 --batch 4 --sparsity all
   # the MLP's kernels (CudaBackend): by default (sparsevit.fusedMlp=auto) norm2 + fc1 + GELU + fc2 + residual run as
-  # one kernel where C <= 256 (Swin-T stages 0 and 1) and fc1 elsewhere on cuBLAS + the bias/GELU pass
-  # (sparsevit.fusedGelu=auto fuses fc1 only for K <= 256, which the fused MLP then covers). These rows (impl
-  # "..., fusedMlp=off" etc.) sit beside t-cls224-fp16's and t-bb672-fp16's: mlp-off (LayerNorm, the fused fc1
-  # kernel, cuBLAS fc2), mlp-gelu-off (LayerNorm, cuBLAS + the pass, cuBLAS: neither kernel), gelu-all (fc1 fused
-  # in stages 2 and 3 too)
+  # one kernel for C <= 96 (Swin-T stage 0); elsewhere fc1 runs on the fused GEMM + bias + GELU kernel for K <= 256
+  # (sparsevit.fusedGelu=auto: stage 1) or on cuBLAS + the bias/GELU pass (stages 2, 3). Each variant below (impl
+  # "..., fusedMlp=off" etc.) changes what runs in some stages, and the rows' per-stage times tell them apart,
+  # beside t-cls224-fp16's and t-bb672-fp16's: mlp-all-gelu-all (fused MLP in stages 0-1, fused fc1 in 2-3),
+  # mlp-off (fused fc1 in stages 0-1), mlp-gelu-off (cuBLAS + the pass everywhere)
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=all -Dsparsevit.fusedGelu=all" bench_group mlp-all-gelu-all-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
   SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off" bench_group mlp-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
   SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off -Dsparsevit.fusedGelu=off" bench_group mlp-gelu-off-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
-  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=all" bench_group gelu-all-cls224 --precision fp16 --size 224x224 --batch 64 --sparsity dense
+  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=all -Dsparsevit.fusedGelu=all" bench_group mlp-all-gelu-all-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off" bench_group mlp-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedMlp=off -Dsparsevit.fusedGelu=off" bench_group mlp-gelu-off-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
-  SVJ_JVM_OPTS="${SVJ_JVM_OPTS:-} -Dsparsevit.fusedGelu=all" bench_group gelu-all-bb672 --backbone --precision fp16 --size 672x672 --batch 4 --sparsity dense
   bench_group cls224-prec --precision fp32,tf32,bf16 --size 224x224 --batch 64,1 --sparsity dense
   bench_group cls224-fp16-paper --precision fp16 --size 224x224 --batch 64,1 --sparsity "paper-1;paper-2;paper-3"
   bench_group bb-cam-b1 --backbone --precision fp16 --size 256x704,1024x2048 --batch 1 --sparsity "dense;uniform:0.6;paper-3"

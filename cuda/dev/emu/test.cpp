@@ -532,12 +532,14 @@ static void test_linear_gelu_checks() {
 }
 
 // svj_mlp_block against its unfused parts: t = svj_layer_norm(x), h = svj_linear_gelu(t, w1, b1) (bits the fused
-// kernel claims to reproduce), then fc2 and the residual in double over those rounded values: within one unit in the
-// last place plus float accumulation over the terms' magnitudes. A hidden value off by one unit in the last place
-// (a different LayerNorm or fc1 in the fused kernel) moves an output by far more than that. Rows past a CTA's
-// and a guard zone after x must stay untouched; with no_bias both biases are null.
-static void test_mlp_block(long long m, int c, int dt, bool with_bias) {
-    const int hd = 4 * c;
+// kernel claims to reproduce), then fc2 and the residual (1) in double over those rounded values: within one unit
+// in the last place plus float accumulation over the terms' magnitudes; (2) in float in the order the kernel adds
+// them here (the emulator's tensor cores add a fragment's products one by one, in k order, chunk after chunk):
+// then acc + b2, then + x, rounded once: bitwise. (2) catches a hidden value off by one unit in the last place (a
+// LayerNorm or fc1 that is not the unfused kernels'), which (1) can miss. Rows past a CTA's and a guard zone after x
+// must stay untouched; without biases both are null. hd: the hidden width (0: 4C).
+static void test_mlp_block(long long m, int c, int dt, bool with_bias, int hd = 0) {
+    if (hd == 0) hd = 4 * c;
     auto xs = randn((size_t)m * c), gs = randn(c), bts = randn(c), w1s = randn((size_t)hd * c), b1s = randn(hd),
          w2s = randn((size_t)c * hd), b2s = randn(c);
     for (auto& v : w1s) v *= 1.f / sqrtf((float)c);
@@ -555,10 +557,16 @@ static void test_mlp_block(long long m, int c, int dt, bool with_bias) {
     RC(svj_mlp_block(x.p(), gamma.p(), beta.p(), w1.p(), with_bias ? b1.p() : nullptr, w2.p(),
                      with_bias ? b2.p() : nullptr, dt, m, c, hd, 1e-5f, 0));
     const double ulp = dt == SVJ_F16 ? 1.0 / 1024 : 1.0 / 128;
-    int bad = 0;
+    int bad = 0, unequal = 0;
     double worst = 0;
     for (long long r = 0; r < m; r++)
         for (int o = 0; o < c; o++) {
+            float acc = 0.f;
+            for (int e = 0; e < hd; e++) acc += hv[(size_t)r * hd + e] * w2r[(size_t)o * hd + e];
+            const float exact = round_to(acc + (with_bias ? b2r[o] : 0.f) + xr[(size_t)r * c + o], dt);
+            if (exact != x.get((size_t)r * c + o) && unequal++ < 3)
+                fprintf(stderr, "  mlp_block %lldx%d dt%d [%lld, %d]: %.9g, the unfused kernels' bits give %.9g\n", m, c, dt,
+                        r, o, x.get((size_t)r * c + o), exact);
             double v = xr[(size_t)r * c + o] + (with_bias ? b2r[o] : 0.0), mag = fabs(v);
             for (int e = 0; e < hd; e++) {
                 const double tv = (double)hv[(size_t)r * hd + e] * w2r[(size_t)o * hd + e];
@@ -573,6 +581,8 @@ static void test_mlp_block(long long m, int c, int dt, bool with_bias) {
         }
     CHECK(bad == 0, "mlp_block %lldx%d dt%d bias%d: %d elements off (worst %.2f of the tolerance)", m, c, dt, with_bias,
           bad, worst);
+    CHECK(unequal == 0, "mlp_block %lldx%d h%d dt%d bias%d: %d elements not bitwise those of the unfused kernels", m, c,
+          hd, dt, with_bias, unequal);
     for (size_t i = xs.size(); i < xs.size() + guard; i++) {
         unsigned short bits;
         memcpy(&bits, (char*)x.p() + i * 2, 2);
@@ -1022,6 +1032,8 @@ int main() {
         test_mlp_block(65, 192, dt, true);
     }
     test_mlp_block(20, 160, SVJ_F16, true);
+    test_mlp_block(40, 96, SVJ_F16, true, 64);      // one hidden chunk
+    test_mlp_block(33, 64, SVJ_BF16, true, 192);    // hidden 3C
     emu::set_smem_optin(232448);   // C = 224 and 256 need sm_80/90's limit
     test_mlp_block(9, 224, SVJ_BF16, true);
     test_mlp_block(64, 256, SVJ_F16, true);

@@ -90,13 +90,21 @@ public final class CudaBackend implements Backend {
     /** Why the fused fc1 kernel is off for this session after a failed launch, or null. */
     private volatile String fusedGeluFailure;
     /**
-     * The system property choosing whether {@link #mlpResidual} (a Swin block's norm2 + MLP + residual) runs as one
-     * kernel for F16/BF16 ({@code auto}, the default: where the kernel takes the shape, C a multiple of 32 up to 256
-     * and within the device's shared memory) or as LayerNorm, linearGelu and linearResidual ({@code off}).
-     * See {@link #mlpBlockPath}.
+     * The system property choosing where {@link #mlpResidual} (a Swin block's norm2 + MLP + residual) runs for
+     * F16/BF16 as one kernel: {@code auto} (the default) for C up to {@link #FUSED_MLP_AUTO_MAX_C}, {@code all} for
+     * every C the kernel takes (multiples of 32 up to 256, within the device's shared memory), {@code off} never
+     * (LayerNorm, linearGelu and linearResidual). See {@link #mlpBlockPath}.
      */
     public static final String FUSED_MLP_PROPERTY = "sparsevit.fusedMlp";
-    private final boolean fusedMlpOn;
+    /**
+     * The largest C {@code auto} fuses. An estimate, not yet measured: the kernel is bound by shared-memory bandwidth
+     * (WMMA fragment reloads, its epilogue's round trip), and a review put it ~1.3-1.6x ahead of the unfused path at
+     * Swin-T's stage 0 (C = 96) on an H100/H200 but no faster at stage 1 (C = 192). The GPU session's bench
+     * compares the settings (bench/bundle/run-gpu.sh).
+     */
+    static final int FUSED_MLP_AUTO_MAX_C = 96;
+    /** The largest C fused by mlpResidual (0: never), from {@link #FUSED_MLP_PROPERTY}. */
+    private final int fusedMlpMaxC;
     /** The shared memory a block may opt in to on this session's device (the fused MLP's limit). */
     private final int smemOptin;
     /** svj_mlp_block's shared memory by C / 32 (0: not asked yet). */
@@ -311,7 +319,7 @@ public final class CudaBackend implements Backend {
         }
         this.precision = precision;
         this.fusedGeluMaxK = fusedGeluMaxK(System.getProperty(FUSED_GELU_PROPERTY));
-        this.fusedMlpOn = fusedMlpOn(System.getProperty(FUSED_MLP_PROPERTY));
+        this.fusedMlpMaxC = fusedMlpMaxC(System.getProperty(FUSED_MLP_PROPERTY));
         check(CudaNative.svj_set_device(0), "cudaSetDevice");
         int[] optin = new int[1];
         check(CudaNative.svj_device_smem_optin(0, optin), "cudaDeviceGetAttribute (shared memory per block)");
@@ -379,20 +387,22 @@ public final class CudaBackend implements Backend {
         };
     }
 
-    /** {@link #FUSED_MLP_PROPERTY}'s value (null: auto) as on/off; anything else is an error. */
-    static boolean fusedMlpOn(String value) {
+    /** {@link #FUSED_MLP_PROPERTY}'s value (null: auto) as the largest C to fuse; anything else is an error. */
+    static int fusedMlpMaxC(String value) {
         String v = value == null ? "auto" : value.trim().toLowerCase(java.util.Locale.ROOT);
         return switch (v) {
-            case "auto" -> true;
-            case "off" -> false;
+            case "auto" -> FUSED_MLP_AUTO_MAX_C;
+            case "all" -> Integer.MAX_VALUE;
+            case "off" -> 0;
             default -> throw new IllegalArgumentException("system property " + FUSED_MLP_PROPERTY + "='" + value
-                    + "' is not auto or off");
+                    + "' is not auto, all or off");
         };
     }
 
     /**
      * How a block's norm2 + MLP + residual ({@link #mlpResidual}) runs for F16/BF16 tensors: "fused LayerNorm + MLP
-     * kernel for C <= N (multiples of 32), ... (sparsevit.fusedMlp=auto)", "LayerNorm, linearGelu, linearResidual
+     * kernel for C <= 96 (multiples of 32), LayerNorm, linearGelu, linearResidual above (sparsevit.fusedMlp=auto)"
+     * (or =all, up to the largest C the kernel and the device take), "LayerNorm, linearGelu, linearResidual
      * (sparsevit.fusedMlp=off)", or the reason the kernel failed to launch. Where it is not fused, fc1 runs as
      * {@link #mlpPath} says.
      */
@@ -401,8 +411,10 @@ public final class CudaBackend implements Backend {
         if (fusedMlpFailure != null) {
             return unfused + " (the fused kernel failed to launch: " + fusedMlpFailure + ")";
         }
-        if (!fusedMlpOn) {
-            return unfused + " (" + FUSED_MLP_PROPERTY + "=off)";
+        String setting = " (" + FUSED_MLP_PROPERTY + "=" + (fusedMlpMaxC == 0 ? "off"
+                : fusedMlpMaxC == FUSED_MLP_AUTO_MAX_C ? "auto" : "all") + ")";
+        if (fusedMlpMaxC == 0) {
+            return unfused + setting;
         }
         int max = 0;
         for (int c = 32; c <= 256; c += 32) {
@@ -412,7 +424,7 @@ public final class CudaBackend implements Backend {
         }
         return (max == 0 ? unfused + " (the fused kernel needs more shared memory than the device's " + smemOptin
                 + " bytes)" : "fused LayerNorm + MLP kernel for C <= " + max + " (multiples of 32), " + unfused
-                + " above") + " (" + FUSED_MLP_PROPERTY + "=auto)";
+                + " above") + setting;
     }
 
     /**
@@ -1103,12 +1115,12 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * F16/BF16, C a multiple of 32 from 32 to 256, H a multiple of 64, the kernel's shared memory within the
-     * device's, and {@link #FUSED_MLP_PROPERTY} not off (nor the kernel turned off by a failed launch).
+     * F16/BF16, C a multiple of 32 from 32 to 256 and within {@link #FUSED_MLP_PROPERTY}'s bound, H a multiple of 64,
+     * the kernel's shared memory within the device's, and the kernel not turned off by a failed launch.
      */
     @Override
     public boolean mlpResidualFused(DType dtype, int channels, int hidden) {
-        if (!fusedMlpOn || fusedMlpFailure != null || (dtype != DType.F16 && dtype != DType.BF16)
+        if (channels > fusedMlpMaxC || fusedMlpFailure != null || (dtype != DType.F16 && dtype != DType.BF16)
                 || channels % 32 != 0 || channels < 32 || channels > 256 || hidden <= 0 || hidden % 64 != 0) {
             return false;
         }

@@ -68,14 +68,15 @@ class CudaAvailabilityTest {
         assertEquals("system property sparsevit.fusedGelu='yes' is not auto, all or off", e.getMessage());
     }
 
-    /** sparsevit.fusedMlp: auto (also when unset) or off, any case; another value is an error naming it. */
+    /** sparsevit.fusedMlp: auto (also when unset), all or off, any case; another value is an error naming it. */
     @Test
     void fusedMlpSettingIsParsedOrRefused() {
-        assertTrue(CudaBackend.fusedMlpOn(null));
-        assertTrue(CudaBackend.fusedMlpOn(" AUTO"));
-        assertFalse(CudaBackend.fusedMlpOn("Off "));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.fusedMlpOn("all"));
-        assertEquals("system property sparsevit.fusedMlp='all' is not auto or off", e.getMessage());
+        assertEquals(CudaBackend.FUSED_MLP_AUTO_MAX_C, CudaBackend.fusedMlpMaxC(null));
+        assertEquals(CudaBackend.FUSED_MLP_AUTO_MAX_C, CudaBackend.fusedMlpMaxC(" AUTO"));
+        assertEquals(Integer.MAX_VALUE, CudaBackend.fusedMlpMaxC("All"));
+        assertEquals(0, CudaBackend.fusedMlpMaxC("Off "));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.fusedMlpMaxC("on"));
+        assertEquals("system property sparsevit.fusedMlp='on' is not auto, all or off", e.getMessage());
     }
 
     @Test

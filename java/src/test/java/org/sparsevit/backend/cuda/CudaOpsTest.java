@@ -588,8 +588,8 @@ class CudaOpsTest {
 
     /**
      * mlpResidual (norm2 + MLP + residual) under each setting of sparsevit.fusedMlp: auto runs one kernel for F16/BF16
-     * and C a multiple of 32 up to 256 that fits the device's shared memory, off never; FP32 and other C take
-     * LayerNorm, linearGelu and linearResidual. Every path agrees with the CPU twin (the default's three ops) within
+     * and C a multiple of 32 up to 96, all up to 256 (what fits the device's shared memory), off never; FP32 and
+     * other C take LayerNorm, linearGelu and linearResidual. Every path agrees with the CPU twin (the default's three ops) within
      * the F16/BF16 tolerance, and leaves only x changed where it fused (the scratch is the unfused path's).
      */
     @ParameterizedTest
@@ -598,7 +598,7 @@ class CudaOpsTest {
         // C = 96 (Swin-T stage 0, 128-row CTAs) on rows filling no whole CTA; 192 (stage 1, 64-row CTAs); 40 (no
         // kernel); 64 without biases; 256 (the largest C, 119 KB of shared memory)
         int[][] shapes = {{300, 96, 1}, {70, 192, 1}, {37, 40, 1}, {129, 64, 0}, {20, 256, 1}};
-        for (String setting : new String[]{"auto", "off"}) {
+        for (String setting : new String[]{"auto", "all", "off"}) {
             try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_PROPERTY, setting)) {
                 assertTrue(s.mlpBlockPath().endsWith("=" + setting + ")"), s.mlpBlockPath());
                 for (int[] sh : shapes) {
@@ -606,8 +606,13 @@ class CudaOpsTest {
                     HostTensor[] in = mlpInputs(70 + c, rows, c, sh[2] == 1);
                     HostTensor want = cpuMlpResidual(in, dt);
                     long before = s.fusedMlpLaunches();
-                    boolean fused = dt != DType.F32 && setting.equals("auto") && c % 32 == 0
-                            && s.mlpResidualFused(dt, c, hd);
+                    // the emulated device and the H100/H200 allow 227 KB a block: every C the kernel takes fits
+                    boolean fused = dt != DType.F32 && c % 32 == 0 && switch (setting) {
+                        case "auto" -> c <= 96;
+                        case "all" -> true;
+                        default -> false;
+                    };
+                    assertEquals(fused, s.mlpResidualFused(dt, c, hd), "mlpResidualFused " + c + " " + dt);
                     HostTensor got;
                     HostTensor scratchAfter;
                     try (Tensor x = s.upload(in[0], dt); Tensor g = s.upload(in[1], dt); Tensor bt = s.upload(in[2], dt);
@@ -625,10 +630,14 @@ class CudaOpsTest {
                 }
             }
         }
-        try (CudaBackend s = new CudaBackend()) {
-            // the emulated device and the H100/H200 allow 227 KB a block: every C the kernel takes is fused
-            assertTrue(s.mlpBlockPath().startsWith("fused LayerNorm + MLP kernel for C <= 256"), s.mlpBlockPath());
+        try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_PROPERTY, "all")) {
+            assertEquals("fused LayerNorm + MLP kernel for C <= 256 (multiples of 32), LayerNorm, linearGelu,"
+                    + " linearResidual above (sparsevit.fusedMlp=all)", s.mlpBlockPath());
             assertFalse(s.mlpResidualFused(dt, 96, 96 * 4 + 32), "a hidden width that is no multiple of 64");
+        }
+        try (CudaBackend s = new CudaBackend()) {
+            assertEquals("fused LayerNorm + MLP kernel for C <= 96 (multiples of 32), LayerNorm, linearGelu,"
+                    + " linearResidual above (sparsevit.fusedMlp=auto)", s.mlpBlockPath());
         }
     }
 
