@@ -31,6 +31,19 @@ unzip -l "$ROOT/java/target/sparsevit.jar" org/bytedeco/javacpp/Loader.class > /
   echo "error: $ROOT/java/target/sparsevit.jar is not the shaded jar (no JavaCPP inside): did shade run first?" >&2
   exit 1; }
 cp "$ROOT/java/target/sparsevit.jar" "$OUT/lib/"
+# the shade step leaves out the CUDA presets' classes of libraries we do not call (java/pom.xml): nothing kept may
+# refer to one of them (a NoClassDefFoundError would show only on the GPU machine)
+JDEPS=$(dirname "$JLINK")/jdeps
+if [ -x "$JDEPS" ]; then
+  MISSING=$("$JDEPS" --multi-release 17 --missing-deps "$ROOT/java/target/sparsevit.jar" 2>&1 | grep -E 'org\.bytedeco\.cuda|org\.sparsevit' || true)
+  if [ -n "$MISSING" ]; then
+    echo "error: classes in the shaded jar refer to classes it lacks (java/pom.xml's shade filters):" >&2
+    echo "$MISSING" | head -20 >&2
+    exit 1
+  fi
+else
+  echo "[bundle] warning: no jdeps beside $JLINK: the shaded jar's class references are not checked"
+fi
 cp "$ROOT/java/target/sparsevit-tests.jar" "$OUT/lib/"
 cp "$ROOT"/java/target/bundle-deps/junit-platform-console-standalone-*.jar "$OUT/lib/junit-console.jar"
 # the ONNX Runtime CPU peer: its classes and linux-x64 natives only, plus our small timing driver (the ONNX
