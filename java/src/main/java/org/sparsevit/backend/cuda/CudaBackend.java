@@ -1165,11 +1165,9 @@ public final class CudaBackend implements Backend {
         long rows = x.numel() / c;
         if (rows > 0) {
             int rc = CudaNative.svj_mlp_block(xp, gp, bp, w1p, b1p, w2p, b2p, code(dt), rows, c, h, eps, stream);
-            if (rc != 0 && rc != CudaNative.EINVAL && !isSticky(rc)) {
-                // the kernel did not launch (no image for this device, too few resources, ...): nothing ran, so
-                // this and every later call take the unfused ops
-                String detail = lastErrorDetail();
-                fusedMlpUnavailable(errorString(rc) + (detail.isEmpty() ? "" : " [" + detail + "]"));
+            String unlaunched = unlaunched(rc);
+            if (unlaunched != null) {
+                fusedMlpUnavailable(unlaunched);   // this and every later call take the unfused ops
                 return false;
             }
             check(rc, op + " (fused LayerNorm + MLP, " + rows + " rows, C " + c + ", hidden " + h + ")");
@@ -1219,17 +1217,28 @@ public final class CudaBackend implements Backend {
         }
         if (m > 0) {
             int rc = CudaNative.svj_linear_gelu(xp, wp, bp, outp, code(out.dtype()), m, n, k, stream);
-            if (rc != 0 && rc != CudaNative.EINVAL && !isSticky(rc)) {
-                // the kernel did not launch (no image for this device, too few resources, ...): nothing ran and
-                // nothing is poisoned, so this and every later call take cuBLAS + the pass instead
-                String detail = lastErrorDetail();
-                fusedGeluUnavailable(errorString(rc) + (detail.isEmpty() ? "" : " [" + detail + "]"));
+            String unlaunched = unlaunched(rc);
+            if (unlaunched != null) {
+                fusedGeluUnavailable(unlaunched);   // this and every later call take cuBLAS + the pass
                 return false;
             }
             check(rc, op + " (fused GEMM + bias + GELU, " + n + "x" + m + "x" + k + ")");
             fusedGeluLaunches.incrementAndGet();
         }
         return true;
+    }
+
+    /**
+     * Why a fused kernel did not launch, when it failed in a way that ran nothing and poisoned nothing (no kernel image
+     * for this device, too few resources: non-sticky errors), so that the caller may take the unfused ops instead;
+     * null on success, on a refused argument and on a sticky error (which {@link #check} reports).
+     */
+    private String unlaunched(int rc) {
+        if (rc == 0 || rc == CudaNative.EINVAL || isSticky(rc)) {
+            return null;
+        }
+        String detail = lastErrorDetail();
+        return errorString(rc) + (detail.isEmpty() ? "" : " [" + detail + "]");
     }
 
     /**
