@@ -102,6 +102,15 @@ int svj_device_capability(int device, int* major, int* minor) {
     return svj_rt(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute");
 }
 
+// A kernel that does nothing: whether the current device can run this library's kernels (a binary for its
+// architecture, or PTX it can compile) shows in its attributes. Every kernel file is built for the same targets.
+__global__ void svj_probe_kernel() {}
+
+int svj_kernel_image_check(void) {
+    cudaFuncAttributes a;
+    return svj_rt(cudaFuncGetAttributes(&a, (const void*)svj_probe_kernel), "cudaFuncGetAttributes (kernel image)");
+}
+
 int svj_device_smem_optin(int device, int* bytes) {
     SVJ_REQUIRE(bytes, "svj_device_smem_optin: null output");
     return svj_rt(cudaDeviceGetAttribute(bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),

@@ -47,6 +47,9 @@ int svj_device_count(int* count);
 /* Device name, NUL-terminated, at most capacity - 1 characters. */
 int svj_device_name(int device, char* host_name, int capacity);
 int svj_device_capability(int device, int* major, int* minor);
+/* 0 when the current device can run this library's kernels; else the runtime's error (no kernel image for the
+ * device: cudaErrorNoKernelImageForDevice), as the first launch would report it. */
+int svj_kernel_image_check(void);
 /* The shared memory a block of device may opt in to, in bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin). */
 int svj_device_smem_optin(int device, int* bytes);
 /* Free and total memory of the current device, in bytes. */

@@ -314,6 +314,7 @@ void set_attr(const void* k, int bytes) {
 #define EMU_SMEM_OPTIN 101376
 #endif
 int smem_optin = EMU_SMEM_OPTIN;
+bool no_kernel_image = false;
 void set_smem_optin(int bytes) { smem_optin = bytes; }
 static long long blocks_cap = 1LL << 20;
 long long grid_cap() { return blocks_cap; }
@@ -351,6 +352,7 @@ cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
     }
 }
 cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, const void*) {
+    if (emu::no_kernel_image) return cudaErrorNoKernelImageForDevice;
     *a = cudaFuncAttributes();   // no static shared memory, as the kernels that raise their limit
     return cudaSuccess;
 }

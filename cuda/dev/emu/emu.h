@@ -54,6 +54,8 @@ void* dyn_smem();
 void set_schedule(const char* spec);
 // the device's opt-in shared memory limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 void set_smem_optin(int bytes);
+// cudaFuncGetAttributes answers as on a device without a binary for these kernels (the kernel tests set it)
+extern bool no_kernel_image;
 // blocks_for's cap (common.cuh; 2^20 as on the device unless set): a small cap makes every grid-stride loop run
 // more than one pass on test-sized inputs
 long long grid_cap();

@@ -721,6 +721,11 @@ static void test_sort(int b, int nW, int ties = 0) {
 // rt.cpp's rules, which the Java tests on the emulated device rely on (cuda/dev/emu/jni.sh): device memory, graph
 // capture and replay through the svj_* runtime entries, and what a capture forbids.
 static void test_runtime() {
+    // the backend's probe of whether the device can run the kernels at all (CudaBackend.unavailableReason)
+    RC(svj_kernel_image_check());
+    emu::no_kernel_image = true;
+    CHECK(svj_kernel_image_check() == cudaErrorNoKernelImageForDevice, "a device without a kernel image must say so");
+    emu::no_kernel_image = false;
     void* s = nullptr;
     RC(svj_stream_create(&s));
     void* d = nullptr;

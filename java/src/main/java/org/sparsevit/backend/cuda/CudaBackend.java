@@ -200,6 +200,19 @@ public final class CudaBackend implements Backend {
             if (n[0] == 0) {
                 return "no CUDA device";
             }
+            int set = CudaNative.svj_set_device(0);
+            if (set != 0) {
+                return "CUDA device 0 cannot be used (" + errorString(set) + ")";
+            }
+            int image = CudaNative.svj_kernel_image_check();
+            if (image != 0) {
+                int[] major = new int[1];
+                int[] minor = new int[1];
+                byte[] name = new byte[256];
+                boolean known = CudaNative.svj_device_capability(0, major, minor) == 0;
+                CudaNative.svj_device_name(0, name, name.length);
+                return deviceUnsupported(cString(name), known ? major[0] : -1, minor[0], errorString(image));
+            }
             try {
                 Loader.load(cublas.class);
             } catch (Throwable t) {
@@ -209,6 +222,26 @@ public final class CudaBackend implements Backend {
         } catch (Throwable t) {
             return "native library failed to load (CUDA initialisation failed: " + t + ")";
         }
+    }
+
+    /**
+     * Why device 0 cannot run the kernels: they are built for compute capability 8.0 to 9.0 (sm_80, 86, 89, 90) and,
+     * as PTX, for newer devices; older ones (Turing, e.g. a T4, is 7.5) have no binary to run. major is -1 when the
+     * capability could not be read.
+     */
+    static String deviceUnsupported(String name, int major, int minor, String error) {
+        String cc = major < 0 ? "" : ", compute capability " + major + "." + minor;
+        return "CUDA device 0 (" + (name.isEmpty() ? "unnamed" : name) + cc + ") cannot run this library's kernels ("
+                + error + "): they are built for compute capability 8.0 and newer (Ampere, Ada, Hopper and later)";
+    }
+
+    /** A NUL-terminated byte string from the native side. */
+    static String cString(byte[] b) {
+        int len = 0;
+        while (len < b.length && b[len] != 0) {
+            len++;
+        }
+        return new String(b, 0, len, StandardCharsets.UTF_8);
     }
 
     static String errorString(int rc) {
@@ -326,11 +359,7 @@ public final class CudaBackend implements Backend {
         this.smemOptin = optin[0];
         byte[] name = new byte[256];
         check(CudaNative.svj_device_name(0, name, name.length), "cudaGetDeviceProperties");
-        int len = 0;
-        while (len < name.length && name[len] != 0) {
-            len++;
-        }
-        this.deviceName = new String(name, 0, len, StandardCharsets.UTF_8);
+        this.deviceName = cString(name);
         long[] s = new long[1];
         check(CudaNative.svj_stream_create(s), "cudaStreamCreate");
         this.stream = s[0];

@@ -68,6 +68,17 @@ class CudaAvailabilityTest {
         assertEquals("system property sparsevit.fusedGelu='yes' is not auto, all or off", e.getMessage());
     }
 
+    /** A device the kernels have no binary for (before compute capability 8.0) is named with the reason. */
+    @Test
+    void aDeviceWithoutAKernelImageIsNamedWithItsCapability() {
+        assertEquals("CUDA device 0 (Tesla T4, compute capability 7.5) cannot run this library's kernels (no kernel image"
+                + " is available for execution on the device (code 209)): they are built for compute capability 8.0 and"
+                + " newer (Ampere, Ada, Hopper and later)", CudaBackend.deviceUnsupported("Tesla T4", 7, 5,
+                "no kernel image is available for execution on the device (code 209)"));
+        assertTrue(CudaBackend.deviceUnsupported("", -1, 0, "e").startsWith("CUDA device 0 (unnamed) cannot run"));
+        assertEquals("T4", CudaBackend.cString(new byte[]{'T', '4', 0, 'x'}));
+    }
+
     /** sparsevit.fusedMlp: auto (also when unset), all or off, any case; another value is an error naming it. */
     @Test
     void fusedMlpSettingIsParsedOrRefused() {
