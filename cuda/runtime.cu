@@ -106,6 +106,11 @@ int svj_device_capability(int device, int* major, int* minor) {
 // architecture, or PTX it can compile) shows in its attributes. Every kernel file is built for the same targets.
 __global__ void svj_probe_kernel() {}
 
+int svj_device_sm_count(int device, int* count) {
+    SVJ_REQUIRE(count, "svj_device_sm_count: null output");
+    return svj_rt(cudaDeviceGetAttribute(count, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+}
+
 int svj_kernel_image_check(void) {
     cudaFuncAttributes a;
     return svj_rt(cudaFuncGetAttributes(&a, (const void*)svj_probe_kernel), "cudaFuncGetAttributes (kernel image)");

@@ -47,6 +47,8 @@ int svj_device_count(int* count);
 /* Device name, NUL-terminated, at most capacity - 1 characters. */
 int svj_device_name(int device, char* host_name, int capacity);
 int svj_device_capability(int device, int* major, int* minor);
+/* The number of multiprocessors (SMs) of device. */
+int svj_device_sm_count(int device, int* count);
 /* 0 when the current device can run this library's kernels; else the runtime's error (no kernel image for the
  * device: cudaErrorNoKernelImageForDevice), as the first launch would report it. */
 int svj_kernel_image_check(void);

@@ -345,6 +345,7 @@ cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
         case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = emu::smem_optin; return cudaSuccess;
         case cudaDevAttrComputeCapabilityMajor: *v = 9; return cudaSuccess;
         case cudaDevAttrComputeCapabilityMinor: *v = 0; return cudaSuccess;
+        case cudaDevAttrMultiProcessorCount: *v = 132; return cudaSuccess;   // as rt.cpp's device properties
         default:
             fprintf(stderr, "EMU: cudaDeviceGetAttribute(%d) is not emulated\n", (int)a);
             *v = 0;

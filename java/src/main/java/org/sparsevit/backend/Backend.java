@@ -157,11 +157,11 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
-     * Whether {@link #mlpResidual} runs as one fused op for an x of this dtype and C channels and a hidden width H
-     * (false: the default's three ops). The {@link ProfilingBackend} times a fused call as one op and the steps of
-     * the default apart.
+     * Whether {@link #mlpResidual} runs as one fused op for an x of this dtype with these rows (the product of its
+     * leading dimensions) and C channels, and a hidden width H (false: the default's three ops). The
+     * {@link ProfilingBackend} times a fused call as one op and the steps of the default apart.
      */
-    default boolean mlpResidualFused(DType dtype, int channels, int hidden) {
+    default boolean mlpResidualFused(DType dtype, long rows, int channels, int hidden) {
         return false;
     }
 

@@ -232,7 +232,7 @@ public final class ProfilingBackend implements Backend {
     public void mlpResidual(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor w1, Tensor b1, Tensor w2,
                             Tensor b2, Tensor scratch) {
         int c = x.rank() == 0 ? 0 : x.dim(x.rank() - 1);
-        if (c == 0 || w1.rank() == 0 || !inner.mlpResidualFused(x.dtype(), c, w1.dim(0))) {
+        if (c == 0 || w1.rank() == 0 || !inner.mlpResidualFused(x.dtype(), x.numel() / c, c, w1.dim(0))) {
             Backend.super.mlpResidual(x, gamma, beta, eps, w1, b1, w2, b2, scratch);
             return;
         }
@@ -243,8 +243,8 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public boolean mlpResidualFused(DType dtype, int channels, int hidden) {
-        return inner.mlpResidualFused(dtype, channels, hidden);
+    public boolean mlpResidualFused(DType dtype, long rows, int channels, int hidden) {
+        return inner.mlpResidualFused(dtype, rows, channels, hidden);
     }
 
     @Override

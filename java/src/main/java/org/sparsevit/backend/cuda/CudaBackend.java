@@ -105,6 +105,14 @@ public final class CudaBackend implements Backend {
     static final int FUSED_MLP_AUTO_MAX_C = 96;
     /** The largest C fused by mlpResidual (0: never), from {@link #FUSED_MLP_PROPERTY}. */
     private final int fusedMlpMaxC;
+    /**
+     * The system property setting the fewest CTAs (blocks of 128 rows for C <= 96, 64 above) a fused mlpResidual
+     * must have; default: the device's multiprocessor count. Each CTA streams the whole hidden dimension through
+     * in turn, so on fewer rows (Swin-T at batch 1: 25 CTAs at stage 0, 13 at stage 1) most of the GPU idles and
+     * the three ops, each spread over the whole GPU, are expected to be faster.
+     */
+    public static final String FUSED_MLP_MIN_CTAS_PROPERTY = "sparsevit.fusedMlpMinCtas";
+    private final int fusedMlpMinCtas;
     /** The shared memory a block may opt in to on this session's device (the fused MLP's limit). */
     private final int smemOptin;
     /** svj_mlp_block's shared memory by C / 32 (0: not asked yet). */
@@ -357,6 +365,9 @@ public final class CudaBackend implements Backend {
         int[] optin = new int[1];
         check(CudaNative.svj_device_smem_optin(0, optin), "cudaDeviceGetAttribute (shared memory per block)");
         this.smemOptin = optin[0];
+        int[] sms = new int[1];
+        check(CudaNative.svj_device_sm_count(0, sms), "cudaDeviceGetAttribute (multiprocessors)");
+        this.fusedMlpMinCtas = positiveInt(FUSED_MLP_MIN_CTAS_PROPERTY, sms[0]);
         byte[] name = new byte[256];
         check(CudaNative.svj_device_name(0, name, name.length), "cudaGetDeviceProperties");
         this.deviceName = cString(name);
@@ -416,6 +427,23 @@ public final class CudaBackend implements Backend {
         };
     }
 
+    /** A system property's positive integer value, or the default when it is unset; anything else is an error. */
+    static int positiveInt(String property, int otherwise) {
+        String v = System.getProperty(property);
+        if (v == null) {
+            return otherwise;
+        }
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n > 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("system property " + property + "='" + v + "' is not a positive integer");
+    }
+
     /** {@link #FUSED_MLP_PROPERTY}'s value (null: auto) as the largest C to fuse; anything else is an error. */
     static int fusedMlpMaxC(String value) {
         String v = value == null ? "auto" : value.trim().toLowerCase(java.util.Locale.ROOT);
@@ -447,13 +475,13 @@ public final class CudaBackend implements Backend {
         }
         int max = 0;
         for (int c = 32; c <= 256; c += 32) {
-            if (mlpResidualFused(DType.F16, c, 4 * c)) {
+            if (mlpResidualFused(DType.F16, (long) fusedMlpMinCtas * 128, c, 4 * c)) {
                 max = c;
             }
         }
         return (max == 0 ? unfused + " (the fused kernel needs more shared memory than the device's " + smemOptin
-                + " bytes)" : "fused LayerNorm + MLP kernel for C <= " + max + " (multiples of 32), " + unfused
-                + " above") + setting;
+                + " bytes)" : "fused LayerNorm + MLP kernel for C <= " + max + " (multiples of 32) on at least "
+                + fusedMlpMinCtas + " CTAs of rows, " + unfused + " otherwise") + setting;
     }
 
     /**
@@ -1145,11 +1173,13 @@ public final class CudaBackend implements Backend {
 
     /**
      * F16/BF16, C a multiple of 32 from 32 to 256 and within {@link #FUSED_MLP_PROPERTY}'s bound, H a multiple of 64,
-     * the kernel's shared memory within the device's, and the kernel not turned off by a failed launch.
+     * rows for at least {@link #FUSED_MLP_MIN_CTAS_PROPERTY} CTAs, the kernel's shared memory within the device's,
+     * and the kernel not turned off by a failed launch.
      */
     @Override
-    public boolean mlpResidualFused(DType dtype, int channels, int hidden) {
-        if (channels > fusedMlpMaxC || fusedMlpFailure != null || (dtype != DType.F16 && dtype != DType.BF16)
+    public boolean mlpResidualFused(DType dtype, long rows, int channels, int hidden) {
+        long ctas = (rows + (channels <= 96 ? 127 : 63)) / (channels <= 96 ? 128 : 64);   // mlp.cu's CTA rows
+        if (channels > fusedMlpMaxC || ctas < fusedMlpMinCtas || fusedMlpFailure != null || (dtype != DType.F16 && dtype != DType.BF16)
                 || channels % 32 != 0 || channels < 32 || channels > 256 || hidden <= 0 || hidden % 64 != 0) {
             return false;
         }
@@ -1176,7 +1206,7 @@ public final class CudaBackend implements Backend {
         }
         int c = x.dim(x.rank() - 1);
         int h = w1.dim(0);
-        if (!mlpResidualFused(x.dtype(), c, h)) {
+        if (c == 0 || !mlpResidualFused(x.dtype(), x.numel() / c, c, h)) {
             return false;
         }
         DType dt = x.dtype();

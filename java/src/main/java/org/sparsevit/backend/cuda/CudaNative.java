@@ -64,6 +64,8 @@ final class CudaNative {
 
     static native int svj_kernel_image_check();
 
+    static native int svj_device_sm_count(int device, int[] count);
+
     static native int svj_device_memory(@Cast("long long*") long[] freeBytes, @Cast("long long*") long[] totalBytes);
 
     static native int svj_set_device(int device);

@@ -1,6 +1,7 @@
 package org.sparsevit.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
@@ -104,6 +105,9 @@ class CudaModelTest {
     /**
      * FP16/BF16 storage on the GPU: within 2e-2 (FP16) of the official outputs, near its CPU twin, same kept windows
      * up to near-ties. BF16 against the official outputs only dense: see {@link #bf16PrunedFollowsItsCpuTwin}.
+     * These sessions run every block's norm2 + MLP on the fused kernel (sparsevit.fusedMlp=all, from one CTA of rows
+     * on: the fixtures are too small for the default's bound), dense and pruned; the other FP16/BF16 tests here
+     * take the three ops.
      */
     @ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"FP16, sv-224-cfg, 2e-2", "FP16, sv-200x300-cfg, 2e-2", "BF16, sv-224-dense, 6e-2"})
@@ -114,12 +118,13 @@ class CudaModelTest {
         SwinWeights w = Fixtures.weights("sparsevit-reference", "sparsevit-mini.safetensors");
         KeptDump gk = new KeptDump(7, x.dim(0));
         KeptDump ref = new KeptDump(7, x.dim(0));
-        try (CudaBackend gpu = new CudaBackend(p); SwinModel m = new SwinModel(w, gpu);
+        try (CudaBackend gpu = fusingMlps(p); SwinModel m = new SwinModel(w, gpu);
              org.sparsevit.backend.cpu.CpuBackend twin = new org.sparsevit.backend.cpu.CpuBackend(p);
              SwinModel mt = new SwinModel(w, twin);
              org.sparsevit.backend.cpu.CpuBackend cpu = new org.sparsevit.backend.cpu.CpuBackend();
              SwinModel mc = new SwinModel(w, cpu)) {
             SwinOutput out = m.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, gk, null);
+            assertTrue(gpu.fusedMlpLaunches() >= 8, "every block's MLP fused: " + gpu.fusedMlpLaunches());
             SwinOutput emulated = mt.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, null, null);
             mc.forward(x, sp.ratios(), PaddingMode.SPARSEVIT, ref, null);
             for (int s = 0; s < 4; s++) {
@@ -129,6 +134,25 @@ class CudaModelTest {
                         out.features().get(s), tol / 2);
             }
             Golden.assertSameKeptUpToTies(p + " " + name, ref.records(), gk.records(), 5e-3);
+        }
+    }
+
+    /** A session in precision p that fuses every block's norm2 + MLP the kernel takes, whatever the rows. */
+    static CudaBackend fusingMlps(org.sparsevit.backend.Precision p) {
+        String[] keys = {CudaBackend.FUSED_MLP_PROPERTY, CudaBackend.FUSED_MLP_MIN_CTAS_PROPERTY};
+        String[] before = {System.getProperty(keys[0]), System.getProperty(keys[1])};
+        System.setProperty(keys[0], "all");
+        System.setProperty(keys[1], "1");
+        try {
+            return new CudaBackend(p);
+        } finally {
+            for (int i = 0; i < 2; i++) {
+                if (before[i] == null) {
+                    System.clearProperty(keys[i]);
+                } else {
+                    System.setProperty(keys[i], before[i]);
+                }
+            }
         }
     }
 

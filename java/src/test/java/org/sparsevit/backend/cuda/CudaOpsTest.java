@@ -589,8 +589,10 @@ class CudaOpsTest {
     /**
      * mlpResidual (norm2 + MLP + residual) under each setting of sparsevit.fusedMlp: auto runs one kernel for F16/BF16
      * and C a multiple of 32 up to 96, all up to 256 (what fits the device's shared memory), off never; FP32 and
-     * other C take LayerNorm, linearGelu and linearResidual. Every path agrees with the CPU twin (the default's three ops) within
-     * the F16/BF16 tolerance, and leaves only x changed where it fused (the scratch is the unfused path's).
+     * other C take LayerNorm, linearGelu and linearResidual. Every path agrees with the CPU twin (the default's three
+     * ops) within the F16/BF16 tolerance, and leaves only x changed where it fused (the scratch is the unfused
+     * path's). These sessions fuse from one CTA of rows on (sparsevit.fusedMlpMinCtas=1), so that test-sized shapes
+     * run the kernel; the default's bound is the next test's.
      */
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16"})
@@ -599,7 +601,8 @@ class CudaOpsTest {
         // kernel); 64 without biases; 256 (the largest C, 119 KB of shared memory)
         int[][] shapes = {{300, 96, 1}, {70, 192, 1}, {37, 40, 1}, {129, 64, 0}, {20, 256, 1}};
         for (String setting : new String[]{"auto", "all", "off"}) {
-            try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_PROPERTY, setting)) {
+            try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_PROPERTY, setting,
+                    CudaBackend.FUSED_MLP_MIN_CTAS_PROPERTY, "1")) {
                 assertTrue(s.mlpBlockPath().endsWith("=" + setting + ")"), s.mlpBlockPath());
                 for (int[] sh : shapes) {
                     int rows = sh[0], c = sh[1], hd = 4 * c;
@@ -612,7 +615,7 @@ class CudaOpsTest {
                         case "all" -> true;
                         default -> false;
                     };
-                    assertEquals(fused, s.mlpResidualFused(dt, c, hd), "mlpResidualFused " + c + " " + dt);
+                    assertEquals(fused, s.mlpResidualFused(dt, rows, c, hd), "mlpResidualFused " + c + " " + dt);
                     HostTensor got;
                     HostTensor scratchAfter;
                     try (Tensor x = s.upload(in[0], dt); Tensor g = s.upload(in[1], dt); Tensor bt = s.upload(in[2], dt);
@@ -631,14 +634,40 @@ class CudaOpsTest {
             }
         }
         try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_PROPERTY, "all")) {
-            assertEquals("fused LayerNorm + MLP kernel for C <= 256 (multiples of 32), LayerNorm, linearGelu,"
-                    + " linearResidual above (sparsevit.fusedMlp=all)", s.mlpBlockPath());
-            assertFalse(s.mlpResidualFused(dt, 96, 96 * 4 + 32), "a hidden width that is no multiple of 64");
+            assertEquals("fused LayerNorm + MLP kernel for C <= 256 (multiples of 32) on at least 132 CTAs of rows,"
+                    + " LayerNorm, linearGelu, linearResidual otherwise (sparsevit.fusedMlp=all)", s.mlpBlockPath());
+            assertFalse(s.mlpResidualFused(dt, 1 << 20, 96, 96 * 4 + 32), "a hidden width that is no multiple of 64");
         }
+    }
+
+    /**
+     * By default a fused mlpResidual needs a CTA of rows for every multiprocessor (the emulated device has 132, as an
+     * H100/H200): Swin-T at batch 1 (3136 rows at C = 96: 25 CTAs of 128) keeps the three ops, batch 64 fuses.
+     */
+    @Test
+    void fewRowsKeepTheThreeOps() {
         try (CudaBackend s = new CudaBackend()) {
-            assertEquals("fused LayerNorm + MLP kernel for C <= 96 (multiples of 32), LayerNorm, linearGelu,"
-                    + " linearResidual above (sparsevit.fusedMlp=auto)", s.mlpBlockPath());
+            assertEquals("fused LayerNorm + MLP kernel for C <= 96 (multiples of 32) on at least 132 CTAs of rows,"
+                    + " LayerNorm, linearGelu, linearResidual otherwise (sparsevit.fusedMlp=auto)", s.mlpBlockPath());
+            assertFalse(s.mlpResidualFused(DType.F16, 3136, 96, 384), "Swin-T stage 0, batch 1");
+            assertTrue(s.mlpResidualFused(DType.F16, 64 * 3136, 96, 384), "Swin-T stage 0, batch 64");
+            assertTrue(s.mlpResidualFused(DType.BF16, 132 * 128, 96, 384), "132 CTAs");
+            assertFalse(s.mlpResidualFused(DType.BF16, 132 * 128 - 128, 96, 384), "131 CTAs");
+            assertFalse(s.mlpResidualFused(DType.F16, 1 << 20, 192, 768), "C = 192 is above auto's bound");
+            HostTensor[] in = mlpInputs(95, 300, 96, true);
+            HostTensor want = cpuMlpResidual(in, DType.F16);
+            try (Tensor x = s.upload(in[0], DType.F16); Tensor g = s.upload(in[1], DType.F16);
+                 Tensor bt = s.upload(in[2], DType.F16); Tensor w1 = s.upload(in[3], DType.F16);
+                 Tensor b1 = s.upload(in[4], DType.F16); Tensor w2 = s.upload(in[5], DType.F16);
+                 Tensor b2 = s.upload(in[6], DType.F16); Tensor scratch = s.zeros(DType.F16, 300, 96)) {
+                s.mlpResidual(x, g, bt, 1e-5f, w1, b1, w2, b2, scratch);
+                assertEquals(0, s.fusedMlpLaunches(), "300 rows are 3 CTAs");
+                close("mlpResidual on 300 rows", new HostTensor[]{want, s.download(x)}, tol(DType.F16));
+            }
         }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> sessionWith(CudaBackend.FUSED_MLP_MIN_CTAS_PROPERTY, "0").close());
+        assertEquals("system property sparsevit.fusedMlpMinCtas='0' is not a positive integer", e.getMessage());
     }
 
     /**
@@ -647,7 +676,8 @@ class CudaOpsTest {
      */
     @Test
     void theProfilerTimesAFusedMlpAsOneOpAndTheUnfusedStepsApart() {
-        try (org.sparsevit.backend.ProfilingBackend p = new org.sparsevit.backend.ProfilingBackend(new CudaBackend())) {
+        try (org.sparsevit.backend.ProfilingBackend p = new org.sparsevit.backend.ProfilingBackend(
+                sessionWith(CudaBackend.FUSED_MLP_MIN_CTAS_PROPERTY, "1"))) {
             for (DType dt : new DType[]{DType.F16, DType.F32}) {
                 HostTensor[] in = mlpInputs(91, 50, 96, true);
                 Tensor[] t = new Tensor[in.length];
@@ -680,7 +710,8 @@ class CudaOpsTest {
     @Test
     void aFusedMlpThatCannotLaunchFallsBackToTheThreeOps() {
         DType dt = DType.F16;
-        try (CudaBackend s = new CudaBackend()) {
+        try (CudaBackend s = sessionWith(CudaBackend.FUSED_MLP_MIN_CTAS_PROPERTY, "1")) {
+            assertTrue(s.mlpResidualFused(dt, 64, 96, 384), "fused before the failure");
             s.fusedMlpUnavailable("too many resources requested for launch");
             s.fusedMlpUnavailable("a second reason is not kept");
             assertEquals("LayerNorm, linearGelu, linearResidual (the fused kernel failed to launch: too many resources"
@@ -748,15 +779,25 @@ class CudaOpsTest {
 
     /** A fresh session made while a system property holds a value (restored afterwards). */
     static CudaBackend sessionWith(String property, String value) {
-        String before = System.getProperty(property);
-        System.setProperty(property, value);
+        return sessionWith(new String[]{property, value});
+    }
+
+    /** A fresh session made while system properties (name, value, name, value, ...) hold (restored afterwards). */
+    static CudaBackend sessionWith(String... settings) {
+        String[] before = new String[settings.length / 2];
+        for (int i = 0; i < before.length; i++) {
+            before[i] = System.getProperty(settings[2 * i]);
+            System.setProperty(settings[2 * i], settings[2 * i + 1]);
+        }
         try {
             return new CudaBackend();
         } finally {
-            if (before == null) {
-                System.clearProperty(property);
-            } else {
-                System.setProperty(property, before);
+            for (int i = 0; i < before.length; i++) {
+                if (before[i] == null) {
+                    System.clearProperty(settings[2 * i]);
+                } else {
+                    System.setProperty(settings[2 * i], before[i]);
+                }
             }
         }
     }
