@@ -15,32 +15,40 @@
 // fused fc1 (the hidden activation the unfused path stores); fc2 accumulates those T values in float, chunk by
 // chunk, then out = T(acc + bias2 + x), one rounding where the unfused path rounds the GEMM and the sum.
 //
+// Two kernels compute it with the same arithmetic (bitwise the same results where the tensor cores add in the same
+// order, as in the kernel emulator). For C <= 96 (Swin-T/S stage 0), mlp_block_mma_kernel (below) on mma.sync
+// (mma_sync.cuh): each warp owns 16 of the CTA's 128 rows and all 64 hidden columns of a chunk, so fc1's output gets
+// its bias and GELU in registers and is fc2's A operand as it stands; 52.5 KB of shared memory at C = 96. Above, on
+// WMMA (whose fragments are opaque, so the hidden chunk goes through shared memory):
+//
 // Tiles (RF, CF: 16-row and 32-column fragment counts): BM = 64 RF rows, C = 32 CF. Eight warps, 4 x 2: warp
 // (wr, wc) owns rows wr * 16 RF .. of the CTA and, in fc1, hidden columns wc * 32 .. of the chunk (RF x 2
 // fragments), in fc2, output columns wc * 16 CF .. (RF x CF accumulator fragments, alive over the whole loop).
-// RF = 2 for C <= 96, 1 above (at C = 128, RF = 2 needed more than 128 registers), so a warp keeps at most 8
-// accumulator fragments. Shared memory: the normalised rows [BM, C], W1's chunk [64, C] (rows of w1), W2's chunk
-// [C, 64] (a column block of w2), the chunk's hidden activation [BM, 64], all with rows padded by 8 T (16 bytes: an
-// odd number of 16-byte groups a row spreads the fragment loads over the banks), and a float 16 x 16 scratch a warp
-// for the epilogues. 78 KB at C = 96, 69 KB at 128, 94 KB at 192, 119 KB at 256 (more than sm_86/89 allow: the
-// entry says so, the caller keeps the unfused path).
+// RF = 1 (at C = 128, RF = 2 needed more than 128 registers), so a warp keeps at most 8 accumulator fragments.
+// Shared memory: the normalised rows [BM, C], W1's chunk [64, C] (rows of w1), W2's chunk [C, 64] (a column block
+// of w2), the chunk's hidden activation [BM, 64], all with rows padded by 8 T (16 bytes: an odd number of 16-byte
+// groups a row spreads the fragment loads over the banks), and a float 16 x 16 scratch a warp for the epilogues.
+// 69 KB at C = 128, 94 KB at 192, 119 KB at 256 (more than sm_86/89 allow: the entry says so, the caller keeps the
+// unfused path).
 //
-// Not measured on a GPU yet. A review's estimate (H100/H200): shared-memory bandwidth bounds it (WMMA fragment
-// reloads, and the float scratch round trip of the fc1 epilogue, ~40 wavefronts a fragment), then the erff GELU
-// at C = 96 and the weights streamed from L2 at C = 192 (64-row CTAs fetch all of them every 64 rows): ~1.3-1.6x
-// faster than the unfused path at Swin-T's stage 0, no faster at stage 1. Hence CudaBackend fuses C <= 96 by
-// default. Next steps, in that order: mma.sync + ldmatrix with bias and GELU on the fc1 accumulators in registers
-// (no scratch); 128-row CTAs of 16 warps for C >= 128; wgmma + TMA on sm_90.
+// Not measured on a GPU yet. A review's estimate (H100/H200) of the WMMA kernel: shared-memory bandwidth bounds it
+// (WMMA fragment reloads, and the float scratch round trip of the fc1 epilogue, ~40 wavefronts a fragment), then
+// the erff GELU at C = 96 and the weights streamed from L2 at C = 192 (64-row CTAs fetch all of them every 64
+// rows): ~1.3-1.6x faster than the unfused path at Swin-T's stage 0, no faster at stage 1. Hence CudaBackend fuses
+// C <= 96 by default, and C <= 96 moved to the mma.sync kernel, which has no scratch round trip and no hidden chunk
+// in shared memory (the review's first proposal: ~40% fewer shared-memory wavefronts at C = 96). Next: 128-row CTAs
+// of 16 warps for C >= 128; wgmma + TMA on sm_90.
 //
-// Per chunk: [A] W2's chunk loads into registers; fc1 on the tensor cores; its epilogue writes the hidden chunk;
-// the W2 registers go to shared memory; barrier; [B] the next W1 chunk loads into registers; fc2's share; the W1
-// registers go to shared memory; barrier. A buffer is written only after the barrier that follows its last reads
+// Per chunk (both kernels): [A] W2's chunk loads into registers; fc1 on the tensor cores; its epilogue writes the
+// hidden chunk (the mma kernel keeps it in registers); the W2 registers go to shared memory; barrier; [B] the next
+// W1 chunk loads into registers; fc2's share; the W1 registers go to shared memory; barrier. A buffer is written only after the barrier that follows its last reads
 // (the hidden chunk and W2's after B of the previous chunk, W1's after A), so one copy of each suffices, and each
 // chunk's weights are in flight while the tensor cores work on the other GEMM.
 //
 // Requirements (the entry checks them): C % 32 == 0, 32 <= C <= 256, hidden % 64 == 0, every pointer 16-byte
 // aligned, x not overlapping the parameters. Rows of the last CTA past M normalise as zeros and are never stored.
 #include "common.cuh"
+#include "mma_sync.cuh"
 #include <mma.h>
 #include <string.h>
 
@@ -339,6 +347,126 @@ __global__ void __launch_bounds__(MLP_THREADS, CF >= 7 ? 1 : 2) mlp_block_kernel
     }
 }
 
+// ------------------------------------------------------------------ C <= 96: mma.sync, the hidden chunk in registers
+//
+// The same function, bit for bit the same arithmetic (LayerNorm, fc1 sums in 16-wide k steps, bias, erf GELU,
+// rounding, fc2 sums chunk by chunk), on mma.sync.m16n8k16 (mma_sync.cuh) instead of WMMA. Each warp owns 16 rows of
+// the CTA's 128 and computes all 64 hidden columns of a chunk for them: fc1's accumulators get their bias and GELU in
+// registers and, rounded to T, are fc2's A fragments as they stand (a D fragment pair is an A fragment). So the
+// hidden chunk never goes to shared memory, nor through a float scratch (the WMMA kernel's epilogue, ~40 shared-
+// memory wavefronts a 16 x 16 fragment, was its bottleneck by a review's estimate), and the CTA's only barriers are
+// the two a chunk for the weights. Shared memory: the normalised rows [128, C + 8], W1's chunk [64, C + 8], W2's
+// chunk [C, 72]: 52.5 KB at C = 96. Per warp and chunk, fc1 is C / 16 k steps of one A ldmatrix and four B
+// ldmatrix (8 n-tiles), fc2 4 k steps of C / 16 B ldmatrix (C / 8 n-tiles). Registers: fc2's accumulators (C / 2
+// floats), fc1's (32), the chunk's A fragments (16). The output: each lane adds bias and residual to its pairs of
+// elements (rows g, g + 8; columns 2t, 2t + 1 of each n-tile) and stores them, 4 bytes at a time.
+template <typename T, int CF>
+__global__ void __launch_bounds__(MLP_THREADS, 2) mlp_block_mma_kernel(MlpParams<T> p) {
+    constexpr int C = 32 * CF, BM = 128, LDX = C + 8, NT = C / 8;
+    extern __shared__ __align__(128) float smem[];
+    T* xs = (T*)smem;                  // [BM, LDX] normalised rows
+    T* w1s = xs + BM * LDX;            // [64, LDX] W1's chunk
+    T* w2s = w1s + MLP_HC * LDX;       // [C, MLP_LDH] W2's chunk
+    const long long m0 = (long long)blockIdx.x * BM;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int chunks = p.hidden / MLP_HC;
+    // ldmatrix row addresses of this lane: A (16 x 16 at the warp's rows), B (two n-tiles of an [n][k] array)
+    const T* xa = xs + (warp * 16 + (lane & 15)) * LDX + (lane >> 4) * 8;
+    const int bn = (lane & 7) + (lane >> 4) * 8, bk = ((lane >> 3) & 1) * 8;
+
+    uint4 stage[CF];
+    load_w1<T, CF>(p.w1, 0, stage);
+    normalise_rows<T, 2, CF>(p, m0, xs);
+    store_w1<T, CF>(w1s, stage);
+    __syncthreads();
+
+    float acc[NT][4];
+#pragma unroll
+    for (int n = 0; n < NT; n++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[n][i] = 0.f;
+
+#pragma unroll 1
+    for (int c = 0; c < chunks; c++) {
+        load_w2<T, CF>(p.w2, p.hidden, c, stage);
+        // fc1's chunk for the warp's 16 rows: 8 n-tiles of 8 hidden columns
+        float h[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) h[n][i] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < C; kk += 16) {
+            unsigned a[4];
+            ldmatrix_x4(a, xa + kk);
+#pragma unroll
+            for (int np = 0; np < 4; np++) {
+                unsigned b[4];
+                ldmatrix_x4(b, w1s + (np * 16 + bn) * LDX + kk + bk);
+                mma_16816<T>(h[2 * np], a, b[0], b[1]);
+                mma_16816<T>(h[2 * np + 1], a, b[2], b[3]);
+            }
+        }
+        // bias and GELU in registers, rounded to T: fc2's A fragments, one per 16 hidden columns
+        unsigned ha[4][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            float b0 = 0.f, b1 = 0.f;
+            if (p.b1) unpack2<T>(__ldg((const unsigned*)(p.b1 + c * MLP_HC + n * 8 + 2 * t)), b0, b1);
+            const unsigned top = pack2<T>(mlp_gelu(h[n][0] + b0), mlp_gelu(h[n][1] + b1));
+            const unsigned bottom = pack2<T>(mlp_gelu(h[n][2] + b0), mlp_gelu(h[n][3] + b1));
+            ha[n >> 1][(n & 1) * 2] = top;
+            ha[n >> 1][(n & 1) * 2 + 1] = bottom;
+        }
+        store_w2<T, CF>(w2s, stage);
+        __syncthreads();
+
+        const bool more = c + 1 < chunks;
+        if (more) load_w1<T, CF>(p.w1, c + 1, stage);
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++) {
+#pragma unroll
+            for (int np = 0; np < NT / 2; np++) {
+                unsigned b[4];
+                ldmatrix_x4(b, w2s + (np * 16 + bn) * MLP_LDH + ks * 16 + bk);
+                mma_16816<T>(acc[2 * np], ha[ks], b[0], b[1]);
+                mma_16816<T>(acc[2 * np + 1], ha[ks], b[2], b[3]);
+            }
+        }
+        if (more) store_w1<T, CF>(w1s, stage);
+        __syncthreads();
+    }
+
+    // x = T(acc + b2 + x): this lane's rows g and g + 8 of the warp's 16, columns 2t, 2t + 1 of each n-tile
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const long long row = m0 + warp * 16 + g + half * 8;
+        if (row >= p.m) continue;
+        T* xr = p.x + row * C + 2 * t;
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            float b0 = 0.f, b1 = 0.f, r0, r1;
+            if (p.b2) unpack2<T>(__ldg((const unsigned*)(p.b2 + n * 8 + 2 * t)), b0, b1);
+            unpack2<T>(*(const unsigned*)(xr + n * 8), r0, r1);   // a plain load: this kernel writes x (this lane, after)
+            *(unsigned*)(xr + n * 8) =
+                pack2<T>(acc[n][half * 2] + b0 + r0, acc[n][half * 2 + 1] + b1 + r1);
+        }
+    }
+}
+
+template <typename T, int CF>
+static int launch_mlp_mma(const MlpParams<T>& p, cudaStream_t stream, const char* op) {
+    static SvjSmemRaised raised;
+    constexpr int C = 32 * CF;
+    const size_t smem = ((size_t)128 * (C + 8) + (size_t)MLP_HC * (C + 8) + (size_t)C * MLP_LDH) * sizeof(T);
+    int rc = svj_smem_optin((const void*)mlp_block_mma_kernel<T, CF>, smem, &raised, op);
+    if (rc) return rc;
+    const long long ctas = (p.m + 127) / 128;
+    mlp_block_mma_kernel<T, CF><<<(unsigned)ctas, MLP_THREADS, smem, stream>>>(p);
+    return svj_launch(op);
+}
+
 template <typename T, int RF, int CF>
 static int launch_mlp(const MlpParams<T>& p, cudaStream_t stream, const char* op) {
     using S = MlpShape<RF, CF>;
@@ -354,9 +482,9 @@ static int launch_mlp(const MlpParams<T>& p, cudaStream_t stream, const char* op
 template <typename T>
 static int launch_mlp_c(const MlpParams<T>& p, int c, cudaStream_t stream, const char* op) {
     switch (c / 32) {
-        case 1: return launch_mlp<T, 2, 1>(p, stream, op);
-        case 2: return launch_mlp<T, 2, 2>(p, stream, op);
-        case 3: return launch_mlp<T, 2, 3>(p, stream, op);
+        case 1: return launch_mlp_mma<T, 1>(p, stream, op);
+        case 2: return launch_mlp_mma<T, 2>(p, stream, op);
+        case 3: return launch_mlp_mma<T, 3>(p, stream, op);
         case 4: return launch_mlp<T, 1, 4>(p, stream, op);
         case 5: return launch_mlp<T, 1, 5>(p, stream, op);
         case 6: return launch_mlp<T, 1, 6>(p, stream, op);
@@ -366,7 +494,8 @@ static int launch_mlp_c(const MlpParams<T>& p, int c, cudaStream_t stream, const
 }
 
 static size_t mlp_smem(int c, int dtype_bytes) {
-    const int rf = c <= 96 ? 2 : 1, bm = 64 * rf, ldx = c + 8;
+    if (c <= 96) return ((size_t)128 * (c + 8) + (size_t)MLP_HC * (c + 8) + (size_t)c * MLP_LDH) * dtype_bytes;
+    const int rf = 1, bm = 64 * rf, ldx = c + 8;
     return (size_t)MLP_WARPS * 256 * 4 +
            ((size_t)bm * ldx + (size_t)MLP_HC * ldx + (size_t)c * MLP_LDH + (size_t)bm * MLP_LDH) * dtype_bytes;
 }

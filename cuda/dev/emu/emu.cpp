@@ -262,7 +262,13 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
             remaining = 0;
             bool ran = false;
             schedule_order(order, threads);
-            for (unsigned i : order) {
+            // forward and reverse: a thread's warp-mates run again as soon as one of them is resumed, so a warp
+            // whose lanes meet at warp-wide operations (shuffles, mma) still runs on to its next block barrier before
+            // the next warp starts, as a thread without them does: the most skew between warps, which a missing
+            // __syncthreads between one warp's writes and another's reads cannot survive in one of the two orders
+            const bool warp_major = schedule != Schedule::random;
+            for (size_t n = 0; n < order.size(); n++) {
+                const unsigned i = order[n];
                 if (fs[i].done) continue;
                 if (blocked(fs[i], i)) {
                     remaining++;
@@ -273,7 +279,25 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
                 tIdx = fs[i].t;
                 emu_switch(&sched_sp, fs[i].sp);
                 remaining += !fs[i].done;
+                if (warp_major) {
+                    // the warp's other lanes, in the round's order, as long as any of them can run
+                    const unsigned w0 = i / 32 * 32, w1 = std::min(w0 + 32, threads);
+                    for (bool again = true; again;) {
+                        again = false;
+                        for (size_t m = 0; m < order.size(); m++) {
+                            const unsigned j = order[m];
+                            if (j < w0 || j >= w1 || fs[j].done || blocked(fs[j], j)) continue;
+                            again = true;
+                            cur = j;
+                            tIdx = fs[j].t;
+                            emu_switch(&sched_sp, fs[j].sp);
+                        }
+                    }
+                }
             }
+            // threads resumed out of turn above may have finished or stopped at a barrier after their turn came
+            remaining = 0;
+            for (unsigned i = 0; i < threads; i++) remaining += !fs[i].done;
             if (!ran && remaining > 0) {
                 fprintf(stderr, "EMU ERROR: deadlock: %d threads of block (%u, %u, %u) wait at barriers no one else "
                                 "reaches\n",

@@ -72,6 +72,8 @@ inline dim3 d3(int x) { return dim3((unsigned)x); }
 }
 
 #define SVJ_EMU_GRID_CAP emu::grid_cap()
+// the kernels' headers take their host versions of inline PTX (mma_sync.cuh)
+#define SVJ_EMULATOR 1
 #define __syncthreads() emu::sync_block()
 #define __syncwarp(...) emu::sync_warp()
 

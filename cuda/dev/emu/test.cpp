@@ -613,7 +613,7 @@ static void test_mlp_block_checks() {
     RC(call(x.p(), SVJ_F16, 0, c, hd, 1e-5f, w1.p()));   // no rows: nothing to do
     long long bytes = 0;
     RC(svj_mlp_block_smem(96, SVJ_F16, &bytes));
-    CHECK(bytes == 80384, "mlp_block shared memory at C = 96: %lld bytes", bytes);
+    CHECK(bytes == 53760, "mlp_block shared memory at C = 96: %lld bytes", bytes);   // the mma.sync kernel
     CHECK(svj_mlp_block_smem(100, SVJ_F16, &bytes) == SVJ_EINVAL, "mlp_block_smem C = 100");
     // more shared memory than the device allows (sm_86's limit, C = 256: 119 KB; BF16, whose kernel no test has
     // raised the limit for yet): an error, nothing written

@@ -97,10 +97,11 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_MLP_PROPERTY = "sparsevit.fusedMlp";
     /**
-     * The largest C {@code auto} fuses. An estimate, not yet measured: the kernel is bound by shared-memory bandwidth
-     * (WMMA fragment reloads, its epilogue's round trip), and a review put it ~1.3-1.6x ahead of the unfused path at
-     * Swin-T's stage 0 (C = 96) on an H100/H200 but no faster at stage 1 (C = 192). The GPU session's bench
-     * compares the settings (bench/bundle/run-gpu.sh).
+     * The largest C {@code auto} fuses. An estimate, not yet measured: a review put the WMMA version of the kernel
+     * (bound by shared-memory bandwidth: fragment reloads, its epilogue's round trip) ~1.3-1.6x ahead of the unfused
+     * path at Swin-T's stage 0 (C = 96) on an H100/H200 but no faster at stage 1 (C = 192); C <= 96 now runs on
+     * mma.sync with the hidden chunk in registers (mlp.cu), C above on WMMA. The GPU session's bench compares the
+     * settings (bench/bundle/run-gpu.sh).
      */
     static final int FUSED_MLP_AUTO_MAX_C = 96;
     /** The largest C fused by mlpResidual (0: never), from {@link #FUSED_MLP_PROPERTY}. */
