@@ -163,7 +163,8 @@ std::recursive_mutex device_lock;   // one grid (or copy) at a time: the schedul
 // The order in which blocks run, and in which the scheduler resumes the threads of a block, from
 // SVJ_EMU_SCHEDULE: "forward" (the default: index order), "reverse", or "random[:SEED]" (a new permutation of the
 // blocks for every grid and of the threads for every round between barriers, from a seeded generator, so the same
-// sequence of launches repeats its orders). A GPU promises no order at all, so a kernel must give the same result
+// sequence of launches repeats its orders). In forward and reverse order a warp runs to its next block barrier (or
+// its end) before the next warp starts, even where its lanes meet at warp-wide operations. A GPU promises no order at all, so a kernel must give the same result
 // under each: one that reads what another thread writes without a barrier in between, or what another block
 // writes, usually gives a different result in one of them (unless the stale value it reads happens to equal the
 // right one). run.sh runs the kernel tests under all three.
