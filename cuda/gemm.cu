@@ -1,5 +1,5 @@
 // Linear layer with the bias and the exact GELU in the GEMM's epilogue: out[M, N] = GELU(x[M, K] w[N, K]^T + bias[N])
-// for F16 and BF16 storage, on tensor cores (WMMA 16x16x16, float accumulation). It replaces cuBLAS's GEMM followed
+// for F16 and BF16 storage, on tensor cores (mma.sync m16n8k16, float accumulation). It replaces cuBLAS's GEMM followed
 // by our bias + GELU pass, which reads and writes the [M, 4C] hidden activation of every MLP once more: 8 of the
 // 37 passes over the token map in a Swin block. cuBLASLt's GELU epilogue cannot stand in for it: it computes
 // the tanh approximation, and Swin's GELU is the exact erf form.
@@ -11,15 +11,18 @@
 // Tiles: a CTA of 8 warps computes a 128 x 128 block of out, stepping k by 32. x and w tiles move global ->
 // registers (16-byte pieces) -> shared memory, two buffers: the next k step's loads are in flight while the
 // tensor cores work on the current one, and one barrier a step suffices (a buffer is rewritten only after the
-// barrier that follows its last reads). Each warp owns a 64 x 32 part (4 x 2 accumulator fragments). Epilogue:
-// a warp stores one fragment at a time to its own 16 x 16 float scratch (in the dead tile buffers), each lane
-// reads 8 consecutive columns of a row (two 16-byte reads), applies bias and GELU, and stores them (16 bytes).
+// barrier that follows its last reads). Each warp owns a 64 x 32 part: 4 x 4 mma.sync.m16n8k16 tiles (mma_sync.cuh),
+// their operands loaded with ldmatrix (4 for A, 2 for B a 16-wide k step). Epilogue: each lane adds the bias to its
+// accumulators (rows g, g + 8, columns 2t, 2t + 1 of each 16 x 8 tile), takes the GELU, rounds, and writes the
+// pairs into a [128, 136] T staging tile in the dead tile buffers (conflict-free: a warp's 8 rows x 4 lanes hit 32
+// different banks); after a barrier the CTA stores the tile in 16-byte pieces, whole rows a warp. (The WMMA version
+// before went through a float scratch a warp, ~40 shared-memory wavefronts a 16 x 16 fragment by a review's count.)
 // CTAs run N tiles fastest, so the CTAs that share an x tile run together and read it from L2, not DRAM.
 //
 // Requirements (the entry checks them): K and N multiples of 8, x, w, bias and out 16-byte aligned (rows are
 // then too), M * N and the tile count within range. Rows of x past M and of w past N, and k past K, load as zeros.
 #include "common.cuh"
-#include <mma.h>
+#include "mma_sync.cuh"
 #include <string.h>
 
 #define GEMM_BM 128
@@ -41,14 +44,16 @@ struct GemmParams {
     int n_tiles;       // ceil(N / 128): the fastest part of the CTA number
 };
 
-// Shared memory of one CTA (40 KB): two buffers of the x and w tiles; the epilogue's per-warp scratch reuses them.
+#define GEMM_LDO (GEMM_BN + 8)   // the staged output tile's row stride in T (272 bytes: conflict-free pair writes)
+
+// Shared memory of one CTA (40 KB): two buffers of the x and w tiles; the epilogue's output tile reuses them.
 template <typename T>
 union __align__(128) GemmSmem {
     struct {
         uint4 a[2][GEMM_BM * GEMM_LDS * sizeof(T) / 16];
         uint4 b[2][GEMM_BN * GEMM_LDS * sizeof(T) / 16];
     } tiles;
-    float scratch[GEMM_WARPS][16 * 16];
+    uint4 out[GEMM_BM * GEMM_LDO * sizeof(T) / 16];
 };
 
 // A tile is 128 rows of 32 T = 4 pieces of 16 bytes a row, 512 pieces: two a thread. Piece i = thread + 256 u sits
@@ -83,7 +88,6 @@ __device__ __forceinline__ float gemm_gelu(float v) { return 0.5f * v * (1.f + e
 
 template <typename T>
 __global__ void __launch_bounds__(GEMM_THREADS, 2) linear_gelu_kernel(GemmParams<T> p) {
-    using namespace nvcuda;
     __shared__ GemmSmem<T> sm;
     const long long tile = blockIdx.x;
     const int tn = (int)(tile % p.n_tiles);
@@ -91,12 +95,19 @@ __global__ void __launch_bounds__(GEMM_THREADS, 2) linear_gelu_kernel(GemmParams
     const int n0 = tn * GEMM_BN;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int wm = warp >> 2, wn = warp & 3;   // 2 x 4 warps: rows wm * 64, columns wn * 32 of the CTA's block
+    const int g = lane >> 2, t = lane & 3;
+    // ldmatrix row addresses of this lane (mma_sync.cuh): A rows wm * 64 + 16 i + (lane % 16), k + (lane / 16) 8;
+    // B (w's tile is [n][k]) rows wn * 32 + 16 p + lane % 8 + (lane / 16) 8, k + ((lane / 8) % 2) 8
+    const int a_off = (wm * 64 + (lane & 15)) * GEMM_LDS + (lane >> 4) * 8;
+    const int b_off = (wn * 32 + (lane & 7) + (lane >> 4) * 8) * GEMM_LDS + ((lane >> 3) & 1) * 8;
 
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+    float acc[4][4][4];   // [m tile][n tile][fragment element]
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
-        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
 
     const int steps = (p.k + GEMM_BK - 1) / GEMM_BK;
     uint4 va[2], vb[2];
@@ -111,20 +122,19 @@ __global__ void __launch_bounds__(GEMM_THREADS, 2) linear_gelu_kernel(GemmParams
             load_tile(p.x, m0, p.m, p.k, (s + 1) * GEMM_BK, va);
             load_tile(p.w, n0, p.n, p.k, (s + 1) * GEMM_BK, vb);
         }
-        const T* as = (const T*)sm.tiles.a[buf] + wm * 64 * GEMM_LDS;
-        const T* bs = (const T*)sm.tiles.b[buf] + wn * 32 * GEMM_LDS;
+        const T* as = (const T*)sm.tiles.a[buf] + a_off;
+        const T* bs = (const T*)sm.tiles.b[buf] + b_off;
 #pragma unroll
         for (int kk = 0; kk < GEMM_BK; kk += 16) {
-            // w's tile is [n][k]: B = w^T as a column-major k x n operand with ldm = GEMM_LDS
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b[2];
+            unsigned b[2][4];   // n tiles 2q, 2q + 1 in b[q]
 #pragma unroll
-            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(b[j], bs + j * 16 * GEMM_LDS + kk, GEMM_LDS);
+            for (int q = 0; q < 2; q++) ldmatrix_x4(b[q], bs + q * 16 * GEMM_LDS + kk);
 #pragma unroll
             for (int i = 0; i < 4; i++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::load_matrix_sync(a, as + i * 16 * GEMM_LDS + kk, GEMM_LDS);
+                unsigned a[4];
+                ldmatrix_x4(a, as + i * 16 * GEMM_LDS + kk);
 #pragma unroll
-                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a, b[j], acc[i][j]);
+                for (int j = 0; j < 4; j++) mma_16816<T>(acc[i][j], a, b[j >> 1][(j & 1) * 2], b[j >> 1][(j & 1) * 2 + 1]);
             }
         }
         if (s + 1 < steps) {
@@ -134,42 +144,32 @@ __global__ void __launch_bounds__(GEMM_THREADS, 2) linear_gelu_kernel(GemmParams
         __syncthreads();
     }
 
-    // epilogue; the tiles are dead (the loop ended on a barrier), the scratch lives in them
-    float* scratch = sm.scratch[warp];
-    const int r = lane >> 1, c = (lane & 1) * 8;   // this lane's row and first column in a fragment
+    // epilogue; the tiles are dead (the loop ended on a barrier): bias, GELU and rounding in registers, the pairs
+    // staged in the output tile, then stored in 16-byte pieces
+    T* ot = (T*)sm.out;
 #pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int col = n0 + wn * 32 + j * 16 + c;
-        float bias[8];
-        if (p.bias && col < p.n) {
-            T bt[8];
-            uint4 bv = __ldg((const uint4*)(p.bias + col));
-            memcpy(bt, &bv, sizeof bt);   // not a cast: reading a uint4 through a T* breaks aliasing rules
-#pragma unroll
-            for (int e = 0; e < 8; e++) bias[e] = to_float(bt[e]);
-        } else {
-#pragma unroll
-            for (int e = 0; e < 8; e++) bias[e] = 0.f;
-        }
+    for (int j = 0; j < 4; j++) {
+        const int col = wn * 32 + j * 8 + 2 * t;   // in the block; N % 8 == 0: a pair is wholly in or out
+        float b0 = 0.f, b1 = 0.f;
+        if (p.bias && n0 + col < p.n) unpack2<T>(__ldg((const unsigned*)(p.bias + n0 + col)), b0, b1);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            wmma::store_matrix_sync(scratch, acc[i][j], 16, wmma::mem_row_major);
-            __syncwarp();
-            const long long row = m0 + wm * 64 + i * 16 + r;
-            if (row < p.m && col < p.n) {   // N % 8 == 0: the 8 columns are wholly in or out
-                // two 16-byte reads (scalar ones put 8 lanes on one bank: 8-way conflicts; these are 2-way)
-                const float4 s0 = *(const float4*)(scratch + r * 16 + c);
-                const float4 s1 = *(const float4*)(scratch + r * 16 + c + 4);
-                const float v[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
-                T o[8];
-#pragma unroll
-                for (int e = 0; e < 8; e++) o[e] = from_float<T>(gemm_gelu(v[e] + bias[e]));
-                uint4 ov;
-                memcpy(&ov, o, sizeof ov);
-                *(uint4*)(p.out + row * p.n + col) = ov;
-            }
-            __syncwarp();   // the scratch is rewritten by the next fragment
+            const int row = wm * 64 + i * 16 + g;
+            *(unsigned*)(ot + row * GEMM_LDO + col) =
+                pack2<T>(gemm_gelu(acc[i][j][0] + b0), gemm_gelu(acc[i][j][1] + b1));
+            *(unsigned*)(ot + (row + 8) * GEMM_LDO + col) =
+                pack2<T>(gemm_gelu(acc[i][j][2] + b0), gemm_gelu(acc[i][j][3] + b1));
         }
+    }
+    __syncthreads();
+    // 128 rows of 16 pieces: a warp stores two whole rows (256 bytes each) an instruction
+#pragma unroll
+    for (int u = 0; u < GEMM_BM * GEMM_BN / 8 / GEMM_THREADS; u++) {
+        const int i = threadIdx.x + u * GEMM_THREADS;
+        const int r = i >> 4, e = (i & 15) * 8;
+        const long long row = m0 + r;
+        if (row < p.m && n0 + e < p.n)
+            *(uint4*)(p.out + row * p.n + n0 + e) = *(const uint4*)(ot + r * GEMM_LDO + e);
     }
 }
 

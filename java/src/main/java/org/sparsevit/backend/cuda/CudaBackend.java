@@ -79,9 +79,10 @@ public final class CudaBackend implements Backend {
     public static final String FUSED_GELU_PROPERTY = "sparsevit.fusedGelu";
     /**
      * The largest K (the layer's input channels) {@code auto} fuses. An estimate, not yet measured: the fused kernel
-     * (WMMA, ~50-60% of the tensor-core peak cuBLAS reaches on an H100/H200) saves a read and a write of the [M, 4K]
-     * output, which is worth more than the slower products while the GEMM is memory-bound (Swin-T's stages 0 and
-     * 1, K = 96 and 192). The GPU session's bench compares the three settings (bench/bundle/run-gpu.sh).
+     * (mma.sync on 128 x 128 tiles, likely well under the tensor-core throughput cuBLAS reaches on an H100/H200)
+     * saves a read and a write of the [M, 4K] output, which is worth more than the slower products while the GEMM is
+     * memory-bound (Swin-T's stages 0 and 1, K = 96 and 192). The GPU session's bench compares the settings
+     * (bench/bundle/run-gpu.sh).
      */
     static final int FUSED_GELU_AUTO_MAX_K = 256;
     /** The largest K fused by linearGelu (0: never), from {@link #FUSED_GELU_PROPERTY}. */
