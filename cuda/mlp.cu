@@ -15,41 +15,36 @@
 // fused fc1 (the hidden activation the unfused path stores); fc2 accumulates those T values in float, chunk by
 // chunk, then out = T(acc + bias2 + x), one rounding where the unfused path rounds the GEMM and the sum.
 //
-// Two kernels compute it with the same arithmetic (bitwise the same results where the tensor cores add in the same
-// order, as in the kernel emulator). For C <= 96 (Swin-T/S stage 0), mlp_block_mma_kernel (below) on mma.sync
-// (mma_sync.cuh): each warp owns 16 of the CTA's 128 rows and all 64 hidden columns of a chunk, so fc1's output gets
-// its bias and GELU in registers and is fc2's A operand as it stands; 52.5 KB of shared memory at C = 96. Above, on
-// WMMA (whose fragments are opaque, so the hidden chunk goes through shared memory):
+// Two kernels compute it, both on mma.sync.m16n8k16 with ldmatrix (mma_sync.cuh), with the same arithmetic (bitwise
+// the same results where the tensor cores add in the same order, as in the kernel emulator):
+// - C <= 96 (Swin-T/S stage 0), mlp_block_mma_kernel: 128-row CTAs; each warp owns 16 rows and all 64 hidden columns
+//   of a chunk, so fc1's output gets its bias and GELU in registers and is fc2's A operand as it stands: the hidden
+//   chunk never goes to shared memory. Shared memory: the normalised rows [128, C + 8], W1's chunk [64, C + 8], W2's
+//   chunk [C, 72]: 52.5 KB at C = 96.
+// - C = 128 .. 256, mlp_block_kernel: 64-row CTAs, warps 4 x 2 (a warp's fc2 accumulators are C / 4 floats a lane
+//   instead of C / 2); fc1's epilogue runs on its accumulators in registers and writes T pairs into the hidden chunk
+//   [64, 72] in shared memory, which fc2 reads back. 61 KB at C = 128, 86 KB at 192, 111 KB at 256 (more than
+//   sm_86/89 allow: the entry says so, the caller keeps the unfused path).
+// Rows are padded by 8 T (16 bytes: an odd number of 16-byte groups a row makes every ldmatrix conflict-free).
 //
-// Tiles (RF, CF: 16-row and 32-column fragment counts): BM = 64 RF rows, C = 32 CF. Eight warps, 4 x 2: warp
-// (wr, wc) owns rows wr * 16 RF .. of the CTA and, in fc1, hidden columns wc * 32 .. of the chunk (RF x 2
-// fragments), in fc2, output columns wc * 16 CF .. (RF x CF accumulator fragments, alive over the whole loop).
-// RF = 1 (at C = 128, RF = 2 needed more than 128 registers), so a warp keeps at most 8 accumulator fragments.
-// Shared memory: the normalised rows [BM, C], W1's chunk [64, C] (rows of w1), W2's chunk [C, 64] (a column block
-// of w2), the chunk's hidden activation [BM, 64], all with rows padded by 8 T (16 bytes: an odd number of 16-byte
-// groups a row spreads the fragment loads over the banks), and a float 16 x 16 scratch a warp for the epilogues.
-// 69 KB at C = 128, 94 KB at 192, 119 KB at 256 (more than sm_86/89 allow: the entry says so, the caller keeps the
-// unfused path).
+// Not measured on a GPU yet. A review estimated the first version (WMMA, with a float scratch round trip in fc1's
+// epilogue) bound by shared-memory bandwidth: ~1.3-1.6x faster than the unfused path at Swin-T's stage 0, no faster
+// at stage 1 (then the erff GELU at C = 96 and the weights streamed from L2 at C = 192: 64-row CTAs fetch all of
+// them every 64 rows). Hence CudaBackend fuses C <= 96 by default. The mma.sync kernels drop the scratch (the
+// review's first proposal: ~40% fewer shared-memory wavefronts at C = 96). Next: cp.async for the weight chunks
+// (frees the staging registers: CF = 3 spills 12 bytes at 128 registers), 128-row CTAs of 16 warps for C >= 128,
+// wgmma + TMA on sm_90.
 //
-// Not measured on a GPU yet. A review's estimate (H100/H200) of the WMMA kernel: shared-memory bandwidth bounds it
-// (WMMA fragment reloads, and the float scratch round trip of the fc1 epilogue, ~40 wavefronts a fragment), then
-// the erff GELU at C = 96 and the weights streamed from L2 at C = 192 (64-row CTAs fetch all of them every 64
-// rows): ~1.3-1.6x faster than the unfused path at Swin-T's stage 0, no faster at stage 1. Hence CudaBackend fuses
-// C <= 96 by default, and C <= 96 moved to the mma.sync kernel, which has no scratch round trip and no hidden chunk
-// in shared memory (the review's first proposal: ~40% fewer shared-memory wavefronts at C = 96). Next: 128-row CTAs
-// of 16 warps for C >= 128; wgmma + TMA on sm_90.
-//
-// Per chunk (both kernels): [A] W2's chunk loads into registers; fc1 on the tensor cores; its epilogue writes the
-// hidden chunk (the mma kernel keeps it in registers); the W2 registers go to shared memory; barrier; [B] the next
-// W1 chunk loads into registers; fc2's share; the W1 registers go to shared memory; barrier. A buffer is written only after the barrier that follows its last reads
-// (the hidden chunk and W2's after B of the previous chunk, W1's after A), so one copy of each suffices, and each
-// chunk's weights are in flight while the tensor cores work on the other GEMM.
+// Per chunk: [A] W2's chunk loads into registers; fc1 on the tensor cores; its epilogue (the C > 96 kernel writes the
+// hidden chunk); the W2 registers go to shared memory; barrier; [B] the next W1 chunk loads into registers; fc2's
+// share; the W1 registers go to shared memory; barrier. A buffer is written only after the barrier that follows its
+// last reads (the hidden chunk and W2's after B of the previous chunk, W1's after A), so one copy of each suffices,
+// and each chunk's weights are in flight while the tensor cores work on the other GEMM.
 //
 // Requirements (the entry checks them): C % 32 == 0, 32 <= C <= 256, hidden % 64 == 0, every pointer 16-byte
 // aligned, x not overlapping the parameters. Rows of the last CTA past M normalise as zeros and are never stored.
 #include "common.cuh"
 #include "mma_sync.cuh"
-#include <mma.h>
 #include <string.h>
 
 #define MLP_WARPS 8
@@ -72,17 +67,6 @@ struct MlpParams {
     float eps;
 };
 
-template <int RF, int CF>
-struct MlpShape {
-    static constexpr int C = 32 * CF;
-    static constexpr int BM = 64 * RF;
-    static constexpr int LDX = C + 8;   // row stride (T) of the normalised rows and W1's chunk
-    template <typename T>
-    static constexpr size_t smem() {
-        return (size_t)MLP_WARPS * 256 * sizeof(float) +
-               ((size_t)BM * LDX + (size_t)MLP_HC * LDX + (size_t)C * MLP_LDH + (size_t)BM * MLP_LDH) * sizeof(T);
-    }
-};
 
 // W1's chunk c: rows c * 64 .. + 63 of w1, C / 8 pieces of 16 bytes a row, 8 C = 256 CF pieces: CF a thread, in
 // piece order (a warp reads whole rows, coalesced; 8 threads of a store phase write 128 consecutive bytes).
@@ -220,129 +204,109 @@ __device__ __forceinline__ void bias8(const T* b, int col, float (&f)[8]) {
     }
 }
 
-// Two CTAs an SM (128 registers) where the shared memory allows it on sm_80/90; C >= 224 needs more than half of it.
-template <typename T, int RF, int CF>
+// C = 128 .. 256 (CF = 4 .. 8): 64-row CTAs, warps 4 x 2. Warp (wr, wc) owns rows 16 wr .. 16 wr + 15 and, in fc1,
+// the chunk's hidden columns 32 wc .. (4 n-tiles), in fc2, output columns 16 CF wc .. (2 CF n-tiles, accumulators
+// alive over the whole loop: 8 CF floats a lane). fc1's epilogue (bias, GELU, rounding) runs on its accumulators in
+// registers and writes T pairs into the hidden chunk hs, which fc2 reads back with ldmatrix (the warps of a row band
+// need each other's columns: the barrier after phase A). Two CTAs an SM (128 registers) up to C = 192; from 224 on,
+// the accumulators and the staged weights need more registers (~175 to ~190 at sm_90), one CTA an SM.
+template <typename T, int CF>
 __global__ void __launch_bounds__(MLP_THREADS, CF >= 7 ? 1 : 2) mlp_block_kernel(MlpParams<T> p) {
-    using namespace nvcuda;
-    using S = MlpShape<RF, CF>;
-    constexpr int C = S::C, BM = S::BM, LDX = S::LDX;
-    extern __shared__ __align__(128) float smem[];   // WMMA pointers must be 32-byte aligned
-    float* scratch = smem + (threadIdx.x >> 5) * 256;   // this warp's [16, 16]
-    T* xs = (T*)(smem + MLP_WARPS * 256);              // [BM, LDX] normalised rows
-    T* w1s = xs + BM * LDX;                            // [64, LDX] W1's chunk
-    T* w2s = w1s + MLP_HC * LDX;                       // [C, MLP_LDH] W2's chunk
-    T* hs = w2s + C * MLP_LDH;                         // [BM, MLP_LDH] the hidden chunk
+    constexpr int C = 32 * CF, BM = 64, LDX = C + 8, NT = 2 * CF;   // NT: this warp's fc2 n-tiles
+    extern __shared__ __align__(128) float smem[];
+    T* xs = (T*)smem;                          // [BM, LDX] normalised rows
+    T* w1s = xs + BM * LDX;                    // [64, LDX] W1's chunk
+    T* w2s = w1s + MLP_HC * LDX;               // [C, MLP_LDH] W2's chunk
+    T* hs = w2s + C * MLP_LDH;                 // [BM, MLP_LDH] the hidden chunk
     const long long m0 = (long long)blockIdx.x * BM;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int wr = warp >> 1, wc = warp & 1;
-    const int er = lane >> 1, ec = (lane & 1) * 8;   // this lane's row and first column in an epilogue fragment
+    const int g = lane >> 2, t = lane & 3;
     const int chunks = p.hidden / MLP_HC;
+    // ldmatrix row addresses (mma_sync.cuh): A (16 x 16 at the warp's rows), B (two n-tiles of an [n][k] array)
+    const int arow = wr * 16 + (lane & 15), acol = (lane >> 4) * 8;
+    const int bn = (lane & 7) + (lane >> 4) * 8, bk = ((lane >> 3) & 1) * 8;
 
     uint4 stage[CF];   // the next chunk of W1 or W2, in flight
     load_w1<T, CF>(p.w1, 0, stage);
-    normalise_rows<T, RF, CF>(p, m0, xs);
+    normalise_rows<T, 1, CF>(p, m0, xs);
     store_w1<T, CF>(w1s, stage);
     __syncthreads();
 
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[RF][CF];
+    float acc[NT][4];
 #pragma unroll
-    for (int i = 0; i < RF; i++)
+    for (int n = 0; n < NT; n++)
 #pragma unroll
-        for (int j = 0; j < CF; j++) wmma::fill_fragment(acc[i][j], 0.f);
+        for (int e = 0; e < 4; e++) acc[n][e] = 0.f;
 
-    const T* xw = xs + wr * 16 * RF * LDX;        // this warp's rows of the normalised input
-    T* hw = hs + wr * 16 * RF * MLP_LDH;          // and of the hidden chunk
 #pragma unroll 1
     for (int c = 0; c < chunks; c++) {
-        // [A] fc1's chunk: h = GELU(xs w1s^T + b1), W2's chunk in flight
+        // [A] fc1's chunk: h = GELU(xs w1s^T + b1) for the warp's rows and 32 hidden columns, W2's chunk in flight
         load_w2<T, CF>(p.w2, p.hidden, c, stage);
         {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> h[RF][2];
+            float h[4][4];
 #pragma unroll
-            for (int i = 0; i < RF; i++)
+            for (int n = 0; n < 4; n++)
 #pragma unroll
-                for (int j = 0; j < 2; j++) wmma::fill_fragment(h[i][j], 0.f);
+                for (int e = 0; e < 4; e++) h[n][e] = 0.f;
 #pragma unroll
             for (int kk = 0; kk < C; kk += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[RF];
+                unsigned a[4];
+                ldmatrix_x4(a, xs + arow * LDX + acol + kk);
 #pragma unroll
-                for (int i = 0; i < RF; i++) wmma::load_matrix_sync(a[i], xw + i * 16 * LDX + kk, LDX);
-#pragma unroll
-                for (int j = 0; j < 2; j++) {
-                    // W1's chunk is [hidden][C]: B = w1^T as a column-major C x 64 operand
-                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
-                    wmma::load_matrix_sync(b, w1s + (wc * 32 + j * 16) * LDX + kk, LDX);
-#pragma unroll
-                    for (int i = 0; i < RF; i++) wmma::mma_sync(h[i][j], a[i], b, h[i][j]);
+                for (int q = 0; q < 2; q++) {
+                    unsigned b[4];
+                    ldmatrix_x4(b, w1s + (wc * 32 + q * 16 + bn) * LDX + kk + bk);
+                    mma_16816<T>(h[2 * q], a, b[0], b[1]);
+                    mma_16816<T>(h[2 * q + 1], a, b[2], b[3]);
                 }
             }
+            // bias, GELU, rounding in registers; T pairs into the hidden chunk (a warp's 8 rows x 4 lanes: rows
+            // 144 bytes apart, 32 different banks)
 #pragma unroll
-            for (int j = 0; j < 2; j++) {
-                const int col = wc * 32 + j * 16 + ec;   // in the chunk
-                float bias[8];
-                bias8<T>(p.b1, c * MLP_HC + col, bias);
-#pragma unroll
-                for (int i = 0; i < RF; i++) {
-                    wmma::store_matrix_sync(scratch, h[i][j], 16, wmma::mem_row_major);
-                    __syncwarp();
-                    // two 16-byte reads a lane (2-way bank conflicts; scalar reads put 8 lanes on a bank)
-                    const float4 s0 = *(const float4*)(scratch + er * 16 + ec);
-                    const float4 s1 = *(const float4*)(scratch + er * 16 + ec + 4);
-                    float v[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
-#pragma unroll
-                    for (int k = 0; k < 8; k++) v[k] = mlp_gelu(v[k] + bias[k]);
-                    *(uint4*)(hw + (i * 16 + er) * MLP_LDH + col) = pack8<T>(v);
-                    __syncwarp();   // the scratch is rewritten by the next fragment
-                }
+            for (int n = 0; n < 4; n++) {
+                const int col = wc * 32 + n * 8 + 2 * t;   // in the chunk
+                float b0 = 0.f, b1 = 0.f;
+                if (p.b1) unpack2<T>(__ldg((const unsigned*)(p.b1 + c * MLP_HC + col)), b0, b1);
+                T* hr = hs + (wr * 16 + g) * MLP_LDH + col;
+                *(unsigned*)hr = pack2<T>(mlp_gelu(h[n][0] + b0), mlp_gelu(h[n][1] + b1));
+                *(unsigned*)(hr + 8 * MLP_LDH) = pack2<T>(mlp_gelu(h[n][2] + b0), mlp_gelu(h[n][3] + b1));
             }
         }
         store_w2<T, CF>(w2s, stage);
         __syncthreads();
 
-        // [B] fc2's share: acc += h w2s^T, the next W1 chunk in flight
+        // [B] fc2's share: acc += h w2s^T (the warp's rows, output columns 16 CF wc ..), the next W1 chunk in flight
         const bool more = c + 1 < chunks;
         if (more) load_w1<T, CF>(p.w1, c + 1, stage);
 #pragma unroll
-        for (int kk = 0; kk < MLP_HC; kk += 16) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[RF];
+        for (int ks = 0; ks < MLP_HC / 16; ks++) {
+            unsigned a[4];
+            ldmatrix_x4(a, hs + arow * MLP_LDH + acol + ks * 16);
 #pragma unroll
-            for (int i = 0; i < RF; i++) wmma::load_matrix_sync(a[i], hw + i * 16 * MLP_LDH + kk, MLP_LDH);
-#pragma unroll
-            for (int j = 0; j < CF; j++) {
-                // W2's chunk is [C][64] (output channel, hidden): B = its transpose, column-major
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
-                wmma::load_matrix_sync(b, w2s + (wc * 16 * CF + j * 16) * MLP_LDH + kk, MLP_LDH);
-#pragma unroll
-                for (int i = 0; i < RF; i++) wmma::mma_sync(acc[i][j], a[i], b, acc[i][j]);
+            for (int q = 0; q < CF; q++) {
+                unsigned b[4];
+                ldmatrix_x4(b, w2s + (wc * 16 * CF + q * 16 + bn) * MLP_LDH + ks * 16 + bk);
+                mma_16816<T>(acc[2 * q], a, b[0], b[1]);
+                mma_16816<T>(acc[2 * q + 1], a, b[2], b[3]);
             }
         }
         if (more) store_w1<T, CF>(w1s, stage);
         __syncthreads();
     }
 
-    // epilogue: x = T(acc + b2 + x), row by row of each fragment; rows past M are not stored
+    // x = T(acc + b2 + x): rows g and g + 8 of the warp's 16, columns 2t, 2t + 1 of each n-tile
 #pragma unroll
-    for (int j = 0; j < CF; j++) {
-        const int col = wc * 16 * CF + j * 16 + ec;
-        float bias[8];
-        bias8<T>(p.b2, col, bias);
+    for (int half = 0; half < 2; half++) {
+        const long long row = m0 + wr * 16 + g + half * 8;
+        if (row >= p.m) continue;
+        T* xr = p.x + row * C + wc * 16 * CF + 2 * t;
 #pragma unroll
-        for (int i = 0; i < RF; i++) {
-            wmma::store_matrix_sync(scratch, acc[i][j], 16, wmma::mem_row_major);
-            __syncwarp();
-            const long long row = m0 + wr * 16 * RF + i * 16 + er;
-            if (row < p.m) {
-                T* xr = p.x + row * C + col;
-                float res[8];
-                unpack8<T>(*(const uint4*)xr, res);   // a plain load: this kernel writes x (this lane, after)
-                const float4 s0 = *(const float4*)(scratch + er * 16 + ec);
-                const float4 s1 = *(const float4*)(scratch + er * 16 + ec + 4);
-                float v[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
-#pragma unroll
-                for (int k = 0; k < 8; k++) v[k] = v[k] + bias[k] + res[k];
-                *(uint4*)xr = pack8<T>(v);
-            }
-            __syncwarp();
+        for (int n = 0; n < NT; n++) {
+            float b0 = 0.f, b1 = 0.f, r0, r1;
+            if (p.b2) unpack2<T>(__ldg((const unsigned*)(p.b2 + wc * 16 * CF + n * 8 + 2 * t)), b0, b1);
+            unpack2<T>(*(const unsigned*)(xr + n * 8), r0, r1);   // a plain load: this kernel writes x (this lane, after)
+            *(unsigned*)(xr + n * 8) = pack2<T>(acc[n][half * 2] + b0 + r0, acc[n][half * 2 + 1] + b1 + r1);
         }
     }
 }
@@ -467,15 +431,16 @@ static int launch_mlp_mma(const MlpParams<T>& p, cudaStream_t stream, const char
     return svj_launch(op);
 }
 
-template <typename T, int RF, int CF>
+template <typename T, int CF>
 static int launch_mlp(const MlpParams<T>& p, cudaStream_t stream, const char* op) {
-    using S = MlpShape<RF, CF>;
     static SvjSmemRaised raised;
-    const size_t smem = S::template smem<T>();
-    int rc = svj_smem_optin((const void*)mlp_block_kernel<T, RF, CF>, smem, &raised, op);
+    constexpr int C = 32 * CF;
+    const size_t smem = ((size_t)64 * (C + 8) + (size_t)MLP_HC * (C + 8) + (size_t)C * MLP_LDH + (size_t)64 * MLP_LDH) *
+                        sizeof(T);
+    int rc = svj_smem_optin((const void*)mlp_block_kernel<T, CF>, smem, &raised, op);
     if (rc) return rc;
-    const long long ctas = (p.m + S::BM - 1) / S::BM;
-    mlp_block_kernel<T, RF, CF><<<(unsigned)ctas, MLP_THREADS, smem, stream>>>(p);
+    const long long ctas = (p.m + 63) / 64;
+    mlp_block_kernel<T, CF><<<(unsigned)ctas, MLP_THREADS, smem, stream>>>(p);
     return svj_launch(op);
 }
 
@@ -485,19 +450,17 @@ static int launch_mlp_c(const MlpParams<T>& p, int c, cudaStream_t stream, const
         case 1: return launch_mlp_mma<T, 1>(p, stream, op);
         case 2: return launch_mlp_mma<T, 2>(p, stream, op);
         case 3: return launch_mlp_mma<T, 3>(p, stream, op);
-        case 4: return launch_mlp<T, 1, 4>(p, stream, op);
-        case 5: return launch_mlp<T, 1, 5>(p, stream, op);
-        case 6: return launch_mlp<T, 1, 6>(p, stream, op);
-        case 7: return launch_mlp<T, 1, 7>(p, stream, op);
-        default: return launch_mlp<T, 1, 8>(p, stream, op);
+        case 4: return launch_mlp<T, 4>(p, stream, op);
+        case 5: return launch_mlp<T, 5>(p, stream, op);
+        case 6: return launch_mlp<T, 6>(p, stream, op);
+        case 7: return launch_mlp<T, 7>(p, stream, op);
+        default: return launch_mlp<T, 8>(p, stream, op);
     }
 }
 
 static size_t mlp_smem(int c, int dtype_bytes) {
     if (c <= 96) return ((size_t)128 * (c + 8) + (size_t)MLP_HC * (c + 8) + (size_t)c * MLP_LDH) * dtype_bytes;
-    const int rf = 1, bm = 64 * rf, ldx = c + 8;
-    return (size_t)MLP_WARPS * 256 * 4 +
-           ((size_t)bm * ldx + (size_t)MLP_HC * ldx + (size_t)c * MLP_LDH + (size_t)bm * MLP_LDH) * dtype_bytes;
+    return ((size_t)64 * (c + 8) + (size_t)MLP_HC * (c + 8) + (size_t)c * MLP_LDH + (size_t)64 * MLP_LDH) * dtype_bytes;
 }
 
 static bool overlaps(const void* a, long long abytes, const void* b, long long bbytes) {

@@ -21,6 +21,8 @@
 // a[0] = pack(D_2j[0], D_2j[1]), a[1] = pack(D_2j[2], D_2j[3]), a[2] = pack(D_2j+1[0], ..[1]), a[3] = pack(D_2j+1[2], ..[3]).
 #pragma once
 #include "common.cuh"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <type_traits>
 
@@ -47,6 +49,10 @@ __device__ __forceinline__ void unpack2(unsigned v, float& lo, float& hi) {
 // Four 8x8 matrices of 16-bit elements from shared memory (see above); every lane of the warp must call it.
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* row) {
 #ifdef SVJ_EMULATOR
+    if ((uintptr_t)row % 16 != 0) {
+        fprintf(stderr, "EMU ERROR: ldmatrix row address %p is not 16-byte aligned\n", row);
+        abort();
+    }
     const void* rows[32];
     emu::warp_allgather(&row, sizeof row, rows);
     const int l = emu::lane_id();

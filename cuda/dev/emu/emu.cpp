@@ -72,11 +72,17 @@ static bool blocked(const Fiber& f, int i) {
     return (f.wait_kind == 1 && block_gen == f.gen) || (f.wait_kind == 2 && warp_gen[i / 32] == f.gen);
 }
 
+// Set when a block barrier is released: the scheduler then ends its round, so that every interval between
+// barriers starts in the schedule's order (not with the releasing thread and, warp-major, its warp).
+static bool block_released = false;
+
 void sync_block() {
     long g = block_gen;
     if (++block_arrived == live_in_block()) {
         block_arrived = 0;
         block_gen++;
+        block_released = true;
+        wait_for(0, 0);   // runnable at once, resumed in its turn of the next round
         return;
     }
     wait_for(1, g);
@@ -146,7 +152,11 @@ static void entry() {
     block_live--;
     warp_live[cur / 32]--;
     // an exiting thread no longer counts at barriers: release waiters if it completed one
-    if (block_arrived > 0 && block_arrived == live_in_block()) { block_arrived = 0; block_gen++; }
+    if (block_arrived > 0 && block_arrived == live_in_block()) {
+        block_arrived = 0;
+        block_gen++;
+        block_released = true;
+    }
     int w = cur / 32;
     if (warp_arrived[w] > 0 && warp_arrived[w] == live_in_warp(w)) { warp_arrived[w] = 0; warp_gen[w]++; }
     emu_switch(&f.sp, sched_sp);
@@ -268,7 +278,8 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
             // the next warp starts, as a thread without them does: the most skew between warps, which a missing
             // __syncthreads between one warp's writes and another's reads cannot survive in one of the two orders
             const bool warp_major = schedule != Schedule::random;
-            for (size_t n = 0; n < order.size(); n++) {
+            block_released = false;
+            for (size_t n = 0; n < order.size() && !block_released; n++) {
                 const unsigned i = order[n];
                 if (fs[i].done) continue;
                 if (blocked(fs[i], i)) {
@@ -283,9 +294,9 @@ static void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<voi
                 if (warp_major) {
                     // the warp's other lanes, in the round's order, as long as any of them can run
                     const unsigned w0 = i / 32 * 32, w1 = std::min(w0 + 32, threads);
-                    for (bool again = true; again;) {
+                    for (bool again = true; again && !block_released;) {
                         again = false;
-                        for (size_t m = 0; m < order.size(); m++) {
+                        for (size_t m = 0; m < order.size() && !block_released; m++) {
                             const unsigned j = order[m];
                             if (j < w0 || j >= w1 || fs[j].done || blocked(fs[j], j)) continue;
                             again = true;
