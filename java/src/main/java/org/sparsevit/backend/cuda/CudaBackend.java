@@ -98,11 +98,11 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_MLP_PROPERTY = "sparsevit.fusedMlp";
     /**
-     * The largest C {@code auto} fuses. An estimate, not yet measured: a review put the WMMA version of the kernel
-     * (bound by shared-memory bandwidth: fragment reloads, its epilogue's round trip) ~1.3-1.6x ahead of the unfused
-     * path at Swin-T's stage 0 (C = 96) on an H100/H200 but no faster at stage 1 (C = 192); C <= 96 now runs on
-     * mma.sync with the hidden chunk in registers (mlp.cu), C above on WMMA. The GPU session's bench compares the
-     * settings (bench/bundle/run-gpu.sh).
+     * The largest C {@code auto} fuses. An estimate, not yet measured: a review put the first (WMMA) version of the
+     * kernel, bound by shared-memory bandwidth (fragment reloads, its epilogue's round trip), ~1.3-1.6x ahead of the
+     * unfused path at Swin-T's stage 0 (C = 96) on an H100/H200 but no faster at stage 1 (C = 192). The kernels now
+     * run on mma.sync without that round trip (for C <= 96 with the hidden chunk in registers: mlp.cu). The GPU
+     * session's bench compares the settings (bench/bundle/run-gpu.sh).
      */
     static final int FUSED_MLP_AUTO_MAX_C = 96;
     /** The largest C fused by mlpResidual (0: never), from {@link #FUSED_MLP_PROPERTY}. */
@@ -460,10 +460,10 @@ public final class CudaBackend implements Backend {
 
     /**
      * How a block's norm2 + MLP + residual ({@link #mlpResidual}) runs for F16/BF16 tensors: "fused LayerNorm + MLP
-     * kernel for C <= 96 (multiples of 32), LayerNorm, linearGelu, linearResidual above (sparsevit.fusedMlp=auto)"
-     * (or =all, up to the largest C the kernel and the device take), "LayerNorm, linearGelu, linearResidual
-     * (sparsevit.fusedMlp=off)", or the reason the kernel failed to launch. Where it is not fused, fc1 runs as
-     * {@link #mlpPath} says.
+     * kernel for C <= 96 (multiples of 32) on at least 132 CTAs of rows, LayerNorm, linearGelu, linearResidual
+     * otherwise (sparsevit.fusedMlp=auto)" (with =all, up to the largest C the kernel and the device take),
+     * "LayerNorm, linearGelu, linearResidual (sparsevit.fusedMlp=off)", or the reason the kernel failed to launch.
+     * Where it is not fused, fc1 runs as {@link #mlpPath} says.
      */
     public String mlpBlockPath() {
         String unfused = "LayerNorm, linearGelu, linearResidual";
@@ -1180,9 +1180,11 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public boolean mlpResidualFused(DType dtype, long rows, int channels, int hidden) {
-        long ctas = (rows + (channels <= 96 ? 127 : 63)) / (channels <= 96 ? 128 : 64);   // mlp.cu's CTA rows
-        if (channels > fusedMlpMaxC || ctas < fusedMlpMinCtas || fusedMlpFailure != null || (dtype != DType.F16 && dtype != DType.BF16)
-                || channels % 32 != 0 || channels < 32 || channels > 256 || hidden <= 0 || hidden % 64 != 0) {
+        int ctaRows = channels <= 96 ? 128 : 64;   // mlp.cu's
+        long ctas = (rows + ctaRows - 1) / ctaRows;
+        if (channels > fusedMlpMaxC || ctas < fusedMlpMinCtas || fusedMlpFailure != null
+                || (dtype != DType.F16 && dtype != DType.BF16) || channels % 32 != 0 || channels < 32 || channels > 256
+                || hidden <= 0 || hidden % 64 != 0) {
             return false;
         }
         int i = channels / 32;
