@@ -204,6 +204,42 @@ __device__ __forceinline__ void bias8(const T* b, int col, float (&f)[8]) {
     }
 }
 
+// Rows a CTA takes, and its dynamic shared memory (T is 2 bytes): the normalised rows, W1's and W2's chunks, and
+// for C > 96 the hidden chunk. One formula for the launchers and svj_mlp_block_smem.
+static inline int mlp_cta_rows(int c) { return c <= 96 ? 128 : 64; }
+static inline size_t mlp_smem(int c) {
+    const size_t rows = (size_t)mlp_cta_rows(c), ldx = (size_t)c + 8;
+    return (rows * ldx + (size_t)MLP_HC * ldx + (size_t)c * MLP_LDH + (c <= 96 ? 0 : rows * MLP_LDH)) * 2;
+}
+
+template <int N>
+__device__ __forceinline__ void zero_tiles(float (&d)[N][4]) {
+#pragma unroll
+    for (int n = 0; n < N; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) d[n][e] = 0.f;
+}
+
+// Both kernels' end: x = T(acc + b2 + x) for this lane's rows row0 and row0 + 8 and, of each of the NT n-tiles from
+// column col0, columns 2t, 2t + 1. x is read with a plain load: this kernel writes it (this lane, after).
+template <typename T, int C, int NT>
+__device__ __forceinline__ void store_residual(const MlpParams<T>& p, long long row0, int col0, int t,
+                                               const float (&acc)[NT][4]) {
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const long long row = row0 + half * 8;
+        if (row >= p.m) continue;
+        T* xr = p.x + row * C + col0 + 2 * t;
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            float b0 = 0.f, b1 = 0.f, r0, r1;
+            if (p.b2) unpack2<T>(__ldg((const unsigned*)(p.b2 + col0 + n * 8 + 2 * t)), b0, b1);
+            unpack2<T>(*(const unsigned*)(xr + n * 8), r0, r1);
+            *(unsigned*)(xr + n * 8) = pack2<T>(acc[n][half * 2] + b0 + r0, acc[n][half * 2 + 1] + b1 + r1);
+        }
+    }
+}
+
 // C = 128 .. 256 (CF = 4 .. 8): 64-row CTAs, warps 4 x 2. Warp (wr, wc) owns rows 16 wr .. 16 wr + 15 and, in fc1,
 // the chunk's hidden columns 32 wc .. (4 n-tiles), in fc2, output columns 16 CF wc .. (2 CF n-tiles, accumulators
 // alive over the whole loop: 8 CF floats a lane). fc1's epilogue (bias, GELU, rounding) runs on its accumulators in
@@ -234,10 +270,7 @@ __global__ void __launch_bounds__(MLP_THREADS, CF >= 7 ? 1 : 2) mlp_block_kernel
     __syncthreads();
 
     float acc[NT][4];
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) acc[n][e] = 0.f;
+    zero_tiles(acc);
 
 #pragma unroll 1
     for (int c = 0; c < chunks; c++) {
@@ -245,10 +278,7 @@ __global__ void __launch_bounds__(MLP_THREADS, CF >= 7 ? 1 : 2) mlp_block_kernel
         load_w2<T, CF>(p.w2, p.hidden, c, stage);
         {
             float h[4][4];
-#pragma unroll
-            for (int n = 0; n < 4; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) h[n][e] = 0.f;
+            zero_tiles(h);
 #pragma unroll
             for (int kk = 0; kk < C; kk += 16) {
                 unsigned a[4];
@@ -295,20 +325,7 @@ __global__ void __launch_bounds__(MLP_THREADS, CF >= 7 ? 1 : 2) mlp_block_kernel
         __syncthreads();
     }
 
-    // x = T(acc + b2 + x): rows g and g + 8 of the warp's 16, columns 2t, 2t + 1 of each n-tile
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        const long long row = m0 + wr * 16 + g + half * 8;
-        if (row >= p.m) continue;
-        T* xr = p.x + row * C + wc * 16 * CF + 2 * t;
-#pragma unroll
-        for (int n = 0; n < NT; n++) {
-            float b0 = 0.f, b1 = 0.f, r0, r1;
-            if (p.b2) unpack2<T>(__ldg((const unsigned*)(p.b2 + wc * 16 * CF + n * 8 + 2 * t)), b0, b1);
-            unpack2<T>(*(const unsigned*)(xr + n * 8), r0, r1);   // a plain load: this kernel writes x (this lane, after)
-            *(unsigned*)(xr + n * 8) = pack2<T>(acc[n][half * 2] + b0 + r0, acc[n][half * 2 + 1] + b1 + r1);
-        }
-    }
+    store_residual<T, C, NT>(p, m0 + wr * 16 + g, wc * 16 * CF, t, acc);
 }
 
 // ------------------------------------------------------------------ C <= 96: mma.sync, the hidden chunk in registers
@@ -346,20 +363,14 @@ __global__ void __launch_bounds__(MLP_THREADS, 2) mlp_block_mma_kernel(MlpParams
     __syncthreads();
 
     float acc[NT][4];
-#pragma unroll
-    for (int n = 0; n < NT; n++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) acc[n][i] = 0.f;
+    zero_tiles(acc);
 
 #pragma unroll 1
     for (int c = 0; c < chunks; c++) {
         load_w2<T, CF>(p.w2, p.hidden, c, stage);
         // fc1's chunk for the warp's 16 rows: 8 n-tiles of 8 hidden columns
         float h[8][4];
-#pragma unroll
-        for (int n = 0; n < 8; n++)
-#pragma unroll
-            for (int i = 0; i < 4; i++) h[n][i] = 0.f;
+        zero_tiles(h);
 #pragma unroll
         for (int kk = 0; kk < C; kk += 16) {
             unsigned a[4];
@@ -402,31 +413,17 @@ __global__ void __launch_bounds__(MLP_THREADS, 2) mlp_block_mma_kernel(MlpParams
         __syncthreads();
     }
 
-    // x = T(acc + b2 + x): this lane's rows g and g + 8 of the warp's 16, columns 2t, 2t + 1 of each n-tile
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        const long long row = m0 + warp * 16 + g + half * 8;
-        if (row >= p.m) continue;
-        T* xr = p.x + row * C + 2 * t;
-#pragma unroll
-        for (int n = 0; n < NT; n++) {
-            float b0 = 0.f, b1 = 0.f, r0, r1;
-            if (p.b2) unpack2<T>(__ldg((const unsigned*)(p.b2 + n * 8 + 2 * t)), b0, b1);
-            unpack2<T>(*(const unsigned*)(xr + n * 8), r0, r1);   // a plain load: this kernel writes x (this lane, after)
-            *(unsigned*)(xr + n * 8) =
-                pack2<T>(acc[n][half * 2] + b0 + r0, acc[n][half * 2 + 1] + b1 + r1);
-        }
-    }
+    store_residual<T, C, NT>(p, m0 + warp * 16 + g, 0, t, acc);
 }
 
 template <typename T, int CF>
 static int launch_mlp_mma(const MlpParams<T>& p, cudaStream_t stream, const char* op) {
     static SvjSmemRaised raised;
     constexpr int C = 32 * CF;
-    const size_t smem = ((size_t)128 * (C + 8) + (size_t)MLP_HC * (C + 8) + (size_t)C * MLP_LDH) * sizeof(T);
+    const size_t smem = mlp_smem(C);
     int rc = svj_smem_optin((const void*)mlp_block_mma_kernel<T, CF>, smem, &raised, op);
     if (rc) return rc;
-    const long long ctas = (p.m + 127) / 128;
+    const long long ctas = (p.m + mlp_cta_rows(C) - 1) / mlp_cta_rows(C);
     mlp_block_mma_kernel<T, CF><<<(unsigned)ctas, MLP_THREADS, smem, stream>>>(p);
     return svj_launch(op);
 }
@@ -435,11 +432,10 @@ template <typename T, int CF>
 static int launch_mlp(const MlpParams<T>& p, cudaStream_t stream, const char* op) {
     static SvjSmemRaised raised;
     constexpr int C = 32 * CF;
-    const size_t smem = ((size_t)64 * (C + 8) + (size_t)MLP_HC * (C + 8) + (size_t)C * MLP_LDH + (size_t)64 * MLP_LDH) *
-                        sizeof(T);
+    const size_t smem = mlp_smem(C);
     int rc = svj_smem_optin((const void*)mlp_block_kernel<T, CF>, smem, &raised, op);
     if (rc) return rc;
-    const long long ctas = (p.m + 63) / 64;
+    const long long ctas = (p.m + mlp_cta_rows(C) - 1) / mlp_cta_rows(C);
     mlp_block_kernel<T, CF><<<(unsigned)ctas, MLP_THREADS, smem, stream>>>(p);
     return svj_launch(op);
 }
@@ -458,10 +454,6 @@ static int launch_mlp_c(const MlpParams<T>& p, int c, cudaStream_t stream, const
     }
 }
 
-static size_t mlp_smem(int c, int dtype_bytes) {
-    if (c <= 96) return ((size_t)128 * (c + 8) + (size_t)MLP_HC * (c + 8) + (size_t)c * MLP_LDH) * dtype_bytes;
-    return ((size_t)64 * (c + 8) + (size_t)MLP_HC * (c + 8) + (size_t)c * MLP_LDH + (size_t)64 * MLP_LDH) * dtype_bytes;
-}
 
 static bool overlaps(const void* a, long long abytes, const void* b, long long bbytes) {
     if (!a || !b) return false;
@@ -475,7 +467,7 @@ extern "C" int svj_mlp_block_smem(int channels, int dtype, long long* bytes) {
     SVJ_REQUIRE(dtype == SVJ_F16 || dtype == SVJ_BF16, "%s: dtype %d is not F16 or BF16", op, dtype);
     SVJ_REQUIRE(channels % 32 == 0 && channels >= 32 && channels <= MLP_MAX_C,
                 "%s: %d channels (a multiple of 32 from 32 to %d)", op, channels, MLP_MAX_C);
-    *bytes = (long long)mlp_smem(channels, 2);
+    *bytes = (long long)mlp_smem(channels);
     return 0;
 }
 
@@ -494,7 +486,7 @@ extern "C" int svj_mlp_block(void* x, const void* gamma, const void* beta, const
     SVJ_REQUIRE(((uintptr_t)x | (uintptr_t)gamma | (uintptr_t)beta | (uintptr_t)w1 | (uintptr_t)b1 |
                  (uintptr_t)w2 | (uintptr_t)b2) % 16 == 0,
                 "%s: every tensor must be 16-byte aligned", op);
-    const int bm = channels <= 96 ? 128 : 64;
+    const int bm = mlp_cta_rows(channels);
     SVJ_REQUIRE((rows + bm - 1) / bm < (1LL << 31), "%s: %lld rows exceed a launch's grid", op, rows);
     const long long xb = rows * channels * 2, cb = (long long)channels * 2, hb = (long long)hidden * 2,
                     wb = (long long)hidden * channels * 2;
